@@ -1,0 +1,563 @@
+"""What happens around a recorded Playwright call, written once for both APIs.
+
+A *flow* is a generator that yields *steps*: zero-argument callables that call
+Playwright (``lambda: page.evaluate(...)``). On the sync API a step returns its value; on
+the async API it returns an awaitable. :func:`run_sync` and :func:`run_async` are the only
+code that knows the difference, so the recording logic (sequence, timing, target
+inspection, redaction, DOM snapshot, screenshot assignment) exists exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import inspect
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import RecordingClosed
+from .selectors import readable_selector
+from .store import MAX_VALUE_CHARS, Recording
+
+Step = Callable[[], Any]
+Flow = Generator[Step, Any, Any]
+
+# Longer values are kept as their first characters, flagged in metadata, so a test that
+# fills a 10 MB textarea is recorded instead of broken.
+STORED_VALUE_CHARS = 10_000
+SCREENCAST_QUALITY = 60
+
+
+def run_sync(flow: Flow) -> Any:
+    """Drive a flow with the sync Playwright API: each step returns its result."""
+    sent: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = flow.throw(error) if error is not None else flow.send(sent)
+        except StopIteration as done:
+            return done.value
+        sent, error = None, None
+        try:
+            sent = step()
+        except BaseException as exc:  # handed back into the flow, which decides
+            error = exc
+
+
+async def run_async(flow: Flow) -> Any:
+    """Drive a flow with the async Playwright API: each step returns an awaitable."""
+    sent: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = flow.throw(error) if error is not None else flow.send(sent)
+        except StopIteration as done:
+            return done.value
+        sent, error = None, None
+        try:
+            sent = step()
+            if inspect.isawaitable(sent):
+                sent = await sent
+        except BaseException as exc:
+            error = exc
+
+
+# -- what the browser is asked -----------------------------------------------------------
+
+# Facts about one element, read before the action (its box moves or vanishes after).
+_ELEMENT_INFO = """(el, redact) => {
+  if (!el || el.nodeType !== 1) return null;
+  const r = el.getBoundingClientRect();
+  const tag = el.tagName.toLowerCase();
+  const type = (el.getAttribute('type') || '').toLowerCase() || null;
+  const matches = (s) => { try { return el.matches(s) || !!el.closest(s); } catch (e) { return false; } };
+  return {
+    bounding_box: {x: r.x, y: r.y, width: r.width, height: r.height},
+    tag, type, id: el.id || null,
+    name: el.getAttribute('name'),
+    role: el.getAttribute('role'),
+    test_id: el.getAttribute('data-testid'),
+    placeholder: el.getAttribute('placeholder'),
+    text: (el.innerText || el.value || '').trim().slice(0, 80) || null,
+    secret: (tag === 'input' && type === 'password') || redact.some(matches),
+  };
+}"""
+TARGET_INFO_JS = f"(elements, redact) => ({_ELEMENT_INFO})(elements[0], redact || [])"
+ACTIVE_INFO_JS = f"""(redact) => {{
+  let el = document.activeElement;
+  while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
+  try {{ while (el && el.contentDocument && el.contentDocument.activeElement) el = el.contentDocument.activeElement; }} catch (e) {{}}
+  return ({_ELEMENT_INFO})(el, redact || []);
+}}"""
+
+# The page as the action left it. Typed values live in DOM properties, not attributes,
+# so they are copied onto a clone; password and redacted fields are emptied there, so
+# a secret never leaves the browser. Scripts are dropped: a snapshot is for looking at.
+DOM_SNAPSHOT_JS = """(redact) => {
+  const live = document.documentElement;
+  if (!live) return '';
+  const clone = live.cloneNode(true);
+  const from = live.querySelectorAll('input, textarea, select');
+  const to = clone.querySelectorAll('input, textarea, select');
+  const secret = (el) => (el.type === 'password') || redact.some((s) => {
+    try { return el.matches(s) || !!el.closest(s); } catch (e) { return false; } });
+  for (let i = 0; i < from.length && i < to.length; i++) {
+    const src = from[i], dst = to[i];
+    const hidden = secret(src);
+    if (hidden) dst.setAttribute('data-recorder-redacted', '');
+    if (src.tagName === 'SELECT') {
+      Array.from(src.options).forEach((o, j) => {
+        const c = dst.options[j]; if (!c) return;
+        if (o.selected && !hidden) c.setAttribute('selected', ''); else c.removeAttribute('selected');
+      });
+    } else if (src.tagName === 'TEXTAREA') {
+      dst.textContent = hidden ? '' : src.value;
+    } else if (src.type === 'checkbox' || src.type === 'radio') {
+      if (src.checked) dst.setAttribute('checked', ''); else dst.removeAttribute('checked');
+    } else if (hidden || src.type === 'file') {
+      dst.removeAttribute('value');
+    } else {
+      dst.setAttribute('value', src.value);
+    }
+  }
+  clone.querySelectorAll('script').forEach((s) => s.remove());
+  const d = document.doctype;
+  return (d ? '<!DOCTYPE ' + d.name + '>' : '') + clone.outerHTML;
+}"""
+
+
+# -- which calls are actions --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """How one Playwright method is recorded.
+
+    ``type`` is the action vocabulary of the seed model (navigate, click, type ...);
+    ``value_from`` names the arguments whose value is the action's value; ``target`` is
+    how the element is found: ``"self"`` (a Locator), an argument name holding a
+    selector, ``"focus"`` (keyboard: the focused element) or None.
+    """
+
+    type: str
+    value_from: tuple[str, ...] = ()
+    target: str | None = None
+    navigation: bool = False
+
+
+_SELECTOR_ACTIONS = {
+    "click": ActionSpec("click", target="selector"),
+    "dblclick": ActionSpec("click", target="selector"),
+    "tap": ActionSpec("click", target="selector"),
+    "check": ActionSpec("click", target="selector"),
+    "uncheck": ActionSpec("click", target="selector"),
+    "set_checked": ActionSpec("click", ("checked",), target="selector"),
+    "fill": ActionSpec("type", ("value",), target="selector"),
+    "type": ActionSpec("type", ("text",), target="selector"),
+    "press": ActionSpec("key_press", ("key",), target="selector"),
+    "select_option": ActionSpec("select", ("value", "index", "label"), target="selector"),
+    "hover": ActionSpec("hover", target="selector"),
+    "focus": ActionSpec("focus", target="selector"),
+    "set_input_files": ActionSpec("file_upload", ("files",), target="selector"),
+    "drag_and_drop": ActionSpec("drag", ("target",), target="source"),
+    "goto": ActionSpec("navigate", ("url",), navigation=True),
+}
+_LOCATOR_ACTIONS = {
+    **{name: ActionSpec(spec.type, spec.value_from, target="self")
+       for name, spec in _SELECTOR_ACTIONS.items() if name not in ("drag_and_drop", "goto")},
+    "press_sequentially": ActionSpec("type", ("text",), target="self"),
+    "clear": ActionSpec("type", target="self"),
+    "drag_to": ActionSpec("drag", ("target",), target="self"),
+}
+
+# Class name (the same in playwright.sync_api and playwright.async_api) -> method -> spec.
+ACTIONS: dict[str, dict[str, ActionSpec]] = {
+    "Page": {
+        **_SELECTOR_ACTIONS,
+        "reload": ActionSpec("navigate", navigation=True),
+        "go_back": ActionSpec("navigate", navigation=True),
+        "go_forward": ActionSpec("navigate", navigation=True),
+    },
+    "Frame": _SELECTOR_ACTIONS,
+    "Locator": _LOCATOR_ACTIONS,
+    "Keyboard": {
+        "press": ActionSpec("key_press", ("key",), target="focus"),
+        "down": ActionSpec("key_press", ("key",), target="focus"),
+        "up": ActionSpec("key_press", ("key",), target="focus"),
+        "type": ActionSpec("type", ("text",), target="focus"),
+        "insert_text": ActionSpec("type", ("text",), target="focus"),
+    },
+    "Mouse": {
+        "click": ActionSpec("click", ("x", "y")),
+        "dblclick": ActionSpec("click", ("x", "y")),
+        "down": ActionSpec("click"),
+        "up": ActionSpec("click"),
+        "move": ActionSpec("hover", ("x", "y")),
+        "wheel": ActionSpec("scroll", ("delta_x", "delta_y")),
+    },
+}
+
+
+def locator_selector(locator: Any) -> str | None:
+    """The Playwright selector string behind a Locator object."""
+    impl = getattr(locator, "_impl_obj", None)
+    selector = getattr(impl, "_selector", None)
+    if isinstance(selector, str):
+        return selector
+    text = repr(locator)  # "<Locator frame=... selector='...'>" where the private field moved
+    marker = "selector='"
+    return text[text.index(marker) + len(marker):-2] if marker in text else None
+
+
+def _value_text(value: Any) -> str | None:
+    """The value of an action argument as stored text (file contents never are)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    if isinstance(value, dict) and "name" in value:  # a FilePayload: its name, not its buffer
+        return str(value["name"])
+    if hasattr(value, "__fspath__"):
+        return str(value).replace("\\", "/").rsplit("/", 1)[-1]
+    if isinstance(value, (list, tuple)):
+        return json.dumps([_value_text(item) for item in value], ensure_ascii=False)
+    selector = locator_selector(value)
+    if selector:
+        return readable_selector(selector)
+    return str(value)
+
+
+def action_value(spec: ActionSpec, arguments: dict[str, Any]) -> str | None:
+    """The action's value: the first of ``spec.value_from`` that was given; x,y for mouse."""
+    given = [(name, arguments[name]) for name in spec.value_from if arguments.get(name) is not None]
+    if not given:
+        return None
+    if spec.type in ("click", "hover", "scroll") and len(given) > 1:
+        return ",".join(_value_text(value) or "" for _, value in given)
+    first = given[0][1]
+    if spec.type == "file_upload" and (isinstance(first, (str, dict)) or hasattr(first, "__fspath__")):
+        return _value_text([first])  # one file or many, always a JSON list of names
+    return _value_text(first)
+
+
+def fit_value(value: str | None) -> tuple[str | None, dict[str, Any]]:
+    """Keep a value storable: long values cut, lone surrogates replaced."""
+    if value is None:
+        return None, {}
+    extra: dict[str, Any] = {}
+    if len(value) > STORED_VALUE_CHARS:
+        extra = {"value_truncated": True, "value_length": len(value)}
+        value = value[:STORED_VALUE_CHARS]
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    assert len(value) <= MAX_VALUE_CHARS
+    return value, extra
+
+
+class ScreenshotTimeline:
+    """Which screencast frame shows the page as each action left it. Pure logic.
+
+    An action's screenshot is the last frame painted before the next action on the page
+    started, or before recording stopped. Frames come from the browser's screencast with
+    the time they were painted, so the page never waits for a capture; frames reach us
+    late (under the sync API only while some Playwright call runs), and the timestamps
+    put each one where it belongs.
+    """
+
+    def __init__(self) -> None:
+        self._pending: deque[tuple[int, float]] = deque()  # (sequence, started at) awaiting a frame
+        self._latest: Any = None
+
+    def action_started(self, sequence: int, at: float) -> None:
+        self._pending.append((sequence, at))
+
+    def frame(self, painted_at: float, frame: Any) -> list[tuple[int, Any]]:
+        """Take a frame; return the (sequence, frame) pairs now known for good."""
+        done = []
+        while len(self._pending) >= 2 and self._pending[1][1] <= painted_at:
+            sequence, _ = self._pending.popleft()
+            if self._latest is not None:
+                done.append((sequence, self._latest))
+        self._latest = frame
+        return done
+
+    def finish(self, final_frame: Any = None) -> list[tuple[int, Any]]:
+        """Recording stops: every waiting action gets the latest frame, the last one ``final_frame``."""
+        done = []
+        while self._pending:
+            sequence, _ = self._pending.popleft()
+            frame = final_frame if (not self._pending and final_frame is not None) else self._latest
+            if frame is not None:
+                done.append((sequence, frame))
+        return done
+
+
+@dataclass
+class Options:
+    screenshots: bool = True
+    dom: bool = True
+    redact: tuple[str, ...] = ()
+
+
+class Session:
+    """One ``record()`` block: the recording and every page captured into it."""
+
+    def __init__(self, recording: Recording, options: Options, is_async: bool) -> None:
+        self.recording = recording
+        self.options = options
+        self.is_async = is_async
+        self.captures: list[PageCapture] = []
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def run(self, flow: Flow) -> None:
+        """Run a flow from an event handler: at once (sync API) or as a task (async API)."""
+        if self.is_async:
+            task = asyncio.ensure_future(run_async(flow))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            run_sync(flow)
+
+    def spawn(self, awaitable: Any) -> None:
+        """Let an awaitable from an event handler run without anyone waiting on it."""
+        if inspect.isawaitable(awaitable):
+            async def quietly() -> None:
+                try:
+                    await awaitable
+                except Exception:
+                    pass  # an ack to a page that has closed
+
+            task = asyncio.ensure_future(quietly())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def attach(self, page: Any, opener: PageCapture | None = None) -> Flow:
+        capture = PageCapture(self, page, index=len(self.captures))
+        self.captures.append(capture)
+        yield from capture.attach(opener)
+
+    def detach_all(self) -> Flow:
+        if self._tasks:
+            yield lambda: asyncio.gather(*self._tasks, return_exceptions=True)
+        for capture in self.captures:
+            yield from capture.detach()
+
+
+ATTRIBUTE = "_recorder_capture"
+
+
+class PageCapture:
+    """The recording state of one page: its screencast, its in-flight actions."""
+
+    def __init__(self, session: Session, page: Any, index: int) -> None:
+        self.session = session
+        self.page = page
+        self.index = index
+        self.timeline = ScreenshotTimeline()
+        self.cdp: Any = None
+        self.screencasting = False
+        self.in_flight: list[tuple[int, ActionSpec]] = []
+
+    @property
+    def recording(self) -> Recording:
+        return self.session.recording
+
+    # -- attaching ---------------------------------------------------------------------
+
+    def attach(self, opener: PageCapture | None) -> Flow:
+        page = self.page
+        for owner in (page, page.keyboard, page.mouse):
+            owner.__dict__[ATTRIBUTE] = self
+        page.on("framenavigated", self._on_frame_navigated)
+        page.on("popup", self._on_popup)
+        if opener is not None:
+            self._record_event("navigate", url=page.url, metadata={"popup": True, "opener_page_index": opener.index})
+        try:
+            self.cdp = yield lambda: page.context.new_cdp_session(page)
+        except Exception:
+            self.cdp = None  # not Chromium: screenshots are taken after each action instead
+        if self.cdp is None:
+            return
+        self.cdp.on("Page.javascriptDialogOpening", self._on_dialog)
+        if self.session.options.screenshots:
+            self.cdp.on("Page.screencastFrame", self._on_screencast_frame)
+            viewport = page.viewport_size or {}
+            params: dict[str, Any] = {"format": "jpeg", "quality": SCREENCAST_QUALITY, "everyNthFrame": 1}
+            if viewport:
+                params.update(maxWidth=viewport["width"], maxHeight=viewport["height"])
+            yield lambda: self.cdp.send("Page.enable")
+            yield lambda: self.cdp.send("Page.startScreencast", params)
+            self.screencasting = True
+
+    def detach(self) -> Flow:
+        page = self.page
+        for owner in (page, page.keyboard, page.mouse):
+            owner.__dict__.pop(ATTRIBUTE, None)
+        page.remove_listener("framenavigated", self._on_frame_navigated)
+        page.remove_listener("popup", self._on_popup)
+        final = None
+        if self.screencasting and not page.is_closed():
+            try:
+                yield lambda: self.cdp.send("Page.stopScreencast")
+                shot = yield lambda: self.cdp.send(
+                    "Page.captureScreenshot",
+                    {"format": "jpeg", "quality": SCREENCAST_QUALITY, "optimizeForSpeed": True},
+                )
+                final = shot["data"]
+            except Exception:
+                pass  # the page went away while stopping: keep the frames we have
+        self._attach_screenshots(self.timeline.finish(final))
+        if self.cdp is not None and not page.is_closed():
+            try:
+                yield lambda: self.cdp.detach()
+            except Exception:
+                pass
+
+    # -- actions -----------------------------------------------------------------------
+
+    def action(self, spec: ActionSpec, api: str, owner: Any, call: Step, arguments: dict[str, Any]) -> Flow:
+        """The flow around one recorded Playwright call; returns (or raises) what it did."""
+        try:
+            sequence, started_ms = self.recording.reserve_sequence()
+        except RecordingClosed:
+            return (yield call)
+        self.timeline.action_started(sequence, time.time())
+        redact = list(self.session.options.redact)
+        selector, locator = self._target(spec, owner, arguments)
+        info = None
+        if spec.target == "focus" and spec.value_from:
+            info = yield from self._quietly(lambda: self.page.evaluate(ACTIVE_INFO_JS, redact))
+        elif locator is not None:
+            info = yield from self._quietly(lambda: locator.evaluate_all(TARGET_INFO_JS, redact))
+
+        self.in_flight.append((sequence, spec))
+        began = time.perf_counter()
+        error: BaseException | None = None
+        result = None
+        try:
+            result = yield call
+        except BaseException as exc:
+            error = exc
+        finally:
+            self.in_flight.remove((sequence, spec))
+        duration_ms = int((time.perf_counter() - began) * 1000)
+
+        dom = None
+        if self.session.options.dom and not self.page.is_closed():
+            dom = yield from self._quietly(lambda: self.page.evaluate(DOM_SNAPSHOT_JS, redact))
+        if info is None and locator is not None and spec.value_from and not self.page.is_closed():
+            # The element appeared only during the action: look again before storing a value.
+            info = yield from self._quietly(lambda: locator.evaluate_all(TARGET_INFO_JS, redact))
+        screenshot = None
+        if self.cdp is None and self.session.options.screenshots and not self.page.is_closed():
+            screenshot = yield from self._quietly(lambda: self.page.screenshot(type="jpeg", quality=SCREENCAST_QUALITY))
+
+        metadata: dict[str, Any] = {"api": api, "page_index": self.index}
+        value, extra = fit_value(action_value(spec, arguments))
+        metadata.update(extra)
+        if info:
+            metadata["bounding_box"] = info.pop("bounding_box")
+            if info.pop("secret", False) and spec.value_from and spec.type != "click":
+                value, metadata["redacted"] = None, True
+                metadata.pop("value_truncated", None)
+                metadata.pop("value_length", None)
+            metadata["target"] = {k: v for k, v in info.items() if v is not None}
+        elif spec.target == "focus" and spec.value_from:
+            metadata["target"] = None
+        raw_selector = locator_selector(locator) if locator is not None else None
+        if raw_selector:
+            metadata["playwright_selector"] = raw_selector
+        if error is not None:
+            metadata["error_type"] = type(error).__name__
+        try:
+            self.recording.record_action(
+                spec.type, selector=selector, value=value, screenshot=screenshot, dom_snapshot=dom,
+                metadata=metadata, url=self._url(), status="error" if error else "ok",
+                error=_error_text(error) if error else None, duration_ms=duration_ms,
+                sequence=sequence, timestamp_ms=started_ms,
+            )
+        except Exception:
+            pass  # recording must never break the page it watches
+        if error is not None:
+            raise error
+        return result
+
+    def _quietly(self, step: Step) -> Generator[Step, Any, Any]:
+        """A capture step whose failure (page navigating, closed) only loses that capture."""
+        try:
+            return (yield step)
+        except Exception:
+            return None
+
+    def _target(self, spec: ActionSpec, owner: Any, arguments: dict[str, Any]) -> tuple[str | None, Any]:
+        """The readable selector of the action's element, and a Locator to inspect it."""
+        if spec.target == "self":
+            raw = locator_selector(owner)
+            return (readable_selector(raw) if raw else None), owner
+        if spec.target in ("selector", "source"):
+            raw = arguments.get(spec.target)
+            if isinstance(raw, str):
+                return readable_selector(raw), owner.locator(raw)
+        return None, None
+
+    def _url(self) -> str | None:
+        try:
+            return self.page.url
+        except Exception:
+            return None
+
+    # -- events ------------------------------------------------------------------------
+
+    def _record_event(self, action_type: str, url: str | None = None, value: str | None = None,
+                      metadata: dict[str, Any] | None = None) -> None:
+        try:
+            sequence, started_ms = self.recording.reserve_sequence()
+        except RecordingClosed:
+            return
+        self.timeline.action_started(sequence, time.time())
+        self.recording.record_action(
+            action_type, value=value, url=url, duration_ms=0, sequence=sequence, timestamp_ms=started_ms,
+            metadata={"api": f"event.{action_type}", "page_index": self.index, **(metadata or {})},
+        )
+
+    def _on_frame_navigated(self, frame: Any) -> None:
+        if frame.parent_frame is not None:
+            return
+        if any(spec.navigation for _, spec in self.in_flight):
+            return  # the goto/reload/back/forward being recorded is this navigation
+        cause = self.in_flight[-1][0] if self.in_flight else None
+        self._record_event("navigate", url=frame.url, metadata={"caused_by": cause} if cause else {})
+
+    def _on_popup(self, popup: Any) -> None:
+        self.session.run(self.session.attach(popup, opener=self))
+
+    def _on_dialog(self, params: dict[str, Any]) -> None:
+        self._record_event(
+            "dialog", url=params.get("url"), value=params.get("message"),
+            metadata={"dialog_type": params.get("type"), "default_prompt": params.get("defaultPrompt")},
+        )
+
+    def _on_screencast_frame(self, params: dict[str, Any]) -> None:
+        self.session.spawn(self.cdp.send("Page.screencastFrameAck", {"sessionId": params["sessionId"]}))
+        self._attach_screenshots(self.timeline.frame(params["metadata"]["timestamp"], params["data"]))
+
+    def _attach_screenshots(self, assignments: list[tuple[int, str]]) -> None:
+        for sequence, data in assignments:
+            try:
+                self.recording.attach_screenshot(sequence, base64.b64decode(data))
+            except Exception:
+                pass
+
+
+def _error_text(error: BaseException) -> str:
+    """The first lines of a Playwright error: the message without its long call log."""
+    text = str(error) or type(error).__name__
+    return text.split("\nCall log:")[0].strip()[:2000]

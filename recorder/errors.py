@@ -1,0 +1,19 @@
+"""Errors recorder raises. Each message names the problem and, where it can, the fix."""
+
+from __future__ import annotations
+
+
+class RecorderError(Exception):
+    """Base class of every error recorder raises on purpose."""
+
+
+class DatabaseError(RecorderError):
+    """The database file is missing, unreadable, not a recorder database, or too new."""
+
+
+class RecordingNotFound(RecorderError, LookupError):
+    """No recording (or blob) with the given id or key is in the database."""
+
+
+class RecordingClosed(RecorderError):
+    """An action was recorded after the recording completed or failed."""

@@ -1,0 +1,224 @@
+"""The Playwright side: ``record(page)`` and the hooks on Playwright's action methods.
+
+The action methods of ``Page``, ``Frame``, ``Locator``, ``Keyboard`` and ``Mouse`` (sync
+and async API) are wrapped once, at the first ``record()``. A wrapper looks for a
+capture on the object's page and, finding none, calls straight through, so unrecorded
+pages pay one dictionary lookup. Wrapping the classes rather than handing out proxy
+objects keeps the page a real ``Page``: ``isinstance``, ``expect(page)`` and every locator
+derived from it (``.first``, ``.filter()``, ``frame_locator()`` ...) just work.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ._core import ACTIONS, ATTRIBUTE, ActionSpec, Options, PageCapture, Session, run_async, run_sync
+from .errors import RecorderError
+from .store import Recording, RecordingStore
+
+_install_lock = threading.Lock()
+_installed = False
+
+
+def _capture_of(owner: Any, via_page: bool) -> PageCapture | None:
+    capture = owner.__dict__.get(ATTRIBUTE)
+    if capture is None and via_page:  # a Locator or Frame: the capture sits on its page
+        try:
+            capture = owner.page.__dict__.get(ATTRIBUTE)
+        except Exception:
+            return None
+    return capture
+
+
+def _wrap(cls: type, method: str, spec: ActionSpec, is_async: bool) -> None:
+    original = getattr(cls, method)
+    signature = inspect.signature(original)
+    api = f"{cls.__name__}.{method}"
+    via_page = cls.__name__ in ("Locator", "Frame")
+
+    def prepare(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[PageCapture, dict[str, Any]] | None:
+        capture = _capture_of(owner, via_page)
+        if capture is None:
+            return None
+        try:
+            arguments = signature.bind(owner, *args, **kwargs).arguments
+        except TypeError:
+            return None  # let Playwright raise its own error for a wrong call
+        return capture, arguments
+
+    if is_async:
+        @functools.wraps(original)
+        async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            prepared = prepare(self, args, kwargs)
+            if prepared is None:
+                return await original(self, *args, **kwargs)
+            capture, arguments = prepared
+            return await run_async(capture.action(spec, api, self, lambda: original(self, *args, **kwargs), arguments))
+
+        wrapper: Callable[..., Any] = async_wrapper
+    else:
+        @functools.wraps(original)
+        def sync_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            prepared = prepare(self, args, kwargs)
+            if prepared is None:
+                return original(self, *args, **kwargs)
+            capture, arguments = prepared
+            return run_sync(capture.action(spec, api, self, lambda: original(self, *args, **kwargs), arguments))
+
+        wrapper = sync_wrapper
+    wrapper.__recorder_original__ = original  # type: ignore[attr-defined]
+    setattr(cls, method, wrapper)
+
+
+def install() -> None:
+    """Wrap Playwright's action methods (idempotent; ``record()`` calls it)."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        from playwright import async_api, sync_api
+
+        for module, is_async in ((sync_api, False), (async_api, True)):
+            for class_name, methods in ACTIONS.items():
+                cls = getattr(module, class_name)
+                for method, spec in methods.items():
+                    if hasattr(cls, method):
+                        _wrap(cls, method, spec, is_async)
+        _installed = True
+
+
+def _is_async_page(page: Any) -> bool:
+    from playwright.async_api import Page as AsyncPage
+    from playwright.sync_api import Page as SyncPage
+
+    if isinstance(page, AsyncPage):
+        return True
+    if isinstance(page, SyncPage):
+        return False
+    raise TypeError(f"record() takes a Playwright Page, not {type(page).__name__}")
+
+
+class record:  # noqa: N801 - used as a function: `with record(page) as page:`
+    """Record everything done on a Playwright page into a SQLite database.
+
+    Sync API::
+
+        with record(page, db="recordings.db", name="checkout_flow") as page:
+            page.goto("http://127.0.0.1:8000/")
+            page.get_by_placeholder("What needs to be done?").fill("buy milk")
+        print(page.recording.id, page.recording.status)   # 1 completed
+
+    Async API: ``async with record(page) as page: ...``
+
+    The block gets the same page object back, with ``page.recording`` set to the
+    :class:`~recorder.Recording`. Leaving the block normally completes the recording; an
+    exception marks it failed with ``"ExcType: message"`` and propagates unchanged.
+    ``db`` defaults to ``$RECORDER_DB``, else ``./recordings.db``; pass ``store=`` to
+    record into an already open :class:`~recorder.RecordingStore`. ``redact`` lists CSS
+    selectors whose values are never stored (password fields never are).
+    """
+
+    def __init__(
+        self,
+        page: Any,
+        db: str | os.PathLike[str] | None = None,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        screenshots: bool = True,
+        dom: bool = True,
+        *,
+        redact: list[str] | tuple[str, ...] = (),
+        store: RecordingStore | None = None,
+    ) -> None:
+        self.page = page
+        self._is_async = _is_async_page(page)
+        self._db = db
+        self._name = name
+        self._metadata = metadata
+        self._options = Options(screenshots=screenshots, dom=dom, redact=tuple(redact))
+        self._store = store
+        self._owns_store = store is None
+        self._session: Session | None = None
+
+    @property
+    def recording(self) -> Recording:
+        if self._session is None:
+            raise RecorderError("the recording starts when the `with record(page)` block is entered")
+        return self._session.recording
+
+    def _start(self) -> Session:
+        page = self.page
+        if page.is_closed():
+            raise RecorderError("cannot record a closed page: record() needs an open Playwright page")
+        if ATTRIBUTE in page.__dict__:
+            raise RecorderError("this page is already being recorded; nest record() blocks on different pages")
+        install()
+        if self._store is None:
+            self._store = RecordingStore(Path(self._db) if self._db is not None else None)
+        metadata = {**_page_metadata(page), **(self._metadata or {})}
+        recording = self._store.start(name=self._name, metadata=metadata)
+        self._session = Session(recording, self._options, is_async=self._is_async)
+        page.recording = recording
+        return self._session
+
+    def _finish(self, exc: BaseException | None) -> None:
+        assert self._session is not None and self._store is not None
+        recording = self._session.recording
+        if exc is None:
+            recording.complete()
+        else:
+            recording.fail(f"{type(exc).__name__}: {exc}".split("\nCall log:")[0])
+        if self._owns_store:
+            self._store.close()
+        else:
+            self._store.flush()
+
+    def __enter__(self) -> Any:
+        if self._is_async:
+            raise TypeError("this is an async page: use `async with record(page) as page:`")
+        session = self._start()
+        run_sync(session.attach(self.page))
+        return self.page
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        assert self._session is not None
+        try:
+            run_sync(self._session.detach_all())
+        finally:
+            self._finish(exc)
+
+    async def __aenter__(self) -> Any:
+        if not self._is_async:
+            raise TypeError("this is a sync page: use `with record(page) as page:`")
+        session = self._start()
+        await run_async(session.attach(self.page))
+        return self.page
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        assert self._session is not None
+        try:
+            await run_async(self._session.detach_all())
+        finally:
+            self._finish(exc)
+
+
+def _page_metadata(page: Any) -> dict[str, Any]:
+    """What is known of the page at the start: its URL, viewport and browser."""
+    metadata: dict[str, Any] = {"start_url": page.url, "viewport": page.viewport_size}
+    try:
+        browser = page.context.browser
+        if browser is not None:
+            metadata["browser"] = browser.browser_type.name
+            metadata["browser_version"] = browser.version
+    except Exception:
+        pass
+    return metadata

@@ -1,0 +1,144 @@
+"""The database schema: one readable DDL, applied as numbered migrations.
+
+Open a recordings database in ``sqlite3`` and these are the tables you see::
+
+    recordings      one row per recorded session (name, status, timing, metadata)
+    actions         one row per recorded browser action, ordered by (recording_id, sequence)
+    blobs           screenshots and DOM snapshots, content-addressed and compressed
+    schema_version  which migrations this file has had
+
+Migrations only ever append: a database made by an older recorder is brought up to
+date in place when it is opened; one made by a newer recorder is refused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import DatabaseError
+
+# Each entry migrates the schema from version N-1 to N. Never edit a released entry:
+# add a new one, so that old files on users' disks can follow.
+MIGRATIONS: dict[int, str] = {
+    1: """
+CREATE TABLE recordings (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT    NOT NULL,
+    status        TEXT    NOT NULL DEFAULT 'recording'
+                  CHECK (status IN ('recording', 'completed', 'failed', 'interrupted')),
+    started_at    TEXT    NOT NULL,          -- ISO-8601, UTC
+    completed_at  TEXT,
+    failed_at     TEXT,
+    duration_ms   INTEGER,                   -- set when the recording ends
+    action_count  INTEGER NOT NULL DEFAULT 0,
+    error         TEXT,                      -- "ExcType: message" of a failed recording
+    metadata      TEXT    NOT NULL DEFAULT '{}'  -- JSON object given by the caller
+);
+CREATE INDEX recordings_by_status ON recordings (status, started_at);
+
+CREATE TABLE blobs (
+    key           TEXT    PRIMARY KEY,       -- sha256 of the original bytes
+    media_type    TEXT    NOT NULL,          -- image/jpeg, image/png, text/html ...
+    codec         TEXT    NOT NULL,          -- raw | zstd | zstd-delta (see recorder/blobs.py)
+    base_key      TEXT    REFERENCES blobs (key),  -- the blob a zstd-delta blob was compressed against
+    size          INTEGER NOT NULL,          -- bytes before compression
+    stored_size   INTEGER NOT NULL,          -- bytes in `data`
+    data          BLOB    NOT NULL
+);
+
+CREATE TABLE actions (
+    id                INTEGER PRIMARY KEY,
+    recording_id      INTEGER NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,
+    sequence          INTEGER NOT NULL,      -- 1, 2, 3 ... within the recording, no gaps
+    type              TEXT    NOT NULL,      -- click, fill, navigate, ...
+    timestamp_ms      INTEGER NOT NULL,      -- when the action started, ms since the recording started
+    duration_ms       INTEGER,
+    selector          TEXT,                  -- readable, e.g. get_by_role("button", name="Save")
+    value             TEXT,                  -- NULL when redacted (see metadata.redacted)
+    url               TEXT,                  -- the page's URL once the action finished
+    status            TEXT    NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'error')),
+    error             TEXT,
+    screenshot_key    TEXT    REFERENCES blobs (key),
+    dom_snapshot_key  TEXT    REFERENCES blobs (key),
+    metadata          TEXT    NOT NULL DEFAULT '{}',  -- JSON: api, bounding_box, page_index, ...
+    UNIQUE (recording_id, sequence)
+);
+CREATE INDEX actions_by_screenshot ON actions (screenshot_key);
+CREATE INDEX actions_by_dom_snapshot ON actions (dom_snapshot_key);
+
+-- The timeline as people usually want to read it.
+CREATE VIEW action_timeline AS
+SELECT r.name AS recording, a.recording_id, a.sequence, a.type, a.selector, a.value,
+       a.url, a.status, a.error, a.timestamp_ms, a.duration_ms
+FROM actions a JOIN recordings r ON r.id = a.recording_id
+ORDER BY a.recording_id, a.sequence;
+""",
+}
+
+SCHEMA_VERSION = max(MIGRATIONS)
+
+_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     INTEGER PRIMARY KEY,
+    applied_at  TEXT NOT NULL
+)
+"""
+
+
+def current_version(conn: sqlite3.Connection) -> int | None:
+    """The schema version of an open database, or None if it has no recorder tables."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "schema_version" not in tables:
+        return None if not tables else -1
+    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    return row[0] or 0
+
+
+def migrate(conn: sqlite3.Connection, path: Path | str) -> int:
+    """Bring the database at ``path`` up to SCHEMA_VERSION; return the version it had."""
+    version = current_version(conn)
+    if version == -1:
+        raise DatabaseError(
+            f"{path} is a SQLite database but not a recorder database "
+            "(it has tables and no schema_version table); pass another --db path"
+        )
+    if version is not None and version > SCHEMA_VERSION:
+        raise DatabaseError(
+            f"{path} has schema version {version}, newer than this recorder understands "
+            f"(version {SCHEMA_VERSION}); upgrade recorder to read it"
+        )
+    found = version or 0
+    if found == SCHEMA_VERSION:
+        return found
+    # BEGIN IMMEDIATE: two processes opening a new file at once must not both migrate.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(_VERSION_TABLE)
+        found = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+        for number in range(found + 1, SCHEMA_VERSION + 1):
+            for statement in _statements(MIGRATIONS[number]):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                (number, datetime.now(timezone.utc).isoformat()),
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return found
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit our transaction)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

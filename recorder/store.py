@@ -1,0 +1,559 @@
+"""The recording model and its storage: ``RecordingStore``, ``Recording``, ``Action``.
+
+The semantics follow ActiveAgent's Dashboard ``SessionRecording`` (start, record_action,
+complete, fail, timeline), with the snapshot bytes actually kept::
+
+    store = RecordingStore("recordings.db")
+    recording = store.start(name="checkout_flow")
+    recording.record_action("click", selector='get_by_role("button", name="Pay")',
+                            screenshot=png_bytes, dom_snapshot=html_bytes)
+    recording.complete()
+    for action in recording.timeline():
+        print(action["sequence"], action["type"], action["selector"])
+    store.close()
+
+All database work runs on one writer thread that owns the connection (the aiosqlite
+model, without its event loop): ``record_action`` only queues the write and returns, so a
+page being recorded never waits for the disk, and the same store serves sync and async
+callers alike. Reads are queued behind the writes, so a reader always sees what this
+process recorded before it asked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sqlite3
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import blobs
+from .errors import DatabaseError, RecordingClosed, RecordingNotFound
+from .schema import migrate
+
+T = TypeVar("T")
+
+DEFAULT_DB = "recordings.db"
+MAX_VALUE_CHARS = 1_000_000
+STATUSES = ("recording", "completed", "failed", "interrupted")
+
+
+class RecorderWarning(UserWarning):
+    """Recording degraded (a write failed, a capture was skipped) but the page goes on."""
+
+
+def default_db_path() -> Path:
+    """``$RECORDER_DB`` if set, else ``./recordings.db``."""
+    return Path(os.environ.get("RECORDER_DB") or DEFAULT_DB)
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class Action:
+    """One recorded action, as ``record_action`` returns it (the database id comes later)."""
+
+    recording_id: int
+    sequence: int
+    type: str
+    timestamp_ms: int
+    duration_ms: int | None = None
+    selector: str | None = None
+    value: str | None = None
+    url: str | None = None
+    status: str = "ok"
+    error: str | None = None
+    screenshot_key: str | None = None
+    dom_snapshot_key: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class _Writer:
+    """One thread owning one connection; jobs run in submission order.
+
+    Queued jobs are drained in batches, each batch one transaction (a SAVEPOINT per job,
+    so one failing job does not undo its neighbours). That is what makes thousands of
+    small writes a second possible while every write is committed within milliseconds.
+    """
+
+    _STOP = object()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._warned = False
+        ready: Future[None] = Future()
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name=f"recorder-writer:{path.name}", daemon=True
+        )
+        self._thread.start()
+        ready.result()
+
+    def submit(self, job: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        future: Future[T] = Future()
+        if not self._thread.is_alive():
+            future.set_exception(DatabaseError(f"the store for {self.path} is closed"))
+            return future
+        self._queue.put((job, future))
+        return future
+
+    def call(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        return self.submit(job).result()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(self._STOP)
+            self._thread.join()
+
+    def _run(self, ready: Future[None]) -> None:
+        try:
+            conn = connect(self.path)
+        except BaseException as exc:  # hand the reason to the thread that opened the store
+            ready.set_exception(exc)
+            return
+        ready.set_result(None)
+        try:
+            while True:
+                batch = [self._queue.get()]
+                while len(batch) < 500:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = any(item is self._STOP for item in batch)
+                self._run_batch(conn, [item for item in batch if item is not self._STOP])
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[tuple[Callable[..., Any], Future[Any]]]) -> None:
+        if not batch:
+            return
+        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job, future in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    result = job(conn)
+                except BaseException as exc:
+                    conn.execute("ROLLBACK TO job")
+                    outcomes.append((future, False, exc))
+                else:
+                    outcomes.append((future, True, result))
+                conn.execute("RELEASE job")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            # The transaction itself failed (disk full, read-only file, I/O error):
+            # nothing in it was written. Tell every waiter, and warn once for the
+            # fire-and-forget writes nobody waits on.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            error = DatabaseError(f"could not write to {self.path}: {exc}")
+            outcomes = [(future, False, error) for _, future in batch]
+            if not self._warned:
+                self._warned = True
+                warnings.warn(f"recorder: {error}; recording goes on without saving", RecorderWarning, stacklevel=1)
+        for future, ok, value in outcomes:
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate a recordings database, with clear errors."""
+    if not path.parent.exists():
+        raise DatabaseError(f"cannot create database {path}: directory {path.parent} does not exist")
+    if path.is_dir():
+        raise DatabaseError(f"cannot open database {path}: it is a directory")
+    try:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode: a commit survives the process being killed (it is in the OS),
+        # only a power cut can lose the last commits. FULL would fsync every batch.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.row_factory = sqlite3.Row
+        migrate(conn, path)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"cannot open {path} as a recorder database: {exc}") from None
+    return conn
+
+
+class RecordingStore:
+    """A recordings database: start recordings, find them, read their blobs.
+
+    ``path`` defaults to ``$RECORDER_DB``, else ``./recordings.db``; the file and its tables
+    are created on first use. A store can be used as a context manager, which closes it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_db_path()
+        self._writer = _Writer(self.path)
+        # Per recording: the last DOM snapshot written, so the next is stored as a delta.
+        self._dom_bases: dict[int, tuple[str, bytes, int]] = {}
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Write everything queued, then close the database."""
+        self._writer.close()
+
+    def flush(self) -> None:
+        """Block until every write queued so far is committed."""
+        self._writer.call(lambda conn: None)
+
+    def __enter__(self) -> RecordingStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- recordings ------------------------------------------------------------------
+
+    def start(self, name: str | None = None, metadata: dict[str, Any] | None = None) -> Recording:
+        """Start a recording (status ``recording``); the name defaults to ``session_<time>``."""
+        started = datetime.now(timezone.utc)
+        name = name or f"session_{started.astimezone().strftime('%Y%m%d_%H%M%S')}"
+        user_metadata = dict(metadata or {})
+        started_at = started.isoformat(timespec="milliseconds")
+        encoded = _json(user_metadata)
+
+        def insert(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                "INSERT INTO recordings (name, status, started_at, metadata) VALUES (?, 'recording', ?, ?)",
+                (name, started_at, encoded),
+            )
+            return int(cursor.lastrowid or 0)
+
+        recording_id = self._writer.call(insert)
+        row = {
+            "id": recording_id, "name": name, "status": "recording", "started_at": started_at,
+            "completed_at": None, "failed_at": None, "duration_ms": None, "action_count": 0,
+            "error": None, "metadata": encoded,
+        }
+        return Recording(self, row, live=True)
+
+    def get(self, recording_id: int) -> Recording:
+        """The recording with this id; raises ``RecordingNotFound``."""
+        row = self._writer.call(
+            lambda conn: conn.execute("SELECT * FROM recordings WHERE id = ?", (recording_id,)).fetchone()
+        )
+        if row is None:
+            raise RecordingNotFound(f"no recording with id {recording_id} in {self.path}")
+        return Recording(self, _row_dict(row), live=False)
+
+    def list(self, status: str | None = None, limit: int | None = None) -> list[Recording]:
+        """Recordings, newest first, optionally only those with ``status``."""
+        sql, params = "SELECT * FROM recordings", []
+        if status:
+            sql += " WHERE status = ?"
+            params.append(status)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self._writer.call(lambda conn: conn.execute(sql, params).fetchall())
+        return [Recording(self, _row_dict(row), live=False) for row in rows]
+
+    def blob(self, key: str) -> bytes:
+        """The original bytes of a stored screenshot or DOM snapshot."""
+        return self._writer.call(lambda conn: _read_blob(conn, key, self.path))
+
+    def blob_info(self, key: str) -> dict[str, Any]:
+        """Media type and sizes of a blob, without its bytes."""
+        row = self._writer.call(
+            lambda conn: conn.execute(
+                "SELECT key, media_type, codec, base_key, size, stored_size FROM blobs WHERE key = ?", (key,)
+            ).fetchone()
+        )
+        if row is None:
+            raise RecordingNotFound(f"no blob with key {key} in {self.path}")
+        return _row_dict(row)
+
+    # -- used by Recording -----------------------------------------------------------
+
+    def _submit(self, job: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        return self._writer.submit(job)
+
+    def _call(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        return self._writer.call(job)
+
+    def _put_blob(self, conn: sqlite3.Connection, recording_id: int, data: bytes, kind: str) -> str:
+        """Store ``data`` once (writer thread only); DOM snapshots as deltas of the last one."""
+        key = blobs.blob_key(data)
+        if conn.execute("SELECT 1 FROM blobs WHERE key = ?", (key,)).fetchone():
+            return key
+        media_type = blobs.sniff_media_type(data)
+        base = None
+        if kind == "dom":
+            previous = self._dom_bases.get(recording_id)
+            if previous and previous[2] < blobs.MAX_DELTA_CHAIN:
+                base = previous
+            if media_type == "application/octet-stream":
+                media_type = "text/html"
+        encoded = blobs.encode(data, media_type, base=(base[0], base[1]) if base else None)
+        conn.execute(
+            "INSERT INTO blobs (key, media_type, codec, base_key, size, stored_size, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key, encoded.media_type, encoded.codec, encoded.base_key, encoded.size, len(encoded.data), encoded.data),
+        )
+        if kind == "dom":
+            self._dom_bases[recording_id] = (key, data, (base[2] + 1) if base else 0)
+        return key
+
+
+def _read_blob(conn: sqlite3.Connection, key: str, path: Path) -> bytes:
+    chain = []
+    current: str | None = key
+    while current is not None:
+        row = conn.execute("SELECT codec, base_key, data FROM blobs WHERE key = ?", (current,)).fetchone()
+        if row is None:
+            what = "blob" if current == key else f"base blob {current} of blob"
+            raise RecordingNotFound(f"no {what} with key {key} in {path}")
+        chain.append(row)
+        current = row[1]
+    data: bytes | None = None
+    for codec, _, stored in reversed(chain):
+        data = blobs.decode(codec, stored, base=data)
+    assert data is not None
+    return data
+
+
+class Recording:
+    """One recorded session. Get one from ``RecordingStore.start``, ``get`` or ``list``.
+
+    Attributes mirror the ``recordings`` table: ``id``, ``name``, ``status``,
+    ``started_at``, ``completed_at``, ``failed_at``, ``duration_ms``, ``action_count``,
+    ``error`` and ``metadata`` (the caller's metadata plus ``started_at``,
+    ``completed_at``/``failed_at`` and ``error``, as in the seed model).
+    """
+
+    def __init__(self, store: RecordingStore, row: dict[str, Any], live: bool) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._load(row)
+        # Timing is measured with a monotonic clock from when this process started the
+        # recording; a recording loaded from disk is not recorded into by this process.
+        self._started_monotonic = time.monotonic() if live else None
+        self._next_sequence = self.action_count + 1
+
+    def _load(self, row: dict[str, Any]) -> None:
+        self.id: int = row["id"]
+        self.name: str = row["name"]
+        self.status: str = row["status"]
+        self.started_at: str = row["started_at"]
+        self.completed_at: str | None = row["completed_at"]
+        self.failed_at: str | None = row["failed_at"]
+        self.duration_ms: int | None = row["duration_ms"]
+        self.action_count: int = row["action_count"]
+        self.error: str | None = row["error"]
+        self.user_metadata: dict[str, Any] = json.loads(row["metadata"] or "{}")
+
+    def __repr__(self) -> str:
+        return f"<Recording id={self.id} name={self.name!r} status={self.status} actions={self.action_count}>"
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        stamps = {"started_at": self.started_at, "completed_at": self.completed_at,
+                  "failed_at": self.failed_at, "error": self.error}
+        return {**self.user_metadata, **{k: v for k, v in stamps.items() if v is not None}}
+
+    @property
+    def is_recording(self) -> bool:
+        return self.status == "recording"
+
+    def elapsed_ms(self) -> int:
+        """Milliseconds since the recording started."""
+        if self._started_monotonic is not None:
+            return int((time.monotonic() - self._started_monotonic) * 1000)
+        started = datetime.fromisoformat(self.started_at)
+        return int((datetime.now(timezone.utc) - started).total_seconds() * 1000)
+
+    # -- recording actions -----------------------------------------------------------
+
+    def reserve_sequence(self) -> tuple[int, int]:
+        """Claim the next sequence number and the start time (ms) of an action in flight.
+
+        The page instrumentation claims the number when a call starts, so that a
+        navigation caused by a click is numbered after the click. Every reserved number
+        must then be written with ``record_action(..., sequence=n)``.
+        """
+        with self._lock:
+            if not self.is_recording:
+                raise RecordingClosed(f"Recording already {self.status}")
+            sequence = self._next_sequence
+            self._next_sequence += 1
+            return sequence, self.elapsed_ms()
+
+    def record_action(
+        self,
+        action_type: str,
+        selector: str | None = None,
+        value: str | None = None,
+        screenshot: bytes | None = None,
+        dom_snapshot: bytes | str | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        url: str | None = None,
+        status: str = "ok",
+        error: str | None = None,
+        duration_ms: int | None = None,
+        sequence: int | None = None,
+        timestamp_ms: int | None = None,
+    ) -> Action:
+        """Record one action; returns at once, the write happens on the writer thread.
+
+        ``sequence`` and ``timestamp_ms`` default to the next number and the time now.
+        Raises ``RecordingClosed`` ("Recording already completed") once the recording
+        has ended, and ``ValueError`` for a value that is not text or over 1,000,000
+        characters.
+        """
+        if value is not None:
+            value = _check_value(value)
+        if status not in ("ok", "error"):
+            raise ValueError(f"status must be 'ok' or 'error', not {status!r}")
+        if isinstance(dom_snapshot, str):
+            dom_snapshot = dom_snapshot.encode("utf-8", "surrogatepass")
+        if sequence is None:
+            sequence, now_ms = self.reserve_sequence()
+            timestamp_ms = now_ms if timestamp_ms is None else timestamp_ms
+        action = Action(
+            recording_id=self.id, sequence=sequence, type=action_type,
+            timestamp_ms=timestamp_ms if timestamp_ms is not None else self.elapsed_ms(),
+            duration_ms=duration_ms, selector=selector, value=value, url=url, status=status,
+            error=error, metadata=dict(metadata or {}),
+            screenshot_key=blobs.blob_key(screenshot) if screenshot else None,
+            dom_snapshot_key=blobs.blob_key(dom_snapshot) if dom_snapshot else None,
+        )
+        with self._lock:
+            self.action_count += 1
+        store, encoded_metadata = self.store, _json(action.metadata)
+
+        def insert(conn: sqlite3.Connection) -> None:
+            screenshot_key = store._put_blob(conn, action.recording_id, screenshot, "screenshot") if screenshot else None
+            dom_key = store._put_blob(conn, action.recording_id, dom_snapshot, "dom") if dom_snapshot else None
+            conn.execute(
+                "INSERT INTO actions (recording_id, sequence, type, timestamp_ms, duration_ms, selector, value,"
+                " url, status, error, screenshot_key, dom_snapshot_key, metadata)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (action.recording_id, action.sequence, action.type, action.timestamp_ms, action.duration_ms,
+                 action.selector, action.value, action.url, action.status, action.error,
+                 screenshot_key, dom_key, encoded_metadata),
+            )
+            conn.execute("UPDATE recordings SET action_count = action_count + 1 WHERE id = ?", (action.recording_id,))
+
+        store._submit(insert)
+        return action
+
+    def attach_screenshot(self, sequence: int, screenshot: bytes) -> str:
+        """Set the screenshot of an already recorded action (frames arrive after the action)."""
+        key = blobs.blob_key(screenshot)
+        store, recording_id = self.store, self.id
+
+        def update(conn: sqlite3.Connection) -> None:
+            store._put_blob(conn, recording_id, screenshot, "screenshot")
+            conn.execute(
+                "UPDATE actions SET screenshot_key = ? WHERE recording_id = ? AND sequence = ?",
+                (key, recording_id, sequence),
+            )
+
+        store._submit(update)
+        return key
+
+    # -- ending ----------------------------------------------------------------------
+
+    def complete(self) -> None:
+        """Mark the recording completed; does nothing unless it is recording."""
+        self._finish("completed", None)
+
+    def fail(self, error: str | None = None) -> None:
+        """Mark the recording failed with ``error``; does nothing unless it is recording."""
+        self._finish("failed", error)
+
+    def _finish(self, status: str, error: str | None) -> None:
+        with self._lock:
+            if not self.is_recording:
+                return
+            self.status = status
+            self.duration_ms = self.elapsed_ms()
+            stamp = _now_iso()
+            if status == "completed":
+                self.completed_at = stamp
+            else:
+                self.failed_at, self.error = stamp, error
+        column = "completed_at" if status == "completed" else "failed_at"
+        self.store._call(
+            lambda conn: conn.execute(
+                f"UPDATE recordings SET status = ?, duration_ms = ?, {column} = ?, error = ? WHERE id = ?",
+                (status, self.duration_ms, stamp, error, self.id),
+            )
+        )
+        self.store._dom_bases.pop(self.id, None)
+
+    def refresh(self) -> Recording:
+        """Reload this recording's row from the database."""
+        self._load(_row_dict(self.store._call(
+            lambda conn: conn.execute("SELECT * FROM recordings WHERE id = ?", (self.id,)).fetchone()
+        )))
+        return self
+
+    # -- reading ---------------------------------------------------------------------
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """The recorded actions ordered by sequence, each a dict (see the README)."""
+        return list(self.iter_timeline())
+
+    def iter_timeline(self) -> Iterator[dict[str, Any]]:
+        rows = self.store._call(
+            lambda conn: conn.execute(
+                "SELECT id, type, sequence, timestamp_ms, duration_ms, selector, value, url, status, error,"
+                " screenshot_key, dom_snapshot_key, metadata FROM actions WHERE recording_id = ? ORDER BY sequence",
+                (self.id,),
+            ).fetchall()
+        )
+        for row in rows:
+            item = _row_dict(row)
+            item["metadata"] = json.loads(item["metadata"] or "{}")
+            yield item
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recording's row as plain data (for JSON output)."""
+        return {
+            "id": self.id, "name": self.name, "status": self.status, "started_at": self.started_at,
+            "completed_at": self.completed_at, "failed_at": self.failed_at, "duration_ms": self.duration_ms,
+            "action_count": self.action_count, "error": self.error, "metadata": self.user_metadata,
+        }
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    return dict(zip(row.keys(), row)) if hasattr(row, "keys") else row
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _check_value(value: Any) -> str:
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("value is bytes that are not UTF-8 text; decode it or pass it in metadata") from None
+    if not isinstance(value, str):
+        value = str(value)
+    if len(value) > MAX_VALUE_CHARS:
+        raise ValueError(f"value has {len(value):,} characters; recorder stores at most {MAX_VALUE_CHARS:,}")
+    return value
+
