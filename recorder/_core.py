@@ -265,39 +265,70 @@ def fit_value(value: str | None) -> tuple[str | None, dict[str, Any]]:
 class ScreenshotTimeline:
     """Which screencast frame shows the page as each action left it. Pure logic.
 
-    An action's screenshot is the last frame painted before the next action on the page
-    started, or before recording stopped. Frames come from the browser's screencast with
-    the time they were painted, so the page never waits for a capture; frames reach us
-    late (under the sync API only while some Playwright call runs), and the timestamps
-    put each one where it belongs.
+    Frames come from the browser's screencast stamped with the time they were painted,
+    so the page never waits for a capture. They reach us late (under the sync API only
+    while some Playwright call runs); the stamps put each one where it belongs.
+
+    An action's screenshot is the first frame painted after the action ended, unless
+    that frame was painted so late that the next action could already show in it
+    (``SLACK`` after the next action's Playwright call began); then, and when nothing
+    was painted after the action, it is the last frame painted before the action ended.
     """
 
+    SLACK = 0.010  # seconds: no action changes the page faster than its own round trip
+
     def __init__(self) -> None:
-        self._pending: deque[tuple[int, float]] = deque()  # (sequence, started at) awaiting a frame
+        self._open: dict[int, _Waiting] = {}  # sequence -> action waiting for its frame, in order
         self._latest: Any = None
 
-    def action_started(self, sequence: int, at: float) -> None:
-        self._pending.append((sequence, at))
+    def action_started(self, sequence: int) -> None:
+        self._open[sequence] = _Waiting(fallback=self._latest)
+
+    def call_started(self, sequence: int, at: float) -> None:
+        """The action's own Playwright call begins: earlier actions' frames must predate it."""
+        for other, waiting in self._open.items():
+            if other != sequence and waiting.ended is not None and waiting.limit is None:
+                waiting.limit = at + self.SLACK
+
+    def action_ended(self, sequence: int, at: float) -> None:
+        waiting = self._open.get(sequence)
+        if waiting is not None:
+            waiting.ended = at
+            waiting.fallback = self._latest
 
     def frame(self, painted_at: float, frame: Any) -> list[tuple[int, Any]]:
         """Take a frame; return the (sequence, frame) pairs now known for good."""
         done = []
-        while len(self._pending) >= 2 and self._pending[1][1] <= painted_at:
-            sequence, _ = self._pending.popleft()
-            if self._latest is not None:
-                done.append((sequence, self._latest))
+        for sequence, waiting in list(self._open.items()):
+            if waiting.ended is None or painted_at < waiting.ended:
+                waiting.fallback = frame  # painted during the action (or before it ended)
+            elif waiting.limit is None or painted_at <= waiting.limit:
+                done.append((sequence, frame))
+                del self._open[sequence]
+            else:
+                if waiting.fallback is not None:
+                    done.append((sequence, waiting.fallback))
+                del self._open[sequence]
         self._latest = frame
         return done
 
     def finish(self, final_frame: Any = None) -> list[tuple[int, Any]]:
-        """Recording stops: every waiting action gets the latest frame, the last one ``final_frame``."""
+        """Recording stops: the last waiting action gets ``final_frame``, the others their fallback."""
         done = []
-        while self._pending:
-            sequence, _ = self._pending.popleft()
-            frame = final_frame if (not self._pending and final_frame is not None) else self._latest
+        last = next(reversed(self._open), None)
+        for sequence, waiting in self._open.items():
+            frame = final_frame if (sequence == last and final_frame is not None) else waiting.fallback
             if frame is not None:
                 done.append((sequence, frame))
+        self._open.clear()
         return done
+
+
+@dataclass
+class _Waiting:
+    fallback: Any = None  # the last frame painted before the action ended
+    ended: float | None = None
+    limit: float | None = None  # frames painted later may show the next action
 
 
 @dataclass
@@ -429,7 +460,7 @@ class PageCapture:
             sequence, started_ms = self.recording.reserve_sequence()
         except RecordingClosed:
             return (yield call)
-        self.timeline.action_started(sequence, time.time())
+        self.timeline.action_started(sequence)
         redact = list(self.session.options.redact)
         selector, locator = self._target(spec, owner, arguments)
         info = None
@@ -439,6 +470,7 @@ class PageCapture:
             info = yield from self._quietly(lambda: locator.evaluate_all(TARGET_INFO_JS, redact))
 
         self.in_flight.append((sequence, spec))
+        self.timeline.call_started(sequence, time.time())
         began = time.perf_counter()
         error: BaseException | None = None
         result = None
@@ -448,6 +480,7 @@ class PageCapture:
             error = exc
         finally:
             self.in_flight.remove((sequence, spec))
+            self.timeline.action_ended(sequence, time.time())
         duration_ms = int((time.perf_counter() - began) * 1000)
 
         dom = None
@@ -522,7 +555,10 @@ class PageCapture:
             sequence, started_ms = self.recording.reserve_sequence()
         except RecordingClosed:
             return
-        self.timeline.action_started(sequence, time.time())
+        now = time.time()
+        self.timeline.action_started(sequence)
+        self.timeline.call_started(sequence, now)
+        self.timeline.action_ended(sequence, now)
         self.recording.record_action(
             action_type, value=value, url=url, duration_ms=0, sequence=sequence, timestamp_ms=started_ms,
             metadata={"api": f"event.{action_type}", "page_index": self.index, **(metadata or {})},

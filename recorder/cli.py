@@ -1,0 +1,188 @@
+"""The ``recorder`` command: list, show and extract what was recorded.
+
+    recorder list                      # recordings in ./recordings.db (or $RECORDER_DB)
+    recorder show 3                    # the timeline of recording 3
+    recorder show 3 --json             # the same as JSON
+    recorder blob <key> -o shot.jpg    # one stored screenshot or DOM snapshot
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .errors import RecorderError
+from .store import STATUSES, RecordingStore, default_db_path
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_option(function: F) -> F:
+    return click.option(
+        "--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="Recordings database. Default: $RECORDER_DB, else ./recordings.db.",
+    )(function)
+
+
+def json_option(function: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(function)
+
+
+def open_store(db: Path | None) -> RecordingStore:
+    """Open an existing database; reading commands never create one."""
+    path = db if db is not None else default_db_path()
+    if not path.exists():
+        raise RecorderError(f"no recordings database at {path}; record something first or pass --db PATH")
+    return RecordingStore(path)
+
+
+def friendly_errors(function: F) -> F:
+    """Show recorder's errors as one line and exit 1, without a traceback."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except RecorderError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(package_name="recorder")
+def main() -> None:
+    """See, keep and replay what a Playwright browser did.
+
+    Recordings live in a SQLite file (default ./recordings.db, or $RECORDER_DB);
+    open it with `sqlite3` to query the recordings, actions and blobs tables directly.
+    """
+
+
+@main.command("list")
+@db_option
+@json_option
+@click.option("--status", type=click.Choice(STATUSES), help="Only recordings with this status.")
+@click.option("--limit", type=int, default=None, help="At most this many, newest first.")
+@friendly_errors
+def list_command(db: Path | None, as_json: bool, status: str | None, limit: int | None) -> None:
+    """List recordings, newest first.
+
+    \b
+    Examples:
+      recorder list
+      recorder list --status failed --db test-results/recordings.db
+      recorder list --json | jq '.[].name'
+    """
+    with open_store(db) as store:
+        recordings = store.list(status=status, limit=limit)
+        if as_json:
+            click.echo(json.dumps([r.to_dict() for r in recordings], indent=2, ensure_ascii=False))
+            return
+        if not recordings:
+            click.echo(f"no recordings in {store.path}")
+            return
+        rows = [
+            (str(r.id), r.name, r.status, str(r.action_count), _duration(r.duration_ms), r.started_at[:19].replace("T", " "))
+            for r in recordings
+        ]
+        _table(("ID", "NAME", "STATUS", "ACTIONS", "DURATION", "STARTED (UTC)"), rows)
+
+
+@main.command("show")
+@click.argument("recording_id", type=int)
+@db_option
+@json_option
+@friendly_errors
+def show_command(recording_id: int, db: Path | None, as_json: bool) -> None:
+    """Show one recording and its timeline of actions.
+
+    \b
+    Examples:
+      recorder show 3
+      recorder show 3 --json > recording-3.json
+    """
+    with open_store(db) as store:
+        recording = store.get(recording_id)
+        timeline = recording.timeline()
+        if as_json:
+            click.echo(json.dumps({**recording.to_dict(), "timeline": timeline}, indent=2, ensure_ascii=False))
+            return
+        click.echo(f"Recording {recording.id}: {recording.name}")
+        click.echo(f"  status:   {recording.status}" + (f" ({recording.error})" if recording.error else ""))
+        click.echo(f"  started:  {recording.started_at}   duration: {_duration(recording.duration_ms)}")
+        click.echo(f"  actions:  {recording.action_count}   database: {store.path}")
+        for key, value in recording.user_metadata.items():
+            click.echo(f"  {key}: {value}")
+        click.echo("")
+        if not timeline:
+            click.echo("no actions recorded")
+            return
+        rows = []
+        for action in timeline:
+            meta = action["metadata"]
+            value = "[redacted]" if meta.get("redacted") else _clip(action["value"] or "", 30)
+            target = action["selector"] or (action["url"] if action["type"] == "navigate" else "") or ""
+            outcome = action["status"] if action["status"] == "ok" else f"ERROR {_clip(action['error'] or '', 60)}"
+            rows.append((
+                str(action["sequence"]), f"{action['timestamp_ms'] / 1000:.3f}s", _duration(action["duration_ms"]),
+                action["type"], _clip(meta.get("api", ""), 22), _clip(target, 50), value, outcome,
+                ("S" if action["screenshot_key"] else "-") + ("D" if action["dom_snapshot_key"] else "-"),
+            ))
+        _table(("SEQ", "AT", "TOOK", "TYPE", "API", "TARGET", "VALUE", "OUTCOME", "SNAP"), rows)
+        click.echo("\nSNAP: S = screenshot stored, D = DOM snapshot stored; `recorder show ID --json` lists their keys.")
+
+
+@main.command("blob")
+@click.argument("key")
+@db_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), required=True,
+              help="File to write the bytes to ('-' for standard output).")
+@friendly_errors
+def blob_command(key: str, db: Path | None, output: str) -> None:
+    """Write one stored screenshot or DOM snapshot to a file.
+
+    \b
+    Examples:
+      recorder blob 3f2a...c9 -o after-click.jpg
+      recorder blob 81be...07 -o - | less
+    """
+    with open_store(db) as store:
+        info = store.blob_info(key)
+        data = store.blob(key)
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    Path(output).write_bytes(data)
+    click.echo(f"wrote {len(data):,} bytes ({info['media_type']}) to {output}", err=True)
+
+
+def _duration(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return f"{ms} ms" if ms < 10_000 else f"{ms / 1000:.1f} s"
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(len(headers))]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+if __name__ == "__main__":
+    main()

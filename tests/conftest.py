@@ -1,0 +1,78 @@
+"""Fixtures shared by every test: a local page server, a real Chromium, a database path.
+
+pytest-playwright provides ``browser``, ``context`` and ``page``; we only tell it how to
+launch a Chromium on this machine (Playwright's own if installed, else the system one).
+Async tests drive ``playwright.async_api`` through ``run_async``, which runs a coroutine
+on a fresh event loop in its own thread: the sync API's loop lives on the main thread for
+the whole session, and two loops must not share one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import http.server
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recorder import launch_options
+
+PAGES = Path(__file__).parent / "pages"
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[str]:
+    """Base URL of an HTTP server on 127.0.0.1 (port 0) serving tests/pages/."""
+    handler = functools.partial(_QuietHandler, directory=str(PAGES))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    return launch_options(**browser_type_launch_args)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "recordings.db"
+
+
+@pytest.fixture
+def run_async() -> Callable[[Coroutine[Any, Any, Any]], Any]:
+    """Run a coroutine to completion on a new event loop in a separate thread."""
+
+    def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
+        outcome: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                outcome["value"] = asyncio.run(coroutine)
+            except BaseException as exc:
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("value")
+
+    return run
