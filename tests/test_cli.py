@@ -1,0 +1,124 @@
+"""The `recorder` command, driven through click's CliRunner on real database files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from recorder import RecordingStore, record
+from recorder.cli import main
+
+JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4
+
+
+@pytest.fixture
+def recorded_db(db_path: Path) -> Path:
+    with RecordingStore(db_path) as store:
+        first = store.start(name="first")
+        first.record_action("navigate", value="http://127.0.0.1/", url="http://127.0.0.1/")
+        first.complete()
+        second = store.start(name="checkout ✓")
+        second.record_action("click", selector='get_by_role("button", name="Pay")', screenshot=JPEG)
+        second.record_action("type", selector="#card", value=None, metadata={"redacted": True})
+        second.fail("AssertionError: total was 0")
+    return db_path
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_every_command_has_help() -> None:
+    for command in ([], ["list"], ["show"], ["blob"]):
+        code, out, _ = invoke(*command, "--help")
+        assert code == 0 and "Usage:" in out
+
+
+def test_list_shows_recordings_newest_first(recorded_db: Path) -> None:
+    code, out, _ = invoke("list", "--db", str(recorded_db))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["ID", "NAME", "STATUS"]
+    assert "checkout ✓" in lines[1] and "failed" in lines[1]
+    assert "first" in lines[2] and "completed" in lines[2]
+
+
+def test_list_json_and_status_filter(recorded_db: Path) -> None:
+    code, out, _ = invoke("list", "--db", str(recorded_db), "--json", "--status", "failed")
+    assert code == 0
+    assert [r["name"] for r in json.loads(out)] == ["checkout ✓"]
+
+
+def test_show_prints_the_timeline_with_redaction_and_error(recorded_db: Path) -> None:
+    code, out, _ = invoke("show", "2", "--db", str(recorded_db))
+    assert code == 0
+    assert "AssertionError: total was 0" in out
+    assert 'get_by_role("button", name="Pay")' in out
+    assert "[redacted]" in out
+
+
+def test_show_json_has_the_timeline(recorded_db: Path) -> None:
+    code, out, _ = invoke("show", "2", "--db", str(recorded_db), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["status"] == "failed"
+    assert [a["sequence"] for a in data["timeline"]] == [1, 2]
+    assert data["timeline"][0]["screenshot_key"]
+
+
+def test_blob_writes_the_original_bytes(recorded_db: Path, tmp_path: Path) -> None:
+    key = RecordingStore(recorded_db).get(2).timeline()[0]["screenshot_key"]
+    target = tmp_path / "shot.jpg"
+    code, _, err = invoke("blob", key, "--db", str(recorded_db), "-o", str(target))
+    assert code == 0 and "image/jpeg" in err
+    assert target.read_bytes() == JPEG
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show", "99"], "no recording with id 99"),
+        (["blob", "abc", "-o", "-"], "no blob with key abc"),
+    ],
+)
+def test_unknown_ids_are_one_line_errors(recorded_db: Path, args: list[str], message: str) -> None:
+    code, out, err = invoke(*args, "--db", str(recorded_db))
+    assert code == 1 and message in err and "Traceback" not in err + out
+
+
+def test_missing_database_is_a_clear_error(tmp_path: Path) -> None:
+    code, _, err = invoke("list", "--db", str(tmp_path / "nope.db"))
+    assert code == 1 and "no recordings database at" in err
+    assert not (tmp_path / "nope.db").exists()
+
+
+def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite" * 100)
+    code, _, err = invoke("list", "--db", str(garbage))
+    assert code == 1 and "garbage.db" in err and "not a database" in err
+    assert garbage.read_bytes() == b"this is not sqlite" * 100
+
+
+def test_db_defaults_to_recorder_db_env(recorded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECORDER_DB", str(recorded_db))
+    code, out, _ = invoke("list")
+    assert code == 0 and "checkout ✓" in out
+
+
+def test_show_a_real_browser_recording(page, server: str, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with record(page, db=db_path, name="real") as page:
+        page.goto(server + "/app.html")
+        page.get_by_label("Name").fill("Grace")
+    code, out, _ = invoke("show", str(page.recording.id), "--db", str(db_path))
+    assert code == 0
+    assert 'get_by_label("Name")' in out and "Grace" in out and "navigate" in out
+
+
+def test_readme_documents_every_command() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for name in main.commands:
+        assert f"recorder {name}" in readme, f"README does not mention `recorder {name}`"
