@@ -47,6 +47,7 @@ CREATE TABLE blobs (
     stored_size   INTEGER NOT NULL,          -- bytes in `data`
     data          BLOB    NOT NULL
 );
+CREATE INDEX blobs_by_base ON blobs (base_key) WHERE base_key IS NOT NULL;
 
 CREATE TABLE actions (
     id                INTEGER PRIMARY KEY,

@@ -283,6 +283,29 @@ class RecordingStore:
             raise RecordingNotFound(f"no blob with key {key} in {self.path}")
         return _row_dict(row)
 
+    def delete(self, recording_id: int) -> int:
+        """Delete a recording, its actions, and the blobs nothing else uses; return blobs freed.
+
+        A blob stays while any other action refers to it, directly or as the base of a
+        delta-compressed blob.
+        """
+
+        def delete(conn: sqlite3.Connection) -> int:
+            if not conn.execute("SELECT 1 FROM recordings WHERE id = ?", (recording_id,)).fetchone():
+                raise RecordingNotFound(f"no recording with id {recording_id} in {self.path}")
+            keys = {
+                key for row in conn.execute(
+                    "SELECT screenshot_key, dom_snapshot_key FROM actions WHERE recording_id = ?", (recording_id,)
+                ) for key in row if key
+            }
+            conn.execute("DELETE FROM actions WHERE recording_id = ?", (recording_id,))
+            conn.execute("DELETE FROM recordings WHERE id = ?", (recording_id,))
+            return _delete_unused_blobs(conn, keys)
+
+        freed = self._writer.call(delete)
+        self._dom_bases.pop(recording_id, None)
+        return freed
+
     # -- used by Recording -----------------------------------------------------------
 
     def _submit(self, job: Callable[[sqlite3.Connection], T]) -> Future[T]:
@@ -300,7 +323,10 @@ class RecordingStore:
         base = None
         if kind == "dom":
             previous = self._dom_bases.get(recording_id)
-            if previous and previous[2] < blobs.MAX_DELTA_CHAIN:
+            # The base may have been deleted since (another process pruned its recording).
+            if previous and previous[2] < blobs.MAX_DELTA_CHAIN and conn.execute(
+                "SELECT 1 FROM blobs WHERE key = ?", (previous[0],)
+            ).fetchone():
                 base = previous
             if media_type == "application/octet-stream":
                 media_type = "text/html"
@@ -312,6 +338,28 @@ class RecordingStore:
         if kind == "dom":
             self._dom_bases[recording_id] = (key, data, (base[2] + 1) if base else 0)
         return key
+
+
+def _delete_unused_blobs(conn: sqlite3.Connection, candidates: set[str]) -> int:
+    """Delete those of ``candidates`` no action or delta uses, then their bases likewise."""
+    freed = 0
+    while candidates:
+        next_candidates: set[str] = set()
+        for key in candidates:
+            in_use = conn.execute(
+                "SELECT 1 FROM actions WHERE screenshot_key = ?1 OR dom_snapshot_key = ?1"
+                " UNION ALL SELECT 1 FROM blobs WHERE base_key = ?1 LIMIT 1",
+                (key,),
+            ).fetchone()
+            if in_use:
+                continue
+            row = conn.execute("DELETE FROM blobs WHERE key = ? RETURNING base_key", (key,)).fetchone()
+            if row is not None:
+                freed += 1
+                if row[0]:
+                    next_candidates.add(row[0])
+        candidates = next_candidates
+    return freed
 
 
 def _read_blob(conn: sqlite3.Connection, key: str, path: Path) -> bytes:
@@ -501,6 +549,14 @@ class Recording:
             )
         )
         self.store._dom_bases.pop(self.id, None)
+
+    def update_metadata(self, values: dict[str, Any]) -> None:
+        """Merge ``values`` into the recording's metadata (JSON), at any status."""
+        self.user_metadata.update(values)
+        patch, recording_id = _json(values), self.id
+        self.store._submit(lambda conn: conn.execute(
+            "UPDATE recordings SET metadata = json_patch(metadata, ?) WHERE id = ?", (patch, recording_id)
+        ))
 
     def refresh(self) -> Recording:
         """Reload this recording's row from the database."""

@@ -1,0 +1,151 @@
+"""The pytest plugin, run for real: pytester starts pytest in a subprocess on test files
+that drive a real Chromium against the local page server."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+CONFTEST = """
+import pytest
+from recorder import launch_options
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return launch_options(**browser_type_launch_args)
+"""
+
+TESTS = """
+import os
+APP = os.environ["APP_URL"] + "/app.html"
+
+def test_passes(page):
+    page.goto(APP)
+    page.get_by_label("Name").fill("Ada")
+    page.get_by_role("button", name="Save").click()
+
+def test_fails(page):
+    page.goto(APP)
+    page.get_by_label("Name").fill("Grace")
+    assert page.title() == "Another title"
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, server: str, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    monkeypatch.setenv("APP_URL", server)
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_suite=TESTS)
+    return pytester
+
+
+def recordings(db: Path) -> dict[str, dict]:
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        rows = conn.execute("SELECT * FROM recordings").fetchall()
+    return {row["name"].split("::")[-1].split("[")[0]: {**dict(row), "metadata": json.loads(row["metadata"])} for row in rows}
+
+
+def test_record_on_records_the_plain_page_fixture_with_outcomes(suite: pytest.Pytester) -> None:
+    result = suite.runpytest_subprocess("--record", "on", "--record-db", "out/rec.db")
+    result.assert_outcomes(passed=1, failed=1)
+    found = recordings(suite.path / "out/rec.db")
+    assert set(found) == {"test_passes", "test_fails"}
+    assert found["test_passes"]["status"] == "completed"
+    assert found["test_passes"]["metadata"]["outcome"] == "passed"
+    failed = found["test_fails"]
+    assert failed["status"] == "failed"
+    assert "AssertionError" in failed["error"] and "Another title" in failed["error"]
+    assert failed["metadata"]["nodeid"] == "test_suite.py::test_fails[chromium]"
+    assert failed["metadata"]["file"] == "test_suite.py" and failed["metadata"]["line"] == 9
+    assert failed["metadata"]["browser_name"] == "chromium"
+    assert failed["action_count"] == 2
+
+
+def test_without_record_option_nothing_is_recorded(suite: pytest.Pytester) -> None:
+    result = suite.runpytest_subprocess("--record-db", "out/rec.db")
+    result.assert_outcomes(passed=1, failed=1)
+    assert not (suite.path / "out/rec.db").exists()
+
+
+def test_retain_on_failure_keeps_failed_recordings_and_shared_blobs(suite: pytest.Pytester) -> None:
+    result = suite.runpytest_subprocess("--record", "retain-on-failure", "--record-db", "rec.db")
+    result.assert_outcomes(passed=1, failed=1)
+    db = suite.path / "rec.db"
+    assert set(recordings(db)) == {"test_fails"}
+    with sqlite3.connect(db) as conn:
+        used = {key for row in conn.execute("SELECT screenshot_key, dom_snapshot_key FROM actions") for key in row if key}
+        stored = {row[0] for row in conn.execute("SELECT key FROM blobs")}
+        bases = {row[0] for row in conn.execute("SELECT base_key FROM blobs WHERE base_key IS NOT NULL")}
+    assert used and used <= stored, "a blob the failed recording uses was deleted"
+    assert bases <= stored, "a delta's base blob was deleted"
+    orphans = stored - used - bases
+    assert not orphans, f"{len(orphans)} blobs of the passing test were left behind"
+
+
+def test_recorded_page_records_without_the_option_and_not_with_off(pytester: pytest.Pytester, server: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_URL", server)
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_explicit="""
+import os
+def test_explicit(recorded_page):
+    recorded_page.goto(os.environ["APP_URL"] + "/app.html")
+    assert recorded_page.recording.status == "recording"
+""")
+    pytester.runpytest_subprocess("--record-db", "a.db").assert_outcomes(passed=1)
+    assert recordings(pytester.path / "a.db")["test_explicit"]["action_count"] == 1
+    pytester.runpytest_subprocess("--record", "off", "--record-db", "b.db").assert_outcomes(failed=1)
+    assert not (pytester.path / "b.db").exists()
+
+
+def test_failure_report_summary_and_junit_carry_the_recording(suite: pytest.Pytester) -> None:
+    result = suite.runpytest_subprocess("--record", "on", "--record-db", "rec.db", "--junitxml", "junit.xml")
+    failed_id = recordings(suite.path / "rec.db")["test_fails"]["id"]
+    output = result.stdout.str()
+    # the failure's own section: recording id and its last actions
+    assert f"recording {failed_id} (2 actions)" in output
+    assert 'type      get_by_label("Name")  ok' in output
+    # the summary line and the command that shows the failed test's recording
+    assert "recorder: 2 recordings kept, 1 failed" in output
+    assert f"recorder show {failed_id} --db rec.db" in output
+    junit = ElementTree.parse(suite.path / "junit.xml")
+    properties = {
+        case.get("name").split("[")[0]: {p.get("name"): p.get("value") for p in case.iter("property")}
+        for case in junit.iter("testcase")
+    }
+    assert properties["test_fails"]["recording_id"] == str(failed_id)
+
+
+def test_xdist_workers_share_one_database_without_losing_actions(pytester: pytest.Pytester, server: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_URL", server)
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_many="""
+import os, pytest
+@pytest.mark.parametrize("n", range(4))
+def test_types(page, n):
+    page.goto(os.environ["APP_URL"] + "/app.html")
+    for i in range(15):
+        page.get_by_label("Name").fill(f"worker text {n}-{i}")
+""")
+    result = pytester.runpytest_subprocess("-n", "2", "--record", "on", "--record-db", "rec.db")
+    result.assert_outcomes(passed=4)
+    assert "database is locked" not in result.stdout.str() + result.stderr.str()
+    with sqlite3.connect(pytester.path / "rec.db") as conn:
+        found = {name: {"id": id_, "metadata": json.loads(meta)}
+                 for id_, name, meta in conn.execute("SELECT id, name, metadata FROM recordings")}
+    assert len(found) == 4
+    assert {r["metadata"]["xdist_worker"] for r in found.values()} == {"gw0", "gw1"}
+    with sqlite3.connect(pytester.path / "rec.db") as conn:
+        for recording in found.values():
+            sequences = [row[0] for row in conn.execute(
+                "SELECT sequence FROM actions WHERE recording_id = ? ORDER BY sequence", (recording["id"],))]
+            assert sequences == list(range(1, 17))
+    assert "recorder: 4 recordings kept, 0 failed" in result.stdout.str()
