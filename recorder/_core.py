@@ -336,6 +336,15 @@ class Options:
     screenshots: bool = True
     dom: bool = True
     redact: tuple[str, ...] = ()
+    # Screenshots are scaled down to fit this box (as Playwright's trace does); None keeps
+    # the viewport's full size, which roughly doubles what each one costs to store.
+    screenshot_size: tuple[int, int] | None = (800, 800)
+
+    def screenshot_scale(self, viewport: dict[str, int] | None) -> float:
+        if not viewport or not self.screenshot_size:
+            return 1.0
+        width, height = self.screenshot_size
+        return min(1.0, width / viewport["width"], height / viewport["height"])
 
 
 class Session:
@@ -420,10 +429,11 @@ class PageCapture:
         self.cdp.on("Page.javascriptDialogOpening", self._on_dialog)
         if self.session.options.screenshots:
             self.cdp.on("Page.screencastFrame", self._on_screencast_frame)
-            viewport = page.viewport_size or {}
+            viewport = page.viewport_size
             params: dict[str, Any] = {"format": "jpeg", "quality": SCREENCAST_QUALITY, "everyNthFrame": 1}
             if viewport:
-                params.update(maxWidth=viewport["width"], maxHeight=viewport["height"])
+                scale = self.session.options.screenshot_scale(viewport)
+                params.update(maxWidth=round(viewport["width"] * scale), maxHeight=round(viewport["height"] * scale))
             yield lambda: self.cdp.send("Page.enable")
             yield lambda: self.cdp.send("Page.startScreencast", params)
             self.screencasting = True
@@ -438,10 +448,13 @@ class PageCapture:
         if self.screencasting and not page.is_closed():
             try:
                 yield lambda: self.cdp.send("Page.stopScreencast")
-                shot = yield lambda: self.cdp.send(
-                    "Page.captureScreenshot",
-                    {"format": "jpeg", "quality": SCREENCAST_QUALITY, "optimizeForSpeed": True},
-                )
+                capture: dict[str, Any] = {"format": "jpeg", "quality": SCREENCAST_QUALITY, "optimizeForSpeed": True}
+                viewport = page.viewport_size
+                if viewport:  # the same size as the screencast's frames
+                    scale = self.session.options.screenshot_scale(viewport)
+                    capture["clip"] = {"x": 0, "y": 0, "width": viewport["width"], "height": viewport["height"],
+                                       "scale": scale}
+                shot = yield lambda: self.cdp.send("Page.captureScreenshot", capture)
                 final = shot["data"]
             except Exception:
                 pass  # the page went away while stopping: keep the frames we have

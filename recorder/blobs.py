@@ -35,25 +35,20 @@ def blob_key(data: bytes) -> str:
 
 @dataclass(frozen=True)
 class EncodedBlob:
-    key: str
-    media_type: str
     codec: str
     base_key: str | None
-    size: int
     data: bytes
 
 
 def encode(data: bytes, media_type: str, base: tuple[str, bytes] | None = None) -> EncodedBlob:
-    """Compress ``data``; with ``base`` (key, original bytes), as a delta against it."""
-    key = blob_key(data)
+    """Compress ``data``; with ``base`` (key, its uncompressed bytes), as a delta against it."""
     if media_type in _ALREADY_COMPRESSED:
-        return EncodedBlob(key, media_type, "raw", None, len(data), data)
+        return EncodedBlob("raw", None, data)
     if base is not None:
         dictionary = zstandard.ZstdCompressionDict(base[1], dict_type=zstandard.DICT_TYPE_RAWCONTENT)
         compressed = zstandard.ZstdCompressor(level=_LEVEL, dict_data=dictionary).compress(data)
-        return EncodedBlob(key, media_type, "zstd-delta", base[0], len(data), compressed)
-    compressed = zstandard.ZstdCompressor(level=_LEVEL).compress(data)
-    return EncodedBlob(key, media_type, "zstd", None, len(data), compressed)
+        return EncodedBlob("zstd-delta", base[0], compressed)
+    return EncodedBlob("zstd", None, zstandard.ZstdCompressor(level=_LEVEL).compress(data))
 
 
 def decode(codec: str, data: bytes, base: bytes | None = None) -> bytes:

@@ -123,6 +123,8 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
     ``db`` defaults to ``$RECORDER_DB``, else ``./recordings.db``; pass ``store=`` to
     record into an already open :class:`~recorder.RecordingStore`. ``redact`` lists CSS
     selectors whose values are never stored (password fields never are).
+    ``screenshot_size`` is the box screenshots are scaled down to fit (default 800x800,
+    as Playwright's trace); ``None`` keeps the viewport's size.
     """
 
     def __init__(
@@ -135,6 +137,7 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         dom: bool = True,
         *,
         redact: list[str] | tuple[str, ...] = (),
+        screenshot_size: tuple[int, int] | None = (800, 800),
         store: RecordingStore | None = None,
     ) -> None:
         self.page = page
@@ -142,7 +145,8 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         self._db = db
         self._name = name
         self._metadata = metadata
-        self._options = Options(screenshots=screenshots, dom=dom, redact=tuple(redact))
+        self._options = Options(screenshots=screenshots, dom=dom, redact=tuple(redact),
+                                screenshot_size=screenshot_size)
         self._store = store
         self._owns_store = store is None
         self._session: Session | None = None

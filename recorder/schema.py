@@ -39,13 +39,15 @@ CREATE TABLE recordings (
 CREATE INDEX recordings_by_status ON recordings (status, started_at);
 
 CREATE TABLE blobs (
-    key           TEXT    PRIMARY KEY,       -- sha256 of the original bytes
-    media_type    TEXT    NOT NULL,          -- image/jpeg, image/png, text/html ...
+    key           TEXT    PRIMARY KEY,       -- sha256 of the bytes captured; tile:<pixel hash> for tiles
+    media_type    TEXT    NOT NULL,          -- text/html; image/webp for a tile;
+                                             -- application/vnd.recorder.tiles for a screenshot (recorder/tiles.py)
     codec         TEXT    NOT NULL,          -- raw | zstd | zstd-delta (see recorder/blobs.py)
     base_key      TEXT    REFERENCES blobs (key),  -- the blob a zstd-delta blob was compressed against
     size          INTEGER NOT NULL,          -- bytes before compression
     stored_size   INTEGER NOT NULL,          -- bytes in `data`
-    data          BLOB    NOT NULL
+    data          BLOB    NOT NULL,
+    refs          INTEGER NOT NULL DEFAULT 0 -- tiles only: how many screenshots use this tile
 );
 CREATE INDEX blobs_by_base ON blobs (base_key) WHERE base_key IS NOT NULL;
 

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import blobs
+from . import blobs, tiles
 from .errors import DatabaseError, RecordingClosed, RecordingNotFound
 from .schema import migrate
 
@@ -202,8 +202,9 @@ class RecordingStore:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
         self._writer = _Writer(self.path)
-        # Per recording: the last DOM snapshot written, so the next is stored as a delta.
-        self._dom_bases: dict[int, tuple[str, bytes, int]] = {}
+        # Per (recording, kind): the last snapshot written (key, stored bytes, chain depth),
+        # so the next one is stored as a delta of it. Touched by the writer thread only.
+        self._delta_bases: dict[tuple[int, str], tuple[str, bytes, int]] = {}
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -269,11 +270,22 @@ class RecordingStore:
         return [Recording(self, _row_dict(row), live=False) for row in rows]
 
     def blob(self, key: str) -> bytes:
-        """The original bytes of a stored screenshot or DOM snapshot."""
-        return self._writer.call(lambda conn: _read_blob(conn, key, self.path))
+        """The bytes of a stored DOM snapshot, or a screenshot as a JPEG image.
+
+        DOM snapshots come back exactly as captured; screenshots are stored as tiles
+        (see recorder/tiles.py) and come back composed into one JPEG.
+        """
+
+        def read(conn: sqlite3.Connection) -> bytes:
+            data = _read_blob(conn, key, self.path)
+            if _media_type(conn, key) == tiles.MEDIA_TYPE:
+                return tiles.compose(data, lambda tile: _read_blob(conn, tile, self.path))
+            return data
+
+        return self._writer.call(read)
 
     def blob_info(self, key: str) -> dict[str, Any]:
-        """Media type and sizes of a blob, without its bytes."""
+        """Media type (as ``blob()`` returns it) and sizes of a blob, without its bytes."""
         row = self._writer.call(
             lambda conn: conn.execute(
                 "SELECT key, media_type, codec, base_key, size, stored_size FROM blobs WHERE key = ?", (key,)
@@ -281,7 +293,10 @@ class RecordingStore:
         )
         if row is None:
             raise RecordingNotFound(f"no blob with key {key} in {self.path}")
-        return _row_dict(row)
+        info = _row_dict(row)
+        if info["media_type"] == tiles.MEDIA_TYPE:
+            info["media_type"], info["stored_as"] = "image/jpeg", "tiles"
+        return info
 
     def delete(self, recording_id: int) -> int:
         """Delete a recording, its actions, and the blobs nothing else uses; return blobs freed.
@@ -303,7 +318,7 @@ class RecordingStore:
             return _delete_unused_blobs(conn, keys)
 
         freed = self._writer.call(delete)
-        self._dom_bases.pop(recording_id, None)
+        self._forget_bases(recording_id)
         return freed
 
     # -- used by Recording -----------------------------------------------------------
@@ -314,30 +329,59 @@ class RecordingStore:
     def _call(self, job: Callable[[sqlite3.Connection], T]) -> T:
         return self._writer.call(job)
 
+    def _forget_bases(self, recording_id: int) -> None:
+        for kind in ("screenshot", "dom"):
+            self._delta_bases.pop((recording_id, kind), None)
+
     def _put_blob(self, conn: sqlite3.Connection, recording_id: int, data: bytes, kind: str) -> str:
-        """Store ``data`` once (writer thread only); DOM snapshots as deltas of the last one."""
+        """Store a snapshot once (writer thread only) and return its key.
+
+        Screenshots are cut into tiles and stored as a manifest of them; manifests and DOM
+        snapshots are compressed as deltas of the recording's previous one.
+        """
         key = blobs.blob_key(data)
         if conn.execute("SELECT 1 FROM blobs WHERE key = ?", (key,)).fetchone():
             return key
-        media_type = blobs.sniff_media_type(data)
-        base = None
-        if kind == "dom":
-            previous = self._dom_bases.get(recording_id)
-            # The base may have been deleted since (another process pruned its recording).
-            if previous and previous[2] < blobs.MAX_DELTA_CHAIN and conn.execute(
-                "SELECT 1 FROM blobs WHERE key = ?", (previous[0],)
-            ).fetchone():
-                base = previous
+        tiled = _try_split(data) if kind == "screenshot" else None
+        if tiled is not None:
+            for tile, encode in tiled.tiles.items():
+                if not conn.execute("UPDATE blobs SET refs = refs + 1 WHERE key = ?", (tile,)).rowcount:
+                    webp = encode()
+                    conn.execute(
+                        "INSERT INTO blobs (key, media_type, codec, size, stored_size, data, refs)"
+                        " VALUES (?, 'image/webp', 'raw', ?, ?, ?, 1)",
+                        (tile, len(webp), len(webp), webp),
+                    )
+            stored, media_type = tiled.manifest, tiles.MEDIA_TYPE
+        else:
+            stored, media_type = data, blobs.sniff_media_type(data)
             if media_type == "application/octet-stream":
                 media_type = "text/html"
-        encoded = blobs.encode(data, media_type, base=(base[0], base[1]) if base else None)
+        base = self._delta_bases.get((recording_id, kind))
+        # The base may be gone (another process deleted its recording), or its chain long.
+        if base and (base[2] >= blobs.MAX_DELTA_CHAIN
+                     or not conn.execute("SELECT 1 FROM blobs WHERE key = ?", (base[0],)).fetchone()):
+            base = None
+        encoded = blobs.encode(stored, media_type, base=(base[0], base[1]) if base else None)
         conn.execute(
             "INSERT INTO blobs (key, media_type, codec, base_key, size, stored_size, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, encoded.media_type, encoded.codec, encoded.base_key, encoded.size, len(encoded.data), encoded.data),
+            (key, media_type, encoded.codec, encoded.base_key, len(data), len(encoded.data), encoded.data),
         )
-        if kind == "dom":
-            self._dom_bases[recording_id] = (key, data, (base[2] + 1) if base else 0)
+        self._delta_bases[(recording_id, kind)] = (key, stored, (base[2] + 1) if base else 0)
         return key
+
+
+def _try_split(data: bytes) -> tiles.Tiled | None:
+    """Tiles of a screenshot, or None for bytes no image decoder reads (stored as they are)."""
+    try:
+        return tiles.split(data)
+    except (OSError, ValueError, SyntaxError):  # what Pillow raises for unreadable images
+        return None
+
+
+def _media_type(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT media_type FROM blobs WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
 
 
 def _delete_unused_blobs(conn: sqlite3.Connection, candidates: set[str]) -> int:
@@ -353,6 +397,11 @@ def _delete_unused_blobs(conn: sqlite3.Connection, candidates: set[str]) -> int:
             ).fetchone()
             if in_use:
                 continue
+            if _media_type(conn, key) == tiles.MEDIA_TYPE:
+                # Read the manifest while its delta base still exists, then release its tiles.
+                for tile in set(tiles.tile_keys(_read_blob(conn, key, Path("?")))):
+                    conn.execute("UPDATE blobs SET refs = refs - 1 WHERE key = ?", (tile,))
+                    freed += conn.execute("DELETE FROM blobs WHERE key = ? AND refs <= 0", (tile,)).rowcount
             row = conn.execute("DELETE FROM blobs WHERE key = ? RETURNING base_key", (key,)).fetchone()
             if row is not None:
                 freed += 1
@@ -548,7 +597,7 @@ class Recording:
                 (status, self.duration_ms, stamp, error, self.id),
             )
         )
-        self.store._dom_bases.pop(self.id, None)
+        self.store._forget_bases(self.id)
 
     def update_metadata(self, values: dict[str, Any]) -> None:
         """Merge ``values`` into the recording's metadata (JSON), at any status."""

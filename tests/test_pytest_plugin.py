@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from recorder import RecordingStore
+from recorder.store import _read_blob
+from recorder.tiles import tile_keys
+
 pytest_plugins = ["pytester"]
 
 CONFTEST = """
@@ -85,8 +89,16 @@ def test_retain_on_failure_keeps_failed_recordings_and_shared_blobs(suite: pytes
         bases = {row[0] for row in conn.execute("SELECT base_key FROM blobs WHERE base_key IS NOT NULL")}
     assert used and used <= stored, "a blob the failed recording uses was deleted"
     assert bases <= stored, "a delta's base blob was deleted"
-    orphans = stored - used - bases
+    stored_tiles = {key for key in stored if key.startswith("tile:")}
+    orphans = stored - used - bases - stored_tiles
     assert not orphans, f"{len(orphans)} blobs of the passing test were left behind"
+    with RecordingStore(db) as store:
+        screenshots = {a["screenshot_key"] for a in store.get(recordings(db)["test_fails"]["id"]).timeline()}
+        needed_tiles = set()
+        for key in screenshots:
+            assert store.blob(key)[:3] == b"\xff\xd8\xff", "a kept screenshot lost a tile"
+            needed_tiles |= set(tile_keys(store._call(lambda conn, key=key: _read_blob(conn, key, db))))
+    assert stored_tiles == needed_tiles, "tiles only the passing test used were left behind"
 
 
 def test_recorded_page_records_without_the_option_and_not_with_off(pytester: pytest.Pytester, server: str,

@@ -1,0 +1,88 @@
+"""Screenshots stored as tiles: most actions change a small part of the viewport.
+
+A screenshot is cut into ``TILE`` x ``TILE`` pixel squares. Each distinct square is stored
+once, as its own small WebP blob keyed by a hash of its pixels; the screenshot itself
+becomes a *manifest*: its size and the list of its tiles' keys. Typing into one field
+changes two or three tiles, so that action costs a few hundred bytes instead of a whole
+image, and tiles repeated anywhere (blank margins, an unchanged header) cost nothing.
+
+Reading a screenshot back composes its tiles into one JPEG. The tiles are JPEG frames
+from the browser re-encoded, so what comes back looks the same but is not byte-identical
+to what was captured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PIL import Image
+
+TILE = 64
+TILE_QUALITY = 60
+MEDIA_TYPE = "application/vnd.recorder.tiles"
+_MAGIC = b"RTL1"
+_HEADER = struct.Struct("<4sHHH")  # magic, width, height, tile size
+_DIGEST = 8  # bytes of tile hash kept in a manifest; 64 bits is plenty within one database
+
+
+def tile_key(digest: bytes) -> str:
+    return "tile:" + digest.hex()
+
+
+@dataclass(frozen=True)
+class Tiled:
+    manifest: bytes  # the bytes stored for the screenshot
+    tiles: dict[str, Callable[[], bytes]]  # tile key -> how to encode it, called only for new tiles
+
+
+def split(image_bytes: bytes) -> Tiled:
+    """Cut a JPEG/PNG/WebP screenshot into tiles and its manifest."""
+    image = Image.open(io.BytesIO(image_bytes)).convert("RGB")
+    width, height = image.size
+    digests = []
+    tiles: dict[str, Callable[[], bytes]] = {}
+    for top in range(0, height, TILE):
+        for left in range(0, width, TILE):
+            tile = image.crop((left, top, min(left + TILE, width), min(top + TILE, height)))
+            digest = hashlib.blake2b(tile.tobytes(), digest_size=_DIGEST, person=b"%dx%d" % tile.size).digest()
+            digests.append(digest)
+            tiles.setdefault(tile_key(digest), _encoder(tile))
+    return Tiled(_HEADER.pack(_MAGIC, width, height, TILE) + b"".join(digests), tiles)
+
+
+def _encoder(tile: Image.Image) -> Callable[[], bytes]:
+    def encode() -> bytes:
+        out = io.BytesIO()
+        tile.save(out, "WEBP", quality=TILE_QUALITY, method=2)
+        return out.getvalue()
+
+    return encode
+
+
+def tile_keys(manifest: bytes) -> list[str]:
+    """The tile keys a manifest uses, in reading order (repeats included)."""
+    magic, _, _, _ = _HEADER.unpack_from(manifest)
+    if magic != _MAGIC:
+        raise ValueError("not a recorder tile manifest")
+    body = manifest[_HEADER.size:]
+    return [tile_key(body[i:i + _DIGEST]) for i in range(0, len(body), _DIGEST)]
+
+
+def compose(manifest: bytes, tile_bytes: Callable[[str], bytes], quality: int = 85) -> bytes:
+    """Rebuild the screenshot as JPEG bytes; ``tile_bytes(key)`` reads one tile."""
+    _, width, height, size = _HEADER.unpack_from(manifest)
+    image = Image.new("RGB", (width, height), "white")
+    cache: dict[str, Image.Image] = {}
+    keys = tile_keys(manifest)
+    columns = (width + size - 1) // size
+    for index, key in enumerate(keys):
+        if key not in cache:
+            cache[key] = Image.open(io.BytesIO(tile_bytes(key))).convert("RGB")
+        image.paste(cache[key], ((index % columns) * size, (index // columns) * size))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
