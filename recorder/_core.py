@@ -414,6 +414,9 @@ class PageCapture:
 
     def attach(self, opener: PageCapture | None) -> Flow:
         page = self.page
+        if self.recording.is_user_session and not self.recording.user_metadata.get("user_agent"):
+            user_agent = yield from self._quietly(lambda: page.evaluate("() => navigator.userAgent"))
+            self.recording.update_metadata({"user_agent": user_agent})
         for owner in (page, page.keyboard, page.mouse):
             owner.__dict__[ATTRIBUTE] = self
         page.on("framenavigated", self._on_frame_navigated)

@@ -124,7 +124,9 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
     record into an already open :class:`~recorder.RecordingStore`. ``redact`` lists CSS
     selectors whose values are never stored (password fields never are).
     ``screenshot_size`` is the box screenshots are scaled down to fit (default 800x800,
-    as Playwright's trace); ``None`` keeps the viewport's size.
+    as Playwright's trace); ``None`` keeps the viewport's size. ``agent_run``,
+    ``sandbox_session`` and ``owner`` are passed to :meth:`RecordingStore.start`; pass
+    ``recording=`` to record into one already started (such as a user session).
     """
 
     def __init__(
@@ -138,7 +140,11 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         *,
         redact: list[str] | tuple[str, ...] = (),
         screenshot_size: tuple[int, int] | None = (800, 800),
+        agent_run: Any = None,
+        sandbox_session: Any = None,
+        owner: Any = None,
         store: RecordingStore | None = None,
+        recording: Recording | None = None,
     ) -> None:
         self.page = page
         self._is_async = _is_async_page(page)
@@ -147,8 +153,10 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         self._metadata = metadata
         self._options = Options(screenshots=screenshots, dom=dom, redact=tuple(redact),
                                 screenshot_size=screenshot_size)
-        self._store = store
-        self._owns_store = store is None
+        self._references = {"agent_run": agent_run, "sandbox_session": sandbox_session, "owner": owner}
+        self._recording = recording
+        self._store = recording.store if recording is not None else store
+        self._owns_store = self._store is None
         self._session: Session | None = None
 
     @property
@@ -167,7 +175,11 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         if self._store is None:
             self._store = RecordingStore(Path(self._db) if self._db is not None else None)
         metadata = {**_page_metadata(page), **(self._metadata or {})}
-        recording = self._store.start(name=self._name, metadata=metadata)
+        if self._recording is not None:  # e.g. a user session started with start_user_session()
+            recording = self._recording
+            recording.update_metadata({k: v for k, v in metadata.items() if k not in recording.user_metadata})
+        else:
+            recording = self._store.start(name=self._name, metadata=metadata, **self._references)
         self._session = Session(recording, self._options, is_async=self._is_async)
         page.recording = recording
         return self._session

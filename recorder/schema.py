@@ -78,6 +78,19 @@ SELECT r.name AS recording, a.recording_id, a.sequence, a.type, a.selector, a.va
 FROM actions a JOIN recordings r ON r.id = a.recording_id
 ORDER BY a.recording_id, a.sequence;
 """,
+    # Who a recording belongs to (the seed's agent runs, sandbox sessions and owners), and
+    # the agent recording a person's takeover session continues.
+    2: """
+ALTER TABLE recordings ADD COLUMN agent_run_id TEXT;
+ALTER TABLE recordings ADD COLUMN agent_name TEXT;
+ALTER TABLE recordings ADD COLUMN sandbox_session_id TEXT;
+ALTER TABLE recordings ADD COLUMN sandbox_template TEXT;
+ALTER TABLE recordings ADD COLUMN owner_user_id TEXT;
+ALTER TABLE recordings ADD COLUMN owner_account_id TEXT;
+ALTER TABLE recordings ADD COLUMN parent_id INTEGER REFERENCES recordings (id);
+CREATE INDEX recordings_by_owner ON recordings (owner_account_id, owner_user_id);
+CREATE INDEX recordings_by_agent_run ON recordings (agent_run_id);
+""",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

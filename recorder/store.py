@@ -36,6 +36,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import blobs, tiles
+from .model import (
+    AgentRun, Owner, SandboxSession, as_agent_run, as_owner, as_sandbox_session, check_action_type,
+    generate_name, is_demo_name, is_user_session_name, user_session_name,
+)
 from .errors import DatabaseError, RecordingClosed, RecordingNotFound
 from .schema import migrate
 
@@ -202,6 +206,7 @@ class RecordingStore:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
         self._writer = _Writer(self.path)
+        self.owner: Owner | None = None  # set on the views for_owner() returns
         # Per (recording, kind): the last snapshot written (key, stored bytes, chain depth),
         # so the next one is stored as a delta of it. Touched by the writer thread only.
         self._delta_bases: dict[tuple[int, str], tuple[str, bytes, int]] = {}
@@ -224,43 +229,109 @@ class RecordingStore:
 
     # -- recordings ------------------------------------------------------------------
 
-    def start(self, name: str | None = None, metadata: dict[str, Any] | None = None) -> Recording:
-        """Start a recording (status ``recording``); the name defaults to ``session_<time>``."""
+    def start(
+        self,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        agent_run: AgentRun | dict[str, Any] | None = None,
+        sandbox_session: SandboxSession | dict[str, Any] | None = None,
+        owner: Owner | dict[str, Any] | str | None = None,
+        parent_id: int | None = None,
+    ) -> Recording:
+        """Start a recording (status ``recording``).
+
+        ``agent_run`` and ``sandbox_session`` are references (``AgentRun(id, agent_name)``
+        or a dict). The name defaults to the agent's name, else the sandbox template's,
+        parameterized, else ``session``, then ``_<YYYYmmdd_HHMMSS>``. ``owner`` (an
+        ``Owner``, a dict, or a user id) defaults to this store's owner if scoped.
+        """
+        run, sandbox = as_agent_run(agent_run), as_sandbox_session(sandbox_session)
+        owner_ = as_owner(owner) or self.owner
         started = datetime.now(timezone.utc)
-        name = name or f"session_{started.astimezone().strftime('%Y%m%d_%H%M%S')}"
-        user_metadata = dict(metadata or {})
-        started_at = started.isoformat(timespec="milliseconds")
-        encoded = _json(user_metadata)
+        row = {
+            "name": name or generate_name(run, sandbox, started.astimezone()),
+            "status": "recording", "started_at": started.isoformat(timespec="milliseconds"),
+            "metadata": _json(dict(metadata or {})),
+            "agent_run_id": run.id if run else None, "agent_name": run.agent_name if run else None,
+            "sandbox_session_id": sandbox.id if sandbox else None,
+            "sandbox_template": sandbox.template_name if sandbox else None,
+            "owner_user_id": owner_.user_id if owner_ else None,
+            "owner_account_id": owner_.account_id if owner_ else None,
+            "parent_id": parent_id,
+        }
 
         def insert(conn: sqlite3.Connection) -> int:
             cursor = conn.execute(
-                "INSERT INTO recordings (name, status, started_at, metadata) VALUES (?, 'recording', ?, ?)",
-                (name, started_at, encoded),
+                f"INSERT INTO recordings ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
             )
             return int(cursor.lastrowid or 0)
 
-        recording_id = self._writer.call(insert)
-        row = {
-            "id": recording_id, "name": name, "status": "recording", "started_at": started_at,
-            "completed_at": None, "failed_at": None, "duration_ms": None, "action_count": 0,
-            "error": None, "metadata": encoded,
-        }
+        row.update(id=self._writer.call(insert), completed_at=None, failed_at=None, duration_ms=None,
+                   action_count=0, error=None)
         return Recording(self, row, live=True)
+
+    def start_user_session(
+        self,
+        visitor_id: str | None = None,
+        parent_demo_id: int | str | None = None,
+        page_url: str | None = None,
+        *,
+        owner: Owner | dict[str, Any] | str | None = None,
+        parent_id: int | None = None,
+    ) -> Recording:
+        """Start a user-takeover session: a person driving the browser, not an agent.
+
+        Named ``user_takeover_<YYYYmmdd_HHMMSS>_<8 hex>``; its metadata says
+        ``session_type: "user_takeover"`` with the visitor, the demo it came from and the
+        page, and ``user_agent`` (filled in when a page is recorded into it).
+        """
+        started = datetime.now(timezone.utc).astimezone()
+        metadata = {"session_type": "user_takeover", "visitor_id": visitor_id, "parent_demo_id": parent_demo_id,
+                    "page_url": page_url, "user_agent": None}
+        return self.start(user_session_name(started), metadata, owner=owner, parent_id=parent_id)
+
+    def for_owner(self, user_id: str | int | None = None, account_id: str | int | None = None) -> RecordingStore:
+        """A view of this store that sees (and starts) only this owner's recordings.
+
+            mine = store.for_owner(user_id=42)
+            mine.list()          # only user 42's recordings
+            mine.get(other_id)   # RecordingNotFound, even though it exists
+        """
+        view = object.__new__(RecordingStore)
+        view.__dict__.update(self.__dict__)
+        view.owner = Owner(None if user_id is None else str(user_id), None if account_id is None else str(account_id))
+        return view
+
+    def _owner_filter(self) -> tuple[str, list[Any]]:
+        if self.owner is None:
+            return "1", []
+        clauses, params = [], []
+        for column, value in (("owner_user_id", self.owner.user_id), ("owner_account_id", self.owner.account_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        return " AND ".join(clauses), params
 
     def get(self, recording_id: int) -> Recording:
         """The recording with this id; raises ``RecordingNotFound``."""
+        where, params = self._owner_filter()
         row = self._writer.call(
-            lambda conn: conn.execute("SELECT * FROM recordings WHERE id = ?", (recording_id,)).fetchone()
+            lambda conn: conn.execute(
+                f"SELECT * FROM recordings WHERE id = ? AND {where}", (recording_id, *params)
+            ).fetchone()
         )
         if row is None:
-            raise RecordingNotFound(f"no recording with id {recording_id} in {self.path}")
+            scope = f" for owner {self.owner}" if self.owner else ""
+            raise RecordingNotFound(f"no recording with id {recording_id}{scope} in {self.path}")
         return Recording(self, _row_dict(row), live=False)
 
     def list(self, status: str | None = None, limit: int | None = None) -> list[Recording]:
         """Recordings, newest first, optionally only those with ``status``."""
-        sql, params = "SELECT * FROM recordings", []
+        where, params = self._owner_filter()
+        sql = f"SELECT * FROM recordings WHERE {where}"
         if status:
-            sql += " WHERE status = ?"
+            sql += " AND status = ?"
             params.append(status)
         sql += " ORDER BY id DESC"
         if limit:
@@ -457,6 +528,12 @@ class Recording:
         self.action_count: int = row["action_count"]
         self.error: str | None = row["error"]
         self.user_metadata: dict[str, Any] = json.loads(row["metadata"] or "{}")
+        self.agent_run = AgentRun(row["agent_run_id"], row["agent_name"]) if row.get("agent_run_id") else None
+        self.sandbox_session = (SandboxSession(row["sandbox_session_id"], row["sandbox_template"])
+                                if row.get("sandbox_session_id") else None)
+        has_owner = row.get("owner_user_id") is not None or row.get("owner_account_id") is not None
+        self.owner = Owner(row["owner_user_id"], row["owner_account_id"]) if has_owner else None
+        self.parent_id: int | None = row.get("parent_id")
 
     def __repr__(self) -> str:
         return f"<Recording id={self.id} name={self.name!r} status={self.status} actions={self.action_count}>"
@@ -470,6 +547,16 @@ class Recording:
     @property
     def is_recording(self) -> bool:
         return self.status == "recording"
+
+    @property
+    def is_demo_recording(self) -> bool:
+        """A demo recording: named ``demo`` or ``lander_...``."""
+        return is_demo_name(self.name)
+
+    @property
+    def is_user_session(self) -> bool:
+        """A user-takeover session: named ``user_takeover_...``."""
+        return is_user_session_name(self.name)
 
     def elapsed_ms(self) -> int:
         """Milliseconds since the recording started."""
@@ -517,6 +604,7 @@ class Recording:
         has ended, and ``ValueError`` for a value that is not text or over 1,000,000
         characters.
         """
+        check_action_type(action_type)
         if value is not None:
             value = _check_value(value)
         if status not in ("ok", "error"):
@@ -616,16 +704,21 @@ class Recording:
 
     # -- reading ---------------------------------------------------------------------
 
-    def timeline(self) -> list[dict[str, Any]]:
-        """The recorded actions ordered by sequence, each a dict (see the README)."""
-        return list(self.iter_timeline())
+    def timeline(self, after_sequence: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """The recorded actions ordered by sequence, each a dict (see the README).
 
-    def iter_timeline(self) -> Iterator[dict[str, Any]]:
+        Page through a long recording with ``after_sequence`` (the last one you have) and
+        ``limit``.
+        """
+        return list(self.iter_timeline(after_sequence, limit))
+
+    def iter_timeline(self, after_sequence: int | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
         rows = self.store._call(
             lambda conn: conn.execute(
                 "SELECT id, type, sequence, timestamp_ms, duration_ms, selector, value, url, status, error,"
-                " screenshot_key, dom_snapshot_key, metadata FROM actions WHERE recording_id = ? ORDER BY sequence",
-                (self.id,),
+                " screenshot_key, dom_snapshot_key, metadata FROM actions WHERE recording_id = ? AND sequence > ?"
+                " ORDER BY sequence LIMIT ?",
+                (self.id, after_sequence or 0, -1 if limit is None else limit),
             ).fetchall()
         )
         for row in rows:
@@ -639,6 +732,9 @@ class Recording:
             "id": self.id, "name": self.name, "status": self.status, "started_at": self.started_at,
             "completed_at": self.completed_at, "failed_at": self.failed_at, "duration_ms": self.duration_ms,
             "action_count": self.action_count, "error": self.error, "metadata": self.user_metadata,
+            "agent_run": self.agent_run.__dict__ if self.agent_run else None,
+            "sandbox_session": self.sandbox_session.__dict__ if self.sandbox_session else None,
+            "owner": self.owner.__dict__ if self.owner else None, "parent_id": self.parent_id,
         }
 
 
