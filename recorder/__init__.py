@@ -11,10 +11,13 @@
 from .browser import launch_options
 from .errors import DatabaseError, RecorderError, RecordingClosed, RecordingNotFound
 from .instrument import record
+from .model import ACTION_TYPES, AgentRun, Owner, SandboxSession
 from .store import Action, Recording, RecordingStore, RecorderWarning
 
 __all__ = [
+    "ACTION_TYPES",
     "Action",
+    "AgentRun",
     "DatabaseError",
     "RecorderError",
     "RecorderWarning",
@@ -22,6 +25,8 @@ __all__ = [
     "RecordingClosed",
     "RecordingNotFound",
     "RecordingStore",
+    "Owner",
+    "SandboxSession",
     "launch_options",
     "record",
 ]

@@ -72,17 +72,23 @@ def main() -> None:
 @json_option
 @click.option("--status", type=click.Choice(STATUSES), help="Only recordings with this status.")
 @click.option("--limit", type=int, default=None, help="At most this many, newest first.")
+@click.option("--owner", "owner_user", default=None, help="Only recordings of this user id.")
+@click.option("--account", "owner_account", default=None, help="Only recordings of this account id.")
 @friendly_errors
-def list_command(db: Path | None, as_json: bool, status: str | None, limit: int | None) -> None:
+def list_command(db: Path | None, as_json: bool, status: str | None, limit: int | None,
+                 owner_user: str | None, owner_account: str | None) -> None:
     """List recordings, newest first.
 
     \b
     Examples:
       recorder list
       recorder list --status failed --db test-results/recordings.db
+      recorder list --owner 42 --account acme
       recorder list --json | jq '.[].name'
     """
-    with open_store(db) as store:
+    with open_store(db) as full_store:
+        scoped = owner_user is not None or owner_account is not None
+        store = full_store.for_owner(owner_user, owner_account) if scoped else full_store
         recordings = store.list(status=status, limit=limit)
         if as_json:
             click.echo(json.dumps([r.to_dict() for r in recordings], indent=2, ensure_ascii=False))
@@ -101,18 +107,22 @@ def list_command(db: Path | None, as_json: bool, status: str | None, limit: int 
 @click.argument("recording_id", type=int)
 @db_option
 @json_option
+@click.option("--after", "after_sequence", type=int, default=None, help="Only actions after this sequence number.")
+@click.option("--limit", type=int, default=None, help="At most this many actions.")
 @friendly_errors
-def show_command(recording_id: int, db: Path | None, as_json: bool) -> None:
+def show_command(recording_id: int, db: Path | None, as_json: bool, after_sequence: int | None,
+                 limit: int | None) -> None:
     """Show one recording and its timeline of actions.
 
     \b
     Examples:
       recorder show 3
+      recorder show 3 --after 100 --limit 50     # one page of a long recording
       recorder show 3 --json > recording-3.json
     """
     with open_store(db) as store:
         recording = store.get(recording_id)
-        timeline = recording.timeline()
+        timeline = recording.timeline(after_sequence=after_sequence, limit=limit)
         if as_json:
             click.echo(json.dumps({**recording.to_dict(), "timeline": timeline}, indent=2, ensure_ascii=False))
             return
@@ -164,6 +174,49 @@ def blob_command(key: str, db: Path | None, output: str) -> None:
         return
     Path(output).write_bytes(data)
     click.echo(f"wrote {len(data):,} bytes ({info['media_type']}) to {output}", err=True)
+
+
+STATS_QUERIES = {
+    "recordings by status": "SELECT status, count(*) AS recordings, sum(action_count) AS actions"
+                            " FROM recordings GROUP BY status ORDER BY recordings DESC",
+    "slowest action types": "SELECT type, count(*) AS actions, CAST(avg(duration_ms) AS INTEGER) AS avg_ms,"
+                            " max(duration_ms) AS max_ms FROM actions GROUP BY type ORDER BY avg(duration_ms) DESC",
+    "selectors that fail most": "SELECT selector, count(*) AS errors, max(error) AS example_error FROM actions"
+                                " WHERE status = 'error' AND selector IS NOT NULL GROUP BY selector"
+                                " ORDER BY errors DESC LIMIT 10",
+}
+
+
+@main.command("stats")
+@db_option
+@json_option
+@friendly_errors
+def stats_command(db: Path | None, as_json: bool) -> None:
+    """Numbers over every recording: by status, slowest action types, failing selectors.
+
+    Each table is one plain SQL query (see the README); run them yourself in sqlite3.
+
+    \b
+    Examples:
+      recorder stats --db test-results/recordings.db
+      recorder stats --json
+    """
+    with open_store(db) as store:
+        results = {
+            title: store._call(lambda conn, sql=sql: [dict(row) for row in conn.execute(sql).fetchall()])
+            for title, sql in STATS_QUERIES.items()
+        }
+    if as_json:
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+        return
+    for title, rows in results.items():
+        click.echo(f"{title}:")
+        if not rows:
+            click.echo("  (none)\n")
+            continue
+        headers = tuple(rows[0])
+        _table(headers, [tuple(_clip("" if v is None else str(v), 60) for v in row.values()) for row in rows])
+        click.echo("")
 
 
 def _duration(ms: int | None) -> str:

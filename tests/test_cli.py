@@ -122,3 +122,40 @@ def test_readme_documents_every_command() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     for name in main.commands:
         assert f"recorder {name}" in readme, f"README does not mention `recorder {name}`"
+
+
+def test_list_owner_shows_only_that_owners_recordings(db_path: Path) -> None:
+    with RecordingStore(db_path) as store:
+        store.start(name="alice's", owner={"user_id": "alice", "account_id": "acme"})
+        store.start(name="bob's", owner={"user_id": "bob", "account_id": "acme"})
+    code, out, _ = invoke("list", "--db", str(db_path), "--owner", "alice")
+    assert code == 0 and "alice's" in out and "bob's" not in out
+    code, out, _ = invoke("list", "--db", str(db_path), "--account", "acme", "--json")
+    assert sorted(r["name"] for r in json.loads(out)) == ["alice's", "bob's"]
+
+
+def test_show_pages_through_the_timeline(db_path: Path) -> None:
+    with RecordingStore(db_path) as store:
+        recording = store.start(name="long")
+        for i in range(10):
+            recording.record_action("click", selector=f"#b{i}")
+    code, out, _ = invoke("show", str(recording.id), "--db", str(db_path), "--after", "4", "--limit", "2", "--json")
+    assert code == 0
+    assert [a["selector"] for a in json.loads(out)["timeline"]] == ["#b4", "#b5"]
+
+
+def test_stats_summarise_statuses_slow_types_and_failing_selectors(db_path: Path) -> None:
+    with RecordingStore(db_path) as store:
+        for name in ("one", "two"):
+            recording = store.start(name=name)
+            recording.record_action("click", selector="#flaky", status="error", error="Timeout 300ms exceeded.",
+                                    duration_ms=300)
+            recording.record_action("type", selector="#name", value="x", duration_ms=5)
+            recording.fail("TimeoutError: Timeout 300ms exceeded.") if name == "one" else recording.complete()
+    code, out, _ = invoke("stats", "--db", str(db_path), "--json")
+    stats = json.loads(out)
+    assert code == 0
+    assert {r["status"]: r["recordings"] for r in stats["recordings by status"]} == {"failed": 1, "completed": 1}
+    assert stats["slowest action types"][0] == {"type": "click", "actions": 2, "avg_ms": 300, "max_ms": 300}
+    assert stats["selectors that fail most"][0]["selector"] == "#flaky"
+    assert stats["selectors that fail most"][0]["errors"] == 2
