@@ -24,7 +24,7 @@ from .errors import DatabaseError
 MIGRATIONS: dict[int, str] = {
     1: """
 CREATE TABLE recordings (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: an id always means one recording
     name          TEXT    NOT NULL,
     status        TEXT    NOT NULL DEFAULT 'recording'
                   CHECK (status IN ('recording', 'completed', 'failed', 'interrupted')),

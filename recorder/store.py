@@ -210,6 +210,9 @@ class RecordingStore:
         # Per (recording, kind): the last snapshot written (key, stored bytes, chain depth),
         # so the next one is stored as a delta of it. Touched by the writer thread only.
         self._delta_bases: dict[tuple[int, str], tuple[str, bytes, int]] = {}
+        # Screenshots attached to (recording, sequence) before that action's row was
+        # written: a frame can arrive while the action is still being captured.
+        self._early_screenshots: dict[tuple[int, int], str] = {}
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -627,7 +630,8 @@ class Recording:
         store, encoded_metadata = self.store, _json(action.metadata)
 
         def insert(conn: sqlite3.Connection) -> None:
-            screenshot_key = store._put_blob(conn, action.recording_id, screenshot, "screenshot") if screenshot else None
+            screenshot_key = (store._put_blob(conn, action.recording_id, screenshot, "screenshot") if screenshot
+                              else store._early_screenshots.pop((action.recording_id, action.sequence), None))
             dom_key = store._put_blob(conn, action.recording_id, dom_snapshot, "dom") if dom_snapshot else None
             conn.execute(
                 "INSERT INTO actions (recording_id, sequence, type, timestamp_ms, duration_ms, selector, value,"
@@ -649,10 +653,12 @@ class Recording:
 
         def update(conn: sqlite3.Connection) -> None:
             store._put_blob(conn, recording_id, screenshot, "screenshot")
-            conn.execute(
+            updated = conn.execute(
                 "UPDATE actions SET screenshot_key = ? WHERE recording_id = ? AND sequence = ?",
                 (key, recording_id, sequence),
-            )
+            ).rowcount
+            if not updated:  # the action's own row is still queued behind this job
+                store._early_screenshots[(recording_id, sequence)] = key
 
         store._submit(update)
         return key
