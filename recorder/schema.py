@@ -91,6 +91,12 @@ ALTER TABLE recordings ADD COLUMN parent_id INTEGER REFERENCES recordings (id);
 CREATE INDEX recordings_by_owner ON recordings (owner_account_id, owner_user_id);
 CREATE INDEX recordings_by_agent_run ON recordings (agent_run_id);
 """,
+    # Which process is recording (host:pid:start), so that a recording whose process
+    # died without ending it can be found and marked interrupted.
+    3: """
+ALTER TABLE recordings ADD COLUMN recorder_process TEXT;
+ALTER TABLE recordings ADD COLUMN interrupted_at TEXT;
+""",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import socket
 import sqlite3
 import threading
 import time
@@ -191,9 +192,58 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.row_factory = sqlite3.Row
         migrate(conn, path)
+        mark_interrupted(conn)
     except sqlite3.DatabaseError as exc:
         raise DatabaseError(f"cannot open {path} as a recorder database: {exc}") from None
     return conn
+
+
+def _process_start(pid: int) -> str:
+    """When a process started (clock ticks since boot), to tell a reused pid apart."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return "?"
+
+
+def process_token() -> str:
+    """``host:pid:start`` of this process, stored with the recordings it is recording."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def _is_running(token: str | None) -> bool:
+    try:
+        host, pid_text, start = (token or "").rsplit(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return False  # written by no live recorder we can know of
+    if host != socket.gethostname():
+        return True  # another machine's process: we cannot tell, so never steal its recording
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, owned by someone else
+    return start == "?" or _process_start(pid) == start
+
+
+def mark_interrupted(conn: sqlite3.Connection) -> list[int]:
+    """Mark ``interrupted`` the recordings whose recording process is gone; return their ids.
+
+    Their duration runs to the end of their last recorded action.
+    """
+    candidates = conn.execute("SELECT id, recorder_process FROM recordings WHERE status = 'recording'").fetchall()
+    dead = [row[0] for row in candidates if not _is_running(row[1])]
+    for recording_id in dead:
+        conn.execute(
+            "UPDATE recordings SET status = 'interrupted', interrupted_at = ?,"
+            " duration_ms = (SELECT max(timestamp_ms + coalesce(duration_ms, 0)) FROM actions WHERE recording_id = ?)"
+            " WHERE id = ? AND status = 'recording'",
+            (_now_iso(), recording_id, recording_id),
+        )
+    return dead
 
 
 class RecordingStore:
@@ -261,7 +311,7 @@ class RecordingStore:
             "sandbox_template": sandbox.template_name if sandbox else None,
             "owner_user_id": owner_.user_id if owner_ else None,
             "owner_account_id": owner_.account_id if owner_ else None,
-            "parent_id": parent_id,
+            "parent_id": parent_id, "recorder_process": process_token(),
         }
 
         def insert(conn: sqlite3.Connection) -> int:
@@ -537,6 +587,7 @@ class Recording:
         has_owner = row.get("owner_user_id") is not None or row.get("owner_account_id") is not None
         self.owner = Owner(row["owner_user_id"], row["owner_account_id"]) if has_owner else None
         self.parent_id: int | None = row.get("parent_id")
+        self.interrupted_at: str | None = row.get("interrupted_at")
 
     def __repr__(self) -> str:
         return f"<Recording id={self.id} name={self.name!r} status={self.status} actions={self.action_count}>"
@@ -544,7 +595,7 @@ class Recording:
     @property
     def metadata(self) -> dict[str, Any]:
         stamps = {"started_at": self.started_at, "completed_at": self.completed_at,
-                  "failed_at": self.failed_at, "error": self.error}
+                  "failed_at": self.failed_at, "interrupted_at": self.interrupted_at, "error": self.error}
         return {**self.user_metadata, **{k: v for k, v in stamps.items() if v is not None}}
 
     @property
@@ -741,6 +792,7 @@ class Recording:
             "agent_run": self.agent_run.__dict__ if self.agent_run else None,
             "sandbox_session": self.sandbox_session.__dict__ if self.sandbox_session else None,
             "owner": self.owner.__dict__ if self.owner else None, "parent_id": self.parent_id,
+            "interrupted_at": self.interrupted_at,
         }
 
 
