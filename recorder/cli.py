@@ -12,6 +12,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -174,6 +175,53 @@ def blob_command(key: str, db: Path | None, output: str) -> None:
         return
     Path(output).write_bytes(data)
     click.echo(f"wrote {len(data):,} bytes ({info['media_type']}) to {output}", err=True)
+
+
+def parse_age(text: str) -> timedelta:
+    """``30d``, ``12h``, ``90m``, ``2w`` -> a timedelta."""
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    try:
+        amount, unit = float(text[:-1]), units[text[-1]]
+    except (ValueError, KeyError, IndexError):
+        raise click.BadParameter(f"{text!r} is not an age like 30d, 12h, 90m or 2w") from None
+    return timedelta(**{unit: amount})
+
+
+@main.command("prune")
+@click.option("--older-than", "older_than", required=True, help="Age like 30d, 12h, 90m, 2w.")
+@click.option("--keep-failed", is_flag=True, help="Keep failed and interrupted recordings whatever their age.")
+@db_option
+@friendly_errors
+def prune_command(older_than: str, keep_failed: bool, db: Path | None) -> None:
+    """Delete recordings older than an age, with the blobs only they used.
+
+    Recordings still being recorded are never deleted.
+
+    \b
+    Examples:
+      recorder prune --older-than 30d
+      recorder prune --older-than 7d --keep-failed --db test-results/recordings.db
+    """
+    age = parse_age(older_than)
+    with open_store(db) as store:
+        recordings, blobs_freed = store.prune(age, keep_failed=keep_failed)
+    click.echo(f"deleted {recordings} recordings and {blobs_freed} blobs older than {older_than} from {store.path}")
+
+
+@main.command("vacuum")
+@db_option
+@friendly_errors
+def vacuum_command(db: Path | None) -> None:
+    """Delete blobs no recording uses and compact the database file.
+
+    \b
+    Example:
+      recorder vacuum --db test-results/recordings.db
+    """
+    with open_store(db) as store:
+        click.echo(f"compacting {store.path} ...", err=True)
+        deleted, before, after = store.vacuum()
+    click.echo(f"deleted {deleted} unused blobs; {store.path}: {before:,} -> {after:,} bytes")
 
 
 STATS_QUERIES = {

@@ -127,6 +127,8 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
     as Playwright's trace); ``None`` keeps the viewport's size. ``agent_run``,
     ``sandbox_session`` and ``owner`` are passed to :meth:`RecordingStore.start`; pass
     ``recording=`` to record into one already started (such as a user session).
+    ``max_bytes`` stops storing screenshots (not actions) once the database file is that
+    big, and says so in the recording's metadata (``screenshots_stopped``).
     """
 
     def __init__(
@@ -143,6 +145,7 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         agent_run: Any = None,
         sandbox_session: Any = None,
         owner: Any = None,
+        max_bytes: int | None = None,
         store: RecordingStore | None = None,
         recording: Recording | None = None,
     ) -> None:
@@ -153,6 +156,7 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         self._metadata = metadata
         self._options = Options(screenshots=screenshots, dom=dom, redact=tuple(redact),
                                 screenshot_size=screenshot_size)
+        self._max_bytes = max_bytes
         self._references = {"agent_run": agent_run, "sandbox_session": sandbox_session, "owner": owner}
         self._recording = recording
         self._store = recording.store if recording is not None else store
@@ -173,7 +177,7 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
             raise RecorderError("this page is already being recorded; nest record() blocks on different pages")
         install()
         if self._store is None:
-            self._store = RecordingStore(Path(self._db) if self._db is not None else None)
+            self._store = RecordingStore(Path(self._db) if self._db is not None else None, max_bytes=self._max_bytes)
         metadata = {**_page_metadata(page), **(self._metadata or {})}
         if self._recording is not None:  # e.g. a user session started with start_user_session()
             recording = self._recording

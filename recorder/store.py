@@ -32,7 +32,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -115,6 +115,12 @@ class _Writer:
     def call(self, job: Callable[[sqlite3.Connection], T]) -> T:
         return self.submit(job).result()
 
+    def call_outside_transaction(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a job on its own, not in a batch's transaction (VACUUM needs that)."""
+        future: Future[T] = Future()
+        self._queue.put((_Alone(job), future))
+        return future.result()
+
     def close(self) -> None:
         if self._thread.is_alive():
             self._queue.put(self._STOP)
@@ -136,11 +142,24 @@ class _Writer:
                     except queue.Empty:
                         break
                 stop = any(item is self._STOP for item in batch)
-                self._run_batch(conn, [item for item in batch if item is not self._STOP])
+                jobs = [item for item in batch if item is not self._STOP]
+                # Jobs that must run alone split the batch, keeping submission order.
+                while jobs:
+                    alone = next((i for i, (job, _) in enumerate(jobs) if isinstance(job, _Alone)), len(jobs))
+                    self._run_batch(conn, jobs[:alone])
+                    if alone < len(jobs):
+                        self._run_alone(conn, *jobs[alone])
+                    jobs = jobs[alone + 1:]
                 if stop:
                     return
         finally:
             conn.close()
+
+    def _run_alone(self, conn: sqlite3.Connection, job: _Alone, future: Future[Any]) -> None:
+        try:
+            future.set_result(job.function(conn))
+        except BaseException as exc:
+            future.set_exception(exc)
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[tuple[Callable[..., Any], Future[Any]]]) -> None:
         if not batch:
@@ -175,6 +194,11 @@ class _Writer:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+
+
+@dataclass(frozen=True)
+class _Alone:
+    function: Callable[[sqlite3.Connection], Any]
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -253,8 +277,10 @@ class RecordingStore:
     are created on first use. A store can be used as a context manager, which closes it.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, max_bytes: int | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
+        # Past this database size, screenshots are no longer stored (actions still are).
+        self.max_bytes = max_bytes
         self._writer = _Writer(self.path)
         self.owner: Owner | None = None  # set on the views for_owner() returns
         # Per (recording, kind): the last snapshot written (key, stored bytes, chain depth),
@@ -445,6 +471,33 @@ class RecordingStore:
         self._forget_bases(recording_id)
         return freed
 
+    def prune(self, older_than: timedelta, keep_failed: bool = False) -> tuple[int, int]:
+        """Delete ended recordings started more than ``older_than`` ago; return (recordings, blobs) deleted.
+
+        Recordings still recording are never pruned; with ``keep_failed``, neither are
+        failed or interrupted ones.
+        """
+        cutoff = (datetime.now(timezone.utc) - older_than).isoformat(timespec="milliseconds")
+        statuses = ("completed",) if keep_failed else ("completed", "failed", "interrupted")
+        where, params = self._owner_filter()
+        ids = [row[0] for row in self._writer.call(lambda conn: conn.execute(
+            f"SELECT id FROM recordings WHERE started_at < ? AND status IN ({', '.join('?' * len(statuses))})"
+            f" AND {where}", (cutoff, *statuses, *params)).fetchall())]
+        freed = sum(self.delete(recording_id) for recording_id in ids)
+        return len(ids), freed
+
+    def vacuum(self) -> tuple[int, int, int]:
+        """Delete every blob no action uses, then compact the file.
+
+        Returns (blobs deleted, file bytes before, file bytes after). Blobs are normally
+        freed with their recording; this also catches what a crash left behind.
+        """
+        before = _file_size(self.path)
+        deleted = self._writer.call(_collect_garbage)
+        self._writer.call_outside_transaction(lambda conn: conn.execute("VACUUM"))
+        self._writer.call_outside_transaction(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
+        return deleted, before, _file_size(self.path)
+
     # -- used by Recording -----------------------------------------------------------
 
     def _submit(self, job: Callable[[sqlite3.Connection], T]) -> Future[T]:
@@ -457,6 +510,18 @@ class RecordingStore:
         for kind in ("screenshot", "dom"):
             self._delta_bases.pop((recording_id, kind), None)
 
+    def _put_screenshot(self, conn: sqlite3.Connection, recording_id: int, data: bytes) -> str | None:
+        """Store a screenshot, or (past ``max_bytes``) note in the recording that it was not."""
+        try:
+            return self._put_blob(conn, recording_id, data, "screenshot")
+        except _OverLimit as reason:
+            conn.execute(
+                "UPDATE recordings SET metadata = json_set(metadata, '$.screenshots_stopped', ?)"
+                " WHERE id = ? AND json_extract(metadata, '$.screenshots_stopped') IS NULL",
+                (str(reason), recording_id),
+            )
+            return None
+
     def _put_blob(self, conn: sqlite3.Connection, recording_id: int, data: bytes, kind: str) -> str:
         """Store a snapshot once (writer thread only) and return its key.
 
@@ -466,6 +531,8 @@ class RecordingStore:
         key = blobs.blob_key(data)
         if conn.execute("SELECT 1 FROM blobs WHERE key = ?", (key,)).fetchone():
             return key
+        if kind == "screenshot" and self.max_bytes is not None and _database_size(conn) >= self.max_bytes:
+            raise _OverLimit(f"database reached max_bytes ({self.max_bytes:,}); screenshots are no longer stored")
         tiled = _try_split(data) if kind == "screenshot" else None
         if tiled is not None:
             for tile, encode in tiled.tiles.items():
@@ -493,6 +560,44 @@ class RecordingStore:
         )
         self._delta_bases[(recording_id, kind)] = (key, stored, (base[2] + 1) if base else 0)
         return key
+
+
+class _OverLimit(Exception):
+    """A screenshot not stored because the database reached ``max_bytes``."""
+
+
+def _database_size(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA page_count").fetchone()[0]) * int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+
+def _file_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+def _collect_garbage(conn: sqlite3.Connection) -> int:
+    """Delete blobs that no action reaches, directly, as a delta base, or as a tile."""
+    reachable: set[str] = set()
+    frontier = {key for row in conn.execute("SELECT screenshot_key, dom_snapshot_key FROM actions") for key in row if key}
+    while frontier:
+        reachable |= frontier
+        frontier = {row[0] for key in frontier
+                    for row in conn.execute("SELECT base_key FROM blobs WHERE key = ? AND base_key IS NOT NULL", (key,))
+                    } - reachable
+    tile_refs: dict[str, int] = {}
+    for (key,) in conn.execute("SELECT key FROM blobs WHERE media_type = ?", (tiles.MEDIA_TYPE,)).fetchall():
+        if key in reachable:
+            for tile in set(tiles.tile_keys(_read_blob(conn, key, Path("?")))):
+                tile_refs[tile] = tile_refs.get(tile, 0) + 1
+    deleted = 0
+    for (key,) in conn.execute("SELECT key FROM blobs").fetchall():
+        if key.startswith("tile:"):
+            if key in tile_refs:
+                conn.execute("UPDATE blobs SET refs = ? WHERE key = ?", (tile_refs[key], key))
+                continue
+        elif key in reachable:
+            continue
+        deleted += conn.execute("DELETE FROM blobs WHERE key = ?", (key,)).rowcount
+    return deleted
 
 
 def _try_split(data: bytes) -> tiles.Tiled | None:
@@ -681,7 +786,7 @@ class Recording:
         store, encoded_metadata = self.store, _json(action.metadata)
 
         def insert(conn: sqlite3.Connection) -> None:
-            screenshot_key = (store._put_blob(conn, action.recording_id, screenshot, "screenshot") if screenshot
+            screenshot_key = (store._put_screenshot(conn, action.recording_id, screenshot) if screenshot
                               else store._early_screenshots.pop((action.recording_id, action.sequence), None))
             dom_key = store._put_blob(conn, action.recording_id, dom_snapshot, "dom") if dom_snapshot else None
             conn.execute(
@@ -703,7 +808,8 @@ class Recording:
         store, recording_id = self.store, self.id
 
         def update(conn: sqlite3.Connection) -> None:
-            store._put_blob(conn, recording_id, screenshot, "screenshot")
+            if store._put_screenshot(conn, recording_id, screenshot) is None:
+                return
             updated = conn.execute(
                 "UPDATE actions SET screenshot_key = ? WHERE recording_id = ? AND sequence = ?",
                 (key, recording_id, sequence),
