@@ -69,20 +69,58 @@ async def run_async(flow: Flow) -> Any:
 # -- what the browser is asked -----------------------------------------------------------
 
 # Facts about one element, read before the action (its box moves or vanishes after).
+# Facts about one element, read before the action (its box moves or vanishes after): its
+# box, and what replay can find it by again (role and accessible name, label, text, test
+# id, a CSS path). Never a field's value: that would put a typed secret into metadata.
 _ELEMENT_INFO = """(el, redact) => {
   if (!el || el.nodeType !== 1) return null;
   const r = el.getBoundingClientRect();
   const tag = el.tagName.toLowerCase();
   const type = (el.getAttribute('type') || '').toLowerCase() || null;
+  const clean = (t) => (t || '').replace(/\\s+/g, ' ').trim().slice(0, 80) || null;
   const matches = (s) => { try { return el.matches(s) || !!el.closest(s); } catch (e) { return false; } };
+  const implicitRole = () => {
+    if (tag === 'a' && el.hasAttribute('href')) return 'link';
+    if (tag === 'button' || (tag === 'input' && ['button', 'submit', 'reset', 'image'].includes(type))) return 'button';
+    if (tag === 'input' && type === 'checkbox') return 'checkbox';
+    if (tag === 'input' && type === 'radio') return 'radio';
+    if (tag === 'input' && type === 'number') return 'spinbutton';
+    if (tag === 'input' && (!type || ['text', 'email', 'search', 'tel', 'url'].includes(type))) return type === 'search' ? 'searchbox' : 'textbox';
+    if (tag === 'textarea') return 'textbox';
+    if (tag === 'select') return el.multiple ? 'listbox' : 'combobox';
+    if (/^h[1-6]$/.test(tag)) return 'heading';
+    if (tag === 'img') return 'img';
+    if (tag === 'option') return 'option';
+    return null;
+  };
+  let label = null;
+  if (el.labels && el.labels.length) label = clean(Array.from(el.labels).map((l) => l.innerText).join(' '));
+  const labelledBy = (el.getAttribute('aria-labelledby') || '').split(/\\s+/).map((id) => document.getElementById(id)).filter(Boolean);
+  const isField = ['input', 'textarea', 'select'].includes(tag);
+  const name = clean(el.getAttribute('aria-label')) || clean(labelledBy.map((n) => n.innerText).join(' ')) || label
+    || (isField ? null : clean(el.innerText)) || clean(el.getAttribute('alt')) || clean(el.getAttribute('title'))
+    || (type === 'submit' || type === 'button' ? clean(el.getAttribute('value')) : null) || clean(el.getAttribute('placeholder'));
+  const cssPath = () => {
+    const parts = [];
+    for (let node = el; node && node.nodeType === 1 && node !== document.documentElement; node = node.parentElement) {
+      if (node.id && document.querySelectorAll('#' + CSS.escape(node.id)).length === 1) { parts.unshift('#' + CSS.escape(node.id)); break; }
+      let index = 1;
+      for (let sib = node.previousElementSibling; sib; sib = sib.previousElementSibling) if (sib.tagName === node.tagName) index++;
+      parts.unshift(node.tagName.toLowerCase() + ':nth-of-type(' + index + ')');
+    }
+    return parts.join(' > ');
+  };
   return {
     bounding_box: {x: r.x, y: r.y, width: r.width, height: r.height},
     tag, type, id: el.id || null,
-    name: el.getAttribute('name'),
-    role: el.getAttribute('role'),
+    name_attribute: el.getAttribute('name'),
+    role: el.getAttribute('role') || implicitRole(),
+    accessible_name: name,
+    label,
     test_id: el.getAttribute('data-testid'),
     placeholder: el.getAttribute('placeholder'),
-    text: (el.innerText || el.value || '').trim().slice(0, 80) || null,
+    text: isField ? null : clean(el.innerText),
+    css_path: cssPath(),
     secret: (tag === 'input' && type === 'password') || redact.some(matches),
   };
 }"""
