@@ -11,6 +11,7 @@
 from .browser import launch_options
 from .errors import DatabaseError, RecorderError, RecordingClosed, RecordingNotFound
 from .instrument import record
+from .replay import ReplayReport, StepResult, replay
 from .model import ACTION_TYPES, AgentRun, Owner, SandboxSession
 from .store import Action, Recording, RecordingStore, RecorderWarning
 
@@ -27,6 +28,9 @@ __all__ = [
     "RecordingStore",
     "Owner",
     "SandboxSession",
+    "ReplayReport",
+    "StepResult",
     "launch_options",
     "record",
+    "replay",
 ]

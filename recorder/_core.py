@@ -562,6 +562,9 @@ class PageCapture:
         raw_selector = locator_selector(locator) if locator is not None else None
         if raw_selector:
             metadata["playwright_selector"] = raw_selector
+        if spec.type == "drag":  # so replay can find where it was dropped
+            drop = arguments.get("target")
+            metadata["drag_target_selector"] = drop if isinstance(drop, str) else locator_selector(drop)
         if error is not None:
             metadata["error_type"] = type(error).__name__
         try:

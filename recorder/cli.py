@@ -177,6 +177,73 @@ def blob_command(key: str, db: Path | None, output: str) -> None:
     click.echo(f"wrote {len(data):,} bytes ({info['media_type']}) to {output}", err=True)
 
 
+@main.command("replay")
+@click.argument("recording_id", type=int)
+@db_option
+@json_option
+@click.option("--base-url", default=None, help="Replay against another deployment: recorded URLs move to this origin.")
+@click.option("--headed", is_flag=True, help="Show the browser.")
+@click.option("--slow-mo", type=int, default=0, help="Milliseconds to wait between browser operations.")
+@click.option("--secret", "secrets", multiple=True, metavar="NAME=VALUE",
+              help="Value of a redacted field (repeatable); else $RECORDER_SECRET_<NAME> is read.")
+@click.option("--compare-screenshots", is_flag=True, help="Also compare each step's screenshot with the recording.")
+@click.option("--threshold", type=float, default=0.05, show_default=True,
+              help="Mean pixel difference (0..1) above which a screenshot diverges.")
+@click.option("--timeout", "timeout_ms", type=int, default=5000, show_default=True,
+              help="Milliseconds to look for each step's element.")
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the first divergence's screenshots go (default: replay-<ID>/).")
+@click.option("--record", "record_replay", is_flag=True,
+              help="Record the replay as a new recording (metadata.replay_of = ID).")
+@friendly_errors
+def replay_command(recording_id: int, db: Path | None, as_json: bool, base_url: str | None, headed: bool,
+                   slow_mo: int, secrets: tuple[str, ...], compare_screenshots: bool, threshold: float,
+                   timeout_ms: int, report_dir: Path | None, record_replay: bool) -> None:
+    """Re-run a recording in Chromium and report, step by step, where it diverges.
+
+    Each element is found again by its recorded selector or, when the app changed, by a
+    fallback (role and name, text, label, placeholder, test id, CSS path, position).
+    Exit code 0 when every step replays, 1 otherwise.
+
+    \b
+    Examples:
+      recorder replay 3
+      recorder replay 3 --headed --slow-mo 300
+      recorder replay 3 --base-url http://127.0.0.1:9000 --json
+      recorder replay 3 --secret password=hunter2 --record
+    """
+    from playwright.sync_api import sync_playwright
+
+    from .browser import launch_options
+    from .instrument import record
+    from .replay import replay
+
+    values = {}
+    for item in secrets:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--secret")
+        values[name] = value
+    with open_store(db) as store:
+        recording = store.get(recording_id)
+        viewport = recording.user_metadata.get("viewport") or {"width": 1280, "height": 720}
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(**launch_options(headless=not headed, slow_mo=slow_mo))
+            page = browser.new_page(viewport=viewport)
+            options = dict(base_url=base_url, secrets=values, compare_screenshots=compare_screenshots,
+                           report_dir=report_dir or Path(f"replay-{recording_id}"), find_timeout_ms=timeout_ms)
+            if record_replay:
+                with record(page, store=store, name=f"replay_of_{recording_id}",
+                            metadata={"replay_of": recording_id, "base_url": base_url}) as page:
+                    report = replay(recording, page, **options, screenshot_threshold=threshold)
+                click.echo(f"replay recorded as recording {page.recording.id}", err=True)
+            else:
+                report = replay(recording, page, **options, screenshot_threshold=threshold)
+            browser.close()
+    click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if as_json else report.format())
+    sys.exit(0 if report.ok else 1)
+
+
 def parse_age(text: str) -> timedelta:
     """``30d``, ``12h``, ``90m``, ``2w`` -> a timedelta."""
     units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

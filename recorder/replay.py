@@ -1,0 +1,405 @@
+"""Re-run a recording against a live page and report where it diverges.
+
+    from recorder import RecordingStore, replay
+
+    report = replay(store.get(3), page, base_url="http://127.0.0.1:9000")
+    print(report.format())
+    assert report.ok
+
+Each recorded action is performed again in order. Its element is found through a chain
+of locators stored at record time, tried together until one matches a single element:
+the recorded selector, role + accessible name, visible text, label, placeholder, test id,
+a CSS path, and last the recorded position. After each step the page's URL is checked
+against the recording (and, if asked, the screenshot). Written as a flow (see _core.py),
+so the same code replays on the sync and the async Playwright API.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Generator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ._core import Flow, run_async, run_sync
+from .store import Recording
+
+FIND_TIMEOUT_MS = 5_000
+URL_TIMEOUT_MS = 3_000
+POLL_SECONDS = 0.1
+FRAME_MARK = " >> internal:control=enter-frame >> "
+
+# Recorded action types the replay performs, by the Playwright method that made them.
+_NO_ARGUMENTS = {"click", "dblclick", "tap", "check", "uncheck", "hover", "focus", "clear"}
+_TEXT_ARGUMENT = {"fill", "type", "press_sequentially"}
+
+
+@dataclass
+class StepResult:
+    """What happened to one recorded action on replay."""
+
+    sequence: int
+    type: str
+    api: str
+    selector: str | None
+    status: str  # ok | recovered | diverged | failed | skipped
+    reason: str | None = None
+    found_by: str | None = None
+    expected_url: str | None = None
+    actual_url: str | None = None
+    screenshot_difference: float | None = None
+    screenshots: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReplayReport:
+    """Every step's outcome; ``ok`` when each replayed (directly or through a fallback)."""
+
+    recording_id: int
+    recording_name: str
+    base_url: str | None
+    steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(step.status in ("ok", "recovered", "skipped") for step in self.steps)
+
+    @property
+    def first_divergence(self) -> StepResult | None:
+        return next((s for s in self.steps if s.status in ("diverged", "failed")), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        first = self.first_divergence
+        return {"recording_id": self.recording_id, "recording_name": self.recording_name, "base_url": self.base_url,
+                "ok": self.ok, "first_divergence": first.sequence if first else None,
+                "steps": [asdict(step) for step in self.steps]}
+
+    def format(self) -> str:
+        lines = [f"Replay of recording {self.recording_id} ({self.recording_name}): {len(self.steps)} steps"
+                 + (f" against {self.base_url}" if self.base_url else "")]
+        for step in self.steps:
+            outcome = step.status.upper() if step.status in ("diverged", "failed") else step.status
+            detail = f" by {step.found_by}" if step.status == "recovered" else ""
+            reason = f": {step.reason}" if step.reason else ""
+            lines.append(f"{step.sequence:>5}  {step.type:<10} {(step.selector or step.expected_url or '')[:60]:<60}"
+                         f"  {outcome}{detail}{reason}")
+        first = self.first_divergence
+        if first is None:
+            lines.append("every step replayed")
+        else:
+            lines.append(f"first divergence at step {first.sequence}: {first.reason}")
+            for path in first.screenshots:
+                lines.append(f"  screenshot: {path}")
+        return "\n".join(lines)
+
+
+@dataclass
+class ReplayOptions:
+    base_url: str | None = None
+    secrets: dict[str, str] = field(default_factory=dict)
+    compare_screenshots: bool = False
+    screenshot_threshold: float = 0.05  # mean absolute pixel difference, 0..1
+    report_dir: Path | None = None
+    find_timeout_ms: int = FIND_TIMEOUT_MS
+
+
+def replay(recording: Recording, page: Any, *, base_url: str | None = None, secrets: dict[str, str] | None = None,
+           compare_screenshots: bool = False, screenshot_threshold: float = 0.05,
+           report_dir: str | os.PathLike[str] | None = None, find_timeout_ms: int = FIND_TIMEOUT_MS) -> Any:
+    """Replay ``recording`` on ``page``; returns a :class:`ReplayReport`.
+
+    With an async page, returns an awaitable: ``report = await replay(recording, page)``.
+    ``base_url`` points the recorded URLs at another deployment; ``secrets`` maps a
+    redacted field's name to its value (else ``$RECORDER_SECRET_<NAME>`` is read).
+    """
+    from playwright.async_api import Page as AsyncPage
+
+    options = ReplayOptions(base_url=base_url, secrets=dict(secrets or {}), compare_screenshots=compare_screenshots,
+                            screenshot_threshold=screenshot_threshold, report_dir=Path(report_dir) if report_dir else None, find_timeout_ms=find_timeout_ms)
+    flow = Replayer(recording, page, options).run()
+    return run_async(flow) if isinstance(page, AsyncPage) else run_sync(flow)
+
+
+def secret_name(target: dict[str, Any] | None) -> str:
+    """The name a redacted field's value is asked for by: its name, else id, else 'password'."""
+    target = target or {}
+    return str(target.get("name_attribute") or target.get("id") or "password")
+
+
+def secret_env_var(name: str) -> str:
+    return "RECORDER_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+class Replayer:
+    def __init__(self, recording: Recording, page: Any, options: ReplayOptions) -> None:
+        self.recording = recording
+        self.page = page
+        self.options = options
+        self.recorded_origin: str | None = None
+
+    def rebase(self, url: str | None) -> str | None:
+        """The recorded URL, moved to ``base_url`` when one is given."""
+        if not url or not self.options.base_url or not self.recorded_origin:
+            return url
+        if not url.startswith(self.recorded_origin):
+            return url
+        base = self.options.base_url.rstrip("/")
+        return base + url[len(self.recorded_origin):]
+
+    def run(self) -> Flow:
+        timeline = self.recording.timeline()
+        first_url = next((a["url"] or a["value"] for a in timeline if a["type"] == "navigate"), None)
+        if first_url:
+            parts = urlsplit(first_url)
+            self.recorded_origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+        report = ReplayReport(self.recording.id, self.recording.name, self.options.base_url)
+        for action in timeline:
+            step = yield from self.step(action)
+            report.steps.append(step)
+            if step.status in ("diverged", "failed") and len([s for s in report.steps if s.screenshots]) == 0:
+                yield from self.save_screenshots(action, step)
+        return report
+
+    # -- one step -----------------------------------------------------------------------
+
+    def step(self, action: dict[str, Any]) -> Generator[Any, Any, StepResult]:
+        metadata = action["metadata"]
+        api = metadata.get("api", "")
+        owner, _, method = api.partition(".")
+        result = StepResult(action["sequence"], action["type"], api, action["selector"], "ok",
+                            expected_url=self.rebase(action["url"]))
+        if metadata.get("page_index", 0) != 0:
+            result.status, result.reason = "skipped", "on a popup page: popups are not replayed yet"
+            return result
+        try:
+            if owner == "event":
+                # A navigation nobody asked for (a link click), a dialog: replay checks
+                # that the page got there, it does not do it.
+                if action["type"] != "navigate":
+                    result.status, result.reason = "skipped", "happened by itself when recorded"
+                    return result
+            elif owner == "Page" and method in ("goto", "reload", "go_back", "go_forward"):
+                yield from self.navigate(method, action)
+            elif owner == "Keyboard":
+                text = yield from self.value_for(action, result)
+                yield lambda: getattr(self.page.keyboard, method)(text)
+            elif owner == "Mouse":
+                coordinates = [float(n) for n in (action["value"] or "").split(",") if n]
+                yield lambda: getattr(self.page.mouse, method)(*coordinates)
+            elif owner in ("Page", "Frame", "Locator"):
+                locator, found_by = yield from self.find(action, result)
+                if locator is None:
+                    return result
+                if found_by != "recorded selector":
+                    result.status, result.found_by = "recovered", found_by
+                yield from self.perform(method, locator, action, result)
+            else:
+                result.status, result.reason = "skipped", f"{api or action['type']} is not replayable"
+                return result
+        except _Unreplayable as problem:
+            result.status, result.reason = "failed", str(problem)
+            return result
+        except Exception as exc:
+            result.status, result.reason = "failed", str(exc).split("\nCall log:")[0].strip()
+            return result
+        yield from self.check(action, result)
+        return result
+
+    def navigate(self, method: str, action: dict[str, Any]) -> Flow:
+        if method == "goto":
+            url = self.rebase(action["value"] or action["url"])
+            yield lambda: self.page.goto(url)
+        else:
+            yield lambda: getattr(self.page, method)()
+
+    def value_for(self, action: dict[str, Any], result: StepResult) -> Generator[Any, Any, str]:
+        """The value to type: the recorded one, or for a redacted field, its secret."""
+        if not action["metadata"].get("redacted"):
+            return action["value"] or ""
+        name = secret_name(action["metadata"].get("target"))
+        value = self.options.secrets.get(name, os.environ.get(secret_env_var(name)))
+        if value is None:
+            raise _Unreplayable(
+                f"the value of secret field '{name}' was not recorded: pass --secret {name}=VALUE "
+                f"or set {secret_env_var(name)}"
+            )
+        return value
+        yield  # a generator, like every step of a flow
+
+    # -- finding the element ------------------------------------------------------------
+
+    def candidates(self, action: dict[str, Any]) -> list[tuple[str, Callable[[], Any]]]:
+        """The locators to try, best first, each a (what it is, how to make it) pair."""
+        metadata = action["metadata"]
+        raw = metadata.get("playwright_selector")
+        target = metadata.get("target") or {}
+        scope: Any = self.page
+        if raw and FRAME_MARK in raw:
+            for frame_selector in raw.split(FRAME_MARK)[:-1]:
+                scope = scope.frame_locator(frame_selector)
+        found: list[tuple[str, Callable[[], Any]]] = []
+        if raw:
+            found.append(("recorded selector", lambda: self.page.locator(raw)))
+        if target.get("role") and target.get("accessible_name"):
+            found.append(("role", lambda: scope.get_by_role(target["role"], name=target["accessible_name"], exact=True)))
+        if target.get("text"):
+            found.append(("text", lambda: scope.get_by_text(target["text"], exact=True)))
+        if target.get("label"):
+            found.append(("label", lambda: scope.get_by_label(target["label"], exact=True)))
+        if target.get("placeholder"):
+            found.append(("placeholder", lambda: scope.get_by_placeholder(target["placeholder"], exact=True)))
+        if target.get("test_id"):
+            found.append(("test id", lambda: scope.get_by_test_id(target["test_id"])))
+        if target.get("css_path"):
+            found.append(("css path", lambda: scope.locator(target["css_path"])))
+        return found
+
+    def find(self, action: dict[str, Any], result: StepResult) -> Generator[Any, Any, tuple[Any, str | None]]:
+        """The first candidate that matches exactly one element, polling until the timeout."""
+        candidates = [(label, make()) for label, make in self.candidates(action)]
+        deadline = time.monotonic() + self.options.find_timeout_ms / 1000
+        while True:
+            for label, locator in candidates:
+                try:
+                    count = yield lambda locator=locator: locator.count()
+                except Exception:
+                    continue
+                if count == 1:
+                    return locator, label
+            if time.monotonic() >= deadline:
+                break
+            yield lambda: self.page.wait_for_timeout(POLL_SECONDS * 1000)
+        box = action["metadata"].get("bounding_box")
+        if box and action["type"] in ("click", "type") and box.get("width"):
+            position = _Position(self.page, box)
+            # Only where what is there now is the same kind of element: clicking empty
+            # space would "succeed" and hide the divergence.
+            there = yield lambda: self.page.evaluate(_ELEMENT_AT, [position.x, position.y])
+            if there and there == (action["metadata"].get("target") or {}).get("tag"):
+                return position, "recorded position"
+            candidates.append(("recorded position", None))
+        tried = ", ".join(label for label, _ in candidates) or "nothing recorded to find it by"
+        result.status, result.reason = "failed", f"element not found (tried: {tried})"
+        return None, None
+
+    def perform(self, method: str, locator: Any, action: dict[str, Any], result: StepResult) -> Flow:
+        value = action["value"]
+        if method in _NO_ARGUMENTS:
+            yield lambda: getattr(locator, method)()
+        elif method in _TEXT_ARGUMENT:
+            text = yield from self.value_for(action, result)
+            yield lambda: getattr(locator, method)(text)
+        elif method == "press":
+            yield lambda: locator.press(value)
+        elif method == "set_checked":
+            yield lambda: locator.set_checked(json.loads(value or "true"))
+        elif method == "select_option":
+            choice = json.loads(value) if value and value.startswith("[") else value
+            yield lambda: locator.select_option(choice)
+        elif method == "set_input_files":
+            names = json.loads(value or "[]")
+            files = [{"name": n, "mimeType": "application/octet-stream", "buffer": b""} for n in names]
+            yield lambda: locator.set_input_files(files)
+            result.reason = "uploaded empty files with the recorded names (file contents are not recorded)"
+        elif method in ("drag_to", "drag_and_drop"):
+            target = action["metadata"].get("drag_target_selector")
+            if not target:
+                raise _Unreplayable("the drop target of this drag was not recorded")
+            yield lambda: locator.drag_to(self.page.locator(target))
+        else:
+            raise _Unreplayable(f"{method} is not replayable")
+
+    # -- checking -----------------------------------------------------------------------
+
+    def check(self, action: dict[str, Any], result: StepResult) -> Flow:
+        expected = result.expected_url
+        if expected and expected != "about:blank":
+            try:
+                yield lambda: self.page.wait_for_url(expected, timeout=URL_TIMEOUT_MS)
+            except Exception:
+                result.status = "diverged"
+                result.reason = f"URL is {self.page.url}, recorded {expected}"
+        result.actual_url = self.page.url
+        if self.options.compare_screenshots and action["screenshot_key"] and result.status in ("ok", "recovered"):
+            now = yield lambda: self.page.screenshot(type="png")
+            difference = screenshot_difference(self.recording.store.blob(action["screenshot_key"]), now)
+            result.screenshot_difference = round(difference, 4)
+            if difference > self.options.screenshot_threshold:
+                result.status = "diverged"
+                result.reason = f"screenshot differs by {difference:.1%} (threshold {self.options.screenshot_threshold:.0%})"
+
+    def save_screenshots(self, action: dict[str, Any], result: StepResult) -> Flow:
+        """Keep the recorded and the replayed screenshot of the first divergence."""
+        if self.options.report_dir is None:
+            return
+        self.options.report_dir.mkdir(parents=True, exist_ok=True)
+        stem = self.options.report_dir / f"step-{action['sequence']}"
+        if action["screenshot_key"]:
+            recorded = stem.with_name(stem.name + "-recorded.jpg")
+            recorded.write_bytes(self.recording.store.blob(action["screenshot_key"]))
+            result.screenshots.append(str(recorded))
+        try:
+            now = yield lambda: self.page.screenshot(type="png")
+        except Exception:
+            return
+        replayed = stem.with_name(stem.name + "-replayed.png")
+        replayed.write_bytes(now)
+        result.screenshots.append(str(replayed))
+
+
+_ELEMENT_AT = """([x, y]) => {
+  const el = document.elementFromPoint(x, y);
+  return el && !['html', 'body'].includes(el.tagName.toLowerCase()) ? el.tagName.toLowerCase() : null;
+}"""
+
+
+class _Unreplayable(Exception):
+    """A step that cannot be replayed, for a reason the report states."""
+
+
+class _Position:
+    """The last resort: act at the centre of where the element was when recorded."""
+
+    def __init__(self, page: Any, box: dict[str, float]) -> None:
+        self.page = page
+        self.x, self.y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    def click(self) -> Any:
+        return self.page.mouse.click(self.x, self.y)
+
+    def dblclick(self) -> Any:
+        return self.page.mouse.dblclick(self.x, self.y)
+
+    tap = check = uncheck = click
+
+    def hover(self) -> Any:
+        return self.page.mouse.move(self.x, self.y)
+
+    def fill(self, text: str) -> Any:
+        # Two steps: a flow yields one call at a time, so both are returned as one
+        # awaitable-or-value by whichever API the page uses.
+        result = self.page.mouse.click(self.x, self.y)
+        if hasattr(result, "__await__"):
+            async def both() -> None:
+                await result
+                await self.page.keyboard.insert_text(text)
+
+            return both()
+        return self.page.keyboard.insert_text(text)
+
+    type = press_sequentially = fill
+
+
+def screenshot_difference(recorded: bytes, now: bytes) -> float:
+    """Mean absolute difference of two screenshots in grey, 0 (same) to 1, at the recorded size."""
+    from PIL import Image, ImageChops, ImageStat
+
+    before = Image.open(io.BytesIO(recorded)).convert("L")
+    after = Image.open(io.BytesIO(now)).convert("L").resize(before.size)
+    return float(ImageStat.Stat(ImageChops.difference(before, after)).mean[0]) / 255

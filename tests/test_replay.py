@@ -1,0 +1,156 @@
+"""Replaying a recording against a live app, changed and unchanged, through the API and CLI."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from recorder import RecordingStore, record, replay
+from recorder.cli import main
+from tests.conftest import _QuietHandler
+
+SHOP = Path(__file__).parent / "pages" / "shop"
+SECRET = "s3cret-hunter2"
+
+
+def serve(directory: Path) -> tuple[str, Callable[[], None]]:
+    handler = functools.partial(_QuietHandler, directory=str(directory))  # no-store: edits show at once
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{httpd.server_address[1]}", httpd.shutdown
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A copy of the shop app the test may change, and its URL."""
+    app = tmp_path / "shop"
+    shutil.copytree(SHOP, app)
+    url, stop = serve(app)
+    yield url, app
+    stop()
+
+
+@pytest.fixture
+def recorded(page, shop: tuple[str, Path], db_path: Path) -> int:  # type: ignore[no-untyped-def]
+    """Record the checkout flow once; the recording's id."""
+    url, _ = shop
+    with record(page, db=db_path, name="checkout") as page:
+        page.goto(url + "/index.html")
+        page.get_by_label("Name").fill("Ada")
+        page.fill("#password", SECRET)
+        page.get_by_label("Size").select_option("m")
+        page.get_by_label("Gift wrap").check()
+        page.click("#continue")
+        page.get_by_role("button", name="Confirm").click()
+    return page.recording.id
+
+
+def edit(app: Path, page_name: str, old: str, new: str) -> None:
+    path = app / page_name
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def run(recording_id: int, db_path: Path, page, **options):  # type: ignore[no-untyped-def]
+    with RecordingStore(db_path) as store:
+        return replay(store.get(recording_id), page, secrets={"password": SECRET}, find_timeout_ms=1500, **options)
+
+
+def test_replay_of_an_unchanged_app_passes_every_step(recorded: int, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
+    report = run(recorded, db_path, context.new_page())
+    assert report.ok, report.format()
+    statuses = {(s.type, s.api): s.status for s in report.steps}
+    assert statuses[("navigate", "event.navigate")] == "ok"  # the submit's navigation, checked not performed
+    assert all(s.status == "ok" for s in report.steps), report.format()
+    assert report.steps[-1].actual_url.endswith("/confirm.html?name=Ada&password=s3cret-hunter2&size=m&gift=on")
+
+
+def test_a_renamed_id_is_recovered_by_role_and_name(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
+    edit(shop[1], "index.html", 'id="continue"', 'id="next-step"')
+    report = run(recorded, db_path, context.new_page())
+    assert report.ok, report.format()
+    step = next(s for s in report.steps if s.selector == 'locator("#continue")')
+    assert (step.status, step.found_by) == ("recovered", "role")
+    assert "recovered by role" in report.format()
+
+
+def test_changed_text_is_recovered_by_css_path(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
+    edit(shop[1], "confirm.html", ">Confirm</button>", ">Place order</button>")
+    report = run(recorded, db_path, context.new_page())
+    step = report.steps[-1]
+    assert (step.status, step.found_by) == ("recovered", "css path"), report.format()
+
+
+def test_a_removed_element_is_a_clear_divergence_with_screenshots(recorded: int, db_path: Path, shop, context,  # type: ignore[no-untyped-def]
+                                                                 tmp_path: Path) -> None:
+    edit(shop[1], "confirm.html", '<button id="confirm" onclick="document.getElementById(\'done\').textContent = \'Thank you\'">Confirm</button>', "")
+    report = run(recorded, db_path, context.new_page(), report_dir=tmp_path / "report")
+    assert not report.ok
+    first = report.first_divergence
+    assert first is report.steps[-1] and first.status == "failed"
+    assert first.reason == "element not found (tried: recorded selector, role, text, css path, recorded position)"
+    assert sorted(Path(p).name for p in first.screenshots) == [f"step-{first.sequence}-recorded.jpg",
+                                                                f"step-{first.sequence}-replayed.png"]
+    assert all(Path(p).stat().st_size > 1000 for p in first.screenshots)
+
+
+def test_a_changed_navigation_is_reported_as_diverged(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
+    edit(shop[1], "index.html", 'action="/confirm.html"', 'action="/index.html"')
+    report = run(recorded, db_path, context.new_page())
+    first = report.first_divergence
+    assert first is not None and first.status == "diverged"
+    assert "URL is" in first.reason and "recorded" in first.reason and "/confirm.html" in first.reason
+
+
+def test_base_url_retargets_every_url(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
+    other_url, stop = serve(shop[1])
+    try:
+        report = run(recorded, db_path, context.new_page(), base_url=other_url)
+    finally:
+        stop()
+    assert report.ok, report.format()
+    assert all(s.actual_url.startswith(other_url) for s in report.steps if s.actual_url)
+
+
+def test_a_missing_secret_fails_clearly(recorded: int, db_path: Path, context, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("RECORDER_SECRET_PASSWORD", raising=False)
+    with RecordingStore(db_path) as store:
+        report = replay(store.get(recorded), context.new_page(), find_timeout_ms=1500)
+    step = next(s for s in report.steps if s.selector == 'locator("#password")')
+    assert step.status == "failed"
+    assert step.reason == ("the value of secret field 'password' was not recorded: "
+                           "pass --secret password=VALUE or set RECORDER_SECRET_PASSWORD")
+
+
+def invoke(args: list[str]):  # type: ignore[no-untyped-def]
+    """Run the CLI on its own thread: this one already runs pytest-playwright's sync API."""
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(result=CliRunner().invoke(main, args)))
+    thread.start()
+    thread.join()
+    return outcome["result"]
+
+
+def test_cli_replay_reports_json_and_exit_codes(recorded: int, db_path: Path, shop, tmp_path: Path) -> None:
+    args = ["replay", str(recorded), "--db", str(db_path), "--secret", f"password={SECRET}", "--timeout", "1500",
+            "--report-dir", str(tmp_path / "r")]
+    result = invoke([*args, "--json", "--record"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] and report["first_divergence"] is None
+    with RecordingStore(db_path) as store:
+        (replayed,) = [r for r in store.list() if r.user_metadata.get("replay_of") == recorded]
+        assert replayed.action_count >= 7 and replayed.status == "completed"
+    edit(shop[1], "confirm.html", ">Confirm</button>", "></button>")
+    edit(shop[1], "confirm.html", 'id="confirm"', 'id="gone"')
+    result = invoke(args)
+    assert result.exit_code == 1 and "first divergence at step" in result.stdout
