@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import html
 import inspect
 import json
 import time
@@ -18,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from .errors import RecordingClosed
 from .selectors import readable_selector
@@ -385,6 +387,35 @@ class Options:
         return min(1.0, width / viewport["width"], height / viewport["height"])
 
 
+REDACTED = "[redacted]"
+
+
+class SecretScrubber:
+    """Values typed into secret fields, kept in memory only, cut out of all else stored.
+
+    An app may echo a password elsewhere: a GET form puts it in the next URL, a page
+    may show it back. Every text recorded after a secret was typed passes through here.
+    """
+
+    MIN_LENGTH = 3  # shorter "secrets" (one key press) would blank out ordinary text
+
+    def __init__(self) -> None:
+        self._forms: list[str] = []
+
+    def add(self, secret: str | None) -> None:
+        if not secret or len(secret) < self.MIN_LENGTH:
+            return
+        forms = {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret)}
+        self._forms = sorted(set(self._forms) | forms, key=len, reverse=True)
+
+    def __call__(self, text: str | None) -> str | None:
+        if not text or not self._forms:
+            return text
+        for form in self._forms:
+            text = text.replace(form, REDACTED)
+        return text
+
+
 class Session:
     """One ``record()`` block: the recording and every page captured into it."""
 
@@ -392,6 +423,7 @@ class Session:
         self.recording = recording
         self.options = options
         self.is_async = is_async
+        self.scrub = SecretScrubber()
         self.captures: list[PageCapture] = []
         self._tasks: set[asyncio.Future[Any]] = set()
 
@@ -548,11 +580,13 @@ class PageCapture:
             screenshot = yield from self._quietly(lambda: self.page.screenshot(type="jpeg", quality=SCREENCAST_QUALITY))
 
         metadata: dict[str, Any] = {"api": api, "page_index": self.index}
-        value, extra = fit_value(action_value(spec, arguments))
+        raw_value = action_value(spec, arguments)
+        value, extra = fit_value(raw_value)
         metadata.update(extra)
         if info:
             metadata["bounding_box"] = info.pop("bounding_box")
             if info.pop("secret", False) and spec.value_from and spec.type != "click":
+                self.session.scrub.add(raw_value)
                 value, metadata["redacted"] = None, True
                 metadata.pop("value_truncated", None)
                 metadata.pop("value_length", None)
@@ -567,11 +601,12 @@ class PageCapture:
             metadata["drag_target_selector"] = drop if isinstance(drop, str) else locator_selector(drop)
         if error is not None:
             metadata["error_type"] = type(error).__name__
+        scrub = self.session.scrub
         try:
             self.recording.record_action(
-                spec.type, selector=selector, value=value, screenshot=screenshot, dom_snapshot=dom,
-                metadata=metadata, url=self._url(), status="error" if error else "ok",
-                error=_error_text(error) if error else None, duration_ms=duration_ms,
+                spec.type, selector=scrub(selector), value=scrub(value), screenshot=screenshot, dom_snapshot=scrub(dom),
+                metadata=metadata, url=scrub(self._url()), status="error" if error else "ok",
+                error=scrub(_error_text(error)) if error else None, duration_ms=duration_ms,
                 sequence=sequence, timestamp_ms=started_ms,
             )
         except Exception:
@@ -616,8 +651,9 @@ class PageCapture:
         self.timeline.action_started(sequence)
         self.timeline.call_started(sequence, now)
         self.timeline.action_ended(sequence, now)
+        scrub = self.session.scrub
         self.recording.record_action(
-            action_type, value=value, url=url, duration_ms=0, sequence=sequence, timestamp_ms=started_ms,
+            action_type, value=scrub(value), url=scrub(url), duration_ms=0, sequence=sequence, timestamp_ms=started_ms,
             metadata={"api": f"event.{action_type}", "page_index": self.index, **(metadata or {})},
         )
 

@@ -244,6 +244,65 @@ def replay_command(recording_id: int, db: Path | None, as_json: bool, base_url: 
     sys.exit(0 if report.ok else 1)
 
 
+@main.command("export")
+@click.argument("recording_id", type=int)
+@db_option
+@click.option("--format", "format_", type=click.Choice(["json", "pytest"]), default="json", show_default=True,
+              help="json: a cassette `recorder import` reads back; pytest: a runnable pytest-playwright test.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+              help="File to write (default: standard output).")
+@click.option("--no-blobs", is_flag=True, help="json: leave the screenshots and DOM snapshots out.")
+@friendly_errors
+def export_command(recording_id: int, db: Path | None, format_: str, output: str, no_blobs: bool) -> None:
+    """Export a recording: a portable JSON cassette, or a pytest file.
+
+    \b
+    Examples:
+      recorder export 3 --format json -o flow.json
+      recorder export 3 --format json --no-blobs | jq .timeline
+      recorder export 3 --format pytest -o test_flow.py && pytest test_flow.py
+    """
+    from .exchange import export_json, export_pytest
+
+    with open_store(db) as store:
+        recording = store.get(recording_id)
+        if format_ == "json":
+            text = json.dumps(export_json(recording, blobs=not no_blobs), indent=1, ensure_ascii=False)
+        else:
+            text = export_pytest(recording)
+    if output == "-":
+        click.echo(text)
+    else:
+        Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        click.echo(f"wrote {format_} export of recording {recording_id} to {output}", err=True)
+
+
+@main.command("import")
+@click.argument("cassette", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@db_option
+@friendly_errors
+def import_command(cassette: str, db: Path | None) -> None:
+    """Import a JSON cassette made by `recorder export` as a new recording.
+
+    The database is created if it does not exist.
+
+    \b
+    Example:
+      recorder import flow.json --db other.db
+    """
+    from .exchange import import_json
+
+    with click.open_file(cassette, encoding="utf-8") as handle:
+        try:
+            data = json.load(handle)
+            with RecordingStore(db if db is not None else default_db_path()) as store:
+                recording = import_json(store, data)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RecorderError(f"cannot import {cassette}: {exc}") from None
+    click.echo(f"imported as recording {recording.id} ({recording.name}, {recording.action_count} actions)"
+               f" into {store.path}")
+
+
 def parse_age(text: str) -> timedelta:
     """``30d``, ``12h``, ``90m``, ``2w`` -> a timedelta."""
     units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ._core import Flow, run_async, run_sync
+from ._core import REDACTED, Flow, run_async, run_sync
 from .store import Recording
 
 FIND_TIMEOUT_MS = 5_000
@@ -320,8 +320,9 @@ class Replayer:
     def check(self, action: dict[str, Any], result: StepResult) -> Flow:
         expected = result.expected_url
         if expected and expected != "about:blank":
+            pattern = url_pattern(expected)
             try:
-                yield lambda: self.page.wait_for_url(expected, timeout=URL_TIMEOUT_MS)
+                yield lambda: self.page.wait_for_url(pattern, timeout=URL_TIMEOUT_MS)
             except Exception:
                 result.status = "diverged"
                 result.reason = f"URL is {self.page.url}, recorded {expected}"
@@ -357,6 +358,13 @@ _ELEMENT_AT = """([x, y]) => {
   const el = document.elementFromPoint(x, y);
   return el && !['html', 'body'].includes(el.tagName.toLowerCase()) ? el.tagName.toLowerCase() : null;
 }"""
+
+
+def url_pattern(url: str) -> str | re.Pattern[str]:
+    """A recorded URL to wait for: as is, or with each redacted secret matching anything."""
+    if REDACTED not in url:
+        return url
+    return re.compile("^" + ".+?".join(re.escape(part) for part in url.split(REDACTED)) + "$")
 
 
 class _Unreplayable(Exception):

@@ -471,6 +471,43 @@ class RecordingStore:
         self._forget_bases(recording_id)
         return freed
 
+    def restore(self, recording: dict[str, Any], timeline: list[dict[str, Any]], snapshots: dict[str, bytes]) -> Recording:
+        """Store a recording read from elsewhere (see recorder.exchange) under a new id."""
+        columns = ("name", "status", "started_at", "completed_at", "failed_at", "duration_ms", "error")
+        row = {column: recording.get(column) for column in columns}
+        row["metadata"] = _json(recording.get("metadata") or {})
+        run, sandbox, owner = (recording.get(k) or {} for k in ("agent_run", "sandbox_session", "owner"))
+        row.update(agent_run_id=run.get("id"), agent_name=run.get("agent_name"),
+                   sandbox_session_id=sandbox.get("id"), sandbox_template=sandbox.get("template_name"),
+                   owner_user_id=owner.get("user_id"), owner_account_id=owner.get("account_id"),
+                   action_count=len(timeline))
+        if row["status"] == "recording":
+            row["status"] = "interrupted"  # its recording process is not this one
+
+        def insert(conn: sqlite3.Connection) -> int:
+            recording_id = int(conn.execute(
+                f"INSERT INTO recordings ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
+            ).lastrowid or 0)
+            for action in timeline:
+                keys = {}
+                for field, kind in (("screenshot_key", "screenshot"), ("dom_snapshot_key", "dom")):
+                    key = action.get(field)
+                    keys[field] = self._put_blob(conn, recording_id, snapshots[key], kind, key=key) \
+                        if key and key in snapshots else None
+                conn.execute(
+                    "INSERT INTO actions (recording_id, sequence, type, timestamp_ms, duration_ms, selector, value,"
+                    " url, status, error, screenshot_key, dom_snapshot_key, metadata)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (recording_id, action["sequence"], action["type"], action["timestamp_ms"], action["duration_ms"],
+                     action["selector"], action["value"], action["url"], action["status"], action["error"],
+                     keys["screenshot_key"], keys["dom_snapshot_key"], _json(action.get("metadata") or {})),
+                )
+            return recording_id
+
+        new_id = self._writer.call(insert)
+        self._forget_bases(new_id)
+        return self.get(new_id)
+
     def prune(self, older_than: timedelta, keep_failed: bool = False) -> tuple[int, int]:
         """Delete ended recordings started more than ``older_than`` ago; return (recordings, blobs) deleted.
 
@@ -522,13 +559,16 @@ class RecordingStore:
             )
             return None
 
-    def _put_blob(self, conn: sqlite3.Connection, recording_id: int, data: bytes, kind: str) -> str:
+    def _put_blob(self, conn: sqlite3.Connection, recording_id: int, data: bytes, kind: str,
+                  key: str | None = None) -> str:
         """Store a snapshot once (writer thread only) and return its key.
 
         Screenshots are cut into tiles and stored as a manifest of them; manifests and DOM
-        snapshots are compressed as deltas of the recording's previous one.
+        snapshots are compressed as deltas of the recording's previous one. ``key``
+        keeps the key an imported snapshot had (a screenshot read back is not the bytes
+        that were hashed).
         """
-        key = blobs.blob_key(data)
+        key = key or blobs.blob_key(data)
         if conn.execute("SELECT 1 FROM blobs WHERE key = ?", (key,)).fetchone():
             return key
         if kind == "screenshot" and self.max_bytes is not None and _database_size(conn) >= self.max_bytes:

@@ -154,3 +154,11 @@ def test_cli_replay_reports_json_and_exit_codes(recorded: int, db_path: Path, sh
     edit(shop[1], "confirm.html", 'id="confirm"', 'id="gone"')
     result = invoke(args)
     assert result.exit_code == 1 and "first divergence at step" in result.stdout
+
+
+def test_a_secret_the_app_echoes_into_a_url_is_never_stored(recorded: int, db_path: Path) -> None:
+    with RecordingStore(db_path) as store:
+        urls = [a["url"] for a in store.get(recorded).timeline()]
+    assert any("password=[redacted]" in (url or "") for url in urls)  # the GET form put it in the URL
+    for path in db_path.parent.glob("recordings.db*"):
+        assert SECRET.encode() not in path.read_bytes(), f"the typed secret is in {path.name}"

@@ -1,0 +1,68 @@
+"""Exporting recordings (JSON cassette, pytest file) and importing them back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from recorder import RecordingStore
+from recorder.cli import main
+from tests.test_replay import SECRET, recorded, shop  # noqa: F401 - fixtures
+
+pytest_plugins = ["pytester"]
+
+
+def without_ids(timeline: list[dict]) -> list[dict]:
+    return [{k: v for k, v in action.items() if k != "id"} for action in timeline]
+
+
+def test_json_export_round_trips_through_import(recorded: int, db_path: Path, tmp_path: Path) -> None:
+    cassette = tmp_path / "flow.json"
+    result = CliRunner().invoke(main, ["export", str(recorded), "--db", str(db_path), "-o", str(cassette)])
+    assert result.exit_code == 0, result.output
+    other = tmp_path / "other.db"
+    result = CliRunner().invoke(main, ["import", str(cassette), "--db", str(other)])
+    assert result.exit_code == 0 and "imported as recording 1 (checkout" in result.stdout
+    with RecordingStore(db_path) as original, RecordingStore(other) as copy:
+        before, after = original.get(recorded), copy.get(1)
+        assert without_ids(after.timeline()) == without_ids(before.timeline())
+        assert (after.name, after.status, after.started_at) == (before.name, before.status, before.started_at)
+        action = after.timeline()[1]
+        assert copy.blob(action["dom_snapshot_key"]) == original.blob(action["dom_snapshot_key"])
+        assert copy.blob(action["screenshot_key"])[:3] == b"\xff\xd8\xff"
+    assert SECRET not in cassette.read_text()
+
+
+def test_json_export_without_blobs(recorded: int, db_path: Path) -> None:
+    result = CliRunner().invoke(main, ["export", str(recorded), "--db", str(db_path), "--no-blobs"])
+    cassette = json.loads(result.stdout)
+    assert "blobs" not in cassette and len(cassette["timeline"]) == 8
+
+
+def test_importing_something_else_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "har"}')
+    result = CliRunner().invoke(main, ["import", str(bad), "--db", str(tmp_path / "x.db")])
+    assert result.exit_code == 1
+    assert "cannot import" in result.stderr and "not a recorder cassette" in result.stderr
+
+
+def test_exported_pytest_file_passes_against_the_same_app(recorded: int, db_path: Path, pytester: pytest.Pytester,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    result = CliRunner().invoke(main, ["export", str(recorded), "--db", str(db_path), "--format", "pytest"])
+    source = result.stdout
+    assert 'page.get_by_label("Name").fill("Ada")' in source
+    assert 'page.locator("#password").fill(os.environ["RECORDER_SECRET_PASSWORD"])' in source
+    assert "expect(page).to_have_url(" in source and SECRET not in source
+    pytester.makeconftest(
+        "import pytest\nfrom recorder import launch_options\n"
+        "@pytest.fixture(scope='session')\n"
+        "def browser_type_launch_args(browser_type_launch_args):\n"
+        "    return launch_options(**browser_type_launch_args)\n"
+    )
+    pytester.makepyfile(test_exported=source)
+    monkeypatch.setenv("RECORDER_SECRET_PASSWORD", SECRET)
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)
