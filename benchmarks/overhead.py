@@ -86,14 +86,15 @@ def run_mode(mode: str, browser: Browser, url: str, actions: int, workdir: Path,
     if mode == "tracing":
         context.tracing.start(screenshots=True, snapshots=True)
     page.goto(url)
-    if mode == "recorder":
-        db = workdir / f"recorder-{round_}.db"
-        block = record(page, db=db, name=f"benchmark round {round_}")
+    if mode.startswith("recorder"):
+        db = workdir / f"{mode}-{round_}.db"
+        block = record(page, db=db, name=f"benchmark round {round_}", screenshots=mode != "recorder-no-screenshots",
+                       dom=mode != "recorder-no-dom")
         with block as page:
             result["seconds"] = session(page, actions, round_)
             closing = time.perf_counter()
         result["finish_seconds"] = time.perf_counter() - closing
-        result["bytes"] = sum(p.stat().st_size for p in workdir.glob(f"recorder-{round_}.db*"))
+        result["bytes"] = sum(p.stat().st_size for p in workdir.glob(f"{mode}-{round_}.db*"))
         result.update(blob_breakdown(db, block.recording.id))
     else:
         result["seconds"] = session(page, actions, round_)
@@ -133,9 +134,13 @@ def main() -> None:
     parser.add_argument("--actions", type=int, default=120, help="timed actions per run (default 120)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the three modes (default 3)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also run recorder without screenshots and without DOM snapshots")
     args = parser.parse_args()
 
     modes = ["bare", "recorder", "tracing"]
+    if args.breakdown:
+        modes += ["recorder-no-screenshots", "recorder-no-dom"]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         (workdir / "table.html").write_text(table_page())
@@ -145,7 +150,7 @@ def main() -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(**launch_options())
             for round_ in range(args.rounds):
-                order = modes[round_ % 3:] + modes[:round_ % 3]
+                order = modes[round_ % len(modes):] + modes[:round_ % len(modes)]
                 for mode in order:
                     results[mode].append(run_mode(mode, browser, url, args.actions, workdir, round_))
                     print(f"round {round_ + 1}/{args.rounds}: {mode} done", file=sys.stderr)
@@ -169,7 +174,7 @@ def summarise(results: dict[str, list[dict[str, Any]]], actions: int, empty_db: 
         "recorder": (median("recorder", "bytes") - empty_db) / (actions + WARM_UP + 1),
         "tracing": median("tracing", "bytes") / (actions + WARM_UP + 1),
     }
-    added = {mode: ms[mode] - ms["bare"] for mode in ("recorder", "tracing")}
+    added = {mode: ms[mode] - ms["bare"] for mode in results if mode != "bare"}
     last_recorder = results["recorder"][-1]
     return {
         "ms_per_action": ms, "added_ms_per_action": added, "bytes_per_action": per_action_bytes,
@@ -185,11 +190,11 @@ def summarise(results: dict[str, list[dict[str, Any]]], actions: int, empty_db: 
 def print_table(summary: dict[str, Any], args: argparse.Namespace) -> None:
     ms, added, size = summary["ms_per_action"], summary["added_ms_per_action"], summary["bytes_per_action"]
     print(f"\n{args.actions} actions x {args.rounds} rounds on a {ROWS}-row page, medians\n")
-    print(f"{'mode':<10} {'ms/action':>10} {'added ms':>9} {'bytes/action':>13} {'finish s':>9}")
-    for mode in ("bare", "recorder", "tracing"):
+    print(f"{'mode':<24} {'ms/action':>10} {'added ms':>9} {'bytes/action':>13} {'finish s':>9}")
+    for mode in ms:
         bytes_text = f"{size[mode]:>13,.0f}" if mode in size else f"{'-':>13}"
         finish = summary["finish_seconds"].get(mode)
-        print(f"{mode:<10} {ms[mode]:>10.1f} {added.get(mode, 0.0):>9.1f} {bytes_text} "
+        print(f"{mode:<24} {ms[mode]:>10.1f} {added.get(mode, 0.0):>9.1f} {bytes_text} "
               f"{(f'{finish:.2f}' if finish is not None else '-'):>9}")
     time_ratio, bytes_ratio = summary["time_ratio"], summary["bytes_ratio"]
     print()
