@@ -177,6 +177,66 @@ def blob_command(key: str, db: Path | None, output: str) -> None:
     click.echo(f"wrote {len(data):,} bytes ({info['media_type']}) to {output}", err=True)
 
 
+@main.command("view")
+@click.argument("recording_id", type=int, required=False)
+@db_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="HTML file to write (default: recording-<ID>.html here).")
+@click.option("--no-open", is_flag=True, help="Do not open the file in a browser.")
+@click.option("--serve", is_flag=True, help="Serve every recording on http://127.0.0.1:PORT/ instead.")
+@click.option("--port", type=int, default=0, help="--serve: port on 127.0.0.1 (default: a free one).")
+@click.option("--max-actions", type=int, default=None, help="Only the first N actions (for huge recordings).")
+@click.option("--only-errors", is_flag=True, help="Only the actions that failed.")
+@friendly_errors
+def view_command(recording_id: int | None, db: Path | None, output: Path | None, no_open: bool, serve: bool,
+                 port: int, max_actions: int | None, only_errors: bool) -> None:
+    """Look at a recording in a browser, step by step.
+
+    Writes one self-contained HTML file (screenshots and DOM snapshots inside, works from
+    file://, no network) and opens it. Without ID, the newest recording. Arrow keys step,
+    Space plays, D toggles screenshot / DOM.
+
+    \b
+    Examples:
+      recorder view
+      recorder view 3 --db test-results/recordings.db
+      recorder view 3 -o failure.html --no-open
+      recorder view --serve            # browse all recordings on http://127.0.0.1:PORT
+    """
+    import webbrowser
+
+    from . import viewer
+
+    with open_store(db) as store:
+        if serve:
+            server = viewer.make_server(store, port)
+            url = f"http://127.0.0.1:{server.server_address[1]}/"
+            click.echo(f"serving {store.path} on {url}  (Ctrl-C to stop)")
+            if not no_open:
+                webbrowser.open(url)
+            try:
+                server.serve_forever()
+            except KeyboardInterrupt:
+                pass
+            finally:
+                server.server_close()
+            return
+        if recording_id is None:
+            newest = store.list(limit=1)
+            if not newest:
+                raise RecorderError(f"no recordings in {store.path}; record one first")
+            recording = newest[0]
+        else:
+            recording = store.get(recording_id)
+        click.echo(f"rendering recording {recording.id} ({recording.action_count} actions) ...", err=True)
+        page = viewer.render(store, recording, max_actions=max_actions, only_errors=only_errors)
+    target = output or Path(f"recording-{recording.id}.html")
+    target.write_text(page, encoding="utf-8")
+    click.echo(str(target.resolve()))
+    if not no_open:
+        webbrowser.open(target.resolve().as_uri())
+
+
 @main.command("replay")
 @click.argument("recording_id", type=int)
 @db_option
