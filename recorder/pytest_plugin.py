@@ -1,6 +1,8 @@
 """pytest plugin: record the tests that use pytest-playwright's ``page``.
 
-Installed with the package (the ``pytest11`` entry point), it does nothing until asked::
+Installed with the package (the ``pytest11`` entry point), it works on top of
+pytest-playwright, or of pytest-playwright-asyncio (whose async ``page`` is recorded the
+same way), and does nothing until asked::
 
     pytest --record on                  # record every test that uses `page`
     pytest --record retain-on-failure   # keep only the recordings of failed tests
@@ -169,7 +171,7 @@ def _recording(request: pytest.FixtureRequest, page: Any, explicit: bool) -> Ite
         metadata=recorder.metadata(request.node, browser_type.name if browser_type else None),
         screenshots=recorder.screenshots, dom=recorder.dom,
     )
-    with session:
+    with _entered(session, page):
         recording = session.recording
         request.node.stash[_RECORDING_KEY] = recording
         request.node.user_properties.append(("recording_id", recording.id))
@@ -178,6 +180,29 @@ def _recording(request: pytest.FixtureRequest, page: Any, explicit: bool) -> Ite
         keep = recorder.conclude(recording, request.node.stash.get(_REPORTS_KEY, {}))
     if not keep:  # only once the block has written the last screenshots
         recorder.store.delete(recording.id)
+
+
+@contextlib.contextmanager
+def _entered(session: record, page: Any) -> Iterator[None]:
+    """Enter ``record()`` from a sync fixture, for a sync page or (pytest-playwright-asyncio) an async one.
+
+    An async page's fixture has run on pytest-asyncio's loop, which is idle while sync
+    fixtures run; the recording is started and ended on that same loop.
+    """
+    from playwright.async_api import Page as AsyncPage
+
+    if not isinstance(page, AsyncPage):
+        with session:
+            yield
+        return
+    loop = getattr(getattr(page, "_impl_obj", None), "_loop", None)
+    if loop is None:
+        raise RecorderError("cannot find the event loop of this async page to record it")
+    loop.run_until_complete(session.__aenter__())
+    try:
+        yield
+    finally:
+        loop.run_until_complete(session.__aexit__(None, None, None))
 
 
 @pytest.fixture

@@ -4,7 +4,10 @@ that drive a real Chromium against the local page server."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -161,3 +164,38 @@ def test_types(page, n):
                 "SELECT sequence FROM actions WHERE recording_id = ? ORDER BY sequence", (recording["id"],))]
             assert sequences == list(range(1, 17))
     assert "recorder: 4 recordings kept, 0 failed" in result.stdout.str()
+
+
+@pytest.fixture(scope="session")
+def asyncio_plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pytest-playwright-asyncio, installed aside: it refuses to share a run with pytest-playwright."""
+    target = tmp_path_factory.mktemp("asyncio-plugin")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check",
+                    "--target", str(target), "pytest-playwright-asyncio"], check=True)
+    return target
+
+
+def test_pytest_playwright_asyncio_page_is_recorded(pytester: pytest.Pytester, server: str, asyncio_plugin_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_URL", server)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(asyncio_plugin_path), os.environ.get("PYTHONPATH", "")]))
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_async_suite="""
+import os, pytest
+APP = os.environ["APP_URL"] + "/app.html"
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_async_passes(page):
+    await page.goto(APP)
+    await page.get_by_label("Name").fill("async Ada")
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_async_fails(page):
+    await page.goto(APP)
+    assert await page.title() == "Another title"
+""")
+    result = pytester.runpytest_subprocess("-p", "no:playwright", "--record", "on", "--record-db", "rec.db")
+    result.assert_outcomes(passed=1, failed=1)
+    found = recordings(pytester.path / "rec.db")
+    assert found["test_async_passes"]["status"] == "completed" and found["test_async_passes"]["action_count"] == 2
+    assert found["test_async_fails"]["status"] == "failed" and "Another title" in found["test_async_fails"]["error"]
