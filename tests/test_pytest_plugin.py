@@ -199,3 +199,19 @@ async def test_async_fails(page):
     found = recordings(pytester.path / "rec.db")
     assert found["test_async_passes"]["status"] == "completed" and found["test_async_passes"]["action_count"] == 2
     assert found["test_async_fails"]["status"] == "failed" and "Another title" in found["test_async_fails"]["error"]
+
+
+def test_pytest_playwright_options_keep_working_alongside(suite: pytest.Pytester, server: str) -> None:
+    suite.makepyfile(test_base_url="""
+def test_relative(page):
+    page.goto("/app.html")
+    page.get_by_label("Name").fill("relative")
+""")
+    result = suite.runpytest_subprocess("--record", "on", "--record-db", "rec.db", "--tracing", "on",
+                                        "--screenshot", "on", "--base-url", server, "--output", "artifacts")
+    result.assert_outcomes(passed=2, failed=1)
+    found = recordings(suite.path / "rec.db")
+    assert found["test_relative"]["action_count"] == 2 and found["test_relative"]["status"] == "completed"
+    artifacts = [p.name for p in (suite.path / "artifacts").rglob("*") if p.is_file()]
+    assert sum(name == "trace.zip" for name in artifacts) == 3
+    assert sum(name.endswith(".png") for name in artifacts) == 3
