@@ -307,8 +307,9 @@ def replay_command(recording_id: int, db: Path | None, as_json: bool, base_url: 
 @main.command("export")
 @click.argument("recording_id", type=int)
 @db_option
-@click.option("--format", "format_", type=click.Choice(["json", "pytest"]), default="json", show_default=True,
-              help="json: a cassette `recorder import` reads back; pytest: a runnable pytest-playwright test.")
+@click.option("--format", "format_", type=click.Choice(["json", "pytest", "playwright-trace"]), default="json",
+              show_default=True, help="json: a cassette `recorder import` reads back; pytest: a runnable "
+              "pytest-playwright test; playwright-trace: a trace.zip for `playwright show-trace` (needs -o).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
               help="File to write (default: standard output).")
 @click.option("--no-blobs", is_flag=True, help="json: leave the screenshots and DOM snapshots out.")
@@ -321,11 +322,19 @@ def export_command(recording_id: int, db: Path | None, format_: str, output: str
       recorder export 3 --format json -o flow.json
       recorder export 3 --format json --no-blobs | jq .timeline
       recorder export 3 --format pytest -o test_flow.py && pytest test_flow.py
+      recorder export 3 --format playwright-trace -o trace.zip && playwright show-trace trace.zip
     """
-    from .exchange import export_json, export_pytest
+    from .exchange import export_json, export_pytest, export_trace
 
+    if format_ == "playwright-trace" and output == "-":
+        raise click.BadParameter("a trace is a zip file: give -o trace.zip", param_hint="-o")
     with open_store(db) as store:
         recording = store.get(recording_id)
+        if format_ == "playwright-trace":
+            export_trace(recording, output)
+            click.echo(f"wrote a Playwright trace of recording {recording_id} to {output}; "
+                       f"open it with: playwright show-trace {output}", err=True)
+            return
         if format_ == "json":
             text = json.dumps(export_json(recording, blobs=not no_blobs), indent=1, ensure_ascii=False)
         else:

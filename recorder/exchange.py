@@ -3,13 +3,18 @@
     cassette = export_json(recording)                 # dict; json.dump it anywhere
     copy = import_json(other_store, cassette)          # the same timeline, a new id
     source = export_pytest(recording)                  # a pytest-playwright test, as text
+    export_trace(recording, "trace.zip")               # opens in `playwright show-trace`
 """
 
 from __future__ import annotations
 
 import base64
+import html.parser
 import json
+import os
 import re
+import zipfile
+from datetime import datetime
 from typing import Any
 
 from .model import parameterize
@@ -126,3 +131,116 @@ def export_pytest(recording: Recording) -> str:
     if "os.environ" not in source:
         source = source.replace("import os\n", "")
     return re.sub(r"\n{3,}(?=from)", "\n\n", source)
+
+
+# -- Playwright trace ----------------------------------------------------------------------
+
+TRACE_VERSION = 10  # the trace.trace format of Playwright 1.5x-1.6x
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class _SnapshotBuilder(html.parser.HTMLParser):
+    """HTML -> the nested ``[TAG, {attrs}, ...children]`` form of a trace's frame snapshot."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root: list[Any] = ["HTML", {}]
+        self.stack: list[list[Any]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node: list[Any] = [tag.upper(), {name: value or "" for name, value in attrs}]
+        if tag == "html":
+            self.root[1].update(node[1])
+            self.stack = [self.root]
+            return
+        if tag == "input" and "value" in node[1]:
+            node[1]["__playwright_value_"] = node[1]["value"]  # what the trace viewer shows in a field
+        (self.stack[-1] if self.stack else self.root).append(node)
+        if tag not in _VOID:
+            self.stack.append(node)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID and self.stack and self.stack[-1][0] == tag.upper():
+            self.stack.pop()
+
+    def handle_endtag(self, tag: str) -> None:
+        for index in range(len(self.stack) - 1, 0, -1):
+            if self.stack[index][0] == tag.upper():
+                del self.stack[index:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        (self.stack[-1] if self.stack else self.root).append(data)
+
+
+def snapshot_tree(document: str) -> list[Any]:
+    builder = _SnapshotBuilder()
+    builder.feed(document)
+    builder.close()
+    return builder.root
+
+
+def export_trace(recording: Recording, path: str | os.PathLike[str]) -> None:
+    """Write a trace.zip that Playwright's Trace Viewer opens: each action, its screenshot
+    and its DOM snapshot."""
+    store = recording.store
+    viewport = recording.user_metadata.get("viewport") or {"width": 1280, "height": 720}
+    started_ms = datetime.fromisoformat(recording.started_at).timestamp() * 1000
+    events: list[dict[str, Any]] = [{
+        "version": TRACE_VERSION, "type": "context-options", "origin": "library", "browserName": "chromium",
+        "options": {"viewport": viewport}, "platform": "linux", "wallTime": started_ms, "monotonicTime": 0,
+        "sdkLanguage": "python", "title": f"{recording.name} (recording {recording.id})",
+        "testIdAttributeName": "data-testid",
+    }]
+    files: dict[str, bytes] = {}
+    for action in recording.timeline():
+        metadata = action["metadata"]
+        call_id = f"call@{action['sequence']}"
+        page_id = f"page@{metadata.get('page_index', 0)}"
+        owner, _, method = (metadata.get("api") or f"Page.{action['type']}").partition(".")
+        start = float(action["timestamp_ms"])
+        end = start + float(action["duration_ms"] or 0)
+        params: dict[str, Any] = {}
+        if metadata.get("playwright_selector"):
+            params["selector"] = metadata["playwright_selector"]
+        if metadata.get("redacted"):
+            params["value"] = "[redacted]"
+        elif action["value"] is not None:
+            params["url" if action["type"] == "navigate" else "value"] = action["value"]
+        events.append({"type": "before", "callId": call_id, "startTime": start, "class": "Frame" if owner == "Locator"
+                       else owner, "method": method, "params": params, "pageId": page_id,
+                       "title": f"{action['type']} {action['selector'] or action['url'] or ''}".strip()})
+        if metadata.get("bounding_box"):
+            events.append({"type": "input", "callId": call_id, "box": metadata["bounding_box"]})
+        after: dict[str, Any] = {"type": "after", "callId": call_id, "endTime": end}
+        if action["status"] == "error":
+            after["error"] = {"name": metadata.get("error_type", "Error"), "message": action["error"] or "error"}
+        events.append(after)
+        if action["dom_snapshot_key"]:
+            document = store.blob(action["dom_snapshot_key"]).decode("utf-8", "replace")
+            events.append({"type": "frame-snapshot", "snapshot": {
+                "callId": call_id, "snapshotName": f"after@{call_id}", "phase": "after", "pageId": page_id,
+                "frameId": f"frame@{metadata.get('page_index', 0)}", "frameUrl": action["url"] or "about:blank",
+                "doctype": "html", "html": snapshot_tree(document), "viewport": viewport, "timestamp": end,
+                "wallTime": started_ms + end, "collectionTime": 0, "resourceOverrides": [], "isMainFrame": True,
+            }})
+        if action["screenshot_key"]:
+            name = f"screencast/{page_id}-{action['sequence']}.jpeg"
+            files[name] = store.blob(action["screenshot_key"])
+            width, height = _jpeg_size(files[name])
+            events.append({"type": "screencast-frame", "pageId": page_id, "file": name, "width": width,
+                           "height": height, "timestamp": end + 0.5, "frameSwapWallTime": started_ms + end})
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("trace.trace", "\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n")
+        archive.writestr("trace.network", "")
+        for name, data in files.items():
+            archive.writestr(name, data, compress_type=zipfile.ZIP_STORED)
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    from PIL import Image
+    import io
+
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size

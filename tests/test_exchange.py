@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,3 +69,33 @@ def test_exported_pytest_file_passes_against_the_same_app(recorded: int, db_path
     pytester.makepyfile(test_exported=source)
     monkeypatch.setenv("RECORDER_SECRET_PASSWORD", SECRET)
     pytester.runpytest_subprocess().assert_outcomes(passed=1)
+
+
+def test_trace_export_opens_in_playwrights_trace_viewer(recorded: int, db_path: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                        context) -> None:
+    trace = tmp_path / "trace.zip"
+    result = CliRunner().invoke(main, ["export", str(recorded), "--db", str(db_path), "--format", "playwright-trace",
+                                       "-o", str(trace)])
+    assert result.exit_code == 0, result.output
+    viewer = subprocess.Popen([sys.executable, "-m", "playwright", "show-trace", "--host", "127.0.0.1", "--port", "0",
+                               str(trace)], stdout=subprocess.PIPE, text=True, env={**os.environ, "BROWSER": "none"})
+    try:
+        assert viewer.stdout is not None
+        line = ""
+        while "Listening on" not in line:
+            line = viewer.stdout.readline()
+            assert line, "show-trace exited without serving"
+        page = context.new_page()
+        page.goto(line.split("Listening on", 1)[1].strip())
+        actions = page.locator(".action-title")
+        actions.first.wait_for(timeout=15_000)
+        titles = actions.all_inner_texts()
+        assert len(titles) == 8
+        assert any('get_by_label("Name")' in title for title in titles)
+        page.get_by_text('get_by_role("button", name="Confirm")').first.click()
+        page.get_by_role("tab", name="After").click()
+        snapshot = page.frame_locator("iframe.snapshot-visible").locator("h1")
+        assert snapshot.inner_text() == "Confirm your order"  # the DOM snapshot renders
+    finally:
+        viewer.terminate()
+        viewer.wait(timeout=10)

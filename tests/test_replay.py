@@ -162,3 +162,13 @@ def test_a_secret_the_app_echoes_into_a_url_is_never_stored(recorded: int, db_pa
     assert any("password=[redacted]" in (url or "") for url in urls)  # the GET form put it in the URL
     for path in db_path.parent.glob("recordings.db*"):
         assert SECRET.encode() not in path.read_bytes(), f"the typed secret is in {path.name}"
+
+
+def test_compare_screenshots_reports_a_visual_divergence(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
+    unchanged = run(recorded, db_path, context.new_page(), compare_screenshots=True)
+    assert unchanged.ok, unchanged.format()
+    assert all(s.screenshot_difference is not None for s in unchanged.steps if s.status == "ok" and s.type == "type")
+    edit(shop[1], "index.html", "<body>", '<body style="background: #123; color: #fff; font-size: 40px">')
+    changed = run(recorded, db_path, context.new_page(), compare_screenshots=True)
+    first = changed.first_divergence
+    assert first is not None and first.status == "diverged" and first.reason.startswith("screenshot differs by")
