@@ -137,9 +137,9 @@ ACTIVE_INFO_JS = f"""(redact) => {{
 # The page as the action left it. Typed values live in DOM properties, not attributes,
 # so they are copied onto a clone; password and redacted fields are emptied there, so
 # a secret never leaves the browser. Scripts are dropped: a snapshot is for looking at.
-DOM_SNAPSHOT_JS = """(redact) => {
+DOM_SNAPSHOT_JS = """([redact, mask]) => {
   const live = document.documentElement;
-  if (!live) return '';
+  if (!live) return {html: '', masks: []};
   const clone = live.cloneNode(true);
   const from = live.querySelectorAll('input, textarea, select');
   const to = clone.querySelectorAll('input, textarea, select');
@@ -165,9 +165,30 @@ DOM_SNAPSHOT_JS = """(redact) => {
     }
   }
   clone.querySelectorAll('script').forEach((s) => s.remove());
+  const masks = [];
+  for (const selector of mask) {
+    try {
+      live.querySelectorAll(selector).forEach((el) => {
+        const r = el.getBoundingClientRect();
+        if (r.width && r.height) masks.push({x: r.x, y: r.y, width: r.width, height: r.height});
+      });
+      clone.querySelectorAll(selector).forEach((el) => {
+        el.replaceChildren();
+        for (const name of ['value', 'src', 'srcset', 'href', 'title', 'alt', 'placeholder']) el.removeAttribute(name);
+        el.setAttribute('data-recorder-masked', '');
+      });
+    } catch (e) {}
+  }
   const d = document.doctype;
-  return (d ? '<!DOCTYPE ' + d.name + '>' : '') + clone.outerHTML;
+  return {html: (d ? '<!DOCTYPE ' + d.name + '>' : '') + clone.outerHTML, masks};
 }"""
+
+MASK_BOXES_JS = """(mask) => mask.flatMap((selector) => {
+  try {
+    return Array.from(document.querySelectorAll(selector)).map((el) => el.getBoundingClientRect())
+      .filter((r) => r.width && r.height).map((r) => ({x: r.x, y: r.y, width: r.width, height: r.height}));
+  } catch (e) { return []; }
+})"""
 
 
 # -- which calls are actions --------------------------------------------------------------
@@ -376,6 +397,7 @@ class Options:
     screenshots: bool = True
     dom: bool = True
     redact: tuple[str, ...] = ()
+    mask: tuple[str, ...] = ()  # elements painted over in screenshots, emptied in DOM snapshots
     # Screenshots are scaled down to fit this box (as Playwright's trace does); None keeps
     # the viewport's full size, which roughly doubles what each one costs to store.
     screenshot_size: tuple[int, int] | None = (800, 800)
@@ -475,6 +497,9 @@ class PageCapture:
         self.cdp: Any = None
         self.screencasting = False
         self.in_flight: list[tuple[int, ActionSpec]] = []
+        # Where masked elements were when last looked (CSS px): painted over on the frames
+        # that follow, until the next look.
+        self.mask_boxes: list[dict[str, float]] = []
 
     @property
     def recording(self) -> Recording:
@@ -547,7 +572,8 @@ class PageCapture:
         except RecordingClosed:
             return (yield call)
         self.timeline.action_started(sequence)
-        redact = list(self.session.options.redact)
+        # A masked element's value is as private as its pixels.
+        redact = list(self.session.options.redact + self.session.options.mask)
         selector, locator = self._target(spec, owner, arguments)
         info = None
         if spec.target == "focus" and spec.value_from:
@@ -570,14 +596,20 @@ class PageCapture:
         duration_ms = int((time.perf_counter() - began) * 1000)
 
         dom = None
+        mask = list(self.session.options.mask)
         if self.session.options.dom and not self.page.is_closed():
-            dom = yield from self._quietly(lambda: self.page.evaluate(DOM_SNAPSHOT_JS, redact))
+            snapshot = yield from self._quietly(lambda: self.page.evaluate(DOM_SNAPSHOT_JS, [redact, mask]))
+            if snapshot:
+                dom, self.mask_boxes = snapshot["html"], snapshot["masks"]
+        elif mask and not self.page.is_closed():
+            self.mask_boxes = (yield from self._quietly(lambda: self.page.evaluate(MASK_BOXES_JS, mask))) or []
         if info is None and locator is not None and spec.value_from and not self.page.is_closed():
             # The element appeared only during the action: look again before storing a value.
             info = yield from self._quietly(lambda: locator.evaluate_all(TARGET_INFO_JS, redact))
         screenshot = None
         if self.cdp is None and self.session.options.screenshots and not self.page.is_closed():
-            screenshot = yield from self._quietly(lambda: self.page.screenshot(type="jpeg", quality=SCREENCAST_QUALITY))
+            screenshot = yield from self._quietly(lambda: self.page.screenshot(
+                type="jpeg", quality=SCREENCAST_QUALITY, mask=[self.page.locator(m) for m in mask]))
 
         metadata: dict[str, Any] = {"api": api, "page_index": self.index}
         raw_value = action_value(spec, arguments)
@@ -679,9 +711,13 @@ class PageCapture:
         self._attach_screenshots(self.timeline.frame(params["metadata"]["timestamp"], params["data"]))
 
     def _attach_screenshots(self, assignments: list[tuple[int, str]]) -> None:
+        masks = None
+        viewport = self.page.viewport_size
+        if self.session.options.mask and viewport:
+            masks = {"viewport_width": viewport["width"], "boxes": self.mask_boxes}
         for sequence, data in assignments:
             try:
-                self.recording.attach_screenshot(sequence, base64.b64decode(data))
+                self.recording.attach_screenshot(sequence, base64.b64decode(data), masks=masks)
             except Exception:
                 pass
 

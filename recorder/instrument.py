@@ -122,7 +122,8 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
     exception marks it failed with ``"ExcType: message"`` and propagates unchanged.
     ``db`` defaults to ``$RECORDER_DB``, else ``./recordings.db``; pass ``store=`` to
     record into an already open :class:`~recorder.RecordingStore`. ``redact`` lists CSS
-    selectors whose values are never stored (password fields never are).
+    selectors whose values are never stored (password fields never are); ``mask`` lists
+    CSS selectors of elements painted over in screenshots and emptied in DOM snapshots.
     ``screenshot_size`` is the box screenshots are scaled down to fit (default 800x800,
     as Playwright's trace); ``None`` keeps the viewport's size. ``agent_run``,
     ``sandbox_session`` and ``owner`` are passed to :meth:`RecordingStore.start`; pass
@@ -141,6 +142,7 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         dom: bool = True,
         *,
         redact: list[str] | tuple[str, ...] = (),
+        mask: list[str] | tuple[str, ...] = (),
         screenshot_size: tuple[int, int] | None = (800, 800),
         agent_run: Any = None,
         sandbox_session: Any = None,
@@ -154,7 +156,7 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         self._db = db
         self._name = name
         self._metadata = metadata
-        self._options = Options(screenshots=screenshots, dom=dom, redact=tuple(redact),
+        self._options = Options(screenshots=screenshots, dom=dom, redact=tuple(redact), mask=tuple(mask),
                                 screenshot_size=screenshot_size)
         self._max_bytes = max_bytes
         self._references = {"agent_run": agent_run, "sandbox_session": sandbox_session, "owner": owner}

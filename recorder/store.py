@@ -547,10 +547,11 @@ class RecordingStore:
         for kind in ("screenshot", "dom"):
             self._delta_bases.pop((recording_id, kind), None)
 
-    def _put_screenshot(self, conn: sqlite3.Connection, recording_id: int, data: bytes) -> str | None:
+    def _put_screenshot(self, conn: sqlite3.Connection, recording_id: int, data: bytes,
+                        masks: dict[str, Any] | None = None, key: str | None = None) -> str | None:
         """Store a screenshot, or (past ``max_bytes``) note in the recording that it was not."""
         try:
-            return self._put_blob(conn, recording_id, data, "screenshot")
+            return self._put_blob(conn, recording_id, data, "screenshot", key=key, masks=masks)
         except _OverLimit as reason:
             conn.execute(
                 "UPDATE recordings SET metadata = json_set(metadata, '$.screenshots_stopped', ?)"
@@ -560,7 +561,7 @@ class RecordingStore:
             return None
 
     def _put_blob(self, conn: sqlite3.Connection, recording_id: int, data: bytes, kind: str,
-                  key: str | None = None) -> str:
+                  key: str | None = None, masks: dict[str, Any] | None = None) -> str:
         """Store a snapshot once (writer thread only) and return its key.
 
         Screenshots are cut into tiles and stored as a manifest of them; manifests and DOM
@@ -573,7 +574,9 @@ class RecordingStore:
             return key
         if kind == "screenshot" and self.max_bytes is not None and _database_size(conn) >= self.max_bytes:
             raise _OverLimit(f"database reached max_bytes ({self.max_bytes:,}); screenshots are no longer stored")
-        tiled = _try_split(data) if kind == "screenshot" else None
+        tiled = _try_split(data, masks) if kind == "screenshot" else None
+        if masks and tiled is None:
+            raise _OverLimit("a masked screenshot that cannot be decoded is not stored")
         if tiled is not None:
             for tile, encode in tiled.tiles.items():
                 if not conn.execute("UPDATE blobs SET refs = refs + 1 WHERE key = ?", (tile,)).rowcount:
@@ -640,10 +643,10 @@ def _collect_garbage(conn: sqlite3.Connection) -> int:
     return deleted
 
 
-def _try_split(data: bytes) -> tiles.Tiled | None:
+def _try_split(data: bytes, masks: dict[str, Any] | None = None) -> tiles.Tiled | None:
     """Tiles of a screenshot, or None for bytes no image decoder reads (stored as they are)."""
     try:
-        return tiles.split(data)
+        return tiles.split(data, masks)
     except (OSError, ValueError, SyntaxError):  # what Pillow raises for unreadable images
         return None
 
@@ -842,13 +845,17 @@ class Recording:
         store._submit(insert)
         return action
 
-    def attach_screenshot(self, sequence: int, screenshot: bytes) -> str:
-        """Set the screenshot of an already recorded action (frames arrive after the action)."""
-        key = blobs.blob_key(screenshot)
+    def attach_screenshot(self, sequence: int, screenshot: bytes, masks: dict[str, Any] | None = None) -> str:
+        """Set the screenshot of an already recorded action (frames arrive after the action).
+
+        ``masks`` (``{"viewport_width": w, "boxes": [{x, y, width, height}, ...]}`` in CSS
+        pixels) are painted over before anything is stored.
+        """
+        key = blobs.blob_key(screenshot + _json(masks).encode()) if masks else blobs.blob_key(screenshot)
         store, recording_id = self.store, self.id
 
         def update(conn: sqlite3.Connection) -> None:
-            if store._put_screenshot(conn, recording_id, screenshot) is None:
+            if store._put_screenshot(conn, recording_id, screenshot, masks=masks, key=key) is None:
                 return
             updated = conn.execute(
                 "UPDATE actions SET screenshot_key = ? WHERE recording_id = ? AND sequence = ?",

@@ -18,8 +18,9 @@ import io
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageDraw
 
 TILE = 64
 TILE_QUALITY = 60
@@ -39,10 +40,24 @@ class Tiled:
     tiles: dict[str, Callable[[], bytes]]  # tile key -> how to encode it, called only for new tiles
 
 
-def split(image_bytes: bytes) -> Tiled:
-    """Cut a JPEG/PNG/WebP screenshot into tiles and its manifest."""
+MASK_COLOUR = (255, 0, 255)
+
+
+def split(image_bytes: bytes, masks: dict[str, Any] | None = None) -> Tiled:
+    """Cut a JPEG/PNG/WebP screenshot into tiles and its manifest.
+
+    ``masks`` boxes (CSS pixels of a viewport ``viewport_width`` wide) are painted over
+    first, so what they covered is never stored.
+    """
     image = Image.open(io.BytesIO(image_bytes)).convert("RGB")
     width, height = image.size
+    if masks and masks.get("boxes"):
+        scale = width / masks["viewport_width"]
+        draw = ImageDraw.Draw(image)
+        for box in masks["boxes"]:
+            # 2 px wider all round: JPEG smears an element's edge into its neighbours.
+            draw.rectangle([box["x"] * scale - 2, box["y"] * scale - 2, (box["x"] + box["width"]) * scale + 2,
+                            (box["y"] + box["height"]) * scale + 2], fill=MASK_COLOUR)
     digests = []
     tiles: dict[str, Callable[[], bytes]] = {}
     for top in range(0, height, TILE):
