@@ -11,6 +11,7 @@
 from .browser import launch_options
 from .errors import DatabaseError, RecorderError, RecordingClosed, RecordingNotFound
 from .instrument import record
+from .takeover import takeover
 from .replay import ReplayReport, StepResult, replay
 from .model import ACTION_TYPES, AgentRun, Owner, SandboxSession
 from .store import Action, Recording, RecordingStore, RecorderWarning
@@ -33,4 +34,5 @@ __all__ = [
     "launch_options",
     "record",
     "replay",
+    "takeover",
 ]

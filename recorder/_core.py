@@ -446,6 +446,7 @@ class Session:
         self.options = options
         self.is_async = is_async
         self.scrub = SecretScrubber()
+        self.agent_paused = False  # during a takeover: Playwright calls are a person's stand-ins, not recorded
         self.captures: list[PageCapture] = []
         self._tasks: set[asyncio.Future[Any]] = set()
 
@@ -674,7 +675,10 @@ class PageCapture:
     # -- events ------------------------------------------------------------------------
 
     def _record_event(self, action_type: str, url: str | None = None, value: str | None = None,
-                      metadata: dict[str, Any] | None = None) -> None:
+                      metadata: dict[str, Any] | None = None, selector: str | None = None,
+                      dom: str | None = None) -> None:
+        """Record something that happened on the page rather than a call: a navigation, a
+        dialog, a person's input during a takeover, a handoff."""
         try:
             sequence, started_ms = self.recording.reserve_sequence()
         except RecordingClosed:
@@ -685,9 +689,14 @@ class PageCapture:
         self.timeline.action_ended(sequence, now)
         scrub = self.session.scrub
         self.recording.record_action(
-            action_type, value=scrub(value), url=scrub(url), duration_ms=0, sequence=sequence, timestamp_ms=started_ms,
+            action_type, selector=scrub(selector), value=scrub(value), url=scrub(url), dom_snapshot=scrub(dom),
+            duration_ms=0, sequence=sequence, timestamp_ms=started_ms,
             metadata={"api": f"event.{action_type}", "page_index": self.index, **(metadata or {})},
         )
+
+    def settle_screenshots(self) -> None:
+        """Give every action still waiting for a frame the latest one (before the recording changes)."""
+        self._attach_screenshots(self.timeline.finish())
 
     def _on_frame_navigated(self, frame: Any) -> None:
         if frame.parent_frame is not None:

@@ -45,7 +45,7 @@ def _wrap(cls: type, method: str, spec: ActionSpec, is_async: bool) -> None:
 
     def prepare(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[PageCapture, dict[str, Any]] | None:
         capture = _capture_of(owner, via_page)
-        if capture is None:
+        if capture is None or capture.session.agent_paused:
             return None
         try:
             arguments = signature.bind(owner, *args, **kwargs).arguments

@@ -1,0 +1,219 @@
+"""A person takes over the browser from an agent, and hands it back.
+
+    with record(page, db="recordings.db", agent_run=run) as page:
+        page.goto(url)                                    # the agent drives
+        with takeover(page, visitor_id="v-7") as person:  # a person drives (headed browser)
+            page.wait_for_event("close", timeout=0)       # ... until they are done, however you decide
+        page.get_by_role("button", name="Pay").click()    # the agent again
+
+While the block runs, the agent's recording pauses and a *user session*
+(``start_user_session``, linked by ``parent_id``) records what the person does, captured in
+the page by listeners: clicks, changed fields, Enter/Tab/Escape, submits, scrolls, and
+navigations, each a ``user_action`` (``navigate`` for navigations) with a readable
+selector, a screenshot and a DOM snapshot, and the same redaction. The agent's recording
+gets a ``handoff`` action when the person takes over and a ``completion`` when they hand
+back, each with the page state then (URL, cookies, localStorage, form values) so that a
+continuation can resume from it.
+"""
+
+from __future__ import annotations
+
+import json
+from types import TracebackType
+from typing import Any
+
+from ._core import _ELEMENT_INFO, ATTRIBUTE, DOM_SNAPSHOT_JS, Flow, PageCapture, run_async, run_sync
+from .errors import RecorderError
+from .selectors import readable_selector
+from .store import Recording
+
+BINDING = "__recorderUserEvent"
+
+_LISTENERS_JS = """(redact) => {
+  window.__recorderRedact = redact;
+  window.__recorderTakeover = true;
+  if (window.__recorderListening) return;
+  window.__recorderListening = true;
+  const info = %s;
+  const send = (event, el, extra) => {
+    if (!window.__recorderTakeover || !window.%s) return;
+    try { window.%s({event, target: el && el.nodeType === 1 ? info(el, window.__recorderRedact || []) : null, ...extra}); } catch (e) {}
+  };
+  document.addEventListener('click', (e) => send('click', e.target, {x: e.clientX, y: e.clientY}), true);
+  document.addEventListener('change', (e) => {
+    const el = e.target;
+    send('change', el, {value: el.type === 'checkbox' || el.type === 'radio' ? String(el.checked) : el.value});
+  }, true);
+  document.addEventListener('keydown', (e) => {
+    if (['Enter', 'Tab', 'Escape'].includes(e.key)) send('key', e.target, {value: e.key});
+  }, true);
+  document.addEventListener('submit', (e) => send('submit', e.target, {}), true);
+  let scrolling = null;
+  window.addEventListener('scroll', () => {
+    clearTimeout(scrolling);
+    scrolling = setTimeout(() => send('scroll', null, {value: Math.round(scrollX) + ',' + Math.round(scrollY)}), 250);
+  }, true);
+}""" % (_ELEMENT_INFO, BINDING, BINDING)
+
+_STOP_JS = "() => { window.__recorderTakeover = false; }"
+
+# What a continuation needs to resume: storage and the fields' values, never secrets'.
+_STATE_JS = """(redact) => {
+  const storage = {};
+  try { for (let i = 0; i < localStorage.length; i++) { const k = localStorage.key(i); storage[k] = localStorage.getItem(k); } } catch (e) {}
+  const secret = (el) => el.type === 'password' || redact.some((s) => { try { return el.matches(s) || !!el.closest(s); } catch (e) { return false; } });
+  const fields = Array.from(document.querySelectorAll('input, textarea, select'))
+    .filter((el) => (el.name || el.id) && el.type !== 'file' && !secret(el))
+    .map((el) => ({name: el.name || null, id: el.id || null,
+                   value: el.type === 'checkbox' || el.type === 'radio' ? el.checked : el.value}));
+  return {local_storage: storage, form_values: fields};
+}"""
+
+
+def describe(target: dict[str, Any] | None) -> str | None:
+    """The readable locator of an element a person touched, from what the page said of it."""
+    if not target:
+        return None
+    quote = lambda text: json.dumps(text, ensure_ascii=False)  # noqa: E731
+    if target.get("test_id"):
+        return f"get_by_test_id({quote(target['test_id'])})"
+    if target.get("label"):  # a labelled field reads best by its label
+        return f"get_by_label({quote(target['label'])})"
+    if target.get("role") and target.get("accessible_name"):
+        return f"get_by_role({quote(target['role'])}, name={quote(target['accessible_name'])})"
+    if target.get("placeholder"):
+        return f"get_by_placeholder({quote(target['placeholder'])})"
+    if target.get("text"):
+        return f"get_by_text({quote(target['text'])})"
+    if target.get("css_path"):
+        return readable_selector(target["css_path"])
+    return None
+
+
+class Takeover:
+    """The state of one takeover: which capture it pauses, and the person's session."""
+
+    def __init__(self, page: Any, visitor_id: str | None, parent_demo_id: Any) -> None:
+        capture = page.__dict__.get(ATTRIBUTE)
+        if capture is None:
+            raise RecorderError("takeover() needs a page being recorded: use it inside `with record(page):`")
+        if capture.session.agent_paused:
+            raise RecorderError("this page is already taken over")
+        self.capture: PageCapture = capture
+        self.page = page
+        self.visitor_id = visitor_id
+        self.parent_demo_id = parent_demo_id
+        self.parent: Recording = capture.session.recording
+        self.person: Recording | None = None
+
+    def state(self) -> Flow:
+        redact = list(self.capture.session.options.redact + self.capture.session.options.mask)
+        cookies = yield lambda: self.page.context.cookies()
+        storage = yield lambda: self.page.evaluate(_STATE_JS, redact)
+        return {"url": self.page.url, "cookies": cookies, **(storage or {})}
+
+    def begin(self) -> Flow:
+        page, capture, session = self.page, self.capture, self.capture.session
+        state = yield from self.state()
+        capture.settle_screenshots()
+        person = self.parent.store.start_user_session(
+            visitor_id=self.visitor_id, parent_demo_id=self.parent_demo_id, page_url=page.url,
+            owner=self.parent.owner, parent_id=self.parent.id)
+        self.person = person
+        capture._record_event("handoff", url=page.url, value=person.name,
+                              metadata={"user_session_id": person.id, "state": state})
+        user_agent = yield lambda: page.evaluate("() => navigator.userAgent")
+        person.update_metadata({"user_agent": user_agent})
+        if not page.__dict__.get("_recorder_binding"):
+            yield lambda: page.expose_binding(BINDING, self._on_user_event_binding)
+            redact = list(session.options.redact + session.options.mask)
+            # Listeners in every document the person navigates to; what they report once the
+            # takeover is over is dropped in Python (an init script cannot be taken back).
+            yield lambda: page.add_init_script(script=f"({_LISTENERS_JS})({json.dumps(redact)});")
+            page.__dict__["_recorder_binding"] = True
+        page.__dict__["_recorder_takeover"] = self
+        session.recording, session.agent_paused = person, True
+        yield lambda: page.evaluate(_LISTENERS_JS, list(session.options.redact + session.options.mask))
+
+    def end(self, error: BaseException | None) -> Flow:
+        page, capture, session = self.page, self.capture, self.capture.session
+        assert self.person is not None
+        if not page.is_closed():
+            try:
+                yield lambda: page.evaluate(_STOP_JS)
+            except Exception:
+                pass
+        state: dict[str, Any] = {}
+        if not page.is_closed():
+            try:
+                state = yield from self.state()
+            except Exception:
+                state = {"url": page.url}
+        capture.settle_screenshots()
+        page.__dict__.pop("_recorder_takeover", None)
+        if error is None:
+            self.person.complete()
+        else:
+            self.person.fail(f"{type(error).__name__}: {error}")
+        session.recording, session.agent_paused = self.parent, False
+        capture._record_event("completion", url=state.get("url"), value=self.person.name,
+                              metadata={"user_session_id": self.person.id, "state": state})
+
+    # -- what the person does -------------------------------------------------------------
+
+    def _on_user_event_binding(self, source: Any, payload: dict[str, Any]) -> None:
+        takeover = self.page.__dict__.get("_recorder_takeover")
+        if takeover is None:
+            return  # listeners outlive the takeover; what they report afterwards is dropped
+        takeover.capture.session.run(takeover._user_event(payload))
+
+    def _user_event(self, payload: dict[str, Any]) -> Flow:
+        capture, session = self.capture, self.capture.session
+        target = payload.get("target") or None
+        event = payload.get("event", "event")
+        value = payload.get("value")
+        metadata: dict[str, Any] = {"event": event, "api": f"user.{event}"}
+        if target:
+            metadata["bounding_box"] = target.pop("bounding_box", None)
+            if target.pop("secret", False) and value is not None and event != "click":
+                session.scrub.add(value if isinstance(value, str) else None)
+                value, metadata["redacted"] = None, True
+            metadata["target"] = {k: v for k, v in target.items() if v is not None}
+        if payload.get("x") is not None:
+            metadata["point"] = {"x": payload["x"], "y": payload["y"]}
+        dom = None
+        if session.options.dom and not self.page.is_closed():
+            redact = list(session.options.redact + session.options.mask)
+            snapshot = yield from capture._quietly(lambda: self.page.evaluate(DOM_SNAPSHOT_JS, [redact, list(session.options.mask)]))
+            dom = snapshot["html"] if snapshot else None
+        capture._record_event("user_action", url=self.page.url, value=None if value is None else str(value),
+                              metadata=metadata, selector=describe(target), dom=dom)
+
+
+class takeover:  # noqa: N801 - used like a function: `with takeover(page) as person:`
+    """Hand a recorded page to a person; their actions are recorded in a user session.
+
+    ``with takeover(page) as person:`` (sync) or ``async with`` (async); ``person`` is the
+    user session's :class:`~recorder.Recording`. The page must be inside ``record()``.
+    """
+
+    def __init__(self, page: Any, visitor_id: str | None = None, parent_demo_id: Any = None) -> None:
+        self._takeover = Takeover(page, visitor_id, parent_demo_id)
+
+    def __enter__(self) -> Recording:
+        run_sync(self._takeover.begin())
+        assert self._takeover.person is not None
+        return self._takeover.person
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        run_sync(self._takeover.end(exc))
+
+    async def __aenter__(self) -> Recording:
+        await run_async(self._takeover.begin())
+        assert self._takeover.person is not None
+        return self._takeover.person
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await run_async(self._takeover.end(exc))

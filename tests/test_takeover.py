@@ -1,0 +1,62 @@
+"""A person takes over from an agent: their input captured in a user session, then handed back.
+
+The test drives the page with real input events (page.mouse, page.keyboard) standing in
+for the person; during the takeover those calls are not recorded as the agent's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Page
+
+from recorder import RecordingStore, record, takeover
+
+PERSON_SECRET = "persons-own-passphrase"
+
+
+def test_takeover_records_the_person_and_hands_back(page: Page, server: str, db_path: Path) -> None:
+    with record(page, db=db_path, name="agent") as page:
+        page.goto(server + "/app.html")
+        page.get_by_label("Name").fill("agent typed")
+        with takeover(page, visitor_id="visitor-1") as person:
+            name_box = page.locator("#name").bounding_box()
+            page.mouse.click(name_box["x"] + 5, name_box["y"] + 5)
+            page.keyboard.press("Control+A")
+            page.keyboard.type("person typed")
+            page.keyboard.press("Tab")
+            page.locator("#password").focus()
+            page.keyboard.type(PERSON_SECRET)
+            page.keyboard.press("Tab")
+            page.locator("#hash").click()
+            page.wait_for_timeout(300)
+        page.get_by_label("Name").fill("agent again")
+
+    with RecordingStore(db_path) as store:
+        agent = store.get(page.recording.id)
+        agent_steps = agent.timeline()
+        user = store.get(person.id)
+        user_steps = user.timeline()
+
+    assert [a["type"] for a in agent_steps] == ["navigate", "type", "handoff", "completion", "type"]
+    handoff, completion = agent_steps[2], agent_steps[3]
+    assert handoff["metadata"]["user_session_id"] == user.id == completion["metadata"]["user_session_id"]
+    state = handoff["metadata"]["state"]
+    assert state["url"] == server + "/app.html" and isinstance(state["cookies"], list)
+    assert {"name": "name", "id": "name", "value": "agent typed"} in state["form_values"]
+    assert not any(f["id"] == "password" for f in state["form_values"])
+    assert completion["metadata"]["state"]["url"] == server + "/app.html#section"
+
+    assert user.is_user_session and user.parent_id == agent.id and user.status == "completed"
+    assert user.metadata["visitor_id"] == "visitor-1" and "Chrome" in user.metadata["user_agent"]
+    events = [(a["type"], a["metadata"].get("event"), a["selector"], a["value"]) for a in user_steps]
+    assert ("user_action", "change", 'get_by_label("Name")', "person typed") in events
+    assert ("user_action", "key", 'get_by_label("Name")', "Tab") in events
+    assert ("user_action", "click", 'get_by_role("link", name="Section")', None) in events
+    assert ("navigate", None, None, None) in [(t, e, s, None) for t, e, s, _ in events]
+    secret_change = next(a for a in user_steps if a["metadata"].get("event") == "change" and a["metadata"].get("redacted"))
+    assert secret_change["value"] is None
+    actions = [a for a in user_steps if a["type"] == "user_action"]
+    assert all(a["dom_snapshot_key"] for a in actions) and sum(bool(a["screenshot_key"]) for a in actions) >= len(actions) - 1
+    for path in db_path.parent.glob("recordings.db*"):
+        assert PERSON_SECRET.encode() not in path.read_bytes()
