@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-import queue
+from collections import deque
 import socket
 import sqlite3
 import threading
@@ -84,18 +84,24 @@ class Action:
 
 
 class _Writer:
-    """One thread owning one connection; jobs run in submission order.
+    """One thread owning one connection; jobs run in submission order within their lane.
 
-    Queued jobs are drained in batches, each batch one transaction (a SAVEPOINT per job,
-    so one failing job does not undo its neighbours). That is what makes thousands of
-    small writes a second possible while every write is committed within milliseconds.
+    Two lanes: *urgent* jobs (an action's row, a status change) are small and always run
+    first; the others (compressing and storing snapshots, reads) run after them, in order.
+    Each round is one transaction (a SAVEPOINT per job, so one failing job does not undo
+    its neighbours) and takes snapshot work for at most ``ROUND_SECONDS``, so a row
+    queued behind a backlog of big screenshots is still committed within milliseconds:
+    a process killed mid-recording loses at most its newest snapshots, not its actions.
     """
 
+    ROUND_SECONDS = 0.05
     _STOP = object()
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._urgent: deque[Any] = deque()
+        self._normal: deque[Any] = deque()
+        self._wakeup = threading.Condition()
         self._warned = False
         ready: Future[None] = Future()
         self._thread = threading.Thread(
@@ -104,27 +110,41 @@ class _Writer:
         self._thread.start()
         ready.result()
 
-    def submit(self, job: Callable[[sqlite3.Connection], T]) -> Future[T]:
+    def submit(self, job: Callable[[sqlite3.Connection], T], urgent: bool = False) -> Future[T]:
         future: Future[T] = Future()
         if not self._thread.is_alive():
             future.set_exception(DatabaseError(f"the store for {self.path} is closed"))
             return future
-        self._queue.put((job, future))
+        self._put((job, future), urgent)
         return future
+
+    def _put(self, item: Any, urgent: bool = False) -> None:
+        with self._wakeup:
+            (self._urgent if urgent else self._normal).append(item)
+            self._wakeup.notify()
 
     def call(self, job: Callable[[sqlite3.Connection], T]) -> T:
         return self.submit(job).result()
 
     def call_outside_transaction(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        """Run a job on its own, not in a batch's transaction (VACUUM needs that)."""
+        """Run a job on its own, not in a round's transaction (VACUUM needs that)."""
         future: Future[T] = Future()
-        self._queue.put((_Alone(job), future))
+        self._put((_Alone(job), future))
         return future.result()
 
     def close(self) -> None:
         if self._thread.is_alive():
-            self._queue.put(self._STOP)
+            self._put(self._STOP)
             self._thread.join()
+
+    def _next_round(self) -> tuple[list[Any], list[Any]]:
+        """Every urgent job, and the others in order up to a job that must run alone or stop."""
+        with self._wakeup:
+            while not self._urgent and not self._normal:
+                self._wakeup.wait()
+            urgent = list(self._urgent)
+            self._urgent.clear()
+            return urgent, self._normal  # type: ignore[return-value]
 
     def _run(self, ready: Future[None]) -> None:
         try:
@@ -135,25 +155,38 @@ class _Writer:
         ready.set_result(None)
         try:
             while True:
-                batch = [self._queue.get()]
-                while len(batch) < 500:
-                    try:
-                        batch.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
-                stop = any(item is self._STOP for item in batch)
-                jobs = [item for item in batch if item is not self._STOP]
-                # Jobs that must run alone split the batch, keeping submission order.
-                while jobs:
-                    alone = next((i for i, (job, _) in enumerate(jobs) if isinstance(job, _Alone)), len(jobs))
-                    self._run_batch(conn, jobs[:alone])
-                    if alone < len(jobs):
-                        self._run_alone(conn, *jobs[alone])
-                    jobs = jobs[alone + 1:]
-                if stop:
+                urgent, normal = self._next_round()
+                if self._run_round(conn, urgent, normal):
                     return
         finally:
             conn.close()
+
+    def _run_round(self, conn: sqlite3.Connection, urgent: list[Any], normal: deque[Any]) -> bool:
+        """One transaction: the urgent jobs, then normal ones while time is left; True at STOP."""
+        with self._wakeup:
+            head = normal[0] if normal else None
+            if not urgent and (head is self._STOP or (head is not None and isinstance(head[0], _Alone))):
+                normal.popleft()
+        if not urgent and head is self._STOP:
+            return True
+        if not urgent and head is not None and isinstance(head[0], _Alone):
+            self._run_alone(conn, *head)
+            return False
+        deadline = time.monotonic() + self.ROUND_SECONDS
+
+        def jobs() -> Iterator[Any]:
+            yield from urgent
+            while time.monotonic() < deadline:
+                with self._wakeup:
+                    # An urgent job queued meanwhile goes first: the normal jobs behind it
+                    # may depend on it (an action's snapshots update the action's row).
+                    if self._urgent or not normal or normal[0] is self._STOP or isinstance(normal[0][0], _Alone):
+                        return
+                    item = normal.popleft()
+                yield item
+
+        self._run_batch(conn, jobs())
+        return False
 
     def _run_alone(self, conn: sqlite3.Connection, job: _Alone, future: Future[Any]) -> None:
         try:
@@ -161,13 +194,13 @@ class _Writer:
         except BaseException as exc:
             future.set_exception(exc)
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[tuple[Callable[..., Any], Future[Any]]]) -> None:
-        if not batch:
-            return
+    def _run_batch(self, conn: sqlite3.Connection, jobs: Iterator[tuple[Callable[..., Any], Future[Any]]]) -> None:
         outcomes: list[tuple[Future[Any], bool, Any]] = []
+        batch: list[tuple[Callable[..., Any], Future[Any]]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job, future in batch:
+            for job, future in jobs:
+                batch.append((job, future))
                 conn.execute("SAVEPOINT job")
                 try:
                     result = job(conn)
@@ -185,6 +218,7 @@ class _Writer:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             error = DatabaseError(f"could not write to {self.path}: {exc}")
+            batch.extend(jobs)  # the rest of the round fails alike, rather than wait forever
             outcomes = [(future, False, error) for _, future in batch]
             if not self._warned:
                 self._warned = True
@@ -828,21 +862,31 @@ class Recording:
             self.action_count += 1
         store, encoded_metadata = self.store, _json(action.metadata)
 
+        # The row first, in the writer's urgent lane: committed within milliseconds however
+        # far behind the snapshot work is. Its snapshot keys are filled in when stored.
         def insert(conn: sqlite3.Connection) -> None:
-            screenshot_key = (store._put_screenshot(conn, action.recording_id, screenshot) if screenshot
-                              else store._early_screenshots.pop((action.recording_id, action.sequence), None))
-            dom_key = store._put_blob(conn, action.recording_id, dom_snapshot, "dom") if dom_snapshot else None
             conn.execute(
                 "INSERT INTO actions (recording_id, sequence, type, timestamp_ms, duration_ms, selector, value,"
                 " url, status, error, screenshot_key, dom_snapshot_key, metadata)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (action.recording_id, action.sequence, action.type, action.timestamp_ms, action.duration_ms,
                  action.selector, action.value, action.url, action.status, action.error,
-                 screenshot_key, dom_key, encoded_metadata),
+                 store._early_screenshots.pop((action.recording_id, action.sequence), None), None, encoded_metadata),
             )
             conn.execute("UPDATE recordings SET action_count = action_count + 1 WHERE id = ?", (action.recording_id,))
 
-        store._submit(insert)
+        def store_snapshots(conn: sqlite3.Connection) -> None:
+            screenshot_key = store._put_screenshot(conn, action.recording_id, screenshot) if screenshot else None
+            dom_key = store._put_blob(conn, action.recording_id, dom_snapshot, "dom") if dom_snapshot else None
+            conn.execute(
+                "UPDATE actions SET screenshot_key = coalesce(?, screenshot_key), dom_snapshot_key = ?"
+                " WHERE recording_id = ? AND sequence = ?",
+                (screenshot_key, dom_key, action.recording_id, action.sequence),
+            )
+
+        store._writer.submit(insert, urgent=True)
+        if screenshot or dom_snapshot:
+            store._submit(store_snapshots)
         return action
 
     def attach_screenshot(self, sequence: int, screenshot: bytes, masks: dict[str, Any] | None = None) -> str:
@@ -889,13 +933,15 @@ class Recording:
             else:
                 self.failed_at, self.error = stamp, error
         column = "completed_at" if status == "completed" else "failed_at"
-        self.store._call(
+        self.store._writer.submit(
             lambda conn: conn.execute(
                 f"UPDATE recordings SET status = ?, duration_ms = ?, {column} = ?, error = ? WHERE id = ?",
                 (status, self.duration_ms, stamp, error, self.id),
-            )
-        )
-        self.store._forget_bases(self.id)
+            ),
+            urgent=True,
+        ).result()
+        # After this recording's queued snapshots: they still compress against these bases.
+        self.store._submit(lambda conn: self.store._forget_bases(self.id))
 
     def update_metadata(self, values: dict[str, Any]) -> None:
         """Merge ``values`` into the recording's metadata (JSON), at any status."""
