@@ -200,7 +200,7 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         if self._owns_store:
             self._store.close()
         else:
-            self._store.flush()
+            self._store.flush(tiled=False)  # durable now; tiling goes on in the writer's idle time
 
     def __enter__(self) -> Any:
         if self._is_async:

@@ -97,8 +97,11 @@ class _Writer:
     ROUND_SECONDS = 0.05
     _STOP = object()
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, idle: Callable[[sqlite3.Connection], bool] | None = None) -> None:
         self.path = path
+        # Background work done when no job waits (cutting screenshots into tiles): one
+        # bounded step per call, True while more remains. Finished before the thread stops.
+        self._idle = idle
         self._urgent: deque[Any] = deque()
         self._normal: deque[Any] = deque()
         self._wakeup = threading.Condition()
@@ -155,11 +158,25 @@ class _Writer:
         ready.set_result(None)
         try:
             while True:
+                if self._idle is not None and not self._has_jobs() and self._idle(conn):
+                    continue
                 urgent, normal = self._next_round()
                 if self._run_round(conn, urgent, normal):
+                    while self._idle is not None and self._idle(conn):
+                        pass
                     return
         finally:
             conn.close()
+
+    def warn(self, problem: str) -> None:
+        """Warn once per store: recording goes on, its writes are lost."""
+        if not self._warned:
+            self._warned = True
+            warnings.warn(f"recorder: {problem}; recording goes on without saving", RecorderWarning, stacklevel=1)
+
+    def _has_jobs(self) -> bool:
+        with self._wakeup:
+            return bool(self._urgent or self._normal)
 
     def _run_round(self, conn: sqlite3.Connection, urgent: list[Any], normal: deque[Any]) -> bool:
         """One transaction: the urgent jobs, then normal ones while time is left; True at STOP."""
@@ -220,9 +237,7 @@ class _Writer:
             error = DatabaseError(f"could not write to {self.path}: {exc}")
             batch.extend(jobs)  # the rest of the round fails alike, rather than wait forever
             outcomes = [(future, False, error) for _, future in batch]
-            if not self._warned:
-                self._warned = True
-                warnings.warn(f"recorder: {error}; recording goes on without saving", RecorderWarning, stacklevel=1)
+            self.warn(str(error))
         for future, ok, value in outcomes:
             if ok:
                 future.set_result(value)
@@ -315,11 +330,14 @@ class RecordingStore:
         self.path = Path(path) if path is not None else default_db_path()
         # Past this database size, screenshots are no longer stored (actions still are).
         self.max_bytes = max_bytes
-        self._writer = _Writer(self.path)
-        self.owner: Owner | None = None  # set on the views for_owner() returns
         # Per (recording, kind): the last snapshot written (key, stored bytes, chain depth),
         # so the next one is stored as a delta of it. Touched by the writer thread only.
-        self._delta_bases: dict[tuple[int, str], tuple[str, bytes, int]] = {}
+        self._delta_bases: dict[tuple[int | None, str], tuple[str, bytes, int]] = {}
+        # Screenshots stored as captured, waiting to be cut into tiles when the writer is
+        # idle: (recording id, blob key). Writer thread only.
+        self._untiled: deque[tuple[int | None, str | None]] = deque()
+        self._writer = _Writer(self.path, idle=self._tile_next)
+        self.owner: Owner | None = None  # set on the views for_owner() returns
         # Screenshots attached to (recording, sequence) before that action's row was
         # written: a frame can arrive while the action is still being captured.
         self._early_screenshots: dict[tuple[int, int], str] = {}
@@ -330,9 +348,16 @@ class RecordingStore:
         """Write everything queued, then close the database."""
         self._writer.close()
 
-    def flush(self) -> None:
-        """Block until every write queued so far is committed."""
+    def flush(self, *, tiled: bool = True) -> None:
+        """Block until every write queued so far is committed.
+
+        Screenshots are committed as captured and cut into tiles (see recorder/tiles.py)
+        when the writer has nothing else to do; ``flush`` waits for that too unless
+        ``tiled=False``. Either way what was queued is on disk when it returns.
+        """
         self._writer.call(lambda conn: None)
+        if tiled:
+            self._writer.call_outside_transaction(self._tile_all)
 
     def __enter__(self) -> RecordingStore:
         return self
@@ -456,8 +481,9 @@ class RecordingStore:
     def blob(self, key: str) -> bytes:
         """The bytes of a stored DOM snapshot, or a screenshot as a JPEG image.
 
-        DOM snapshots come back exactly as captured; screenshots are stored as tiles
-        (see recorder/tiles.py) and come back composed into one JPEG.
+        DOM snapshots come back exactly as captured. Screenshots are stored as tiles
+        (see recorder/tiles.py) and come back composed into one JPEG; one not tiled yet
+        comes back as the JPEG that was captured.
         """
 
         def read(conn: sqlite3.Connection) -> bytes:
@@ -564,6 +590,7 @@ class RecordingStore:
         freed with their recording; this also catches what a crash left behind.
         """
         before = _file_size(self.path)
+        self._writer.call_outside_transaction(self._tile_leftovers)
         deleted = self._writer.call(_collect_garbage)
         self._writer.call_outside_transaction(lambda conn: conn.execute("VACUUM"))
         self._writer.call_outside_transaction(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
@@ -578,8 +605,9 @@ class RecordingStore:
         return self._writer.call(job)
 
     def _forget_bases(self, recording_id: int) -> None:
-        for kind in ("screenshot", "dom"):
-            self._delta_bases.pop((recording_id, kind), None)
+        self._delta_bases.pop((recording_id, "dom"), None)
+        # Screenshots of the recording may still wait to be tiled against the base.
+        self._untiled.append((recording_id, None))
 
     def _put_screenshot(self, conn: sqlite3.Connection, recording_id: int, data: bytes,
                         masks: dict[str, Any] | None = None, key: str | None = None) -> str | None:
@@ -608,35 +636,98 @@ class RecordingStore:
             return key
         if kind == "screenshot" and self.max_bytes is not None and _database_size(conn) >= self.max_bytes:
             raise _OverLimit(f"database reached max_bytes ({self.max_bytes:,}); screenshots are no longer stored")
+        if kind == "screenshot" and not masks and blobs.sniff_media_type(data) == "image/jpeg":
+            # Stored as captured now (cheap, so the action is durable at once) and cut
+            # into tiles later by _tile_next; read back meanwhile, it is the JPEG itself.
+            # A masked screenshot is painted over before anything is stored, and other
+            # formats are rare, so those are tiled right away.
+            conn.execute(
+                "INSERT INTO blobs (key, media_type, codec, size, stored_size, data) VALUES (?, 'image/jpeg', 'raw', ?, ?, ?)",
+                (key, len(data), len(data), data),
+            )
+            self._untiled.append((recording_id, key))
+            return key
         tiled = _try_split(data, masks) if kind == "screenshot" else None
         if masks and tiled is None:
             raise _OverLimit("a masked screenshot that cannot be decoded is not stored")
         if tiled is not None:
-            for tile, encode in tiled.tiles.items():
-                if not conn.execute("UPDATE blobs SET refs = refs + 1 WHERE key = ?", (tile,)).rowcount:
-                    webp = encode()
-                    conn.execute(
-                        "INSERT INTO blobs (key, media_type, codec, size, stored_size, data, refs)"
-                        " VALUES (?, 'image/webp', 'raw', ?, ?, ?, 1)",
-                        (tile, len(webp), len(webp), webp),
-                    )
+            _add_tiles(conn, tiled.tiles)
             stored, media_type = tiled.manifest, tiles.MEDIA_TYPE
         else:
             stored, media_type = data, blobs.sniff_media_type(data)
             if media_type == "application/octet-stream":
                 media_type = "text/html"
+        encoded = self._encode_delta(conn, recording_id, kind, key, stored, media_type)
+        conn.execute(
+            "INSERT INTO blobs (key, media_type, codec, base_key, size, stored_size, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key, media_type, encoded.codec, encoded.base_key, len(data), len(encoded.data), encoded.data),
+        )
+        return key
+
+    def _encode_delta(self, conn: sqlite3.Connection, recording_id: int | None, kind: str, key: str,
+                      stored: bytes, media_type: str) -> blobs.EncodedBlob:
+        """Compress ``stored`` as a delta of the recording's previous snapshot of this kind."""
         base = self._delta_bases.get((recording_id, kind))
         # The base may be gone (another process deleted its recording), or its chain long.
         if base and (base[2] >= blobs.MAX_DELTA_CHAIN
                      or not conn.execute("SELECT 1 FROM blobs WHERE key = ?", (base[0],)).fetchone()):
             base = None
         encoded = blobs.encode(stored, media_type, base=(base[0], base[1]) if base else None)
-        conn.execute(
-            "INSERT INTO blobs (key, media_type, codec, base_key, size, stored_size, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, media_type, encoded.codec, encoded.base_key, len(data), len(encoded.data), encoded.data),
-        )
-        self._delta_bases[(recording_id, kind)] = (key, stored, (base[2] + 1) if base else 0)
-        return key
+        if encoded.codec != "raw":
+            self._delta_bases[(recording_id, kind)] = (key, stored, (base[2] + 1) if base else 0)
+        return encoded
+
+    # -- tiling, in the writer's idle time ----------------------------------------------
+
+    def _tile_next(self, conn: sqlite3.Connection) -> bool:
+        """Cut one screenshot stored as captured into tiles; False when none is waiting.
+
+        The decoding and WebP encoding (the slow part) happen outside the transaction;
+        inside it the blob's row is swapped for its tile manifest under the same key, so
+        actions pointing at it never notice. A blob deleted meanwhile is skipped.
+        """
+        if not self._untiled:
+            return False
+        recording_id, key = self._untiled.popleft()
+        if key is None:  # the recording ended: its last manifest is no one's base any more
+            self._delta_bases.pop((recording_id, "screenshot"), None)
+            return True
+        row = conn.execute(
+            "SELECT data FROM blobs WHERE key = ? AND codec = 'raw' AND media_type = 'image/jpeg'", (key,)
+        ).fetchone()
+        tiled = _try_split(row[0]) if row else None
+        if tiled is None:
+            return True  # gone, already tiled, or not an image Pillow reads: it stays as it is
+        present = {tile for tile in tiled.tiles
+                   if conn.execute("SELECT 1 FROM blobs WHERE key = ?", (tile,)).fetchone()}
+        encoded_tiles = {tile: encode() for tile, encode in tiled.tiles.items() if tile not in present}
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            if conn.execute("SELECT 1 FROM blobs WHERE key = ? AND codec = 'raw'", (key,)).fetchone():
+                _add_tiles(conn, {tile: encoded_tiles.get(tile) or encode for tile, encode in tiled.tiles.items()})
+                encoded = self._encode_delta(conn, recording_id, "screenshot", key, tiled.manifest, tiles.MEDIA_TYPE)
+                conn.execute(
+                    "UPDATE blobs SET media_type = ?, codec = ?, base_key = ?, stored_size = ?, data = ? WHERE key = ?",
+                    (tiles.MEDIA_TYPE, encoded.codec, encoded.base_key, len(encoded.data), encoded.data, key),
+                )
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._writer.warn(f"could not write to {self.path}: {exc}")  # the screenshot stays as captured
+        return True
+
+    def _tile_all(self, conn: sqlite3.Connection) -> None:
+        while self._tile_next(conn):
+            pass
+
+    def _tile_leftovers(self, conn: sqlite3.Connection) -> None:
+        """Tile screenshots left as captured by a process that stopped before it could."""
+        self._untiled.extend(conn.execute(
+            "SELECT (SELECT recording_id FROM actions WHERE screenshot_key = key LIMIT 1), key FROM blobs"
+            " WHERE codec = 'raw' AND media_type = 'image/jpeg' AND key NOT LIKE 'tile:%'"
+        ).fetchall())
+        self._tile_all(conn)
 
 
 class _OverLimit(Exception):
@@ -675,6 +766,22 @@ def _collect_garbage(conn: sqlite3.Connection) -> int:
             continue
         deleted += conn.execute("DELETE FROM blobs WHERE key = ?", (key,)).rowcount
     return deleted
+
+
+def _add_tiles(conn: sqlite3.Connection, tile_encoders: dict[str, Any]) -> None:
+    """Reference each tile once more, inserting those not stored yet.
+
+    Values are the tile's WebP bytes or a function that encodes them (called only when
+    the tile is new).
+    """
+    for tile, webp in tile_encoders.items():
+        if not conn.execute("UPDATE blobs SET refs = refs + 1 WHERE key = ?", (tile,)).rowcount:
+            data = webp if isinstance(webp, bytes) else webp()
+            conn.execute(
+                "INSERT INTO blobs (key, media_type, codec, size, stored_size, data, refs)"
+                " VALUES (?, 'image/webp', 'raw', ?, ?, ?, 1)",
+                (tile, len(data), len(data), data),
+            )
 
 
 def _try_split(data: bytes, masks: dict[str, Any] | None = None) -> tiles.Tiled | None:

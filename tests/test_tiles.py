@@ -56,3 +56,55 @@ def test_bytes_that_are_not_an_image_are_stored_as_they_are(db_path: Path) -> No
         action = store.start().record_action("click", screenshot=b"not an image at all")
         assert store.blob(action.screenshot_key) == b"not an image at all"
         assert len(store.get(action.recording_id).timeline()) == 1
+
+
+def jpeg(text: str = "", size: tuple[int, int] = (320, 192)) -> bytes:
+    out = io.BytesIO()
+    Image.open(io.BytesIO(screenshot(text, size))).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def blob_rows(db_path: Path) -> dict[str, tuple[str, str]]:
+    with sqlite3.connect(db_path) as conn:
+        return {key: (media_type, codec) for key, media_type, codec in conn.execute("SELECT key, media_type, codec FROM blobs")}
+
+
+def test_a_jpeg_is_committed_as_captured_then_tiled_under_the_same_key(db_path: Path) -> None:
+    original = jpeg("deferred")
+    with RecordingStore(db_path) as store:
+        action = store.start().record_action("click", screenshot=original)
+        store.flush(tiled=False)
+        # Durable without waiting for tiling (which may or may not have happened yet).
+        assert blob_rows(db_path)[action.screenshot_key] in {("image/jpeg", "raw"),
+                                                              ("application/vnd.recorder.tiles", "zstd")}
+        store.flush()
+        assert blob_rows(db_path)[action.screenshot_key][0] == "application/vnd.recorder.tiles"
+        assert any(key.startswith("tile:") for key in blob_rows(db_path))
+        image = Image.open(io.BytesIO(store.blob(action.screenshot_key)))
+        assert image.format == "JPEG" and image.size == (320, 192)
+
+
+def test_screenshots_a_killed_process_left_untiled_are_tiled_by_vacuum(db_path: Path) -> None:
+    with RecordingStore(db_path) as store:
+        action = store.start().record_action("click", screenshot=jpeg("crash"))
+    # What a process killed before its idle time leaves: the action and its JPEG as captured.
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DELETE FROM blobs WHERE key LIKE 'tile:%'")
+        conn.execute("UPDATE blobs SET media_type = 'image/jpeg', codec = 'raw', base_key = NULL, data = ? WHERE key = ?",
+                     (jpeg("crash"), action.screenshot_key))
+    with RecordingStore(db_path) as store:
+        assert Image.open(io.BytesIO(store.blob(action.screenshot_key))).format == "JPEG"
+        store.vacuum()
+        assert blob_rows(db_path)[action.screenshot_key][0] == "application/vnd.recorder.tiles"
+        assert Image.open(io.BytesIO(store.blob(action.screenshot_key))).size == (320, 192)
+
+
+def test_deleting_a_recording_before_its_screenshots_are_tiled_leaves_no_tiles(db_path: Path) -> None:
+    with RecordingStore(db_path) as store:
+        recording = store.start()
+        for i in range(5):
+            recording.record_action("click", screenshot=jpeg(f"gone {i}"), dom_snapshot=f"<p>{i}</p>")
+        recording.complete()
+        store.delete(recording.id)
+        store.flush()
+    assert blob_rows(db_path) == {}
