@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from ._core import ACTIONS, ATTRIBUTE, ActionSpec, Options, PageCapture, Session, run_async, run_sync
-from .errors import RecorderError
+from .errors import DatabaseError, RecorderError
 from .store import Recording, RecordingStore
 
 _install_lock = threading.Lock()
@@ -193,14 +193,18 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
     def _finish(self, exc: BaseException | None) -> None:
         assert self._session is not None and self._store is not None
         recording = self._session.recording
-        if exc is None:
-            recording.complete()
-        else:
-            recording.fail(f"{type(exc).__name__}: {exc}".split("\nCall log:")[0])
-        if self._owns_store:
-            self._store.close()
-        else:
-            self._store.flush(tiled=False)  # durable now; tiling goes on in the writer's idle time
+        try:
+            if exc is None:
+                recording.complete()
+            else:
+                recording.fail(f"{type(exc).__name__}: {exc}".split("\nCall log:")[0])
+            if not self._owns_store:
+                self._store.flush(tiled=False)  # durable now; tiling goes on in the writer's idle time
+        except DatabaseError:
+            pass  # the disk refused the write; the store has warned once, and the code under test goes on
+        finally:
+            if self._owns_store:
+                self._store.close()
 
     def __enter__(self) -> Any:
         if self._is_async:

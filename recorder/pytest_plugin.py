@@ -20,15 +20,16 @@ import argparse
 import contextlib
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .errors import RecorderError
+from .errors import DatabaseError, RecorderError
 from .instrument import record
-from .store import Recording, RecordingStore
+from .store import Recording, RecorderWarning, RecordingStore
 
 MODES = ("on", "off", "retain-on-failure")
 RECENT_ACTIONS = 5
@@ -171,15 +172,34 @@ def _recording(request: pytest.FixtureRequest, page: Any, explicit: bool) -> Ite
         metadata=recorder.metadata(request.node, browser_type.name if browser_type else None),
         screenshots=recorder.screenshots, dom=recorder.dom,
     )
-    with _entered(session, page):
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(_entered(session, page))
+        except DatabaseError as exc:
+            # The database refuses writes (full disk, read-only file): the test runs unrecorded.
+            warnings.warn(f"recorder: {request.node.nodeid} is not recorded: {exc}", RecorderWarning, stacklevel=1)
+            yield
+            return
         recording = session.recording
         request.node.stash[_RECORDING_KEY] = recording
         request.node.user_properties.append(("recording_id", recording.id))
         request.node.user_properties.append(("recording_db", str(recorder.db_path)))
         yield
-        keep = recorder.conclude(recording, request.node.stash.get(_REPORTS_KEY, {}))
+        keep = True
+        with _tolerating_disk_trouble():
+            keep = recorder.conclude(recording, request.node.stash.get(_REPORTS_KEY, {}))
     if not keep:  # only once the block has written the last screenshots
-        recorder.store.delete(recording.id)
+        with _tolerating_disk_trouble():
+            recorder.store.delete(recording.id)
+
+
+@contextlib.contextmanager
+def _tolerating_disk_trouble() -> Iterator[None]:
+    """A database that refuses writes must not turn a test into an error; the store has warned."""
+    try:
+        yield
+    except DatabaseError:
+        pass
 
 
 @contextlib.contextmanager

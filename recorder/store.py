@@ -221,6 +221,14 @@ class _Writer:
                 conn.execute("SAVEPOINT job")
                 try:
                     result = job(conn)
+                except sqlite3.Error as exc:
+                    if not conn.in_transaction:
+                        raise  # SQLite gave up the whole transaction (disk full, I/O error)
+                    # The database refused this job (disk full, read-only...), but the round
+                    # goes on. Its writes are lost, and nobody may be waiting to hear it.
+                    self.warn(f"could not write to {self.path}: {exc}")
+                    conn.execute("ROLLBACK TO job")
+                    outcomes.append((future, False, DatabaseError(f"could not write to {self.path}: {exc}")))
                 except BaseException as exc:
                     conn.execute("ROLLBACK TO job")
                     outcomes.append((future, False, exc))
@@ -237,7 +245,7 @@ class _Writer:
             error = DatabaseError(f"could not write to {self.path}: {exc}")
             batch.extend(jobs)  # the rest of the round fails alike, rather than wait forever
             outcomes = [(future, False, error) for _, future in batch]
-            self.warn(str(error))
+            self.warn(str(error.args[0]))
         for future, ok, value in outcomes:
             if ok:
                 future.set_result(value)
@@ -485,6 +493,8 @@ class RecordingStore:
         (see recorder/tiles.py) and come back composed into one JPEG; one not tiled yet
         comes back as the JPEG that was captured.
         """
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"a blob key is a non-empty string (an action's screenshot_key or dom_snapshot_key), not {key!r}")
 
         def read(conn: sqlite3.Connection) -> bytes:
             data = _read_blob(conn, key, self.path)

@@ -215,3 +215,35 @@ def test_relative(page):
     artifacts = [p.name for p in (suite.path / "artifacts").rglob("*") if p.is_file()]
     assert sum(name == "trace.zip" for name in artifacts) == 3
     assert sum(name.endswith(".png") for name in artifacts) == 3
+
+
+DISK_TROUBLE = """
+import os
+APP = os.environ["APP_URL"] + "/app.html"
+
+def test_goes_on_when_the_database_turns_read_only(page):
+    page.goto(APP)
+    store = page.recording.store
+    store.flush()
+    # What a read-only file or a full disk does to the plugin's own connection.
+    store._writer.call_outside_transaction(lambda conn: conn.execute("PRAGMA query_only = ON"))
+    page.get_by_label("Name").fill("Ada")
+    assert page.get_by_label("Name").input_value() == "Ada"
+
+def test_fails_for_its_own_reason(page):
+    page.goto(APP)
+    assert page.title() == "Another title"
+"""
+
+
+@pytest.mark.parametrize("mode", ["on", "retain-on-failure"])
+def test_a_database_that_refuses_writes_warns_but_fails_no_test(pytester: pytest.Pytester, server: str,
+                                                               monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    monkeypatch.setenv("APP_URL", server)
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_disk=DISK_TROUBLE)
+    result = pytester.runpytest_subprocess("--record", mode, "--record-db", "out/rec.db", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)  # no errors at teardown
+    result.stdout.fnmatch_lines(["*RecorderWarning: recorder: could not write to *rec.db: attempt to write a readonly database*"])
+    found = recordings(pytester.path / "out/rec.db")
+    assert found["test_goes_on_when_the_database_turns_read_only"]["action_count"] >= 1  # the goto, saved before

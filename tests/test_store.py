@@ -105,3 +105,10 @@ def test_the_schema_is_readable_sql(db_path: Path) -> None:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
         assert {"recordings", "actions", "blobs", "schema_version", "action_timeline"} <= tables
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.parametrize("key", [None, "", 42])
+def test_a_missing_blob_key_is_named_not_an_assertion(db_path: Path, key: object) -> None:
+    with RecordingStore(db_path) as store:
+        with pytest.raises(ValueError, match="blob key is a non-empty string"):
+            store.blob(key)  # type: ignore[arg-type]

@@ -1,0 +1,59 @@
+"""Disk trouble while recording: one clear warning, the page goes on, what was saved stays.
+
+A full disk is SQLite's ``max_page_count`` (writes then fail with SQLITE_FULL, exactly as
+on a full filesystem) and a read-only database is ``query_only``; both are set on the
+store's own connection, because as root file permissions would not stop a write.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import warnings
+from pathlib import Path
+
+import pytest
+
+from recorder import RecorderWarning, RecordingStore, record
+
+
+def break_disk(store: RecordingStore, how: str) -> None:
+    def apply(conn: sqlite3.Connection) -> None:
+        if how == "full":
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            conn.execute(f"PRAGMA max_page_count = {pages}")
+        else:
+            conn.execute("PRAGMA query_only = ON")
+
+    store.flush()
+    store._writer.call_outside_transaction(apply)
+
+
+@pytest.mark.parametrize("how, message", [("full", "full"), ("read-only", "readonly")])
+def test_disk_trouble_warns_once_and_never_breaks_the_page(server: str, page, db_path: Path, how: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    store = RecordingStore(db_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with record(page, store=store, name="disk trouble") as recorded:
+            recorded.goto(server + "/app.html")
+            recorded.fill("#name", "saved before")
+            recording_id = recorded.recording.id
+            break_disk(store, how)
+            for i in range(8):
+                recorded.fill("#name", f"lost {i} ✓")
+                recorded.click("#agree")
+            # The page under test kept working through every failed write.
+            assert recorded.input_value("#name") == "lost 7 ✓"
+            assert recorded.is_checked("#agree") is False  # eight clicks: back to unchecked
+    store.close()
+    ours = [w for w in caught if issubclass(w.category, RecorderWarning)]
+    assert len(ours) == 1, [str(w.message) for w in ours]
+    assert message in str(ours[0].message) and str(db_path) in str(ours[0].message)
+
+    with RecordingStore(db_path) as reopened:
+        timeline = reopened.get(recording_id).timeline()
+        assert [a["type"] for a in timeline[:2]] == ["navigate", "type"]
+        assert timeline[1]["value"] == "saved before"
+        assert b"app" in reopened.blob(timeline[0]["dom_snapshot_key"]).lower()
+        assert b"saved before" in reopened.blob(timeline[1]["dom_snapshot_key"])
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
