@@ -497,6 +497,8 @@ class PageCapture:
         self.timeline = ScreenshotTimeline()
         self.cdp: Any = None
         self.screencasting = False
+        # A crashed renderer is not "closed", but a CDP command sent to it never answers.
+        self.crashed = False
         self.in_flight: list[tuple[int, ActionSpec]] = []
         # Where masked elements were when last looked (CSS px): painted over on the frames
         # that follow, until the next look.
@@ -517,6 +519,7 @@ class PageCapture:
             owner.__dict__[ATTRIBUTE] = self
         page.on("framenavigated", self._on_frame_navigated)
         page.on("popup", self._on_popup)
+        page.on("crash", self._on_crash)
         if opener is not None:
             self._record_event("navigate", url=page.url, metadata={"popup": True, "opener_page_index": opener.index})
         try:
@@ -543,8 +546,9 @@ class PageCapture:
             owner.__dict__.pop(ATTRIBUTE, None)
         page.remove_listener("framenavigated", self._on_frame_navigated)
         page.remove_listener("popup", self._on_popup)
+        page.remove_listener("crash", self._on_crash)
         final = None
-        if self.screencasting and not page.is_closed():
+        if self.screencasting and self.is_alive():
             try:
                 yield lambda: self.cdp.send("Page.stopScreencast")
                 capture: dict[str, Any] = {"format": "jpeg", "quality": SCREENCAST_QUALITY, "optimizeForSpeed": True}
@@ -558,7 +562,7 @@ class PageCapture:
             except Exception:
                 pass  # the page went away while stopping: keep the frames we have
         self._attach_screenshots(self.timeline.finish(final))
-        if self.cdp is not None and not page.is_closed():
+        if self.cdp is not None and self.is_alive():
             try:
                 yield lambda: self.cdp.detach()
             except Exception:
@@ -598,17 +602,17 @@ class PageCapture:
 
         dom = None
         mask = list(self.session.options.mask)
-        if self.session.options.dom and not self.page.is_closed():
+        if self.session.options.dom and self.is_alive():
             snapshot = yield from self._quietly(lambda: self.page.evaluate(DOM_SNAPSHOT_JS, [redact, mask]))
             if snapshot:
                 dom, self.mask_boxes = snapshot["html"], snapshot["masks"]
-        elif mask and not self.page.is_closed():
+        elif mask and self.is_alive():
             self.mask_boxes = (yield from self._quietly(lambda: self.page.evaluate(MASK_BOXES_JS, mask))) or []
-        if info is None and locator is not None and spec.value_from and not self.page.is_closed():
+        if info is None and locator is not None and spec.value_from and self.is_alive():
             # The element appeared only during the action: look again before storing a value.
             info = yield from self._quietly(lambda: locator.evaluate_all(TARGET_INFO_JS, redact))
         screenshot = None
-        if self.cdp is None and self.session.options.screenshots and not self.page.is_closed():
+        if self.cdp is None and self.session.options.screenshots and self.is_alive():
             screenshot = yield from self._quietly(lambda: self.page.screenshot(
                 type="jpeg", quality=SCREENCAST_QUALITY, mask=[self.page.locator(m) for m in mask]))
 
@@ -705,6 +709,14 @@ class PageCapture:
             return  # the goto/reload/back/forward being recorded is this navigation
         cause = self.in_flight[-1][0] if self.in_flight else None
         self._record_event("navigate", url=frame.url, metadata={"caused_by": cause} if cause else {})
+
+    def is_alive(self) -> bool:
+        """Whether the page can still be asked anything (it is neither closed nor crashed)."""
+        return not self.crashed and not self.page.is_closed()
+
+    def _on_crash(self, page: Any) -> None:
+        self.crashed = True
+        self.recording.update_metadata({"crashed_page_index": self.index})
 
     def _on_popup(self, popup: Any) -> None:
         self.session.run(self.session.attach(popup, opener=self))

@@ -1,0 +1,135 @@
+"""Odd and hostile pages: each is recorded (or refused with a clear message), and nothing
+recorded before is lost."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Error, Page
+
+from recorder import RecordingStore, record
+
+
+def timeline(db_path: Path, recording_id: int) -> list[dict]:
+    with RecordingStore(db_path) as store:
+        return store.get(recording_id).timeline()
+
+
+def dom_of(db_path: Path, action: dict) -> str:
+    with RecordingStore(db_path) as store:
+        return store.blob(action["dom_snapshot_key"]).decode()
+
+
+def test_a_5_mb_dom_is_recorded_whole(page: Page, server: str, db_path: Path) -> None:
+    with record(page, db=db_path) as page:
+        page.goto(server + "/odd/big.html")
+        page.get_by_label("Search").fill("needle 🔍")
+        assert page.evaluate("document.documentElement.outerHTML.length") > 5_000_000
+    fill = timeline(db_path, page.recording.id)[-1]
+    assert fill["type"] == "type" and fill["value"] == "needle 🔍" and fill["status"] == "ok"
+    html = dom_of(db_path, fill)
+    assert len(html.encode()) > 5_000_000 and 'data-i="6999"' in html and "needle 🔍" in html
+
+
+def test_a_deeply_nested_page_is_recorded(page: Page, server: str, db_path: Path) -> None:
+    with record(page, db=db_path) as page:
+        page.goto(server + "/odd/deep.html")
+        page.get_by_role("button", name="Deep button").click()
+        assert page.locator("#deepest").inner_text() == "Deep button clicked"
+    click = timeline(db_path, page.recording.id)[-1]
+    assert click["type"] == "click" and click["status"] == "ok"
+    assert "level-499" in dom_of(db_path, click)
+
+
+def test_shadow_roots_iframes_and_unicode(page: Page, server: str, db_path: Path) -> None:
+    value = "Zoë 👩‍💻 — 名前 \u202e reversed"
+    with record(page, db=db_path) as page:
+        page.goto(server + "/odd/shadow.html")
+        page.get_by_label("Nom 😀").fill(value)
+        page.get_by_role("button", name="Envoyer ✓").click()
+        page.frame_locator("#inner").get_by_label("Inner").fill("dans le cadre ✓")
+        assert page.locator("#out").inner_text() == "sent: " + value
+    actions = timeline(db_path, page.recording.id)
+    assert [a["type"] for a in actions] == ["navigate", "type", "click", "type"]
+    fill, click, frame_fill = actions[1:]
+    assert fill["value"] == value and "Nom 😀" in fill["selector"]
+    assert "Envoyer ✓" in click["selector"] and click["status"] == "ok"
+    assert frame_fill["value"] == "dans le cadre ✓" and frame_fill["url"].endswith("/odd/shadow.html")
+    assert all(a["dom_snapshot_key"] for a in actions)
+
+
+def test_about_blank_and_a_download_navigation(page: Page, server: str, db_path: Path) -> None:
+    with record(page, db=db_path) as page:
+        page.goto(server + "/app.html")
+        page.goto("about:blank")
+        with pytest.raises(Error, match="Download is starting"):
+            page.goto(server + "/odd/data.bin")
+        page.goto(server + "/page2.html")
+    actions = timeline(db_path, page.recording.id)
+    gotos = [a for a in actions if a["metadata"].get("api") == "Page.goto"]
+    assert gotos[1]["value"] == gotos[1]["url"] == "about:blank" and gotos[1]["status"] == "ok"
+    assert gotos[2]["status"] == "error" and "Download is starting" in gotos[2]["error"]
+    assert gotos[3]["status"] == "ok" and gotos[3]["url"].endswith("/page2.html")
+    assert page.recording.status == "completed"
+
+
+def test_a_renderer_crash_mid_recording_keeps_what_came_before(page: Page, server: str, db_path: Path) -> None:
+    with record(page, db=db_path) as page:
+        page.goto(server + "/app.html")
+        page.get_by_label("Name").fill("before the crash")
+        with pytest.raises(Error):
+            page.goto("chrome://crash")
+        with pytest.raises(Error):
+            page.get_by_label("Name").fill("after the crash", timeout=1000)
+    actions = timeline(db_path, page.recording.id)
+    assert actions[1]["value"] == "before the crash" and actions[1]["status"] == "ok"
+    assert actions[-1]["status"] == "error"
+    with RecordingStore(db_path) as store:
+        recording = store.get(page.recording.id)
+    assert recording.status == "completed" and recording.metadata["crashed_page_index"] == 0
+
+
+DIALOG_CHILD = textwrap.dedent("""
+    import sys
+    from playwright.sync_api import sync_playwright
+    from recorder import launch_options, record
+    with sync_playwright() as p:
+        page = p.chromium.launch(**launch_options()).new_page()
+        with record(page, db=sys.argv[1], name="dialog left open") as page:
+            page.goto(sys.argv[2] + "/app.html")
+            page.get_by_label("Name").fill("before the dialog")
+            page.on("dialog", lambda dialog: None)  # a listener that never answers
+            print("clicking", flush=True)
+            page.click("#alert")  # Playwright itself stalls here until the dialog is answered
+""")
+
+
+def test_a_dialog_left_open_is_on_the_timeline_when_the_stalled_run_is_killed(server: str, db_path: Path) -> None:
+    """Playwright documents that a dialog nobody answers stalls the page (and the call);
+    the recording must show why: the dialog is committed at once, before the kill."""
+    child = subprocess.Popen([sys.executable, "-c", DIALOG_CHILD, str(db_path), server], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "clicking"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with sqlite3.connect(db_path) as conn:
+                if conn.execute("SELECT 1 FROM actions WHERE type = 'dialog'").fetchone():
+                    break
+            time.sleep(0.1)
+        assert child.poll() is None  # still stalled, as bare Playwright would be
+    finally:
+        child.kill()
+        child.wait()
+    with RecordingStore(db_path) as store:
+        (recording,) = store.list()
+        actions = recording.timeline()
+    assert recording.status == "interrupted"
+    assert [a["type"] for a in actions][:2] == ["navigate", "type"] and actions[1]["value"] == "before the dialog"
+    dialog = next(a for a in actions if a["type"] == "dialog")
+    assert dialog["value"] == "hello from the page" and dialog["metadata"]["dialog_type"] == "alert"
