@@ -133,3 +133,20 @@ def test_a_dialog_left_open_is_on_the_timeline_when_the_stalled_run_is_killed(se
     assert [a["type"] for a in actions][:2] == ["navigate", "type"] and actions[1]["value"] == "before the dialog"
     dialog = next(a for a in actions if a["type"] == "dialog")
     assert dialog["value"] == "hello from the page" and dialog["metadata"]["dialog_type"] == "alert"
+
+
+def test_a_page_that_closes_itself_during_a_click(page: Page, server: str, db_path: Path) -> None:
+    with record(page, db=db_path) as page:
+        page.goto(server + "/odd/closing.html")
+        with page.expect_popup() as popup_info:
+            page.click("#open")
+        popup = popup_info.value
+        popup.wait_for_load_state()
+        with popup.expect_event("close"):
+            popup.click("#close")  # the window closes while the click is being recorded
+        page.get_by_role("link", name="Open a closable window").hover()  # the recording goes on
+    actions = timeline(db_path, page.recording.id)
+    closing_click = next(a for a in actions if a["metadata"]["page_index"] == 1 and a["type"] == "click")
+    assert closing_click["selector"] == '"#close"' or "#close" in closing_click["selector"]
+    assert actions[-1]["type"] == "hover" and actions[-1]["status"] == "ok"
+    assert page.recording.status == "completed"
