@@ -55,14 +55,50 @@ def recording_data(store: RecordingStore, recording: Recording, *, embed: bool, 
     } for a in timeline]
     data: dict[str, Any] = {"recording": recording.to_dict(), "actions": actions, "total_actions": total,
                             "trimmed": len(actions) < total, "embedded": embed}
+    original = _original_of(store, recording)
+    if original is not None:
+        # A replay (`recorder replay ID --record`): each step next to the step it re-performed.
+        data["original"] = {"id": original.id, "name": original.name}
+        for action, step in zip(actions, align_steps(original.timeline(), timeline)):
+            action["original"] = None if step is None else {
+                "sequence": step["sequence"], "type": step["type"], "status": step["status"],
+                "screenshot": step["screenshot_key"],
+            }
     if embed:
+        keys = {a["screenshot"] for a in actions} | {(a.get("original") or {}).get("screenshot") for a in actions}
         data["screenshots"] = {
-            key: "data:image/jpeg;base64," + base64.b64encode(store.blob(key)).decode()
-            for key in {a["screenshot"] for a in actions if a["screenshot"]}
+            key: "data:image/jpeg;base64," + base64.b64encode(store.blob(key)).decode() for key in keys if key
         }
         data["doms"] = {key: store.blob(key).decode("utf-8", "replace")
                         for key in {a["dom"] for a in actions if a["dom"]}}
     return data
+
+
+def _original_of(store: RecordingStore, recording: Recording) -> Recording | None:
+    """The recording this one replays (``metadata.replay_of``), if it is in the store."""
+    original_id = recording.metadata.get("replay_of")
+    try:
+        return store.get(int(original_id)) if original_id is not None else None
+    except (RecordingNotFound, TypeError, ValueError):
+        return None
+
+
+def align_steps(original: list[dict[str, Any]], replayed: list[dict[str, Any]],
+                window: int = 8) -> list[dict[str, Any] | None]:
+    """For each replayed action, the original action it re-performed, or None.
+
+    Greedy and in order: the next original action (within ``window``) of the same type and
+    selector. Steps a replay skipped or added (a navigation a click caused) match nothing.
+    """
+    matched: list[dict[str, Any] | None] = []
+    start = 0
+    for action in replayed:
+        found = next((i for i in range(start, min(len(original), start + window))
+                      if (original[i]["type"], original[i]["selector"]) == (action["type"], action["selector"])), None)
+        matched.append(None if found is None else original[found])
+        if found is not None:
+            start = found + 1
+    return matched
 
 
 def render(store: RecordingStore, recording: Recording, *, embed: bool = True, max_actions: int | None = None,
@@ -175,6 +211,10 @@ main { display:grid; grid-template-columns: minmax(300px, 36%) 1fr; height: calc
 #view { flex:1; overflow:auto; padding:12px; position:relative; }
 #shot-wrap { position:relative; display:inline-block; box-shadow:0 1px 4px #0002; background:#fff; }
 #shot { display:block; max-width:100%; }
+#view.compare #shot-wrap, #view.compare #original-wrap { max-width:49%; vertical-align:top; }
+#original-wrap { display:none; margin:0 0 0 1%; box-shadow:0 1px 4px #0002; background:#fff; }
+#view.compare #original-wrap { display:inline-block; }
+#original-wrap img { display:block; max-width:100%; } #original-wrap figcaption { padding:4px 8px; color:var(--muted); font-size:12px; }
 #box { position:absolute; border:3px solid #e53935; box-shadow:0 0 0 2000px #0000; pointer-events:none; display:none; }
 #dom { width:100%; height:100%; min-height:480px; border:1px solid var(--line); background:#fff; display:none; }
 .note { color:var(--muted); padding:24px; }
@@ -201,10 +241,11 @@ _PAGE = """<!DOCTYPE html>
       <button id="next" title="next (Right)">&#9654;</button>
       <select id="speed" title="speed"><option value="0.5">0.5&times;</option><option value="1" selected>1&times;</option><option value="2">2&times;</option><option value="4">4&times;</option></select>
       <button id="show-shot" class="on">Screenshot</button><button id="show-dom">DOM</button>
+      <button id="compare" hidden title="side by side with the recording this one replays (c)">Compare with original</button>
       <span id="caption"></span>
     </div>
     <div id="view">
-      <div id="shot-wrap"><img id="shot" alt="screenshot after the action"><div id="box"></div></div>
+      <div id="shot-wrap"><img id="shot" alt="screenshot after the action"><div id="box"></div></div><figure id="original-wrap"><img id="original-shot" alt="the original's screenshot"><figcaption id="original-caption"></figcaption></figure>
       <div id="no-shot" class="note" hidden>No screenshot was recorded for this action.</div>
       <iframe id="dom" sandbox title="DOM snapshot (scripts disabled)"></iframe>
     </div>
@@ -288,7 +329,23 @@ function select(i) {
     if (shot.complete) placeBox(a);
   }
   if (mode === 'dom') showDom(a);
+  if (data.original) showOriginal(a);
   filmstrip();
+}
+function showOriginal(a) {
+  const o = a.original, img = $('original-shot');
+  $('original-caption').textContent = o
+    ? 'original: recording ' + data.original.id + ' #' + o.sequence + ' ' + o.type + (o.status === 'error' ? ' (error)' : '')
+    : 'original: no matching step in recording ' + data.original.id;
+  if (o && o.screenshot) img.src = blobUrl(o.screenshot); else img.removeAttribute('src');
+  img.hidden = !(o && o.screenshot);
+  $('original-wrap').style.visibility = mode === 'shot' ? 'visible' : 'hidden';
+}
+function toggleCompare() {
+  if (!data.original) return;
+  const on = $('view').classList.toggle('compare');
+  $('compare').classList.toggle('on', on);
+  select(current);
 }
 function placeBox(a) {
   const box = $('box'), shot = $('shot'), viewport = (rec.metadata || {}).viewport;
@@ -334,12 +391,14 @@ function play() {
 }
 $('prev').onclick = () => select(current - 1); $('next').onclick = () => select(current + 1);
 $('play').onclick = play; $('show-shot').onclick = () => setMode('shot'); $('show-dom').onclick = () => setMode('dom');
+$('compare').onclick = toggleCompare; $('compare').hidden = !data.original;
 document.addEventListener('keydown', (e) => {
   if (e.target.tagName === 'SELECT') return;
   const moves = {ArrowLeft: current - 1, ArrowRight: current + 1, ArrowUp: current - 1, ArrowDown: current + 1, Home: 0, End: actions.length - 1};
   if (e.key in moves) { e.preventDefault(); select(moves[e.key]); }
   else if (e.key === ' ') { e.preventDefault(); play(); }
   else if (e.key === 'd') setMode(mode === 'dom' ? 'shot' : 'dom');
+  else if (e.key === 'c') toggleCompare();
 });
 window.addEventListener('resize', () => actions.length && placeBox(actions[current]));
 const firstError = actions.findIndex((a) => a.status === 'error');

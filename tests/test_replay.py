@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from recorder import RecordingStore, record, replay
 from recorder.cli import main
+from recorder.viewer import render
 from tests.conftest import _QuietHandler
 
 SHOP = Path(__file__).parent / "pages" / "shop"
@@ -172,3 +173,37 @@ def test_compare_screenshots_reports_a_visual_divergence(recorded: int, db_path:
     changed = run(recorded, db_path, context.new_page(), compare_screenshots=True)
     first = changed.first_divergence
     assert first is not None and first.status == "diverged" and first.reason.startswith("screenshot differs by")
+
+
+def test_the_viewer_shows_a_recorded_replay_next_to_its_original(recorded: int, db_path: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                  context) -> None:
+    result = invoke(["replay", str(recorded), "--db", str(db_path), "--secret", f"password={SECRET}",
+                     "--timeout", "1500", "--record", "--json"])
+    assert result.exit_code == 0, result.output
+    with RecordingStore(db_path) as store:
+        (replayed,) = [r for r in store.list() if r.user_metadata.get("replay_of") == recorded]
+        original_steps = {a["sequence"]: a for a in store.get(recorded).timeline()}
+        page_html = render(store, replayed)
+    path = tmp_path / "replay.html"
+    path.write_text(page_html, encoding="utf-8")
+    viewer = context.new_page()
+    viewer.goto(path.as_uri())
+    assert viewer.locator("#original-wrap").is_hidden()
+    viewer.keyboard.press("Home")
+    viewer.keyboard.press("c")  # or the "Compare with original" button
+    assert viewer.locator("#compare").get_attribute("class") == "on"
+    captions = []
+    for _ in range(replayed.action_count):
+        caption = viewer.locator("#original-caption").inner_text()
+        captions.append(caption)
+        if "#" in caption:
+            viewer.wait_for_function("document.getElementById('original-shot').complete")
+            assert viewer.evaluate("document.getElementById('original-shot').naturalWidth") > 0
+            assert viewer.locator("#shot").is_visible() and viewer.locator("#original-shot").is_visible()
+        viewer.keyboard.press("ArrowRight")
+    matched = [int(c.split("#")[1].split()[0]) for c in captions if c.startswith(f"original: recording {recorded} #")]
+    assert len(matched) >= len(original_steps) - 1 and matched == sorted(matched)  # in order, nearly every step
+    for caption in captions:
+        if "#" in caption:
+            sequence, action_type = caption.split("#")[1].split()[:2]
+            assert original_steps[int(sequence)]["type"] == action_type
