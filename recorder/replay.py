@@ -139,9 +139,12 @@ def secret_env_var(name: str) -> str:
 class Replayer:
     def __init__(self, recording: Recording, page: Any, options: ReplayOptions) -> None:
         self.recording = recording
-        self.page = page
+        self.page = page  # the page the current step acts on
         self.options = options
         self.recorded_origin: str | None = None
+        # Pages by the recording's page index: 0 is the page given; popups join as they open.
+        self.pages: dict[int, Any] = {0: page}
+        self.opened: list[Any] = []  # pages the context opened, not yet matched to an index
 
     def rebase(self, url: str | None) -> str | None:
         """The recorded URL, moved to ``base_url`` when one is given."""
@@ -159,12 +162,37 @@ class Replayer:
             parts = urlsplit(first_url)
             self.recorded_origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
         report = ReplayReport(self.recording.id, self.recording.name, self.options.base_url)
-        for action in timeline:
-            step = yield from self.step(action)
-            report.steps.append(step)
-            if step.status in ("diverged", "failed") and len([s for s in report.steps if s.screenshots]) == 0:
-                yield from self.save_screenshots(action, step)
+        context = self.pages[0].context
+        context.on("page", self._on_page)
+        try:
+            for action in timeline:
+                step = yield from self.step(action)
+                report.steps.append(step)
+                if step.status in ("diverged", "failed") and len([s for s in report.steps if s.screenshots]) == 0:
+                    yield from self.save_screenshots(action, step)
+        finally:
+            context.remove_listener("page", self._on_page)
         return report
+
+    def _on_page(self, page: Any) -> None:
+        self.opened.append(page)
+
+    def page_for(self, action: dict[str, Any]) -> Generator[Any, Any, Any]:
+        """The page an action happened on; a popup's first step waits for it to open."""
+        index = action["metadata"].get("page_index", 0)
+        if index not in self.pages and action["metadata"].get("popup"):
+            deadline = time.monotonic() + self.options.find_timeout_ms / 1000
+            while not self.opened and time.monotonic() < deadline:
+                yield lambda: self.pages[0].wait_for_timeout(POLL_SECONDS * 1000)
+            if self.opened:
+                self.pages[index] = self.opened.pop(0)
+                yield lambda: self.pages[index].wait_for_load_state()
+        page = self.pages.get(index)
+        if page is None:
+            raise _Unreplayable(f"page {index} (a popup) did not open")
+        if page.is_closed():
+            raise _Unreplayable(f"page {index} was closed before this step")
+        return page
 
     # -- one step -----------------------------------------------------------------------
 
@@ -174,10 +202,8 @@ class Replayer:
         owner, _, method = api.partition(".")
         result = StepResult(action["sequence"], action["type"], api, action["selector"], "ok",
                             expected_url=self.rebase(action["url"]))
-        if metadata.get("page_index", 0) != 0:
-            result.status, result.reason = "skipped", "on a popup page: popups are not replayed yet"
-            return result
         try:
+            self.page = yield from self.page_for(action)
             if owner == "event":
                 # A navigation nobody asked for (a link click), a dialog: replay checks
                 # that the page got there, it does not do it.

@@ -207,3 +207,26 @@ def test_the_viewer_shows_a_recorded_replay_next_to_its_original(recorded: int, 
         if "#" in caption:
             sequence, action_type = caption.split("#")[1].split()[:2]
             assert original_steps[int(sequence)]["type"] == action_type
+
+
+def test_actions_on_a_popup_are_replayed_on_the_popup(page, server: str, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
+    with record(page, db=db_path, name="with a popup") as page:
+        page.goto(server + "/app.html")
+        with page.expect_popup() as popup_info:
+            page.click("#popup")
+        popup = popup_info.value
+        popup.wait_for_load_state()
+        popup.get_by_role("link", name="Home").click()
+        page.get_by_label("Name").fill("back on the first page")
+    with RecordingStore(db_path) as store:
+        recording = store.get(page.recording.id)
+        on_popup = [a["sequence"] for a in recording.timeline() if a["metadata"].get("page_index") == 1]
+        replayer = context.new_page()
+        report = replay(recording, replayer, find_timeout_ms=3000)
+    assert report.ok, report.format()
+    steps = {s.sequence: s for s in report.steps}
+    assert len(on_popup) >= 2 and all(steps[n].status == "ok" for n in on_popup)
+    assert len(context.pages) >= 2  # the replay opened the popup itself
+    popup_page = next(p for p in context.pages if p is not replayer and p.url.endswith("/app.html") and p.opener() is replayer)
+    assert popup_page is not None
+    assert replayer.get_by_label("Name").input_value() == "back on the first page"
