@@ -60,3 +60,34 @@ def test_takeover_records_the_person_and_hands_back(page: Page, server: str, db_
     assert all(a["dom_snapshot_key"] for a in actions) and sum(bool(a["screenshot_key"]) for a in actions) >= len(actions) - 1
     for path in db_path.parent.glob("recordings.db*"):
         assert PERSON_SECRET.encode() not in path.read_bytes()
+
+
+def test_takeover_on_the_async_api(server: str, db_path: Path, run_async) -> None:  # type: ignore[no-untyped-def]
+    from playwright.async_api import async_playwright
+
+    from recorder import launch_options
+
+    async def scenario() -> tuple[int, int]:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**launch_options())
+            page = await browser.new_page()
+            async with record(page, db=db_path, name="async agent") as page:
+                await page.goto(server + "/app.html")
+                async with takeover(page, visitor_id="async-visitor") as person:
+                    await page.locator("#name").click()
+                    await page.keyboard.type("async person")
+                    await page.keyboard.press("Tab")
+                    await page.wait_for_timeout(300)
+                await page.get_by_label("Name").fill("agent after")
+            await browser.close()
+            return page.recording.id, person.id
+
+    agent_id, person_id = run_async(scenario())
+    with RecordingStore(db_path) as store:
+        agent_steps = store.get(agent_id).timeline()
+        user = store.get(person_id)
+        events = [(a["type"], a["metadata"].get("event"), a["value"]) for a in user.timeline()]
+    assert [a["type"] for a in agent_steps] == ["navigate", "handoff", "completion", "type"]
+    assert user.parent_id == agent_id and user.metadata["visitor_id"] == "async-visitor"
+    assert ("user_action", "change", "async person") in events
+    assert ("user_action", "key", "Tab") in events
