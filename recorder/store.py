@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections import deque
 import socket
 import sqlite3
 import threading
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -158,21 +158,35 @@ class _Writer:
         ready.set_result(None)
         try:
             while True:
-                if self._idle is not None and not self._has_jobs() and self._idle(conn):
+                if not self._has_jobs() and self._idle_step(conn):
                     continue
                 urgent, normal = self._next_round()
                 if self._run_round(conn, urgent, normal):
-                    while self._idle is not None and self._idle(conn):
+                    while self._idle_step(conn):
                         pass
                     return
         finally:
             conn.close()
 
-    def warn(self, problem: str) -> None:
-        """Warn once per store: recording goes on, its writes are lost."""
+    def warn(self, problem: str, consequence: str = "recording goes on without saving") -> None:
+        """Warn once per store: recording goes on, what failed is lost."""
         if not self._warned:
             self._warned = True
-            warnings.warn(f"recorder: {problem}; recording goes on without saving", RecorderWarning, stacklevel=1)
+            warnings.warn(f"recorder: {problem}; {consequence}", RecorderWarning, stacklevel=1)
+
+    def _idle_step(self, conn: sqlite3.Connection) -> bool:
+        """One step of idle work; True while more remains. A failure costs that step only:
+        the writer thread must outlive anything, or every later write would wait forever."""
+        if self._idle is None:
+            return False
+        try:
+            return self._idle(conn)
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self.warn(f"could not tile a screenshot in {self.path}: {type(exc).__name__}: {exc}",
+                      "it stays stored as captured")
+            return True
 
     def _has_jobs(self) -> bool:
         with self._wakeup:
@@ -724,7 +738,7 @@ class RecordingStore:
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            self._writer.warn(f"could not write to {self.path}: {exc}")  # the screenshot stays as captured
+            self._writer.warn(f"could not write to {self.path}: {exc}", "the screenshot stays stored as captured")
         return True
 
     def _tile_all(self, conn: sqlite3.Connection) -> None:
@@ -798,7 +812,7 @@ def _try_split(data: bytes, masks: dict[str, Any] | None = None) -> tiles.Tiled 
     """Tiles of a screenshot, or None for bytes no image decoder reads (stored as they are)."""
     try:
         return tiles.split(data, masks)
-    except (OSError, ValueError, SyntaxError):  # what Pillow raises for unreadable images
+    except tiles.UNREADABLE:
         return None
 
 

@@ -42,6 +42,10 @@ class Tiled:
 
 MASK_COLOUR = (255, 0, 255)
 
+# What Pillow raises for bytes it cannot read as an image, or for a header claiming an
+# absurd size (a decompression bomb): such a screenshot is stored as it is, untiled.
+UNREADABLE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
 
 def split(image_bytes: bytes, masks: dict[str, Any] | None = None) -> Tiled:
     """Cut a JPEG/PNG/WebP screenshot into tiles and its manifest.

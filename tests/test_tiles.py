@@ -108,3 +108,20 @@ def test_deleting_a_recording_before_its_screenshots_are_tiled_leaves_no_tiles(d
         store.delete(recording.id)
         store.flush()
     assert blob_rows(db_path) == {}
+
+
+def test_a_decompression_bomb_is_stored_as_it_is_and_the_writer_goes_on(db_path: Path) -> None:
+    """A JPEG header claiming 20000x20000 pixels made Pillow raise an error tiling did not
+    expect, which stopped the writer thread: every later write then waited forever."""
+    bomb = bytearray(jpeg("bomb", size=(16, 16)))
+    frame_header = bomb.find(b"\xff\xc0")
+    bomb[frame_header + 5:frame_header + 9] = (20000).to_bytes(2, "big") * 2
+    with RecordingStore(db_path) as store:
+        recording = store.start()
+        first = recording.record_action("click", screenshot=bytes(bomb))
+        store.flush()
+        second = recording.record_action("click", screenshot=jpeg("after"), dom_snapshot="<p>after</p>")
+        store.flush()
+        assert store.blob(first.screenshot_key) == bytes(bomb)  # kept as captured
+        assert blob_rows(db_path)[second.screenshot_key][0] == "application/vnd.recorder.tiles"
+        assert [a["sequence"] for a in recording.timeline()] == [1, 2]
