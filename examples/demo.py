@@ -18,7 +18,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from recorder import launch_options, record
+from recorder import RecordingStore, launch_options, record
+from recorder.viewer import render
 
 APP = Path(__file__).parent / "todo_app"
 
@@ -61,9 +62,15 @@ def main() -> None:
 
     recording = page.recording
     db = Path(args.db).resolve()
+    viewer = db.with_name(f"recording-{recording.id}.html")
+    with RecordingStore(db) as store:
+        viewer.write_text(render(store, store.get(recording.id)), encoding="utf-8")
     print(f"Recorded {recording.action_count} actions as recording {recording.id} ({recording.name}, {recording.status})")
     print(f"Database: {db}")
+    print(f"Viewer:   {viewer}  (open it in a browser; one self-contained file)")
     print("Look at it:")
+    print(f"  recorder view {recording.id} --db {db}        # writes the viewer and opens it")
+    print(f"  recorder view --serve --db {db}    # browse every recording on http://127.0.0.1")
     print(f"  recorder show {recording.id} --db {db}")
     print(f"  recorder list --db {db}")
     print(f"  sqlite3 {db} 'SELECT sequence, type, selector, value FROM actions WHERE recording_id = {recording.id}'")
