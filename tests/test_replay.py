@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from recorder import RecordingStore, record, replay
 from recorder.cli import main
 from recorder.viewer import render
+from tests.test_viewer import IMAGE_LOADED
 from tests.conftest import _QuietHandler
 
 SHOP = Path(__file__).parent / "pages" / "shop"
@@ -197,7 +198,7 @@ def test_the_viewer_shows_a_recorded_replay_next_to_its_original(recorded: int, 
         caption = viewer.locator("#original-caption").inner_text()
         captions.append(caption)
         if "#" in caption:
-            viewer.wait_for_function("document.getElementById('original-shot').complete")
+            viewer.wait_for_function(IMAGE_LOADED, arg="original-shot")
             assert viewer.evaluate("document.getElementById('original-shot').naturalWidth") > 0
             assert viewer.locator("#shot").is_visible() and viewer.locator("#original-shot").is_visible()
         viewer.keyboard.press("ArrowRight")

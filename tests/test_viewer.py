@@ -14,6 +14,9 @@ from recorder.cli import main
 from recorder.viewer import render, serve_in_thread
 
 ARTIFACTS = Path(__file__).parent.parent / "test-results"
+# A function, not an expression: Playwright polls expressions with eval(), which the
+# viewer's Content-Security-Policy (rightly) forbids.
+IMAGE_LOADED = "(id) => { const image = document.getElementById(id); return !!image && image.src !== '' && image.complete; }"
 HOSTILE_VALUE = '</script><b id="injected">bold</b><script>parent.__pwned_by_value = 1</script>'
 
 
@@ -60,7 +63,7 @@ def test_stepping_with_the_keyboard_changes_the_screenshot(recording_id: int, db
     second = viewer.locator("#shot").get_attribute("src")
     assert first != second
     assert viewer.locator(".row.selected .seq").inner_text() == "2"
-    viewer.wait_for_function("document.getElementById('shot').complete")  # even data: URIs decode asynchronously
+    viewer.wait_for_function(IMAGE_LOADED, arg="shot")  # even data: URIs decode asynchronously
     assert viewer.evaluate("document.getElementById('shot').naturalWidth") > 0
     assert viewer.locator("#box").is_visible()  # the filled field's box, highlighted
     viewer.keyboard.press("End")
@@ -111,7 +114,7 @@ def test_server_lists_recordings_and_serves_only_its_own_blobs(recording_id: int
             listing.wait_for_selector("#timeline .row")
             assert listing.locator("#timeline .row").count() == 5
             # Served blobs load asynchronously: wait for the image rather than race it.
-            listing.wait_for_function("document.getElementById('shot').src !== '' && document.getElementById('shot').complete")
+            listing.wait_for_function(IMAGE_LOADED, arg="shot")
             assert listing.evaluate("document.getElementById('shot').naturalWidth") > 0
             with urllib.request.urlopen(f"{url}/blob/{key}") as response:
                 assert response.headers["Content-Type"] == "image/jpeg" and response.read()[:3] == b"\xff\xd8\xff"
