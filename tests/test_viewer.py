@@ -7,6 +7,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from click.testing import CliRunner
 
 from recorder import RecordingStore, record
@@ -65,7 +66,7 @@ def test_stepping_with_the_keyboard_changes_the_screenshot(recording_id: int, db
     assert viewer.locator(".row.selected .seq").inner_text() == "2"
     viewer.wait_for_function(IMAGE_LOADED, arg="shot")  # even data: URIs decode asynchronously
     assert viewer.evaluate("document.getElementById('shot').naturalWidth") > 0
-    assert viewer.locator("#box").is_visible()  # the filled field's box, highlighted
+    expect(viewer.locator("#box")).to_be_visible()  # the filled field's box, drawn once the image has loaded
     viewer.keyboard.press("End")
     assert viewer.locator(".row.selected .seq").inner_text() == "5"
     ARTIFACTS.mkdir(exist_ok=True)
