@@ -291,7 +291,8 @@ def replay_command(recording_id: int, db: Path | None, as_json: bool, base_url: 
             browser = playwright.chromium.launch(**launch_options(headless=not headed, slow_mo=slow_mo))
             page = browser.new_page(viewport=viewport)
             options = dict(base_url=base_url, secrets=values, compare_screenshots=compare_screenshots,
-                           report_dir=report_dir or Path(f"replay-{recording_id}"), find_timeout_ms=timeout_ms)
+                           report_dir=report_dir or Path(f"replay-{recording_id}"), find_timeout_ms=timeout_ms,
+                           on_step=_replay_progress() if sys.stderr.isatty() else None)
             if record_replay:
                 with record(page, store=store, name=f"replay_of_{recording_id}",
                             metadata={"replay_of": recording_id, "base_url": base_url}) as page:
@@ -302,6 +303,19 @@ def replay_command(recording_id: int, db: Path | None, as_json: bool, base_url: 
             browser.close()
     click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if as_json else report.format())
     sys.exit(0 if report.ok else 1)
+
+
+def _replay_progress() -> Callable[[Any, int], None]:
+    """A one-line progress display on a terminal: `step 12/40  click  ok`."""
+    done = 0
+
+    def show(step: Any, total: int) -> None:
+        nonlocal done
+        done += 1
+        line = f"replaying: step {done}/{total}  {step.type}  {step.status}"
+        click.echo(f"\r{line:<60}", err=True, nl=done == total)
+
+    return show
 
 
 @main.command("export")

@@ -56,6 +56,14 @@ class StepResult:
     screenshot_difference: float | None = None
     screenshots: list[str] = field(default_factory=list)
 
+    def format(self) -> str:
+        """One line of the report: sequence, type, what it acted on, and how it went."""
+        outcome = self.status.upper() if self.status in ("diverged", "failed") else self.status
+        detail = f" by {self.found_by}" if self.status == "recovered" else ""
+        reason = f": {self.reason}" if self.reason else ""
+        what = (self.selector or self.expected_url or "")[:60]
+        return f"{self.sequence:>5}  {self.type:<10} {what:<60}  {outcome}{detail}{reason}"
+
 
 @dataclass
 class ReplayReport:
@@ -83,12 +91,7 @@ class ReplayReport:
     def format(self) -> str:
         lines = [f"Replay of recording {self.recording_id} ({self.recording_name}): {len(self.steps)} steps"
                  + (f" against {self.base_url}" if self.base_url else "")]
-        for step in self.steps:
-            outcome = step.status.upper() if step.status in ("diverged", "failed") else step.status
-            detail = f" by {step.found_by}" if step.status == "recovered" else ""
-            reason = f": {step.reason}" if step.reason else ""
-            lines.append(f"{step.sequence:>5}  {step.type:<10} {(step.selector or step.expected_url or '')[:60]:<60}"
-                         f"  {outcome}{detail}{reason}")
+        lines.extend(step.format() for step in self.steps)
         first = self.first_divergence
         if first is None:
             lines.append("every step replayed")
@@ -107,21 +110,25 @@ class ReplayOptions:
     screenshot_threshold: float = 0.05  # mean absolute pixel difference, 0..1
     report_dir: Path | None = None
     find_timeout_ms: int = FIND_TIMEOUT_MS
+    on_step: Callable[[StepResult, int], None] | None = None  # each step as it ends, and the step count
 
 
 def replay(recording: Recording, page: Any, *, base_url: str | None = None, secrets: dict[str, str] | None = None,
            compare_screenshots: bool = False, screenshot_threshold: float = 0.05,
-           report_dir: str | os.PathLike[str] | None = None, find_timeout_ms: int = FIND_TIMEOUT_MS) -> Any:
+           report_dir: str | os.PathLike[str] | None = None, find_timeout_ms: int = FIND_TIMEOUT_MS,
+           on_step: Callable[[StepResult, int], None] | None = None) -> Any:
     """Replay ``recording`` on ``page``; returns a :class:`ReplayReport`.
 
     With an async page, returns an awaitable: ``report = await replay(recording, page)``.
     ``base_url`` points the recorded URLs at another deployment; ``secrets`` maps a
     redacted field's name to its value (else ``$RECORDER_SECRET_<NAME>`` is read).
+    ``on_step(step, total)`` is called as each step ends, for progress.
     """
     from playwright.async_api import Page as AsyncPage
 
     options = ReplayOptions(base_url=base_url, secrets=dict(secrets or {}), compare_screenshots=compare_screenshots,
-                            screenshot_threshold=screenshot_threshold, report_dir=Path(report_dir) if report_dir else None, find_timeout_ms=find_timeout_ms)
+                            screenshot_threshold=screenshot_threshold, report_dir=Path(report_dir) if report_dir else None,
+                            find_timeout_ms=find_timeout_ms, on_step=on_step)
     flow = Replayer(recording, page, options).run()
     return run_async(flow) if isinstance(page, AsyncPage) else run_sync(flow)
 
@@ -168,6 +175,8 @@ class Replayer:
             for action in timeline:
                 step = yield from self.step(action)
                 report.steps.append(step)
+                if self.options.on_step is not None:
+                    self.options.on_step(step, len(timeline))
                 if step.status in ("diverged", "failed") and len([s for s in report.steps if s.screenshots]) == 0:
                     yield from self.save_screenshots(action, step)
         finally:

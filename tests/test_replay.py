@@ -68,8 +68,10 @@ def run(recording_id: int, db_path: Path, page, **options):  # type: ignore[no-u
 
 
 def test_replay_of_an_unchanged_app_passes_every_step(recorded: int, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
-    report = run(recorded, db_path, context.new_page())
+    progress: list[tuple[int, int]] = []
+    report = run(recorded, db_path, context.new_page(), on_step=lambda step, total: progress.append((step.sequence, total)))
     assert report.ok, report.format()
+    assert progress == [(step.sequence, len(report.steps)) for step in report.steps]  # each step as it ended
     statuses = {(s.type, s.api): s.status for s in report.steps}
     assert statuses[("navigate", "event.navigate")] == "ok"  # the submit's navigation, checked not performed
     assert all(s.status == "ok" for s in report.steps), report.format()
