@@ -137,7 +137,7 @@ ACTIVE_INFO_JS = f"""(redact) => {{
 # The page as the action left it. Typed values live in DOM properties, not attributes,
 # so they are copied onto a clone; password and redacted fields are emptied there, so
 # a secret never leaves the browser. Scripts are dropped: a snapshot is for looking at.
-DOM_SNAPSHOT_JS = """([redact, mask]) => {
+DOM_SNAPSHOT_JS = """([redact, mask, maxChars]) => {
   const live = document.documentElement;
   if (!live) return {html: '', masks: []};
   const clone = live.cloneNode(true);
@@ -180,7 +180,8 @@ DOM_SNAPSHOT_JS = """([redact, mask]) => {
     } catch (e) {}
   }
   const d = document.doctype;
-  return {html: (d ? '<!DOCTYPE ' + d.name + '>' : '') + clone.outerHTML, masks};
+  const html = (d ? '<!DOCTYPE ' + d.name + '>' : '') + clone.outerHTML;
+  return html.length > maxChars ? {html: null, length: html.length, masks} : {html, masks};
 }"""
 
 MASK_BOXES_JS = """(mask) => mask.flatMap((selector) => {
@@ -410,6 +411,9 @@ class Options:
 
 
 REDACTED = "[redacted]"
+# Past this, an action's DOM snapshot is skipped (and the action says why): a page that
+# big would cost seconds per action to serialize, move and compress.
+MAX_DOM_CHARS = 25_000_000
 
 
 class SecretScrubber:
@@ -600,12 +604,10 @@ class PageCapture:
             self.timeline.action_ended(sequence, time.time())
         duration_ms = int((time.perf_counter() - began) * 1000)
 
-        dom = None
+        dom = dom_skipped = None
         mask = list(self.session.options.mask)
         if self.session.options.dom and self.is_alive():
-            snapshot = yield from self._quietly(lambda: self.page.evaluate(DOM_SNAPSHOT_JS, [redact, mask]))
-            if snapshot:
-                dom, self.mask_boxes = snapshot["html"], snapshot["masks"]
+            dom, dom_skipped = yield from self.snapshot_dom(redact, mask)
         elif mask and self.is_alive():
             self.mask_boxes = (yield from self._quietly(lambda: self.page.evaluate(MASK_BOXES_JS, mask))) or []
         if info is None and locator is not None and spec.value_from and self.is_alive():
@@ -617,6 +619,8 @@ class PageCapture:
                 type="jpeg", quality=SCREENCAST_QUALITY, mask=[self.page.locator(m) for m in mask]))
 
         metadata: dict[str, Any] = {"api": api, "page_index": self.index}
+        if dom_skipped:
+            metadata["dom_snapshot_skipped"] = dom_skipped
         raw_value = action_value(spec, arguments)
         value, extra = fit_value(raw_value)
         metadata.update(extra)
@@ -709,6 +713,16 @@ class PageCapture:
             return  # the goto/reload/back/forward being recorded is this navigation
         cause = self.in_flight[-1][0] if self.in_flight else None
         self._record_event("navigate", url=frame.url, metadata={"caused_by": cause} if cause else {})
+
+    def snapshot_dom(self, redact: list[str], mask: list[str]) -> Generator[Any, Any, tuple[str | None, str | None]]:
+        """The page's HTML as its DOM is now (values in, secrets and masks out), or why not."""
+        snapshot = yield from self._quietly(lambda: self.page.evaluate(DOM_SNAPSHOT_JS, [redact, mask, MAX_DOM_CHARS]))
+        if not snapshot:
+            return None, None
+        self.mask_boxes = snapshot["masks"]
+        if snapshot["html"] is None:
+            return None, f"the page's HTML is {snapshot['length']:,} characters, over recorder's limit of {MAX_DOM_CHARS:,}"
+        return snapshot["html"], None
 
     def is_alive(self) -> bool:
         """Whether the page can still be asked anything (it is neither closed nor crashed)."""

@@ -188,13 +188,25 @@ class Replayer:
 
     def page_for(self, action: dict[str, Any]) -> Generator[Any, Any, Any]:
         """The page an action happened on; a popup's first step waits for it to open."""
-        index = action["metadata"].get("page_index", 0)
-        if index not in self.pages and action["metadata"].get("popup"):
+        metadata = action["metadata"]
+        index = metadata.get("page_index", 0)
+        if index not in self.pages and metadata.get("popup"):
+            opener = self.pages.get(metadata.get("opener_page_index", 0))
             deadline = time.monotonic() + self.options.find_timeout_ms / 1000
-            while not self.opened and time.monotonic() < deadline:
-                yield lambda: self.pages[0].wait_for_timeout(POLL_SECONDS * 1000)
-            if self.opened:
-                self.pages[index] = self.opened.pop(0)
+            while True:
+                for candidate in list(self.opened):
+                    # The window this page opened, not any window that happened to open.
+                    if (yield lambda candidate=candidate: candidate.opener()) == opener:
+                        self.opened.remove(candidate)
+                        self.pages[index] = candidate
+                        break
+                if index in self.pages or time.monotonic() >= deadline:
+                    break
+                waiter = next((p for p in self.pages.values() if not p.is_closed()), None)
+                if waiter is None:
+                    break
+                yield lambda waiter=waiter: waiter.wait_for_timeout(POLL_SECONDS * 1000)
+            if index in self.pages:
                 yield lambda: self.pages[index].wait_for_load_state()
         page = self.pages.get(index)
         if page is None:

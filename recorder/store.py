@@ -105,6 +105,7 @@ class _Writer:
         self._urgent: deque[Any] = deque()
         self._normal: deque[Any] = deque()
         self._wakeup = threading.Condition()
+        self._closed = False  # set by close() (or a dead thread): no job is accepted any more
         self._warned = False
         ready: Future[None] = Future()
         self._thread = threading.Thread(
@@ -115,16 +116,16 @@ class _Writer:
 
     def submit(self, job: Callable[[sqlite3.Connection], T], urgent: bool = False) -> Future[T]:
         future: Future[T] = Future()
-        if not self._thread.is_alive():
-            future.set_exception(DatabaseError(f"the store for {self.path} is closed"))
-            return future
         self._put((job, future), urgent)
         return future
 
-    def _put(self, item: Any, urgent: bool = False) -> None:
+    def _put(self, item: tuple[Any, Future[Any]], urgent: bool = False) -> None:
         with self._wakeup:
-            (self._urgent if urgent else self._normal).append(item)
-            self._wakeup.notify()
+            if not self._closed:
+                (self._urgent if urgent else self._normal).append(item)
+                self._wakeup.notify()
+                return
+        item[1].set_exception(DatabaseError(f"the store for {self.path} is closed"))
 
     def call(self, job: Callable[[sqlite3.Connection], T]) -> T:
         return self.submit(job).result()
@@ -136,9 +137,24 @@ class _Writer:
         return future.result()
 
     def close(self) -> None:
-        if self._thread.is_alive():
-            self._put(self._STOP)
-            self._thread.join()
+        """Run what is queued, finish idle work, stop; later jobs fail as 'closed'."""
+        with self._wakeup:
+            if not self._closed:
+                self._closed = True
+                self._normal.append(self._STOP)
+                self._wakeup.notify()
+        self._thread.join()
+
+    def _fail_queued(self, error: BaseException) -> None:
+        """Nothing may wait forever: every job still queued gets ``error``."""
+        with self._wakeup:
+            self._closed = True
+            items = [*self._urgent, *self._normal]
+            self._urgent.clear()
+            self._normal.clear()
+        for item in items:
+            if item is not self._STOP and not item[1].done():
+                item[1].set_exception(error)
 
     def _next_round(self) -> tuple[list[Any], list[Any]]:
         """Every urgent job, and the others in order up to a job that must run alone or stop."""
@@ -165,14 +181,23 @@ class _Writer:
                     while self._idle_step(conn):
                         pass
                     return
+        except BaseException as exc:  # a bug of ours: fail loudly, but never leave a caller waiting
+            self._fail_queued(DatabaseError(f"the writer of {self.path} stopped: {type(exc).__name__}: {exc}"))
+            raise
         finally:
+            self._fail_queued(DatabaseError(f"the store for {self.path} is closed"))
             conn.close()
 
     def warn(self, problem: str, consequence: str = "recording goes on without saving") -> None:
         """Warn once per store: recording goes on, what failed is lost."""
         if not self._warned:
             self._warned = True
-            warnings.warn(f"recorder: {problem}; {consequence}", RecorderWarning, stacklevel=1)
+            try:
+                warnings.warn(f"recorder: {problem}; {consequence}", RecorderWarning, stacklevel=1)
+            except Warning:
+                # Warnings made errors (-W error) raise here, on the writer thread, where no
+                # caller would see it and the thread would die: the failed futures say it.
+                pass
 
     def _idle_step(self, conn: sqlite3.Connection) -> bool:
         """One step of idle work; True while more remains. A failure costs that step only:
@@ -223,6 +248,8 @@ class _Writer:
         try:
             future.set_result(job.function(conn))
         except BaseException as exc:
+            if conn.in_transaction:  # the job's own transaction, left open by its failure
+                conn.execute("ROLLBACK")
             future.set_exception(exc)
 
     def _run_batch(self, conn: sqlite3.Connection, jobs: Iterator[tuple[Callable[..., Any], Future[Any]]]) -> None:
@@ -681,25 +708,32 @@ class RecordingStore:
             stored, media_type = data, blobs.sniff_media_type(data)
             if media_type == "application/octet-stream":
                 media_type = "text/html"
-        encoded = self._encode_delta(conn, recording_id, kind, key, stored, media_type)
+        encoded, next_base = self._encode_delta(conn, recording_id, kind, key, stored, media_type)
         conn.execute(
             "INSERT INTO blobs (key, media_type, codec, base_key, size, stored_size, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (key, media_type, encoded.codec, encoded.base_key, len(data), len(encoded.data), encoded.data),
         )
+        if next_base:  # were this job rolled back, the base check above would notice the key gone
+            self._delta_bases[(recording_id, kind)] = next_base
         return key
 
     def _encode_delta(self, conn: sqlite3.Connection, recording_id: int | None, kind: str, key: str,
-                      stored: bytes, media_type: str) -> blobs.EncodedBlob:
-        """Compress ``stored`` as a delta of the recording's previous snapshot of this kind."""
+                      stored: bytes, media_type: str) -> tuple[blobs.EncodedBlob, tuple[str, bytes, int] | None]:
+        """Compress ``stored`` as a delta of the recording's previous snapshot of this kind.
+
+        Returns the encoding and what the next snapshot's base would be; the caller makes
+        it the base once its write is certain (see _tile_next).
+        """
         base = self._delta_bases.get((recording_id, kind))
-        # The base may be gone (another process deleted its recording), or its chain long.
-        if base and (base[2] >= blobs.MAX_DELTA_CHAIN
-                     or not conn.execute("SELECT 1 FROM blobs WHERE key = ?", (base[0],)).fetchone()):
+        # The base may be gone (another process deleted its recording, a write was rolled
+        # back) or not what was compressed (a screenshot whose tiling failed is still the
+        # JPEG), or its chain long.
+        if base and (base[2] >= blobs.MAX_DELTA_CHAIN or not conn.execute(
+                "SELECT 1 FROM blobs WHERE key = ? AND media_type = ?", (base[0], media_type)).fetchone()):
             base = None
         encoded = blobs.encode(stored, media_type, base=(base[0], base[1]) if base else None)
-        if encoded.codec != "raw":
-            self._delta_bases[(recording_id, kind)] = (key, stored, (base[2] + 1) if base else 0)
-        return encoded
+        next_base = None if encoded.codec == "raw" else (key, stored, (base[2] + 1) if base else 0)
+        return encoded, next_base
 
     # -- tiling, in the writer's idle time ----------------------------------------------
 
@@ -725,20 +759,27 @@ class RecordingStore:
         present = {tile for tile in tiled.tiles
                    if conn.execute("SELECT 1 FROM blobs WHERE key = ?", (tile,)).fetchone()}
         encoded_tiles = {tile: encode() for tile, encode in tiled.tiles.items() if tile not in present}
+        next_base = None
         try:
             conn.execute("BEGIN IMMEDIATE")
             if conn.execute("SELECT 1 FROM blobs WHERE key = ? AND codec = 'raw'", (key,)).fetchone():
                 _add_tiles(conn, {tile: encoded_tiles.get(tile) or encode for tile, encode in tiled.tiles.items()})
-                encoded = self._encode_delta(conn, recording_id, "screenshot", key, tiled.manifest, tiles.MEDIA_TYPE)
+                encoded, next_base = self._encode_delta(conn, recording_id, "screenshot", key, tiled.manifest,
+                                                        tiles.MEDIA_TYPE)
                 conn.execute(
                     "UPDATE blobs SET media_type = ?, codec = ?, base_key = ?, stored_size = ?, data = ? WHERE key = ?",
                     (tiles.MEDIA_TYPE, encoded.codec, encoded.base_key, len(encoded.data), encoded.data, key),
                 )
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if not isinstance(exc, sqlite3.Error):
+                raise
             self._writer.warn(f"could not write to {self.path}: {exc}", "the screenshot stays stored as captured")
+            return True
+        if next_base:  # only now: a manifest rolled back must not become the next one's base
+            self._delta_bases[(recording_id, "screenshot")] = next_base
         return True
 
     def _tile_all(self, conn: sqlite3.Connection) -> None:
@@ -780,7 +821,7 @@ def _collect_garbage(conn: sqlite3.Connection) -> int:
         if key in reachable:
             for tile in set(tiles.tile_keys(_read_blob(conn, key, Path("?")))):
                 tile_refs[tile] = tile_refs.get(tile, 0) + 1
-    deleted = 0
+    doomed = set()
     for (key,) in conn.execute("SELECT key FROM blobs").fetchall():
         if key.startswith("tile:"):
             if key in tile_refs:
@@ -788,7 +829,17 @@ def _collect_garbage(conn: sqlite3.Connection) -> int:
                 continue
         elif key in reachable:
             continue
-        deleted += conn.execute("DELETE FROM blobs WHERE key = ?", (key,)).rowcount
+        doomed.add(key)
+    # A delta's base may be deleted only after the delta (base_key is a foreign key); every
+    # delta of a doomed base is doomed too, so passes that take the unused ones end.
+    deleted = 0
+    while doomed:
+        free = {key for key in doomed if not conn.execute("SELECT 1 FROM blobs WHERE base_key = ?", (key,)).fetchone()}
+        if not free:
+            break
+        for key in free:
+            deleted += conn.execute("DELETE FROM blobs WHERE key = ?", (key,)).rowcount
+        doomed -= free
     return deleted
 
 

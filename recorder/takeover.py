@@ -22,7 +22,7 @@ import json
 from types import TracebackType
 from typing import Any
 
-from ._core import _ELEMENT_INFO, ATTRIBUTE, DOM_SNAPSHOT_JS, Flow, PageCapture, run_async, run_sync
+from ._core import _ELEMENT_INFO, ATTRIBUTE, Flow, PageCapture, run_async, run_sync
 from .errors import RecorderError
 from .selectors import readable_selector
 from .store import Recording
@@ -182,10 +182,11 @@ class Takeover:
         if payload.get("x") is not None:
             metadata["point"] = {"x": payload["x"], "y": payload["y"]}
         dom = None
-        if session.options.dom and not self.page.is_closed():
+        if session.options.dom and capture.is_alive():
             redact = list(session.options.redact + session.options.mask)
-            snapshot = yield from capture._quietly(lambda: self.page.evaluate(DOM_SNAPSHOT_JS, [redact, list(session.options.mask)]))
-            dom = snapshot["html"] if snapshot else None
+            dom, skipped = yield from capture.snapshot_dom(redact, list(session.options.mask))
+            if skipped:
+                metadata["dom_snapshot_skipped"] = skipped
         capture._record_event("user_action", url=self.page.url, value=None if value is None else str(value),
                               metadata=metadata, selector=describe(target), dom=dom)
 

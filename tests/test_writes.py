@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import sqlite3
+import threading
+import warnings
 from pathlib import Path
 
-from recorder import RecordingStore
-from tests.test_tiles import screenshot
+import pytest
+from PIL import Image
+
+from recorder import RecorderWarning, RecordingStore
+from recorder.errors import DatabaseError
+from tests.test_tiles import jpeg, screenshot
 
 
 def test_a_screenshot_attached_before_its_action_is_written_is_kept(db_path: Path) -> None:
@@ -37,3 +45,70 @@ def test_snapshots_queued_behind_a_backlog_still_reach_their_rows(db_path: Path)
         timeline = recording.timeline()
     assert [a["value"] for a in timeline] == [str(i) for i in range(300)]
     assert all(a["screenshot_key"] and a["dom_snapshot_key"] for a in timeline)
+
+
+def test_a_screenshot_whose_tiling_failed_is_never_a_delta_base(db_path: Path) -> None:
+    """The manifest of a failed tiling was still made the next manifest's delta base,
+    though the row had stayed a JPEG: the next screenshot could not be read or deleted."""
+    with RecordingStore(db_path) as store:
+        recording = store.start()
+        with sqlite3.connect(db_path) as conn:  # what a full disk does to that one write
+            conn.execute("CREATE TRIGGER refuse_tiling BEFORE UPDATE OF media_type ON blobs"
+                         " BEGIN SELECT RAISE(ABORT, 'disk trouble'); END")
+        with pytest.warns(RecorderWarning, match="disk trouble"):
+            first = recording.record_action("click", screenshot=jpeg("first"))
+            store.flush()
+        with sqlite3.connect(db_path) as conn:
+            conn.execute("DROP TRIGGER refuse_tiling")
+        second = recording.record_action("click", screenshot=jpeg("second"))
+        store.flush()
+        assert Image.open(io.BytesIO(store.blob(second.screenshot_key))).size == (320, 192)
+        assert store.blob(first.screenshot_key) == jpeg("first")  # still as captured
+        recording.complete()
+        assert store.delete(recording.id) > 0
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM blobs").fetchone()[0] == 0
+
+
+def test_with_warnings_as_errors_a_refused_write_fails_its_caller_and_hangs_nobody(db_path: Path) -> None:
+    """A RecorderWarning turned into an exception on the writer thread killed it, and every
+    caller then waited forever."""
+    outcome: dict[str, object] = {}
+
+    def scenario() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            store = RecordingStore(db_path)
+            recording = store.start()
+            store._writer.call_outside_transaction(lambda conn: conn.execute("PRAGMA query_only = ON"))
+            recording.record_action("type", value="refused", dom_snapshot="<p>refused</p>")
+            try:
+                recording.complete()
+            except DatabaseError as exc:
+                outcome["complete"] = str(exc)
+            store.close()
+            try:
+                store.vacuum()
+            except DatabaseError as exc:
+                outcome["after close"] = str(exc)
+
+    thread = threading.Thread(target=scenario, daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "a store call hung"
+    assert "readonly" in str(outcome["complete"])
+    assert "is closed" in str(outcome["after close"])
+
+
+def test_vacuum_deletes_orphaned_delta_chains_in_an_order_the_foreign_key_allows(db_path: Path) -> None:
+    with RecordingStore(db_path) as store:
+        recording = store.start()
+        for i in range(6):  # each DOM snapshot a delta of the one before
+            recording.record_action("type", dom_snapshot=f"<html><body>{'row ' * 500}{i}</body></html>")
+        recording.complete()
+    with sqlite3.connect(db_path) as conn:  # what a crash between the two deletes would leave
+        conn.execute("DELETE FROM actions")
+        assert conn.execute("SELECT count(*) FROM blobs WHERE base_key IS NOT NULL").fetchone()[0] == 5
+    with RecordingStore(db_path) as store:
+        deleted, _, _ = store.vacuum()
+    assert deleted == 6
