@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from . import tiles
 from .errors import RecordingClosed
 from .selectors import readable_selector
 from .store import MAX_VALUE_CHARS, Recording
@@ -70,7 +71,6 @@ async def run_async(flow: Flow) -> Any:
 
 # -- what the browser is asked -----------------------------------------------------------
 
-# Facts about one element, read before the action (its box moves or vanishes after).
 # Facts about one element, read before the action (its box moves or vanishes after): its
 # box, and what replay can find it by again (role and accessible name, label, text, test
 # id, a CSS path). Never a field's value: that would put a typed secret into metadata.
@@ -80,7 +80,23 @@ _ELEMENT_INFO = """(el, redact) => {
   const tag = el.tagName.toLowerCase();
   const type = (el.getAttribute('type') || '').toLowerCase() || null;
   const clean = (t) => (t || '').replace(/\\s+/g, ' ').trim().slice(0, 80) || null;
-  const matches = (s) => { try { return el.matches(s) || !!el.closest(s); } catch (e) { return false; } };
+  // Redact selectors are written against the page as a person sees it: climb out of
+  // shadow roots and same-origin frames. Past a cross-origin frame nothing can be
+  // checked, so with any redact selector such an element counts as secret.
+  const matches = (s) => {
+    try {
+      for (let node = el; node;) {
+        if (node.closest(s)) return true;
+        const root = node.getRootNode();
+        if (root.host) { node = root.host; continue; }
+        const view = node.ownerDocument.defaultView;
+        if (!view || view === view.top) return false;
+        if (!view.frameElement) return true;
+        node = view.frameElement;
+      }
+    } catch (e) { return false; }
+    return false;
+  };
   const implicitRole = () => {
     if (tag === 'a' && el.hasAttribute('href')) return 'link';
     if (tag === 'button' || (tag === 'input' && ['button', 'submit', 'reset', 'image'].includes(type))) return 'button';
@@ -131,7 +147,11 @@ ACTIVE_INFO_JS = f"""(redact) => {{
   let el = document.activeElement;
   while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
   try {{ while (el && el.contentDocument && el.contentDocument.activeElement) el = el.contentDocument.activeElement; }} catch (e) {{}}
-  return ({_ELEMENT_INFO})(el, redact || []);
+  const info = ({_ELEMENT_INFO})(el, redact || []);
+  // Focus inside a frame this page cannot look into (a payment form, say): what is typed
+  // there is not known to be harmless, so it is treated as secret.
+  if (info && (info.tag === 'iframe' || info.tag === 'frame')) info.secret = true;
+  return info;
 }}"""
 
 # The page as the action left it. Typed values live in DOM properties, not attributes,
@@ -163,6 +183,17 @@ DOM_SNAPSHOT_JS = """([redact, mask, maxChars]) => {
     } else {
       dst.setAttribute('value', src.value);
     }
+  }
+  for (const selector of redact) {
+    // Redacted elements that are not form fields (contenteditable, a rendered card number)
+    // lose their content too.
+    try {
+      clone.querySelectorAll(selector).forEach((el) => {
+        if (['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName)) return;
+        el.replaceChildren();
+        el.setAttribute('data-recorder-redacted', '');
+      });
+    } catch (e) {}
   }
   clone.querySelectorAll('script').forEach((s) => s.remove());
   const masks = [];
@@ -411,6 +442,7 @@ class Options:
 
 
 REDACTED = "[redacted]"
+FINAL_SCREENSHOT_TIMEOUT_MS = 3000
 # Past this, an action's DOM snapshot is skipped (and the action says why): a page that
 # big would cost seconds per action to serialize, move and compress.
 MAX_DOM_CHARS = 25_000_000
@@ -428,8 +460,12 @@ class SecretScrubber:
     def __init__(self) -> None:
         self._forms: list[str] = []
 
-    def add(self, secret: str | None) -> None:
-        if not secret or len(secret) < self.MIN_LENGTH:
+    def add(self, secret: Any) -> None:
+        if isinstance(secret, (list, tuple)):  # select_option(["a", "b"]), set_input_files([...])
+            for item in secret:
+                self.add(item)
+            return
+        if not isinstance(secret, str) or len(secret) < self.MIN_LENGTH:
             return
         forms = {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret)}
         self._forms = sorted(set(self._forms) | forms, key=len, reverse=True)
@@ -440,6 +476,18 @@ class SecretScrubber:
         for form in self._forms:
             text = text.replace(form, REDACTED)
         return text
+
+    def everywhere(self, value: Any) -> Any:
+        """Every string inside ``value`` (metadata: dicts, lists) scrubbed."""
+        if not self._forms:
+            return value
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {key: self.everywhere(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.everywhere(item) for item in value]
+        return value
 
 
 class Session:
@@ -540,9 +588,12 @@ class PageCapture:
             if viewport:
                 scale = self.session.options.screenshot_scale(viewport)
                 params.update(maxWidth=round(viewport["width"] * scale), maxHeight=round(viewport["height"] * scale))
-            yield lambda: self.cdp.send("Page.enable")
-            yield lambda: self.cdp.send("Page.startScreencast", params)
-            self.screencasting = True
+            try:
+                yield lambda: self.cdp.send("Page.enable")
+                yield lambda: self.cdp.send("Page.startScreencast", params)
+                self.screencasting = True
+            except Exception:
+                pass  # the page closed as it opened (a popup that shuts itself): nothing to watch
 
     def detach(self) -> Flow:
         page = self.page
@@ -552,21 +603,25 @@ class PageCapture:
         page.remove_listener("popup", self._on_popup)
         page.remove_listener("crash", self._on_crash)
         final = None
+        responsive = True
         if self.screencasting and self.is_alive():
+            # The last action's picture. Playwright's screenshot, unlike a raw CDP call, has a
+            # timeout: a page stuck in a script must not hang the end of the recording.
             try:
-                yield lambda: self.cdp.send("Page.stopScreencast")
-                capture: dict[str, Any] = {"format": "jpeg", "quality": SCREENCAST_QUALITY, "optimizeForSpeed": True}
+                shot = yield lambda: page.screenshot(type="jpeg", quality=SCREENCAST_QUALITY, scale="css",
+                                                     timeout=FINAL_SCREENSHOT_TIMEOUT_MS)
                 viewport = page.viewport_size
-                if viewport:  # the same size as the screencast's frames
-                    scale = self.session.options.screenshot_scale(viewport)
-                    capture["clip"] = {"x": 0, "y": 0, "width": viewport["width"], "height": viewport["height"],
-                                       "scale": scale}
-                shot = yield lambda: self.cdp.send("Page.captureScreenshot", capture)
-                final = shot["data"]
+                scale = self.session.options.screenshot_scale(viewport) if viewport else 1.0
+                final = base64.b64encode(tiles.scaled(shot, scale)).decode()
             except Exception:
-                pass  # the page went away while stopping: keep the frames we have
+                responsive = False  # timed out or went away: ask it nothing more
+            if responsive:
+                try:
+                    yield lambda: self.cdp.send("Page.stopScreencast")
+                except Exception:
+                    pass
         self._attach_screenshots(self.timeline.finish(final))
-        if self.cdp is not None and self.is_alive():
+        if self.cdp is not None and responsive and self.is_alive():
             try:
                 yield lambda: self.cdp.detach()
             except Exception:
@@ -589,6 +644,10 @@ class PageCapture:
             info = yield from self._quietly(lambda: self.page.evaluate(ACTIVE_INFO_JS, redact))
         elif locator is not None:
             info = yield from self._quietly(lambda: locator.evaluate_all(TARGET_INFO_JS, redact))
+        raw_value = action_value(spec, arguments)
+        if info and info.get("secret"):
+            # Before the call: the page may echo the value while it runs (a URL, a label).
+            self._remember_secret(spec, raw_value)
 
         self.in_flight.append((sequence, spec))
         self.timeline.call_started(sequence, time.time())
@@ -597,8 +656,12 @@ class PageCapture:
         result = None
         try:
             result = yield call
-        except BaseException as exc:
+        except Exception as exc:
             error = exc
+        except BaseException:
+            # Cancelled or interrupted: no time for captures, only a row saying so.
+            self._record_cancelled(spec, api, sequence, started_ms, int((time.perf_counter() - began) * 1000))
+            raise
         finally:
             self.in_flight.remove((sequence, spec))
             self.timeline.action_ended(sequence, time.time())
@@ -621,16 +684,25 @@ class PageCapture:
         metadata: dict[str, Any] = {"api": api, "page_index": self.index}
         if dom_skipped:
             metadata["dom_snapshot_skipped"] = dom_skipped
-        raw_value = action_value(spec, arguments)
         value, extra = fit_value(raw_value)
         metadata.update(extra)
+        # Fail closed: a value typed into an element goes in only when that element was seen
+        # and is not secret (coordinates and URLs have no element).
+        withheld = (spec.value_from and spec.target is not None and spec.type != "click"
+                    and (info is None or info.get("secret")))
+        if withheld and spec.type == "key_press" and not _could_be_text(raw_value):
+            withheld = False  # Enter, Tab, Control+A: a key's name is no secret
+        if withheld:
+            if info:
+                self._remember_secret(spec, raw_value)
+            value, metadata["redacted"] = None, True
+            if info is None:
+                metadata["redacted_because"] = "the target element could not be inspected"
+            metadata.pop("value_truncated", None)
+            metadata.pop("value_length", None)
         if info:
             metadata["bounding_box"] = info.pop("bounding_box")
-            if info.pop("secret", False) and spec.value_from and spec.type != "click":
-                self.session.scrub.add(raw_value)
-                value, metadata["redacted"] = None, True
-                metadata.pop("value_truncated", None)
-                metadata.pop("value_length", None)
+            info.pop("secret", None)
             metadata["target"] = {k: v for k, v in info.items() if v is not None}
         elif spec.target == "focus" and spec.value_from:
             metadata["target"] = None
@@ -646,7 +718,7 @@ class PageCapture:
         try:
             self.recording.record_action(
                 spec.type, selector=scrub(selector), value=scrub(value), screenshot=screenshot, dom_snapshot=scrub(dom),
-                metadata=metadata, url=scrub(self._url()), status="error" if error else "ok",
+                metadata=scrub.everywhere(metadata), url=scrub(self._url()), status="error" if error else "ok",
                 error=scrub(_error_text(error)) if error else None, duration_ms=duration_ms,
                 sequence=sequence, timestamp_ms=started_ms,
             )
@@ -655,6 +727,21 @@ class PageCapture:
         if error is not None:
             raise error
         return result
+
+    def _remember_secret(self, spec: ActionSpec, raw_value: Any) -> None:
+        """Cut this value out of everything recorded from now on (not a key's name)."""
+        if spec.value_from and spec.type not in ("click", "key_press"):
+            self.session.scrub.add(raw_value)
+
+    def _record_cancelled(self, spec: ActionSpec, api: str, sequence: int, started_ms: int, duration_ms: int) -> None:
+        try:
+            self.recording.record_action(
+                spec.type, metadata={"api": api, "page_index": self.index}, url=self.session.scrub(self._url()),
+                status="error", error="cancelled before it finished", duration_ms=duration_ms,
+                sequence=sequence, timestamp_ms=started_ms,
+            )
+        except Exception:
+            pass
 
     def _quietly(self, step: Step) -> Generator[Step, Any, Any]:
         """A capture step whose failure (page navigating, closed) only loses that capture."""
@@ -696,6 +783,7 @@ class PageCapture:
         self.timeline.call_started(sequence, now)
         self.timeline.action_ended(sequence, now)
         scrub = self.session.scrub
+        metadata = scrub.everywhere(metadata)
         self.recording.record_action(
             action_type, selector=scrub(selector), value=scrub(value), url=scrub(url), dom_snapshot=scrub(dom),
             duration_ms=0, sequence=sequence, timestamp_ms=started_ms,
@@ -755,6 +843,11 @@ class PageCapture:
                 self.recording.attach_screenshot(sequence, base64.b64decode(data), masks=masks)
             except Exception:
                 pass
+
+
+def _could_be_text(key: Any) -> bool:
+    """Whether a pressed key types a character ("a", "Shift+A"), rather than naming a key."""
+    return isinstance(key, str) and len(key.rsplit("+", 1)[-1]) == 1
 
 
 def _error_text(error: BaseException) -> str:

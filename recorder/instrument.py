@@ -196,8 +196,8 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         try:
             if exc is None:
                 recording.complete()
-            else:
-                recording.fail(f"{type(exc).__name__}: {exc}".split("\nCall log:")[0])
+            else:  # an assertion message may quote what the page showed, secrets included
+                recording.fail(self._session.scrub(f"{type(exc).__name__}: {exc}".split("\nCall log:")[0]))
             if not self._owns_store:
                 self._store.flush(tiled=False)  # durable now; tiling goes on in the writer's idle time
         except DatabaseError:
@@ -205,6 +205,10 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         finally:
             if self._owns_store:
                 self._store.close()
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret typed so far in this recording cut out."""
+        return self._session.scrub(text) if self._session is not None else text  # type: ignore[return-value]
 
     def __enter__(self) -> Any:
         if self._is_async:

@@ -21,7 +21,7 @@ import contextlib
 import os
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,13 +94,17 @@ class TestRecorder:
             "browser_name": browser_name, "xdist_worker": self.worker_id, "run_id": self.run_id,
         }
 
-    def conclude(self, recording: Recording, reports: dict[str, pytest.TestReport]) -> bool:
-        """End the recording by the test's outcome; return whether policy keeps it."""
+    def conclude(self, recording: Recording, reports: dict[str, pytest.TestReport],
+                 scrub: Callable[[str], str] = str) -> bool:
+        """End the recording by the test's outcome; return whether policy keeps it.
+
+        ``scrub`` cuts typed secrets out of the failure message (assertion rewriting
+        quotes what the page showed)."""
         failed = next((r for r in reports.values() if r.failed), None)
         skipped = any(r.skipped for r in reports.values())
         recording.update_metadata({"outcome": "failed" if failed else "skipped" if skipped else "passed"})
         if failed is not None:
-            recording.fail(failure_message(failed))
+            recording.fail(scrub(failure_message(failed)))
         else:
             recording.complete()
         return failed is not None or self.mode != "retain-on-failure"
@@ -187,7 +191,7 @@ def _recording(request: pytest.FixtureRequest, page: Any, explicit: bool) -> Ite
         yield
         keep = True
         with _tolerating_disk_trouble():
-            keep = recorder.conclude(recording, request.node.stash.get(_REPORTS_KEY, {}))
+            keep = recorder.conclude(recording, request.node.stash.get(_REPORTS_KEY, {}), session.scrub)
     if not keep:  # only once the block has written the last screenshots
         with _tolerating_disk_trouble():
             recorder.store.delete(recording.id)

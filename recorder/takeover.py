@@ -154,7 +154,7 @@ class Takeover:
         if error is None:
             self.person.complete()
         else:
-            self.person.fail(f"{type(error).__name__}: {error}")
+            self.person.fail(session.scrub(f"{type(error).__name__}: {error}"))
         session.recording, session.agent_paused = self.parent, False
         capture._record_event("completion", url=state.get("url"), value=self.person.name,
                               metadata={"user_session_id": self.person.id, "state": state})

@@ -105,3 +105,14 @@ def compose(manifest: bytes, tile_bytes: Callable[[str], bytes], quality: int = 
     out = io.BytesIO()
     image.save(out, "JPEG", quality=quality)
     return out.getvalue()
+
+
+def scaled(image_bytes: bytes, scale: float, quality: int = 80) -> bytes:
+    """A JPEG ``scale`` times the size of the image given (itself when scale is 1)."""
+    if scale >= 1.0:
+        return image_bytes
+    image = Image.open(io.BytesIO(image_bytes)).convert("RGB")
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    out = io.BytesIO()
+    image.resize(size, Image.Resampling.BILINEAR).save(out, "JPEG", quality=quality)
+    return out.getvalue()

@@ -54,7 +54,7 @@ def test_shadow_roots_iframes_and_unicode(page: Page, server: str, db_path: Path
         page.goto(server + "/odd/shadow.html")
         page.get_by_label("Nom 😀").fill(value)
         page.get_by_role("button", name="Envoyer ✓").click()
-        page.frame_locator("#inner").get_by_label("Inner").fill("dans le cadre ✓")
+        page.frame_locator("#inner-frame").get_by_label("Inner").fill("dans le cadre ✓")
         assert page.locator("#out").inner_text() == "sent: " + value
     actions = timeline(db_path, page.recording.id)
     assert [a["type"] for a in actions] == ["navigate", "type", "click", "type"]
@@ -166,3 +166,61 @@ def test_a_dom_over_the_limit_is_skipped_with_the_reason_and_the_action_kept(pag
     assert fill["dom_snapshot_key"] is None
     assert re.fullmatch(r"the page's HTML is [\d,]+ characters, over recorder's limit of 25,000,000",
                         fill["metadata"]["dom_snapshot_skipped"])
+
+
+BUSY_CHILD = textwrap.dedent("""
+    import sys, time
+    from playwright.sync_api import sync_playwright
+    from recorder import launch_options, record
+    with sync_playwright() as p:
+        browser = p.chromium.launch(**launch_options())
+        page = browser.new_page()
+        with record(page, db=sys.argv[1], name="busy") as page:
+            page.goto(sys.argv[2] + "/odd/busy.html")
+            page.click("#hang")  # returns; then the page's script never yields again
+            time.sleep(0.5)
+            started = time.monotonic()
+        print("left record() after", round(time.monotonic() - started, 1), "s", flush=True)
+        browser.close()
+""")
+
+
+def test_leaving_record_does_not_hang_on_a_page_stuck_in_a_script(server: str, db_path: Path) -> None:
+    """The final screenshot was a raw CDP call, which never answers while the page's main
+    thread spins: record() never returned."""
+    result = subprocess.run([sys.executable, "-c", BUSY_CHILD, str(db_path), server],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("left record() after")
+    with RecordingStore(db_path) as store:
+        (recording,) = store.list()
+        assert recording.status == "completed"
+        assert [a["type"] for a in recording.timeline()] == ["navigate", "click"]
+
+
+def test_a_cancelled_async_call_is_cancelled_at_once_and_noted(server: str, db_path: Path, run_async) -> None:  # type: ignore[no-untyped-def]
+    """A cancelled call went on to capture a DOM snapshot of the stuck page before
+    re-raising, so asyncio.wait_for's timeout did not stop it."""
+    import asyncio
+
+    from playwright.async_api import async_playwright
+
+    from recorder import launch_options
+
+    async def scenario() -> tuple[float, int]:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**launch_options())
+            page = await browser.new_page()
+            async with record(page, db=db_path, name="cancelled") as page:
+                await page.goto(server + "/odd/busy.html")
+                started = time.monotonic()
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(page.click("#spin"), 2)
+                waited = time.monotonic() - started
+            await browser.close()
+            return waited, page.recording.id
+
+    waited, recording_id = run_async(asyncio.wait_for(scenario(), 90))
+    assert waited < 10
+    click = timeline(db_path, recording_id)[-1]
+    assert click["type"] == "click" and click["status"] == "error" and click["error"] == "cancelled before it finished"

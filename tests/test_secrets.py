@@ -1,0 +1,134 @@
+"""Secrets never reach the database: not through values, URLs, DOM snapshots, metadata or
+error messages, however the page echoes them. Each case here was a leak once.
+
+Snapshots are compressed, so "nowhere" means the raw file *and* every decoded blob,
+every text column and every metadata document.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Error, Page, expect
+
+from recorder import RecordingStore, record
+
+SECRET = "s3cret-Passphrase-42"
+
+
+def stored_text(db_path: Path) -> str:
+    """Everything the database holds, decoded: columns, metadata and every blob that is text."""
+    parts: list[str] = []
+    with sqlite3.connect(db_path) as conn:
+        for table in ("recordings", "actions"):
+            for row in conn.execute(f"SELECT * FROM {table}"):
+                parts.extend(str(column) for column in row)
+        keys = [row[0] for row in conn.execute("SELECT key FROM blobs WHERE media_type = 'text/html'")]
+    with RecordingStore(db_path) as store:
+        parts.extend(store.blob(key).decode("utf-8", "replace") for key in keys)
+    raw = b"".join(path.read_bytes() for path in db_path.parent.glob(db_path.name + "*"))
+    parts.append(raw.decode("latin-1"))
+    return "\n".join(parts)
+
+
+def only(db_path: Path, recording_id: int, api: str) -> dict:
+    with RecordingStore(db_path) as store:
+        return next(a for a in store.get(recording_id).timeline() if a["metadata"].get("api") == api)
+
+
+def test_a_value_the_page_echoes_into_the_url_while_typing(page: Page, server: str, db_path: Path) -> None:
+    with record(page, db=db_path, redact=["#ssn"]) as page:
+        page.goto(server + "/odd/echo.html")
+        page.get_by_label("SSN").fill(SECRET)
+        page.get_by_label("Name").fill("after")
+    assert page.url.endswith(SECRET)  # the app really did put it in the URL
+    assert SECRET not in stored_text(db_path)
+
+
+def test_a_password_the_page_shows_back_stays_out_of_the_metadata(page: Page, server: str, db_path: Path) -> None:
+    with record(page, db=db_path) as page:
+        page.goto(server + "/odd/echo.html")
+        page.locator("#pw").fill(SECRET)
+        page.get_by_text("Your password").click()  # its text, stored as the target's, quotes the secret
+    assert SECRET not in stored_text(db_path)
+
+
+def test_a_failure_message_quoting_a_secret_is_scrubbed(page: Page, server: str, db_path: Path) -> None:
+    with pytest.raises(AssertionError) as raised:
+        with record(page, db=db_path) as page:
+            page.goto(server + "/odd/echo.html")
+            page.locator("#pw").fill(SECRET)
+            expect(page.locator("#echo")).to_have_text("strong", timeout=300)
+    assert SECRET in str(raised.value)  # the user's own exception is untouched
+    with RecordingStore(db_path) as store:
+        recording = store.get(page.recording.id)
+    assert recording.status == "failed" and "[redacted]" in recording.error
+    assert SECRET not in stored_text(db_path)
+
+
+def test_key_names_pressed_in_a_password_field_are_not_secrets(page: Page, server: str, db_path: Path) -> None:
+    with record(page, db=db_path) as page:
+        page.goto(server + "/odd/echo.html")
+        page.locator("#pw").fill(SECRET)
+        page.locator("#pw").press("Enter")
+        page.locator("#pw").press("x")  # a character: could be part of a secret
+        page.get_by_label("Name").fill("Enter again")
+    assert only(db_path, page.recording.id, "Locator.press")["value"] == "Enter"
+    with RecordingStore(db_path) as store:
+        timeline = store.get(page.recording.id).timeline()
+    presses = [a for a in timeline if a["type"] == "key_press"]
+    assert [(a["value"], a["metadata"].get("redacted")) for a in presses] == [("Enter", None), (None, True)]
+    assert timeline[-1]["value"] == "Enter again"
+
+
+def test_a_value_for_an_element_that_could_not_be_inspected_is_withheld(page: Page, server: str, db_path: Path) -> None:
+    with record(page, db=db_path, redact=["#card-later"]) as page:
+        page.goto(server + "/odd/echo.html")
+        with pytest.raises(Error):
+            page.fill("#card-later", SECRET, timeout=300)  # never appears: its redaction cannot be checked
+    action = only(db_path, page.recording.id, "Page.fill")
+    assert action["status"] == "error" and action["value"] is None
+    assert action["metadata"]["redacted_because"] == "the target element could not be inspected"
+    assert SECRET not in stored_text(db_path)
+
+
+@pytest.mark.parametrize("where", ["shadow root", "iframe"])
+def test_redact_reaches_into_shadow_roots_and_frames(page: Page, server: str, db_path: Path, where: str) -> None:
+    with record(page, db=db_path, redact=["#host" if where == "shadow root" else "#inner-frame"]) as page:
+        page.goto(server + "/odd/shadow.html")
+        if where == "shadow root":
+            page.locator("#host #shadow-input").fill(SECRET)
+        else:
+            page.frame_locator("#inner-frame").get_by_label("Inner").fill(SECRET)
+    action = only(db_path, page.recording.id, "Locator.fill")
+    assert action["value"] is None and action["metadata"]["redacted"] is True
+    assert SECRET not in stored_text(db_path)
+
+
+def test_typing_into_a_frame_the_page_cannot_see_into_is_withheld(page: Page, server: str, db_path: Path) -> None:
+    other_origin = server.replace("127.0.0.1", "localhost")  # same server, another origin
+    with record(page, db=db_path) as page:
+        page.goto(server + "/odd/echo.html")
+        page.evaluate("(url) => { document.getElementById('frame').src = url; }", other_origin + "/frame.html")
+        page.frame_locator("#frame").locator("#inner").click()
+        page.keyboard.type(SECRET)
+    action = only(db_path, page.recording.id, "Keyboard.type")
+    assert action["value"] is None and action["metadata"]["redacted"] is True
+    assert SECRET not in stored_text(db_path)
+
+
+def test_a_redacted_contenteditable_is_emptied_in_dom_snapshots(page: Page, server: str, db_path: Path) -> None:
+    with record(page, db=db_path, redact=["#rich"]) as page:
+        page.goto(server + "/odd/echo.html")
+        page.locator("#rich").click()
+        for character in "hidden":  # one key at a time: too short for the scrubber to know
+            page.keyboard.press(character)
+    assert page.locator("#rich").inner_text().endswith("hidden")
+    with RecordingStore(db_path) as store:
+        timeline = store.get(page.recording.id).timeline()
+        html = store.blob(timeline[-1]["dom_snapshot_key"]).decode()
+    assert 'id="rich"' in html and "data-recorder-redacted" in html and "hidden" not in html
+    assert json.dumps([a["value"] for a in timeline if a["type"] == "key_press"]) == json.dumps([None] * 6)
