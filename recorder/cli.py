@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -30,6 +31,13 @@ def db_option(function: F) -> F:
         "--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
         help="Recordings database. Default: $RECORDER_DB, else ./recordings.db.",
     )(function)
+
+
+# SQLite integers are 64-bit: larger ids or counts are refused as bad input, not crashes.
+SQL_INT_MAX = 2**63 - 1
+RECORDING_ID = click.IntRange(0, SQL_INT_MAX)
+COUNT = click.IntRange(1, SQL_INT_MAX)
+SEQUENCE = click.IntRange(0, SQL_INT_MAX)
 
 
 def json_option(function: F) -> F:
@@ -54,6 +62,11 @@ def friendly_errors(function: F) -> F:
         except RecorderError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+        except OSError as exc:  # an output file in a missing directory, a port in use, a full disk
+            where = f" {exc.filename}" if exc.filename else ""
+            click.echo(f"error: cannot write{where}: {exc.strerror or exc}" if exc.filename
+                       else f"error: {exc.strerror or exc}", err=True)
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
@@ -72,7 +85,7 @@ def main() -> None:
 @db_option
 @json_option
 @click.option("--status", type=click.Choice(STATUSES), help="Only recordings with this status.")
-@click.option("--limit", type=int, default=None, help="At most this many, newest first.")
+@click.option("--limit", type=COUNT, default=None, help="At most this many, newest first.")
 @click.option("--owner", "owner_user", default=None, help="Only recordings of this user id.")
 @click.option("--account", "owner_account", default=None, help="Only recordings of this account id.")
 @friendly_errors
@@ -105,11 +118,11 @@ def list_command(db: Path | None, as_json: bool, status: str | None, limit: int 
 
 
 @main.command("show")
-@click.argument("recording_id", type=int)
+@click.argument("recording_id", type=RECORDING_ID)
 @db_option
 @json_option
-@click.option("--after", "after_sequence", type=int, default=None, help="Only actions after this sequence number.")
-@click.option("--limit", type=int, default=None, help="At most this many actions.")
+@click.option("--after", "after_sequence", type=SEQUENCE, default=None, help="Only actions after this sequence number.")
+@click.option("--limit", type=COUNT, default=None, help="At most this many actions.")
 @friendly_errors
 def show_command(recording_id: int, db: Path | None, as_json: bool, after_sequence: int | None,
                  limit: int | None) -> None:
@@ -135,7 +148,8 @@ def show_command(recording_id: int, db: Path | None, as_json: bool, after_sequen
             click.echo(f"  {key}: {value}")
         click.echo("")
         if not timeline:
-            click.echo("no actions recorded")
+            click.echo("no actions recorded" if not recording.action_count else
+                       f"no actions after sequence {after_sequence}" if after_sequence is not None else "no actions")
             return
         rows = []
         for action in timeline:
@@ -178,14 +192,14 @@ def blob_command(key: str, db: Path | None, output: str) -> None:
 
 
 @main.command("view")
-@click.argument("recording_id", type=int, required=False)
+@click.argument("recording_id", type=RECORDING_ID, required=False)
 @db_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="HTML file to write (default: recording-<ID>.html here).")
 @click.option("--no-open", is_flag=True, help="Do not open the file in a browser.")
 @click.option("--serve", is_flag=True, help="Serve every recording on http://127.0.0.1:PORT/ instead.")
-@click.option("--port", type=int, default=0, help="--serve: port on 127.0.0.1 (default: a free one).")
-@click.option("--max-actions", type=int, default=None, help="Only the first N actions (for huge recordings).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="--serve: port on 127.0.0.1 (default: a free one).")
+@click.option("--max-actions", type=COUNT, default=None, help="Only the first N actions (for huge recordings).")
 @click.option("--only-errors", is_flag=True, help="Only the actions that failed.")
 @friendly_errors
 def view_command(recording_id: int | None, db: Path | None, output: Path | None, no_open: bool, serve: bool,
@@ -238,18 +252,18 @@ def view_command(recording_id: int | None, db: Path | None, output: Path | None,
 
 
 @main.command("replay")
-@click.argument("recording_id", type=int)
+@click.argument("recording_id", type=RECORDING_ID)
 @db_option
 @json_option
 @click.option("--base-url", default=None, help="Replay against another deployment: recorded URLs move to this origin.")
 @click.option("--headed", is_flag=True, help="Show the browser.")
-@click.option("--slow-mo", type=int, default=0, help="Milliseconds to wait between browser operations.")
+@click.option("--slow-mo", type=click.IntRange(0, 600_000), default=0, help="Milliseconds to wait between browser operations.")
 @click.option("--secret", "secrets", multiple=True, metavar="NAME=VALUE",
               help="Value of a redacted field (repeatable); else $RECORDER_SECRET_<NAME> is read.")
 @click.option("--compare-screenshots", is_flag=True, help="Also compare each step's screenshot with the recording.")
 @click.option("--threshold", type=float, default=0.05, show_default=True,
               help="Mean pixel difference (0..1) above which a screenshot diverges.")
-@click.option("--timeout", "timeout_ms", type=int, default=5000, show_default=True,
+@click.option("--timeout", "timeout_ms", type=click.IntRange(1, 3_600_000), default=5000, show_default=True,
               help="Milliseconds to look for each step's element.")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the first divergence's screenshots go (default: replay-<ID>/).")
@@ -319,7 +333,7 @@ def _replay_progress() -> Callable[[Any, int], None]:
 
 
 @main.command("export")
-@click.argument("recording_id", type=int)
+@click.argument("recording_id", type=RECORDING_ID)
 @db_option
 @click.option("--format", "format_", type=click.Choice(["json", "pytest", "playwright-trace"]), default="json",
               show_default=True, help="json: a cassette `recorder import` reads back; pytest: a runnable "
@@ -387,13 +401,14 @@ def import_command(cassette: str, db: Path | None) -> None:
 
 
 def parse_age(text: str) -> timedelta:
-    """``30d``, ``12h``, ``90m``, ``2w`` -> a timedelta."""
+    """``30d``, ``12h``, ``90m``, ``2w`` -> a timedelta (a positive whole number of units)."""
     units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-    try:
-        amount, unit = float(text[:-1]), units[text[-1]]
-    except (ValueError, KeyError, IndexError):
-        raise click.BadParameter(f"{text!r} is not an age like 30d, 12h, 90m or 2w") from None
-    return timedelta(**{unit: amount})
+    match = re.fullmatch(r"([0-9]{1,7})([mhdw])", text)
+    if not match or int(match.group(1)) == 0:
+        # A zero or negative age would prune every recording: refused, never guessed at.
+        raise click.BadParameter(f"{text!r} is not an age like 30d, 12h, 90m or 2w (a positive whole number, "
+                                 "at most 7 digits)", param_hint="--older-than")
+    return timedelta(**{units[match.group(2)]: int(match.group(1))})
 
 
 @main.command("prune")

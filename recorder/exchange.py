@@ -44,12 +44,18 @@ def export_json(recording: Recording, blobs: bool = True) -> dict[str, Any]:
 
 def import_json(store: RecordingStore, cassette: dict[str, Any]) -> Recording:
     """Store a cassette as a new recording; its actions keep their sequence, timing and keys."""
+    if not isinstance(cassette, dict):
+        raise ValueError(f"not a recorder cassette (a JSON {type(cassette).__name__}, not an object)")
     if cassette.get("format") != CASSETTE_FORMAT:
         raise ValueError(f"not a recorder cassette (format is {cassette.get('format')!r}, expected {CASSETTE_FORMAT!r})")
     if cassette.get("version", 0) > CASSETTE_VERSION:
         raise ValueError(f"cassette version {cassette['version']} is newer than this recorder reads ({CASSETTE_VERSION})")
     source = cassette["recording"]
-    blobs = {key: base64.b64decode(item["data"]) for key, item in (cassette.get("blobs") or {}).items()}
+    found = cassette.get("blobs") or {}
+    if not isinstance(found, dict) or not all(isinstance(item, dict) and isinstance(item.get("data"), str)
+                                              for item in found.values()):
+        raise ValueError("its blobs are not {key: {data: base64}}")
+    blobs = {key: base64.b64decode(item["data"], validate=True) for key, item in found.items()}
     return store.restore(source, cassette["timeline"], blobs)
 
 

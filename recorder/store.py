@@ -502,6 +502,8 @@ class RecordingStore:
 
     def get(self, recording_id: int) -> Recording:
         """The recording with this id; raises ``RecordingNotFound``."""
+        if not isinstance(recording_id, int) or recording_id not in _INT64:
+            raise RecordingNotFound(f"no recording with id {recording_id!r} in {self.path}")
         where, params = self._owner_filter()
         row = self._writer.call(
             lambda conn: conn.execute(
@@ -583,7 +585,12 @@ class RecordingStore:
         return freed
 
     def restore(self, recording: dict[str, Any], timeline: list[dict[str, Any]], snapshots: dict[str, bytes]) -> Recording:
-        """Store a recording read from elsewhere (see recorder.exchange) under a new id."""
+        """Store a recording read from elsewhere (see recorder.exchange) under a new id.
+
+        Everything is checked first (a ``ValueError`` names what is wrong), so a bad
+        cassette stores nothing and cannot poison what is imported after it.
+        """
+        _check_restorable(recording, timeline, snapshots)
         columns = ("name", "status", "started_at", "completed_at", "failed_at", "duration_ms", "error")
         row = {column: recording.get(column) for column in columns}
         row["metadata"] = _json(recording.get("metadata") or {})
@@ -625,7 +632,12 @@ class RecordingStore:
         Recordings still recording are never pruned; with ``keep_failed``, neither are
         failed or interrupted ones.
         """
-        cutoff = (datetime.now(timezone.utc) - older_than).isoformat(timespec="milliseconds")
+        if older_than <= timedelta(0):
+            raise ValueError(f"older_than must be a positive age, not {older_than}")
+        try:
+            cutoff = (datetime.now(timezone.utc) - older_than).isoformat(timespec="milliseconds")
+        except OverflowError:
+            return 0, 0  # older than the calendar goes: nothing is
         statuses = ("completed",) if keep_failed else ("completed", "failed", "interrupted")
         where, params = self._owner_filter()
         ids = [row[0] for row in self._writer.call(lambda conn: conn.execute(
@@ -1175,6 +1187,49 @@ class Recording:
             "owner": self.owner.__dict__ if self.owner else None, "parent_id": self.parent_id,
             "interrupted_at": self.interrupted_at,
         }
+
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def _check_restorable(recording: Any, timeline: Any, snapshots: dict[str, bytes]) -> None:
+    """Refuse, with the reason, a recording that would not read back as it was exported."""
+    def optional(value: Any, kind: type | tuple[type, ...], what: str) -> None:
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)
+                                  or (isinstance(value, int) and value not in _INT64)):
+            raise ValueError(f"{what} is {value!r}")
+
+    if not isinstance(recording, dict):
+        raise ValueError(f"the recording is {type(recording).__name__}, not an object")
+    if not isinstance(recording.get("name"), str) or recording.get("status") not in STATUSES:
+        raise ValueError(f"the recording needs a name and a status in {', '.join(STATUSES)}")
+    try:
+        datetime.fromisoformat(str(recording.get("started_at")))
+    except ValueError:
+        raise ValueError(f"the recording's started_at {recording.get('started_at')!r} is not an ISO-8601 time") from None
+    optional(recording.get("metadata"), dict, "the recording's metadata")
+    optional(recording.get("duration_ms"), int, "the recording's duration_ms")
+    if not isinstance(timeline, list) or not all(isinstance(action, dict) for action in timeline):
+        raise ValueError("the timeline is not a list of actions")
+    sequences = [action.get("sequence") for action in timeline]
+    if any(not isinstance(n, int) or isinstance(n, bool) or n not in _INT64 or n < 1 for n in sequences) \
+            or len(set(sequences)) != len(sequences):
+        raise ValueError("the actions' sequences are not distinct whole numbers from 1")
+    for action in timeline:
+        what = f"action {action['sequence']}"
+        check_action_type(action.get("type"))
+        for column in ("selector", "value", "url", "error", "screenshot_key", "dom_snapshot_key"):
+            optional(action.get(column), str, f"{what}'s {column}")
+        for column in ("timestamp_ms", "duration_ms"):
+            optional(action.get(column), int, f"{what}'s {column}")
+        optional(action.get("metadata"), dict, f"{what}'s metadata")
+        if action.get("status") not in ("ok", "error"):
+            raise ValueError(f"{what}'s status is {action.get('status')!r}, not 'ok' or 'error'")
+        # A DOM snapshot comes back exactly as stored, so its key must be its hash. (A
+        # screenshot comes back composed from tiles, not as the bytes first hashed.)
+        key = action.get("dom_snapshot_key")
+        if key in snapshots and blobs.blob_key(snapshots[key]) != key:
+            raise ValueError(f"the DOM snapshot {key} of {what} does not match its key")
 
 
 def _row_dict(row: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -159,3 +160,93 @@ def test_stats_summarise_statuses_slow_types_and_failing_selectors(db_path: Path
     assert stats["slowest action types"][0] == {"type": "click", "actions": 2, "avg_ms": 300, "max_ms": 300}
     assert stats["selectors that fail most"][0]["selector"] == "#flaky"
     assert stats["selectors that fail most"][0]["errors"] == 2
+
+
+BAD_INPUT = [
+    # A zero or negative age pruned every recording.
+    (["prune", "--older-than=-5d"], 2, "is not an age like 30d"),
+    (["prune", "--older-than", "0d"], 2, "is not an age like 30d"),
+    (["prune", "--older-than", "1.5d"], 2, "is not an age like 30d"),
+    # Numbers past SQLite's 64 bits ended in an OverflowError traceback.
+    (["show", "99999999999999999999"], 2, "is not in the range"),
+    (["show", "2", "--after", "99999999999999999999"], 2, "is not in the range"),
+    (["list", "--limit", "0"], 2, "is not in the range"),
+    (["show", "2", "--limit", "-1"], 2, "is not in the range"),
+    (["view", "2", "--no-open", "--max-actions", "-1"], 2, "is not in the range"),
+    (["view", "--serve", "--no-open", "--port", "70000"], 2, "is not in the range"),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "message"), BAD_INPUT, ids=[" ".join(a[0]) for a in BAD_INPUT])
+def test_bad_arguments_are_refused_and_nothing_is_lost(recorded_db: Path, args: list[str], code: int, message: str) -> None:
+    exit_code, _, stderr = invoke(*args, "--db", str(recorded_db))
+    assert exit_code == code and message in stderr and "Traceback" not in stderr
+    with RecordingStore(recorded_db) as store:
+        assert [r.name for r in store.list()] == ["checkout ✓", "first"]
+
+
+def test_an_output_file_in_a_missing_directory_is_one_line(recorded_db: Path, tmp_path: Path) -> None:
+    for args in (["export", "2", "-o"], ["view", "2", "--no-open", "-o"]):
+        exit_code, _, stderr = invoke(*args, str(tmp_path / "missing" / "out"), "--db", str(recorded_db))
+        assert exit_code == 1 and "error: cannot write " in stderr and "No such file or directory" in stderr
+
+
+def test_show_says_why_a_page_of_the_timeline_is_empty(recorded_db: Path) -> None:
+    assert invoke("show", "2", "--after", "2", "--db", str(recorded_db))[1].rstrip().endswith("no actions after sequence 2")
+
+
+def cassette_with(recorded_db: Path, tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
+    _, text, _ = invoke("export", "2", "--db", str(recorded_db))
+    data = json.loads(text)
+    changed = change(data)
+    data = data if changed is None else changed
+    path = tmp_path / "cassette.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _set(path: list, value):  # type: ignore[no-untyped-def,type-arg]
+    def change(data):  # type: ignore[no-untyped-def]
+        target = data
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+    return change
+
+
+BAD_CASSETTES = [
+    ("a list", lambda data: [], "a JSON list, not an object"),
+    ("metadata a string", _set(["recording", "metadata"], "str"), "the recording's metadata is 'str'"),
+    ("a bad start time", _set(["recording", "started_at"], "not a date"), "is not an ISO-8601 time"),
+    ("a text sequence", _set(["timeline", 0, "sequence"], "abc"), "sequences are not distinct whole numbers"),
+    ("a huge number", _set(["timeline", 0, "duration_ms"], 10**20), "duration_ms is 100000000000000000000"),
+    ("a timeline of numbers", _set(["timeline"], [1, 2]), "the timeline is not a list of actions"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), [c[1:] for c in BAD_CASSETTES], ids=[c[0] for c in BAD_CASSETTES])
+def test_a_bad_cassette_is_refused_whole_with_the_reason(recorded_db: Path, tmp_path: Path, change, message: str) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "target.db"
+    exit_code, _, stderr = invoke("import", str(cassette_with(recorded_db, tmp_path, change)), "--db", str(target))
+    assert exit_code == 1 and message in stderr and "Traceback" not in stderr
+    with RecordingStore(target) as store:
+        assert store.list() == []
+
+
+def test_a_dom_snapshot_that_does_not_match_its_key_cannot_poison_a_later_import(db_path: Path, tmp_path: Path) -> None:
+    with RecordingStore(db_path) as store:
+        recording = store.start(name="real")
+        recording.record_action("type", value="x", dom_snapshot="<html><body>the real page</body></html>")
+        recording.complete()
+    _, text, _ = invoke("export", "1", "--db", str(db_path))
+    forged = json.loads(text)
+    key = forged["timeline"][0]["dom_snapshot_key"]
+    forged["blobs"][key]["data"] = base64.b64encode(b"<p>forged</p>").decode()
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    (tmp_path / "real.json").write_text(text)
+    target = tmp_path / "target.db"
+    exit_code, _, stderr = invoke("import", str(tmp_path / "forged.json"), "--db", str(target))
+    assert exit_code == 1 and "does not match its key" in stderr
+    assert invoke("import", str(tmp_path / "real.json"), "--db", str(target))[0] == 0
+    with RecordingStore(target) as store:
+        assert store.blob(key) == b"<html><body>the real page</body></html>"
