@@ -124,13 +124,17 @@ class Takeover:
                               metadata={"user_session_id": person.id, "state": state})
         user_agent = yield lambda: page.evaluate("() => navigator.userAgent")
         person.update_metadata({"user_agent": user_agent})
+        redact = list(session.options.redact + session.options.mask)
         if not page.__dict__.get("_recorder_binding"):
             yield lambda: page.expose_binding(BINDING, self._on_user_event_binding)
-            redact = list(session.options.redact + session.options.mask)
-            # Listeners in every document the person navigates to; what they report once the
-            # takeover is over is dropped in Python (an init script cannot be taken back).
-            yield lambda: page.add_init_script(script=f"({_LISTENERS_JS})({json.dumps(redact)});")
             page.__dict__["_recorder_binding"] = True
+        if page.__dict__.get("_recorder_init_redact") != redact:
+            # Listeners in every document the person navigates to; what they report once the
+            # takeover is over is dropped in Python. An init script cannot be taken back, so a
+            # later takeover with other redact selectors adds one that runs after it and
+            # replaces the list (the listeners themselves are installed once per document).
+            yield lambda: page.add_init_script(script=f"({_LISTENERS_JS})({json.dumps(redact)});")
+            page.__dict__["_recorder_init_redact"] = redact
         page.__dict__["_recorder_takeover"] = self
         session.recording, session.agent_paused = person, True
         yield lambda: page.evaluate(_LISTENERS_JS, list(session.options.redact + session.options.mask))

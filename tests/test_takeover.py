@@ -91,3 +91,22 @@ def test_takeover_on_the_async_api(server: str, db_path: Path, run_async) -> Non
     assert user.parent_id == agent_id and user.metadata["visitor_id"] == "async-visitor"
     assert ("user_action", "change", "async person") in events
     assert ("user_action", "key", "Tab") in events
+
+
+def test_a_later_takeover_with_new_redact_selectors_redacts_after_navigating(page: Page, server: str, db_path: Path) -> None:
+    """The listeners' init script kept the redact list of the page's first takeover."""
+    with record(page, db=db_path, name="first"):
+        with takeover(page):
+            pass
+    card = "4111111111111111"
+    with record(page, db=db_path, name="second", redact=["#card"]) as page:
+        with takeover(page) as person:
+            page.goto(server + "/app.html")  # a new document: listeners come from the init script
+            page.get_by_test_id("card").fill(card)
+            page.get_by_test_id("card").press("Tab")
+            page.wait_for_timeout(300)
+    with RecordingStore(db_path) as store:
+        changes = [a for a in store.get(person.id).timeline() if a["metadata"].get("event") == "change"]
+    assert changes and all(a["value"] is None and a["metadata"]["redacted"] for a in changes)
+    for path in db_path.parent.glob("recordings.db*"):
+        assert card.encode() not in path.read_bytes()
