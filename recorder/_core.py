@@ -142,6 +142,8 @@ _ELEMENT_INFO = """(el, redact) => {
     secret: (tag === 'input' && type === 'password') || redact.some(matches),
   };
 }"""
+FRAME_MARK = " >> internal:control=enter-frame >> "  # how Playwright writes frame_locator(...)
+FRAME_ELEMENT_PATH_JS = f"(el) => ({_ELEMENT_INFO})(el, []).css_path"
 TARGET_INFO_JS = f"(elements, redact) => ({_ELEMENT_INFO})(elements[0], redact || [])"
 ACTIVE_INFO_JS = f"""(redact) => {{
   let el = document.activeElement;
@@ -639,6 +641,14 @@ class PageCapture:
         # A masked element's value is as private as its pixels.
         redact = list(self.session.options.redact + self.session.options.mask)
         selector, locator = self._target(spec, owner, arguments)
+        raw_selector = locator_selector(locator) if locator is not None else None
+        if raw_selector and type(owner).__name__ == "Frame" and owner.parent_frame is not None:
+            # page.frame("x").fill("#field"): the selector is inside that frame; prefix the
+            # frames' own, so the action reads (and replays) as frame_locator(...).locator(...).
+            path = yield from self._quietly_flow(self._frame_path(owner))
+            if path:
+                raw_selector = FRAME_MARK.join([*path, raw_selector])
+                selector = readable_selector(raw_selector)
         info = None
         if spec.target == "focus" and spec.value_from:
             info = yield from self._quietly(lambda: self.page.evaluate(ACTIVE_INFO_JS, redact))
@@ -706,7 +716,6 @@ class PageCapture:
             metadata["target"] = {k: v for k, v in info.items() if v is not None}
         elif spec.target == "focus" and spec.value_from:
             metadata["target"] = None
-        raw_selector = locator_selector(locator) if locator is not None else None
         if raw_selector:
             metadata["playwright_selector"] = raw_selector
         if spec.type == "drag":  # so replay can find where it was dropped
@@ -742,6 +751,22 @@ class PageCapture:
             )
         except Exception:
             pass
+
+    def _frame_path(self, frame: Any) -> Generator[Step, Any, list[str]]:
+        """CSS paths of the iframe elements from the main frame down to ``frame``."""
+        path: list[str] = []
+        while frame.parent_frame is not None:
+            element = yield lambda frame=frame: frame.frame_element()
+            path.insert(0, (yield lambda: element.evaluate(FRAME_ELEMENT_PATH_JS)))
+            frame = frame.parent_frame
+        return path
+
+    def _quietly_flow(self, flow: Generator[Step, Any, Any]) -> Generator[Step, Any, Any]:
+        """A capture flow whose failure only loses what it would have found."""
+        try:
+            return (yield from flow)
+        except Exception:
+            return None
 
     def _quietly(self, step: Step) -> Generator[Step, Any, Any]:
         """A capture step whose failure (page navigating, closed) only loses that capture."""

@@ -27,13 +27,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ._core import REDACTED, Flow, run_async, run_sync
+from ._core import FRAME_MARK, REDACTED, Flow, run_async, run_sync
 from .store import Recording
 
 FIND_TIMEOUT_MS = 5_000
 URL_TIMEOUT_MS = 3_000
 POLL_SECONDS = 0.1
-FRAME_MARK = " >> internal:control=enter-frame >> "
 
 # Recorded action types the replay performs, by the Playwright method that made them.
 _NO_ARGUMENTS = {"click", "dblclick", "tap", "check", "uncheck", "hover", "focus", "clear"}

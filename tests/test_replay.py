@@ -240,3 +240,20 @@ def test_actions_on_a_popup_are_replayed_on_the_popup(page, server: str, db_path
     popup_page = next(p for p in context.pages if p is not replayer and p.url.endswith("/app.html") and p.opener() is replayer)
     assert popup_page is not None
     assert replayer.get_by_label("Name").input_value() == "back on the first page"
+
+
+def test_an_action_on_a_frame_object_keeps_its_frame_and_replays_there(page, server: str, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
+    """page.frame(...).fill(...) was recorded as locator("#inner"): replay looked in the main frame."""
+    with record(page, db=db_path, name="frame object") as page:
+        page.goto(server + "/app.html")
+        inner = next(frame for frame in page.frames if frame.url.endswith("/frame.html"))
+        inner.fill("#inner", "typed in the frame")
+    with RecordingStore(db_path) as store:
+        recording = store.get(page.recording.id)
+        fill = next(a for a in recording.timeline() if a["metadata"].get("api") == "Frame.fill")
+        replayer = context.new_page()
+        report = replay(recording, replayer, find_timeout_ms=3000)
+    assert fill["selector"] == 'frame_locator("#frame").locator("#inner")'
+    assert fill["value"] == "typed in the frame"
+    assert report.ok, report.format()
+    assert replayer.frame_locator("#frame").locator("#inner").input_value() == "typed in the frame"
