@@ -216,6 +216,7 @@ def view_command(recording_id: int | None, db: Path | None, output: Path | None,
       recorder view 3 --db test-results/recordings.db
       recorder view 3 -o failure.html --no-open
       recorder view --serve            # browse all recordings on http://127.0.0.1:PORT
+      recorder view 3 --serve          # the same, opening recording 3
     """
     import webbrowser
 
@@ -223,9 +224,16 @@ def view_command(recording_id: int | None, db: Path | None, output: Path | None,
 
     with open_store(db) as store:
         if serve:
+            if output is not None:
+                raise click.BadParameter("--serve writes no file; leave out -o", param_hint="-o")
+            if recording_id is not None:
+                store.get(recording_id)  # an unknown id is an error now, not a 404 later
             server = viewer.make_server(store, port)
             url = f"http://127.0.0.1:{server.server_address[1]}/"
             click.echo(f"serving {store.path} on {url}  (Ctrl-C to stop)")
+            if recording_id is not None:
+                url += f"recording/{recording_id}"
+                click.echo(f"recording {recording_id}: {url}")
             if not no_open:
                 webbrowser.open(url)
             try:

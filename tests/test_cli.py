@@ -250,3 +250,11 @@ def test_a_dom_snapshot_that_does_not_match_its_key_cannot_poison_a_later_import
     assert invoke("import", str(tmp_path / "real.json"), "--db", str(target))[0] == 0
     with RecordingStore(target) as store:
         assert store.blob(key) == b"<html><body>the real page</body></html>"
+
+
+def test_view_serve_checks_its_recording_id_and_refuses_an_output_file(recorded_db: Path) -> None:
+    """`view ID --serve` ignored the id and -o."""
+    exit_code, _, stderr = invoke("view", "99", "--serve", "--no-open", "--db", str(recorded_db))
+    assert exit_code == 1 and "no recording with id 99" in stderr
+    exit_code, _, stderr = invoke("view", "--serve", "--no-open", "-o", "x.html", "--db", str(recorded_db))
+    assert exit_code == 2 and "--serve writes no file" in stderr
