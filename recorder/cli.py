@@ -49,6 +49,8 @@ def open_store(db: Path | None) -> RecordingStore:
     path = db if db is not None else default_db_path()
     if not path.exists():
         raise RecorderError(f"no recordings database at {path}; record something first or pass --db PATH")
+    if path.is_file() and path.stat().st_size == 0:  # SQLite would take it as a new database and write to it
+        raise RecorderError(f"{path} is an empty file, not a recordings database")
     return RecordingStore(path)
 
 
@@ -397,12 +399,17 @@ def import_command(cassette: str, db: Path | None) -> None:
     """
     from .exchange import import_json
 
+    path = db if db is not None else default_db_path()
+    created = not path.exists()
     with click.open_file(cassette, encoding="utf-8") as handle:
         try:
             data = json.load(handle)
-            with RecordingStore(db if db is not None else default_db_path()) as store:
+            with RecordingStore(path) as store:
                 recording = import_json(store, data)
         except (ValueError, KeyError, TypeError) as exc:
+            if created:  # a refused import leaves no empty database behind
+                for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                    leftover.unlink(missing_ok=True)
             raise RecorderError(f"cannot import {cassette}: {exc}") from None
     click.echo(f"imported as recording {recording.id} ({recording.name}, {recording.action_count} actions)"
                f" into {store.path}")

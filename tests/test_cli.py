@@ -229,8 +229,7 @@ def test_a_bad_cassette_is_refused_whole_with_the_reason(recorded_db: Path, tmp_
     target = tmp_path / "target.db"
     exit_code, _, stderr = invoke("import", str(cassette_with(recorded_db, tmp_path, change)), "--db", str(target))
     assert exit_code == 1 and message in stderr and "Traceback" not in stderr
-    with RecordingStore(target) as store:
-        assert store.list() == []
+    assert not target.exists()  # nothing left behind, not even an empty database
 
 
 def test_a_dom_snapshot_that_does_not_match_its_key_cannot_poison_a_later_import(db_path: Path, tmp_path: Path) -> None:
@@ -258,3 +257,11 @@ def test_view_serve_checks_its_recording_id_and_refuses_an_output_file(recorded_
     assert exit_code == 1 and "no recording with id 99" in stderr
     exit_code, _, stderr = invoke("view", "--serve", "--no-open", "-o", "x.html", "--db", str(recorded_db))
     assert exit_code == 2 and "--serve writes no file" in stderr
+
+
+def test_reading_commands_refuse_an_empty_file_and_leave_it_empty(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    exit_code, _, stderr = invoke("list", "--db", str(empty))
+    assert exit_code == 1 and "is an empty file, not a recordings database" in stderr
+    assert empty.stat().st_size == 0
