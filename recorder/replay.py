@@ -170,9 +170,18 @@ class Replayer:
         report = ReplayReport(self.recording.id, self.recording.name, self.options.base_url)
         context = self.pages[0].context
         context.on("page", self._on_page)
+        unreachable: StepResult | None = None
         try:
             for action in timeline:
-                step = yield from self.step(action)
+                if unreachable is not None:
+                    step = StepResult(action["sequence"], action["type"], action["metadata"].get("api", ""),
+                                      action["selector"], "skipped",
+                                      reason=f"not run: step {unreachable.sequence} could not reach the app")
+                else:
+                    step = yield from self.step(action)
+                    if step.status == "failed" and "net::ERR_" in (step.reason or "") and step.api == "Page.goto":
+                        # Every later step would wait out its timeout on an error page.
+                        unreachable = step
                 report.steps.append(step)
                 if self.options.on_step is not None:
                     self.options.on_step(step, len(timeline))

@@ -6,7 +6,9 @@ import functools
 import http.server
 import json
 import shutil
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -257,3 +259,17 @@ def test_an_action_on_a_frame_object_keeps_its_frame_and_replays_there(page, ser
     assert fill["value"] == "typed in the frame"
     assert report.ok, report.format()
     assert replayer.frame_locator("#frame").locator("#inner").input_value() == "typed in the frame"
+
+
+def test_an_app_that_cannot_be_reached_stops_the_replay_at_once(recorded: int, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
+    """Every step after a refused connection waited out its timeout: a minute of nothing."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    started = time.monotonic()
+    report = run(recorded, db_path, context.new_page(), base_url=dead)
+    assert time.monotonic() - started < 15
+    first, *rest = report.steps
+    assert first.status == "failed" and "ERR_CONNECTION_REFUSED" in (first.reason or "")
+    assert rest and all(s.status == "skipped" and s.reason == "not run: step 1 could not reach the app" for s in rest)
+    assert not report.ok
