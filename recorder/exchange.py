@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import html.parser
 import json
@@ -62,50 +63,104 @@ def import_json(store: RecordingStore, cassette: dict[str, Any]) -> Recording:
 # -- pytest ---------------------------------------------------------------------------------
 
 _ARGUMENTLESS = {"click", "dblclick", "tap", "check", "uncheck", "hover", "focus", "clear"}
+_KEYBOARD = {"press", "down", "up", "type", "insert_text"}
+_MOUSE = {"click", "dblclick", "down", "up", "move", "wheel"}
+
+# Everything recorded is hostile input (a page chose its text, a cassette can say anything),
+# and this writes Python source: values only ever go in as repr() literals, method names
+# only from the sets above, and a selector only when it parses as a plain locator chain.
 
 
 def _literal(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """A Python literal for ``value`` (a JSON string is a valid, double-quoted Python one)."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return "[" + ", ".join(_literal(item) for item in value) + "]"
+    return _literal(str(value))
+
+
+def _is_locator_chain(code: str) -> bool:
+    """``page.get_by_role("button", name="Save").nth(0)`` and the like, and nothing else."""
+    try:
+        node: ast.AST = ast.parse(code, mode="eval").body
+    except SyntaxError:
+        return False
+
+    def constant(arg: ast.AST) -> bool:
+        if isinstance(arg, ast.Constant):
+            return True
+        if isinstance(arg, ast.UnaryOp) and isinstance(arg.op, ast.USub):
+            return isinstance(arg.operand, ast.Constant)
+        return (isinstance(arg, ast.Call) and ast.unparse(arg.func) == "re.compile" and not arg.keywords
+                and all(isinstance(a, ast.Constant) for a in arg.args))
+
+    while isinstance(node, (ast.Call, ast.Attribute)):
+        if isinstance(node, ast.Call):
+            if not all(constant(a) for a in node.args) or not all(constant(k.value) and k.arg for k in node.keywords):
+                return False
+            node = node.func
+        else:
+            node = node.value
+    return isinstance(node, ast.Name) and node.id == "page"
 
 
 def _call(action: dict[str, Any]) -> str | None:
     """The Python line that performs a recorded action, or None to leave it out."""
     metadata = action["metadata"]
-    owner, _, method = metadata.get("api", "").partition(".")
+    owner, _, method = str(metadata.get("api", "")).partition(".")
     value = action["value"]
     if metadata.get("redacted"):
         value_code = f"os.environ[{_literal(secret_env_var(secret_name(metadata.get('target'))))}]"
     else:
         value_code = _literal(value)
     if owner == "Page" and method == "goto":
-        return f"page.goto({_literal(value or action['url'])})"
+        return f"page.goto({_literal(value or action['url'] or '')})"
     if owner == "Page" and method in ("reload", "go_back", "go_forward"):
         return f"page.{method}()"
-    if owner == "Keyboard":
+    if owner == "Keyboard" and method in _KEYBOARD:
         return f"page.keyboard.{method}({value_code})"
-    if owner == "Mouse":
-        return f"page.mouse.{method}({value or ''})"
+    if owner == "Mouse" and method in _MOUSE:
+        try:
+            numbers = [float(n) for n in (value or "").split(",") if n.strip()]
+        except ValueError:
+            return None
+        return f"page.mouse.{method}({', '.join(repr(n) for n in numbers)})"
     if owner not in ("Page", "Frame", "Locator") or not action["selector"]:
         return None
     target = f"page.{action['selector']}"
+    if not _is_locator_chain(target):
+        return None
     if method in _ARGUMENTLESS:
         return f"{target}.{method}()"
     if method in ("fill", "type", "press_sequentially", "press"):
         return f"{target}.{method}({value_code})"
     if method == "set_checked":
-        return f"{target}.set_checked({json.loads(value or 'true')})"
+        checked = _json_or_none(value or "true")
+        return f"{target}.set_checked({checked!r})" if isinstance(checked, bool) else None
     if method == "select_option":
-        return f"{target}.select_option({value if value and value.startswith('[') else value_code})"
+        choice = _json_or_none(value) if value and value.startswith("[") else value
+        return f"{target}.select_option({_literal(choice) if not metadata.get('redacted') else value_code})"
     if method in ("drag_to", "drag_and_drop") and metadata.get("drag_target_selector"):
-        return f"{target}.drag_to(page.locator({_literal(metadata['drag_target_selector'])}))"
+        return f"{target}.drag_to(page.locator({_literal(str(metadata['drag_target_selector']))}))"
     return None
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def export_pytest(recording: Recording) -> str:
     """A readable pytest-playwright test doing what was recorded, with the URL checks."""
     name = parameterize(recording.name).replace("-", "_") or f"recording_{recording.id}"
     lines = [
-        f'"""{recording.name}: exported by recorder from recording {recording.id}."""',
+        f'"""Exported by recorder from recording {recording.id}."""',
+        f"# recording name: {recording.name!r}",
         "",
         "import os",
         "import re",
@@ -124,6 +179,8 @@ def export_pytest(recording: Recording) -> str:
         line = _call(action)
         if line:
             body.append(line)
+        elif action["metadata"].get("api", "").partition(".")[0] in ("Page", "Frame", "Locator", "Keyboard", "Mouse"):
+            body.append(f"# step {action['sequence']} ({action['type']}) could not be exported safely")
         url = action["url"]
         if url and url != last_url and url != "about:blank" and action["status"] == "ok":
             pattern = url_pattern(url)

@@ -163,11 +163,23 @@ def failure_section(recording: Recording, config: pytest.Config) -> str:
     return "\n".join(lines)
 
 
+def _is_playwright_page(page: Any) -> bool:
+    from playwright.async_api import Page as AsyncPage
+    from playwright.sync_api import Page as SyncPage
+
+    return isinstance(page, (SyncPage, AsyncPage))
+
+
 @contextlib.contextmanager
 def _recording(request: pytest.FixtureRequest, page: Any, explicit: bool) -> Iterator[None]:
     """Record ``page`` for the test asking, if the policy says so."""
     recorder: TestRecorder = request.config.stash[_RECORDER_KEY]
     if not recorder.wants(explicit):
+        yield
+        return
+    if not _is_playwright_page(page):  # a project's own fixture that happens to be called `page`
+        warnings.warn(f"recorder: {request.node.nodeid} is not recorded: its `page` is a {type(page).__name__},"
+                      " not a Playwright Page", RecorderWarning, stacklevel=1)
         yield
         return
     browser_type = getattr(page.context.browser, "browser_type", None)

@@ -106,8 +106,7 @@ def render(store: RecordingStore, recording: Recording, *, embed: bool = True, m
     """The viewer page for one recording (self-contained with ``embed``)."""
     data = recording_data(store, recording, embed=embed, max_actions=max_actions, only_errors=only_errors)
     title = html.escape(f"{recording.name} · recording {recording.id}")
-    return (_PAGE.replace("__TITLE__", title).replace("__STYLE__", _STYLE)
-            .replace("__DATA__", _script_json(data)).replace("__SCRIPT__", _SCRIPT))
+    return _fill(_PAGE, TITLE=title, STYLE=_STYLE, DATA=_script_json(data), SCRIPT=_SCRIPT)
 
 
 def render_index(store: RecordingStore, status: str | None = None, name: str | None = None) -> str:
@@ -122,8 +121,14 @@ def render_index(store: RecordingStore, status: str | None = None, name: str | N
     ) or "<tr><td colspan='6'>no recordings match</td></tr>"
     options = "".join(f"<option{' selected' if s == status else ''}>{s}</option>"
                       for s in ("", "recording", "completed", "failed", "interrupted"))
-    return (_INDEX.replace("__STYLE__", _STYLE).replace("__ROWS__", rows).replace("__OPTIONS__", options)
-            .replace("__NAME__", html.escape(name or "", quote=True)).replace("__DB__", html.escape(str(store.path))))
+    return _fill(_INDEX, STYLE=_STYLE, ROWS=rows, OPTIONS=options, NAME=html.escape(name or "", quote=True),
+                 DB=html.escape(str(store.path)))
+
+
+def _fill(template: str, **parts: str) -> str:
+    """Fill ``__NAME__`` placeholders in one pass: recorded text that happens to contain
+    ``__SCRIPT__`` must stay text, not receive the next part."""
+    return re.sub(r"__([A-Z]+)__", lambda match: parts.get(match.group(1), match.group(0)), template)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -133,6 +138,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        if host not in ("127.0.0.1", "localhost"):
+            # A page elsewhere could point its own host name at 127.0.0.1 (DNS rebinding)
+            # and read recordings through the browser: only our own names are served.
+            self._send(403, "this server answers only for 127.0.0.1 and localhost", "text/plain")
+            return
         url = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         try:

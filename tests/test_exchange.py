@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 
 from recorder import RecordingStore
 from recorder.cli import main
+from recorder.exchange import export_pytest
 from tests.test_replay import SECRET, recorded, shop  # noqa: F401 - fixtures
 
 pytest_plugins = ["pytester"]
@@ -99,3 +101,30 @@ def test_trace_export_opens_in_playwrights_trace_viewer(recorded: int, db_path: 
     finally:
         viewer.terminate()
         viewer.wait(timeout=10)
+
+
+def test_recorded_text_never_becomes_code_in_the_pytest_export(db_path: Path, tmp_path: Path) -> None:
+    """A recording name closed the docstring, and selectors and values went in raw: a
+    page (or a cassette) could make the exported test run anything."""
+    marker = tmp_path / "PWNED"
+    payload = f'__import__("pathlib").Path({str(marker)!r}).touch()'
+    with RecordingStore(db_path) as store:
+        recording = store.start(name=f'"""; {payload} #\\\\ C:\\\\xfiles')
+        recording.record_action("navigate", value="http://127.0.0.1/", url="http://127.0.0.1/",
+                                metadata={"api": "Page.goto"})
+        recording.record_action("click", selector=f'locator("x"); {payload}; page.locator("y")',
+                                metadata={"api": "Locator.click"})
+        recording.record_action("select", selector='locator("#s")', value=f"[{payload}]",
+                                metadata={"api": "Locator.select_option"})
+        recording.record_action("click", value=f"1, {payload}", metadata={"api": "Mouse.click"})
+        recording.record_action("key_press", value="Enter", metadata={"api": f"Keyboard.press({payload}) or page.keyboard.up"})
+        recording.record_action("type", selector='locator("#q")', value=f'"; {payload}; "',
+                                metadata={"api": "Locator.fill"})
+        recording.complete()
+        source = export_pytest(store.get(recording.id))
+    tree = ast.parse(source)  # it is valid Python ...
+    calls = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    assert not any("__import__" in call or "touch" in call for call in calls), calls  # ... that calls nothing of theirs
+    assert 'page.locator("#q").fill(' in source and "could not be exported safely" in source
+    exec(compile(tree, "exported.py", "exec"), {})  # defining the test runs nothing
+    assert not marker.exists()

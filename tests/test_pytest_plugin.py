@@ -247,3 +247,19 @@ def test_a_database_that_refuses_writes_warns_but_fails_no_test(pytester: pytest
     result.stdout.fnmatch_lines(["*RecorderWarning: recorder: could not write to *rec.db: attempt to write a readonly database*"])
     found = recordings(pytester.path / "out/rec.db")
     assert found["test_goes_on_when_the_database_turns_read_only"]["action_count"] >= 1  # the goto, saved before
+
+
+def test_a_projects_own_page_fixture_is_left_alone(pytester: pytest.Pytester) -> None:
+    """--record on broke every test whose `page` was not a Playwright Page."""
+    pytester.makeconftest("""
+import pytest
+
+@pytest.fixture
+def page():
+    return {"not": "a browser page"}
+""")
+    pytester.makepyfile(test_own="def test_uses_its_own_page(page):\n    assert page['not'] == 'a browser page'\n")
+    result = pytester.runpytest_subprocess("--record", "on", "--record-db", "rec.db", "-p", "no:playwright")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*RecorderWarning: recorder: test_own.py::test_uses_its_own_page is not recorded:"
+                                 " its `page` is a dict, not a Playwright Page*"])

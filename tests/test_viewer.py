@@ -152,3 +152,34 @@ def test_only_errors_and_max_actions_trim_the_page(recording_id: int, db_path: P
     viewer.goto(target.as_uri())
     assert viewer.locator("#timeline .row").count() == 1
     assert "showing 1" in viewer.locator("#meta").inner_text()
+
+
+def test_placeholder_text_in_a_recording_stays_text(db_path: Path, tmp_path: Path, context) -> None:  # type: ignore[no-untyped-def]
+    """The page was filled by chained replace(): a value containing __SCRIPT__ received the
+    viewer's script inside its JSON, and the viewer showed nothing."""
+    with RecordingStore(db_path) as store:
+        recording = store.start(name="name with __DATA__ in it")
+        recording.record_action("type", selector="#q", value="typed __SCRIPT__ and __TITLE__")
+        recording.complete()
+        path = tmp_path / "v.html"
+        path.write_text(render(store, store.get(recording.id)), encoding="utf-8")
+    viewer = context.new_page()
+    viewer.goto(path.as_uri())
+    assert viewer.locator("#name").inner_text().startswith("name with __DATA__ in it")
+    assert "typed __SCRIPT__ and __TITLE__" in viewer.locator("#timeline .row").inner_text()
+
+
+def test_the_server_answers_only_to_its_own_host_names(recording_id: int, db_path: Path) -> None:
+    """A DNS-rebinding page reaches 127.0.0.1 under its own name: the Host header gives it away."""
+    with RecordingStore(db_path) as store:
+        url, server = serve_in_thread(store)
+        try:
+            with urllib.request.urlopen(url + "/") as response:
+                assert response.status == 200
+            rebound = urllib.request.Request(url + "/", headers={"Host": "evil.example:" + url.rsplit(":", 1)[1]})
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(rebound)
+            assert refused.value.code == 403
+        finally:
+            server.shutdown()
+            server.server_close()
