@@ -59,6 +59,6 @@ def launch_options(**overrides: Any) -> dict[str, Any]:
         options["chromium_sandbox"] = False
         options["args"].append("--no-sandbox")
     extra_args = overrides.pop("args", [])
-    options["args"].extend(extra_args)
+    options["args"] = list(dict.fromkeys([*options["args"], *extra_args]))  # applying it twice changes nothing
     options.update(overrides)
     return options

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -296,6 +297,7 @@ def replay_command(recording_id: int, db: Path | None, as_json: bool, base_url: 
       recorder replay 3 --base-url http://127.0.0.1:9000 --json
       recorder replay 3 --secret password=hunter2 --record
     """
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     from .browser import launch_options
@@ -312,7 +314,13 @@ def replay_command(recording_id: int, db: Path | None, as_json: bool, base_url: 
         recording = store.get(recording_id)
         viewport = recording.user_metadata.get("viewport") or {"width": 1280, "height": 720}
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(**launch_options(headless=not headed, slow_mo=slow_mo))
+            try:
+                browser = playwright.chromium.launch(**launch_options(headless=not headed, slow_mo=slow_mo))
+            except PlaywrightError as exc:  # no display for --headed, no browser at all
+                reason = str(exc).split("\n")[0].removeprefix("BrowserType.launch: ")
+                if headed and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+                    reason += " (--headed needs a display, and $DISPLAY is not set)"
+                raise RecorderError(f"cannot start Chromium: {reason}") from None
             page = browser.new_page(viewport=viewport)
             options = dict(base_url=base_url, secrets=values, compare_screenshots=compare_screenshots,
                            report_dir=report_dir or Path(f"replay-{recording_id}"), find_timeout_ms=timeout_ms,

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from .errors import DatabaseError, RecorderError
+from .browser import launch_options
 from .instrument import record
 from .store import Recording, RecorderWarning, RecordingStore
 
@@ -127,6 +128,21 @@ def failure_message(report: pytest.TestReport) -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_RECORDER_KEY] = TestRecorder(config)
+    if config.pluginmanager.has_plugin("playwright") and not config.pluginmanager.has_plugin("recorder-chromium"):
+        # Registered now, after every installed plugin, so its fixture wraps pytest-playwright's.
+        config.pluginmanager.register(_FindChromium(), "recorder-chromium")
+
+
+class _FindChromium:
+    """pytest-playwright launches Playwright's own Chromium, which may not be installed
+    (`playwright install` cannot download everywhere): launch a system one then, so
+    existing suites run as they are. Nothing changes where Playwright's own is there."""
+
+    @pytest.fixture(scope="session")
+    def browser_type_launch_args(self, browser_type_launch_args: dict[str, Any], browser_name: str) -> dict[str, Any]:
+        if browser_name != "chromium":
+            return browser_type_launch_args
+        return launch_options(**browser_type_launch_args)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,16 @@ def test_reading_commands_refuse_an_empty_file_and_leave_it_empty(tmp_path: Path
     exit_code, _, stderr = invoke("list", "--db", str(empty))
     assert exit_code == 1 and "is an empty file, not a recordings database" in stderr
     assert empty.stat().st_size == 0
+
+
+def test_replay_that_cannot_start_a_browser_says_so_in_one_line(recorded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--headed without a display printed a 68-line traceback."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(result=invoke("replay", "2", "--headed", "--db", str(recorded_db))))
+    thread.start()  # its own thread: pytest-playwright's sync API may own this one
+    thread.join(timeout=120)
+    exit_code, _, stderr = outcome["result"]
+    assert exit_code == 1 and stderr.startswith("error: cannot start Chromium:") and "Traceback" not in stderr
+    assert "$DISPLAY is not set" in stderr and len(stderr.strip().splitlines()) == 1

@@ -263,3 +263,14 @@ def page():
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*RecorderWarning: recorder: test_own.py::test_uses_its_own_page is not recorded:"
                                  " its `page` is a dict, not a Playwright Page*"])
+
+
+def test_an_existing_suite_runs_without_any_browser_configuration(pytester: pytest.Pytester, server: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """No conftest at all: where Playwright's own Chromium is not installed, the plugin
+    points pytest-playwright at the system one."""
+    monkeypatch.setenv("APP_URL", server)
+    pytester.makepyfile(test_plain=TESTS)
+    result = pytester.runpytest_subprocess("--record", "on", "--record-db", "rec.db")
+    result.assert_outcomes(passed=1, failed=1)
+    assert set(recordings(pytester.path / "rec.db")) == {"test_passes", "test_fails"}
