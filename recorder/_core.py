@@ -761,17 +761,14 @@ class PageCapture:
             frame = frame.parent_frame
         return path
 
+    def _quietly(self, step: Step) -> Generator[Step, Any, Any]:
+        """A capture step whose failure (page navigating, closed) only loses that capture."""
+        return (yield from self._quietly_flow(_one_step(step)))
+
     def _quietly_flow(self, flow: Generator[Step, Any, Any]) -> Generator[Step, Any, Any]:
         """A capture flow whose failure only loses what it would have found."""
         try:
             return (yield from flow)
-        except Exception:
-            return None
-
-    def _quietly(self, step: Step) -> Generator[Step, Any, Any]:
-        """A capture step whose failure (page navigating, closed) only loses that capture."""
-        try:
-            return (yield step)
         except Exception:
             return None
 
@@ -868,6 +865,10 @@ class PageCapture:
                 self.recording.attach_screenshot(sequence, base64.b64decode(data), masks=masks)
             except Exception:
                 pass
+
+
+def _one_step(step: Step) -> Generator[Step, Any, Any]:
+    return (yield step)
 
 
 def _could_be_text(key: Any) -> bool:
