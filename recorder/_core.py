@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, quote_plus
 
 from . import tiles
@@ -243,6 +243,11 @@ class ActionSpec:
     target: str | None = None
     navigation: bool = False
 
+    @property
+    def waits_until_stable(self) -> bool:
+        """Whether Playwright waits for the element to stop moving before acting (pointer actions on an element)."""
+        return self.type in ("click", "hover", "drag") and self.target not in (None, "focus")
+
 
 _SELECTOR_ACTIONS = {
     "click": ActionSpec("click", target="selector"),
@@ -365,63 +370,87 @@ class ScreenshotTimeline:
     while some Playwright call runs); the stamps put each one where it belongs.
 
     An action's screenshot is the first frame painted after the action ended, unless
-    that frame was painted so late that the next action could already show in it
-    (``SLACK`` after the next action's Playwright call began); then, and when nothing
+    that frame was painted so late that the next action could already show in it (its
+    ``guard`` after the next action's Playwright call began); then, and when nothing
     was painted after the action, it is the last frame painted before the action ended.
+    A pick of that second kind that predates the action's own call is flagged
+    ``before_action``: the browser painted the action's result, but too late to tell it
+    from the next action's, so the screenshot does not show it.
     """
 
     SLACK = 0.010  # seconds: no action changes the page faster than its own round trip
+    # Locator clicks, hovers and drags first wait until their element has kept its box
+    # for two animation frames (Playwright's "stable" check), so nothing they do can be
+    # painted sooner than this after their call began.
+    STABLE_CHECK = 0.033
 
     def __init__(self) -> None:
         self._open: dict[int, _Waiting] = {}  # sequence -> action waiting for its frame, in order
         self._latest: Any = None
+        self._latest_at = float("-inf")
 
     def action_started(self, sequence: int) -> None:
-        self._open[sequence] = _Waiting(fallback=self._latest)
+        self._open[sequence] = _Waiting(fallback=self._latest, fallback_at=self._latest_at)
 
-    def call_started(self, sequence: int, at: float) -> None:
+    def call_started(self, sequence: int, at: float, guard: float = SLACK) -> None:
         """The action's own Playwright call begins: earlier actions' frames must predate it."""
+        waiting = self._open.get(sequence)
+        if waiting is not None:
+            waiting.call_at = at
         for other, waiting in self._open.items():
             if other != sequence and waiting.ended is not None and waiting.limit is None:
-                waiting.limit = at + self.SLACK
+                waiting.limit = at + guard
 
     def action_ended(self, sequence: int, at: float) -> None:
         waiting = self._open.get(sequence)
         if waiting is not None:
             waiting.ended = at
-            waiting.fallback = self._latest
+            waiting.fallback, waiting.fallback_at = self._latest, self._latest_at
 
-    def frame(self, painted_at: float, frame: Any) -> list[tuple[int, Any]]:
-        """Take a frame; return the (sequence, frame) pairs now known for good."""
+    def frame(self, painted_at: float, frame: Any) -> list[Pick]:
+        """Take a frame; return the picks now known for good."""
         done = []
         for sequence, waiting in list(self._open.items()):
             if waiting.ended is None or painted_at < waiting.ended:
-                waiting.fallback = frame  # painted during the action (or before it ended)
+                waiting.fallback, waiting.fallback_at = frame, painted_at  # painted during the action (or before it ended)
             elif waiting.limit is None or painted_at <= waiting.limit:
-                done.append((sequence, frame))
+                done.append(Pick(sequence, frame))
                 del self._open[sequence]
             else:
                 if waiting.fallback is not None:
-                    done.append((sequence, waiting.fallback))
+                    done.append(Pick(sequence, waiting.fallback, before_action=waiting.fallback_at < waiting.call_at))
                 del self._open[sequence]
-        self._latest = frame
+        self._latest, self._latest_at = frame, painted_at
         return done
 
-    def finish(self, final_frame: Any = None) -> list[tuple[int, Any]]:
-        """Recording stops: the last waiting action gets ``final_frame``, the others their fallback."""
+    def finish(self, final_frame: Any = None) -> list[Pick]:
+        """Recording stops: the last waiting action gets ``final_frame``, the others their fallback.
+
+        Nothing was painted after those others: they changed nothing that shows.
+        """
         done = []
         last = next(reversed(self._open), None)
         for sequence, waiting in self._open.items():
             frame = final_frame if (sequence == last and final_frame is not None) else waiting.fallback
             if frame is not None:
-                done.append((sequence, frame))
+                done.append(Pick(sequence, frame))
         self._open.clear()
         return done
+
+
+class Pick(NamedTuple):
+    """The frame picked as an action's screenshot."""
+
+    sequence: int
+    frame: Any
+    before_action: bool = False  # the frame predates the action (see ScreenshotTimeline)
 
 
 @dataclass
 class _Waiting:
     fallback: Any = None  # the last frame painted before the action ended
+    fallback_at: float = float("-inf")
+    call_at: float = float("inf")
     ended: float | None = None
     limit: float | None = None  # frames painted later may show the next action
 
@@ -660,7 +689,8 @@ class PageCapture:
             self._remember_secret(spec, raw_value)
 
         self.in_flight.append((sequence, spec))
-        self.timeline.call_started(sequence, time.time())
+        self.timeline.call_started(
+            sequence, time.time(), ScreenshotTimeline.STABLE_CHECK if spec.waits_until_stable else ScreenshotTimeline.SLACK)
         began = time.perf_counter()
         error: BaseException | None = None
         result = None
@@ -855,14 +885,16 @@ class PageCapture:
         self.session.spawn(self.cdp.send("Page.screencastFrameAck", {"sessionId": params["sessionId"]}))
         self._attach_screenshots(self.timeline.frame(params["metadata"]["timestamp"], params["data"]))
 
-    def _attach_screenshots(self, assignments: list[tuple[int, str]]) -> None:
+    def _attach_screenshots(self, picks: list[Pick]) -> None:
         masks = None
         viewport = self.page.viewport_size
         if self.session.options.mask and viewport:
             masks = {"viewport_width": viewport["width"], "boxes": self.mask_boxes}
-        for sequence, data in assignments:
+        for pick in picks:
             try:
-                self.recording.attach_screenshot(sequence, base64.b64decode(data), masks=masks)
+                self.recording.attach_screenshot(
+                    pick.sequence, base64.b64decode(pick.frame), masks=masks,
+                    timing="before_action" if pick.before_action else None)
             except Exception:
                 pass
 

@@ -389,7 +389,7 @@ class RecordingStore:
         self.owner: Owner | None = None  # set on the views for_owner() returns
         # Screenshots attached to (recording, sequence) before that action's row was
         # written: a frame can arrive while the action is still being captured.
-        self._early_screenshots: dict[tuple[int, int], str] = {}
+        self._early_screenshots: dict[tuple[int, int], tuple[str, dict[str, Any]]] = {}  # -> key, metadata patch
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -1059,13 +1059,14 @@ class Recording:
         # The row first, in the writer's urgent lane: committed within milliseconds however
         # far behind the snapshot work is. Its snapshot keys are filled in when stored.
         def insert(conn: sqlite3.Connection) -> None:
+            early_key, patch = store._early_screenshots.pop((action.recording_id, action.sequence), (None, {}))
             conn.execute(
                 "INSERT INTO actions (recording_id, sequence, type, timestamp_ms, duration_ms, selector, value,"
                 " url, status, error, screenshot_key, dom_snapshot_key, metadata)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (action.recording_id, action.sequence, action.type, action.timestamp_ms, action.duration_ms,
                  action.selector, action.value, action.url, action.status, action.error,
-                 store._early_screenshots.pop((action.recording_id, action.sequence), None), None, encoded_metadata),
+                 early_key, None, _json({**action.metadata, **patch}) if patch else encoded_metadata),
             )
             conn.execute("UPDATE recordings SET action_count = action_count + 1 WHERE id = ?", (action.recording_id,))
 
@@ -1083,24 +1084,29 @@ class Recording:
             store._submit(store_snapshots)
         return action
 
-    def attach_screenshot(self, sequence: int, screenshot: bytes, masks: dict[str, Any] | None = None) -> str:
+    def attach_screenshot(
+        self, sequence: int, screenshot: bytes, masks: dict[str, Any] | None = None, timing: str | None = None,
+    ) -> str:
         """Set the screenshot of an already recorded action (frames arrive after the action).
 
         ``masks`` (``{"viewport_width": w, "boxes": [{x, y, width, height}, ...]}`` in CSS
-        pixels) are painted over before anything is stored.
+        pixels) are painted over before anything is stored. ``timing`` goes into the
+        action's ``metadata.screenshot_timing`` (``"before_action"``: the frame predates it).
         """
         key = blobs.blob_key(screenshot + _json(masks).encode()) if masks else blobs.blob_key(screenshot)
         store, recording_id = self.store, self.id
+        patch = {"screenshot_timing": timing} if timing else {}
 
         def update(conn: sqlite3.Connection) -> None:
             if store._put_screenshot(conn, recording_id, screenshot, masks=masks, key=key) is None:
                 return
             updated = conn.execute(
-                "UPDATE actions SET screenshot_key = ? WHERE recording_id = ? AND sequence = ?",
-                (key, recording_id, sequence),
+                "UPDATE actions SET screenshot_key = ?, metadata = json_patch(metadata, ?)"
+                " WHERE recording_id = ? AND sequence = ?",
+                (key, _json(patch), recording_id, sequence),
             ).rowcount
             if not updated:  # the action's own row is still queued behind this job
-                store._early_screenshots[(recording_id, sequence)] = key
+                store._early_screenshots[(recording_id, sequence)] = (key, patch)
 
         store._submit(update)
         return key

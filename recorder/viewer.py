@@ -52,6 +52,7 @@ def recording_data(store: RecordingStore, recording: Recording, *, embed: bool, 
         "api": a["metadata"].get("api"), "redacted": bool(a["metadata"].get("redacted")),
         "box": a["metadata"].get("bounding_box"), "target": a["metadata"].get("target"),
         "page_index": a["metadata"].get("page_index", 0),
+        "shot_before": a["metadata"].get("screenshot_timing") == "before_action",
     } for a in timeline]
     data: dict[str, Any] = {"recording": recording.to_dict(), "actions": actions, "total_actions": total,
                             "trimmed": len(actions) < total, "embedded": embed}
@@ -229,6 +230,7 @@ main { display:grid; grid-template-columns: minmax(300px, 36%) 1fr; height: calc
 #box { position:absolute; border:3px solid #e53935; box-shadow:0 0 0 2000px #0000; pointer-events:none; display:none; }
 #dom { width:100%; height:100%; min-height:480px; border:1px solid var(--line); background:#fff; display:none; }
 .note { color:var(--muted); padding:24px; }
+.warn { color:#8a5a00; background:#fff4d6; border:1px solid #f0d890; border-radius:6px; padding:4px 10px; margin-bottom:8px; font-size:13px; }
 #filmstrip { display:flex; gap:6px; overflow-x:auto; padding:6px 10px; background:#fff; border-top:1px solid var(--line); height:88px; }
 #filmstrip figure { margin:0; flex:0 0 auto; cursor:pointer; text-align:center; font-size:11px; color:var(--muted); }
 #filmstrip img { height:60px; border:2px solid transparent; border-radius:3px; display:block; }
@@ -256,6 +258,7 @@ _PAGE = """<!DOCTYPE html>
       <span id="caption"></span>
     </div>
     <div id="view">
+      <div id="shot-late" class="warn" hidden>This screenshot is from just before the action: the browser painted its result only after the next action had begun, too late to tell apart.</div>
       <div id="shot-wrap"><img id="shot" alt="screenshot after the action"><div id="box"></div></div><figure id="original-wrap"><img id="original-shot" alt="the original's screenshot"><figcaption id="original-caption"></figcaption></figure>
       <div id="no-shot" class="note" hidden>No screenshot was recorded for this action.</div>
       <iframe id="dom" sandbox title="DOM snapshot (scripts disabled)"></iframe>
@@ -332,6 +335,7 @@ function select(i) {
   $('caption').textContent = '#' + a.sequence + ' ' + (a.api || a.type) + ' ' + (a.selector || a.url || '') + (a.status === 'error' ? '  (error)' : '');
   const shot = $('shot'), box = $('box');
   $('no-shot').hidden = !!a.screenshot || mode !== 'shot';
+  $('shot-late').hidden = !(a.screenshot && a.shot_before) || mode !== 'shot';
   $('shot-wrap').style.display = a.screenshot && mode === 'shot' ? 'inline-block' : 'none';
   box.style.display = 'none';
   if (a.screenshot) {

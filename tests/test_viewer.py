@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from recorder import RecordingStore, record
 from recorder.cli import main
 from recorder.viewer import render, serve_in_thread
+from tests.test_tiles import jpeg
 
 ARTIFACTS = Path(__file__).parent.parent / "test-results"
 # A function, not an expression: Playwright polls expressions with eval(), which the
@@ -55,24 +56,48 @@ def test_timeline_lists_every_action_in_order(recording_id: int, db_path: Path, 
 
 def test_stepping_with_the_keyboard_changes_the_screenshot(recording_id: int, db_path: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                           context) -> None:
+    with RecordingStore(db_path) as store:
+        keys = [a["screenshot_key"] for a in store.get(recording_id).timeline()]
     viewer = context.new_page()
     viewer.set_viewport_size({"width": 1400, "height": 900})
     viewer.goto(write_viewer(db_path, recording_id, tmp_path).as_uri())
+    shots = {}
+    for key, sequence in (("Home", "1"), ("ArrowRight", "2"), ("End", "5")):
+        viewer.keyboard.press(key)
+        assert viewer.locator(".row.selected .seq").inner_text() == sequence
+        shots[sequence] = viewer.locator("#shot").get_attribute("src")
+    # Each step shows its own action's screenshot; the first (a page load) and the last
+    # (the final capture, after everything was typed) certainly differ.
+    assert (shots["1"] == shots["2"]) == (keys[0] == keys[1])
+    assert shots["1"] != shots["5"]
+    viewer.keyboard.press("ArrowLeft")
+    assert viewer.locator(".row.selected .seq").inner_text() == "4"
     viewer.keyboard.press("Home")
-    first = viewer.locator("#shot").get_attribute("src")
     viewer.keyboard.press("ArrowRight")
-    second = viewer.locator("#shot").get_attribute("src")
-    assert first != second
-    assert viewer.locator(".row.selected .seq").inner_text() == "2"
     viewer.wait_for_function(IMAGE_LOADED, arg="shot")  # even data: URIs decode asynchronously
     assert viewer.evaluate("document.getElementById('shot').naturalWidth") > 0
     expect(viewer.locator("#box")).to_be_visible()  # the filled field's box, drawn once the image has loaded
-    viewer.keyboard.press("End")
-    assert viewer.locator(".row.selected .seq").inner_text() == "5"
     ARTIFACTS.mkdir(exist_ok=True)
-    viewer.keyboard.press("Home")
-    viewer.keyboard.press("ArrowRight")
     viewer.screenshot(path=ARTIFACTS / "viewer.png")
+
+
+def test_a_screenshot_from_before_its_action_is_flagged(db_path: Path, tmp_path: Path, context) -> None:  # type: ignore[no-untyped-def]
+    with RecordingStore(db_path) as store:
+        recording = store.start(name="late paint")
+        recording.record_action("navigate", url="http://example.test/", screenshot=jpeg("loaded"))
+        sequence, started_ms = recording.reserve_sequence()
+        recording.record_action("type", selector="#name", value="x", sequence=sequence, timestamp_ms=started_ms)
+        recording.attach_screenshot(sequence, jpeg("loaded"), timing="before_action")
+        recording.complete()
+    viewer = context.new_page()
+    viewer.goto(write_viewer(db_path, recording.id, tmp_path).as_uri())
+    viewer.keyboard.press("Home")
+    expect(viewer.locator("#shot-late")).to_be_hidden()
+    viewer.keyboard.press("End")
+    expect(viewer.locator("#shot-late")).to_be_visible()
+    expect(viewer.locator("#shot-late")).to_contain_text("before the action")
+    viewer.keyboard.press("d")  # the DOM view has no screenshot to warn about
+    expect(viewer.locator("#shot-late")).to_be_hidden()
 
 
 def test_dom_view_shows_the_typed_text(recording_id: int, db_path: Path, tmp_path: Path, context) -> None:  # type: ignore[no-untyped-def]

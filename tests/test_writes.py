@@ -27,6 +27,23 @@ def test_a_screenshot_attached_before_its_action_is_written_is_kept(db_path: Pat
         assert store.blob(key)[:3] == b"\xff\xd8\xff"
 
 
+@pytest.mark.parametrize("frame_first", [True, False], ids=["frame first", "row first"])
+def test_a_screenshot_from_before_its_action_says_so_in_the_action_metadata(db_path: Path, frame_first: bool) -> None:
+    with RecordingStore(db_path) as store:
+        recording = store.start()
+        sequence, started_ms = recording.reserve_sequence()
+        if frame_first:
+            recording.attach_screenshot(sequence, screenshot("stale"), timing="before_action")
+        recording.record_action("type", value="x", sequence=sequence, timestamp_ms=started_ms, metadata={"api": "fill"})
+        if not frame_first:
+            store.flush()
+            recording.attach_screenshot(sequence, screenshot("stale"), timing="before_action")
+        store.flush()
+        (action,) = recording.timeline()
+        assert action["metadata"] == {"api": "fill", "screenshot_timing": "before_action"}
+        assert action["screenshot_key"] is not None
+
+
 def test_ids_of_deleted_recordings_are_not_reused(db_path: Path) -> None:
     with RecordingStore(db_path) as store:
         first = store.start(name="deleted")
