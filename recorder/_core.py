@@ -474,6 +474,12 @@ class Options:
 
 REDACTED = "[redacted]"
 FINAL_SCREENSHOT_TIMEOUT_MS = 3000
+# recorder's own questions to the page (its DOM, the target element) wait at most this
+# long: a page stuck in its own script may cost the recording a capture, but must never
+# hang the test or agent being recorded. Once the page has failed to answer, the next
+# actions only ask briefly whether it is back.
+CAPTURE_TIMEOUT_MS = 5000
+RETRY_TIMEOUT_MS = 250
 # Past this, an action's DOM snapshot is skipped (and the action says why): a page that
 # big would cost seconds per action to serialize, move and compress.
 MAX_DOM_CHARS = 25_000_000
@@ -582,6 +588,7 @@ class PageCapture:
         self.screencasting = False
         # A crashed renderer is not "closed", but a CDP command sent to it never answers.
         self.crashed = False
+        self.stuck = False  # the page did not answer recorder's last question in time
         self.in_flight: list[tuple[int, ActionSpec]] = []
         # Where masked elements were when last looked (CSS px): painted over on the frames
         # that follow, until the next look.
@@ -596,7 +603,7 @@ class PageCapture:
     def attach(self, opener: PageCapture | None) -> Flow:
         page = self.page
         if self.recording.is_user_session and not self.recording.user_metadata.get("user_agent"):
-            user_agent = yield from self._quietly(lambda: page.evaluate("() => navigator.userAgent"))
+            user_agent = yield from self._quietly_flow(self.evaluate("() => navigator.userAgent"))
             self.recording.update_metadata({"user_agent": user_agent})
         for owner in (page, page.keyboard, page.mouse):
             owner.__dict__[ATTRIBUTE] = self
@@ -634,8 +641,8 @@ class PageCapture:
         page.remove_listener("popup", self._on_popup)
         page.remove_listener("crash", self._on_crash)
         final = None
-        responsive = True
-        if self.screencasting and self.is_alive():
+        responsive = not self.stuck or (yield from self.answers())
+        if self.screencasting and self.is_alive() and responsive:
             # The last action's picture. Playwright's screenshot, unlike a raw CDP call, has a
             # timeout: a page stuck in a script must not hang the end of the recording.
             try:
@@ -680,8 +687,8 @@ class PageCapture:
                 selector = readable_selector(raw_selector)
         info = None
         if spec.target == "focus" and spec.value_from:
-            info = yield from self._quietly(lambda: self.page.evaluate(ACTIVE_INFO_JS, redact))
-        elif locator is not None:
+            info = yield from self._quietly_flow(self.evaluate(ACTIVE_INFO_JS, redact))
+        elif locator is not None and (yield from self.answers()):
             info = yield from self._quietly(lambda: locator.evaluate_all(TARGET_INFO_JS, redact))
         raw_value = action_value(spec, arguments)
         if info and info.get("secret"):
@@ -712,8 +719,8 @@ class PageCapture:
         if self.session.options.dom and self.is_alive():
             dom, dom_skipped = yield from self.snapshot_dom(redact, mask)
         elif mask and self.is_alive():
-            self.mask_boxes = (yield from self._quietly(lambda: self.page.evaluate(MASK_BOXES_JS, mask))) or []
-        if info is None and locator is not None and spec.value_from and self.is_alive():
+            self.mask_boxes = (yield from self._quietly_flow(self.evaluate(MASK_BOXES_JS, mask))) or []
+        if info is None and locator is not None and spec.value_from and self.is_alive() and (yield from self.answers()):
             # The element appeared only during the action: look again before storing a value.
             info = yield from self._quietly(lambda: locator.evaluate_all(TARGET_INFO_JS, redact))
         screenshot = None
@@ -856,13 +863,46 @@ class PageCapture:
 
     def snapshot_dom(self, redact: list[str], mask: list[str]) -> Generator[Any, Any, tuple[str | None, str | None]]:
         """The page's HTML as its DOM is now (values in, secrets and masks out), or why not."""
-        snapshot = yield from self._quietly(lambda: self.page.evaluate(DOM_SNAPSHOT_JS, [redact, mask, MAX_DOM_CHARS]))
+        snapshot = yield from self._quietly_flow(self.evaluate(DOM_SNAPSHOT_JS, [redact, mask, MAX_DOM_CHARS]))
+        if self.stuck:
+            return None, "the page did not answer (stuck in a script?)"
         if not snapshot:
             return None, None
         self.mask_boxes = snapshot["masks"]
         if snapshot["html"] is None:
             return None, f"the page's HTML is {snapshot['length']:,} characters, over recorder's limit of {MAX_DOM_CHARS:,}"
         return snapshot["html"], None
+
+    def evaluate(self, function: str, arg: Any = None) -> Generator[Step, Any, Any]:
+        """Run one of recorder's page functions in the page's main world, and return its value.
+
+        ``page.evaluate`` waits for ever on a page stuck in a script; on Chromium this goes
+        through CDP, whose calls take a timeout (``CAPTURE_TIMEOUT_MS``).
+        """
+        if self.cdp is None:
+            return (yield lambda: self.page.evaluate(function, arg))
+        params = {"expression": f"({function})({json.dumps(arg)})", "returnByValue": True, "awaitPromise": True}
+        timeout = RETRY_TIMEOUT_MS if self.stuck else CAPTURE_TIMEOUT_MS
+        try:
+            reply = yield lambda: self.cdp.send("Runtime.evaluate", params, timeout=timeout)
+        except Exception as exc:
+            self.stuck = type(exc).__name__ == "TimeoutError"
+            raise
+        self.stuck = False
+        if "exceptionDetails" in reply:
+            details = reply["exceptionDetails"]
+            raise RuntimeError(details.get("exception", {}).get("description") or details.get("text"))
+        return reply["result"].get("value")
+
+    def answers(self) -> Generator[Step, Any, bool]:
+        """Whether the page answers a question, asked before one that Playwright cannot bound."""
+        if self.cdp is None:
+            return True
+        try:
+            yield from self.evaluate("() => 0")
+        except Exception:
+            return not self.stuck  # navigating, say: the real question may still be answered
+        return True
 
     def is_alive(self) -> bool:
         """Whether the page can still be asked anything (it is neither closed nor crashed)."""

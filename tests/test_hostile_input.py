@@ -172,31 +172,44 @@ BUSY_CHILD = textwrap.dedent("""
     import sys, time
     from playwright.sync_api import sync_playwright
     from recorder import launch_options, record
+    db, server, hang = sys.argv[1:]
     with sync_playwright() as p:
         browser = p.chromium.launch(**launch_options())
         page = browser.new_page()
-        with record(page, db=sys.argv[1], name="busy") as page:
-            page.goto(sys.argv[2] + "/odd/busy.html")
-            page.click("#hang")  # returns; a second later the page's script never yields again
+        with record(page, db=db, name="busy") as page:
+            page.goto(server + "/odd/busy.html")
+            page.click(hang)  # returns; then the page's script never yields again
             time.sleep(1.5)
+            try:
+                page.click("#spin", timeout=1000)
+            except Exception as error:
+                print("the next click:", type(error).__name__, flush=True)
             started = time.monotonic()
         print("left record() after", round(time.monotonic() - started, 1), "s", flush=True)
         browser.close()
 """)
 
 
-def test_leaving_record_does_not_hang_on_a_page_stuck_in_a_script(server: str, db_path: Path) -> None:
-    """The final screenshot was a raw CDP call, which never answers while the page's main
-    thread spins: record() never returned."""
-    result = subprocess.run([sys.executable, "-c", BUSY_CHILD, str(db_path), server],
+@pytest.mark.parametrize("hang", ["#hang-now", "#hang"], ids=["during recorder's capture", "between actions"])
+def test_a_page_stuck_in_a_script_costs_captures_and_hangs_nothing(server: str, db_path: Path, hang: str) -> None:
+    """recorder asked a stuck page for its DOM (after the click) or for the next click's
+    target without a timeout, and waited for ever; so did the final screenshot."""
+    result = subprocess.run([sys.executable, "-c", BUSY_CHILD, str(db_path), server, hang],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("left record() after")
+    assert "the next click: TimeoutError" in result.stdout
+    assert "left record() after" in result.stdout
     with RecordingStore(db_path) as store:
         (recording,) = store.list()
         assert recording.status == "completed"
-        navigate, click = recording.timeline()
-        assert (navigate["type"], click["type"], click["status"]) == ("navigate", "click", "ok")
+        navigate, click, next_click = recording.timeline()
+    assert (navigate["type"], click["type"], click["status"]) == ("navigate", "click", "ok")
+    assert next_click["status"] == "error" and "Timeout 1000ms exceeded" in next_click["error"]
+    assert next_click["metadata"]["dom_snapshot_skipped"] == "the page did not answer (stuck in a script?)"
+    if hang == "#hang-now":
+        assert click["metadata"]["dom_snapshot_skipped"] == next_click["metadata"]["dom_snapshot_skipped"]
+    else:
+        assert click["dom_snapshot_key"] is not None
 
 
 def test_a_cancelled_async_call_is_cancelled_at_once_and_noted(server: str, db_path: Path, run_async) -> None:  # type: ignore[no-untyped-def]
