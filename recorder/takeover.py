@@ -109,7 +109,7 @@ class Takeover:
     def state(self) -> Flow:
         redact = list(self.capture.session.options.redact + self.capture.session.options.mask)
         cookies = yield lambda: self.page.context.cookies()
-        storage = yield lambda: self.page.evaluate(_STATE_JS, redact)
+        storage = yield from self.capture.evaluate(_STATE_JS, redact)
         return {"url": self.page.url, "cookies": cookies, **(storage or {})}
 
     def begin(self) -> Flow:
@@ -122,7 +122,7 @@ class Takeover:
         self.person = person
         capture._record_event("handoff", url=page.url, value=person.name,
                               metadata={"user_session_id": person.id, "state": state})
-        user_agent = yield lambda: page.evaluate("() => navigator.userAgent")
+        user_agent = yield from capture.evaluate("() => navigator.userAgent")
         person.update_metadata({"user_agent": user_agent})
         redact = list(session.options.redact + session.options.mask)
         if not page.__dict__.get("_recorder_binding"):
@@ -137,14 +137,14 @@ class Takeover:
             page.__dict__["_recorder_init_redact"] = redact
         page.__dict__["_recorder_takeover"] = self
         session.recording, session.agent_paused = person, True
-        yield lambda: page.evaluate(_LISTENERS_JS, list(session.options.redact + session.options.mask))
+        yield from capture.evaluate(_LISTENERS_JS, list(session.options.redact + session.options.mask))
 
     def end(self, error: BaseException | None) -> Flow:
         page, capture, session = self.page, self.capture, self.capture.session
         assert self.person is not None
         if not page.is_closed():
             try:
-                yield lambda: page.evaluate(_STOP_JS)
+                yield from capture.evaluate(_STOP_JS)
             except Exception:
                 pass
         state: dict[str, Any] = {}
