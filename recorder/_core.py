@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import html
 import inspect
 import json
 import time
-from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -793,8 +793,8 @@ class PageCapture:
         """CSS paths of the iframe elements from the main frame down to ``frame``."""
         path: list[str] = []
         while frame.parent_frame is not None:
-            element = yield lambda frame=frame: frame.frame_element()
-            path.insert(0, (yield lambda: element.evaluate(FRAME_ELEMENT_PATH_JS)))
+            element = yield functools.partial(frame.frame_element)
+            path.insert(0, (yield functools.partial(element.evaluate, FRAME_ELEMENT_PATH_JS)))
             frame = frame.parent_frame
         return path
 
@@ -879,7 +879,8 @@ class PageCapture:
         ``page.evaluate`` waits for ever on a page stuck in a script; on Chromium this goes
         through CDP, whose calls take a timeout (``CAPTURE_TIMEOUT_MS``).
         """
-        if self.cdp is None:
+        if self.cdp is None or "timeout" not in inspect.signature(self.cdp.send).parameters:
+            # Not Chromium, or a Playwright older than CDPSession.send(timeout=): unbounded.
             return (yield lambda: self.page.evaluate(function, arg))
         params = {"expression": f"({function})({json.dumps(arg)})", "returnByValue": True, "awaitPromise": True}
         timeout = RETRY_TIMEOUT_MS if self.stuck else CAPTURE_TIMEOUT_MS

@@ -13,7 +13,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -312,7 +312,7 @@ def replay_command(recording_id: int, db: Path | None, as_json: bool, base_url: 
         values[name] = value
     with open_store(db) as store:
         recording = store.get(recording_id)
-        viewport = recording.user_metadata.get("viewport") or {"width": 1280, "height": 720}
+        viewport: Any = recording.user_metadata.get("viewport") or {"width": 1280, "height": 720}
         with sync_playwright() as playwright:
             try:
                 browser = playwright.chromium.launch(**launch_options(headless=not headed, slow_mo=slow_mo))
@@ -322,7 +322,7 @@ def replay_command(recording_id: int, db: Path | None, as_json: bool, base_url: 
                     reason += " (--headed needs a display, and $DISPLAY is not set)"
                 raise RecorderError(f"cannot start Chromium: {reason}") from None
             page = browser.new_page(viewport=viewport)
-            options = dict(base_url=base_url, secrets=values, compare_screenshots=compare_screenshots,
+            options: dict[str, Any] = dict(base_url=base_url, secrets=values, compare_screenshots=compare_screenshots,
                            report_dir=report_dir or Path(f"replay-{recording_id}"), find_timeout_ms=timeout_ms,
                            on_step=_replay_progress() if sys.stderr.isatty() else None)
             if record_replay:
@@ -498,7 +498,7 @@ def stats_command(db: Path | None, as_json: bool) -> None:
     """
     with open_store(db) as store:
         results = {
-            title: store._call(lambda conn, sql=sql: [dict(row) for row in conn.execute(sql).fetchall()])
+            title: store._call(functools.partial(_rows_of, sql=sql))
             for title, sql in STATS_QUERIES.items()
         }
     if as_json:
@@ -525,7 +525,11 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _rows_of(conn: Any, sql: str) -> list[dict[str, Any]]:
+    return [dict(row) for row in conn.execute(sql).fetchall()]
+
+
+def _table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(len(headers))]
     click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
     for row in rows:

@@ -29,7 +29,7 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -156,14 +156,14 @@ class _Writer:
             if item is not self._STOP and not item[1].done():
                 item[1].set_exception(error)
 
-    def _next_round(self) -> tuple[list[Any], list[Any]]:
-        """Every urgent job, and the others in order up to a job that must run alone or stop."""
+    def _next_round(self) -> tuple[list[Any], deque[Any]]:
+        """Every urgent job, and the queue of the others (taken from in order as time allows)."""
         with self._wakeup:
             while not self._urgent and not self._normal:
                 self._wakeup.wait()
             urgent = list(self._urgent)
             self._urgent.clear()
-            return urgent, self._normal  # type: ignore[return-value]
+            return urgent, self._normal
 
     def _run(self, ready: Future[None]) -> None:
         try:
@@ -584,7 +584,7 @@ class RecordingStore:
         self._forget_bases(recording_id)
         return freed
 
-    def restore(self, recording: dict[str, Any], timeline: list[dict[str, Any]], snapshots: dict[str, bytes]) -> Recording:
+    def restore(self, recording: dict[str, Any], timeline: Sequence[dict[str, Any]], snapshots: dict[str, bytes]) -> Recording:
         """Store a recording read from elsewhere (see recorder.exchange) under a new id.
 
         Everything is checked first (a ``ValueError`` names what is wrong), so a bad
@@ -608,9 +608,9 @@ class RecordingStore:
             ).lastrowid or 0)
             for action in timeline:
                 keys = {}
-                for field, kind in (("screenshot_key", "screenshot"), ("dom_snapshot_key", "dom")):
-                    key = action.get(field)
-                    keys[field] = self._put_blob(conn, recording_id, snapshots[key], kind, key=key) \
+                for column, kind in (("screenshot_key", "screenshot"), ("dom_snapshot_key", "dom")):
+                    key = action.get(column)
+                    keys[column] = self._put_blob(conn, recording_id, snapshots[key], kind, key=key) \
                         if key and key in snapshots else None
                 conn.execute(
                     "INSERT INTO actions (recording_id, sequence, type, timestamp_ms, duration_ms, selector, value,"

@@ -6,7 +6,6 @@ Each case performs one call on the test app inside record() and checks the row s
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
