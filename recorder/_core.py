@@ -324,7 +324,7 @@ def _value_text(value: Any) -> str | None:
     if isinstance(value, dict) and "name" in value:  # a FilePayload: its name, not its buffer
         return str(value["name"])
     if hasattr(value, "__fspath__"):
-        return str(value).replace("\\", "/").rsplit("/", 1)[-1]
+        return _file_name(str(value))
     if isinstance(value, (list, tuple)):
         return json.dumps([_value_text(item) for item in value], ensure_ascii=False)
     selector = locator_selector(value)
@@ -341,9 +341,39 @@ def action_value(spec: ActionSpec, arguments: dict[str, Any]) -> str | None:
     if spec.type in ("click", "hover", "scroll") and len(given) > 1:
         return ",".join(_value_text(value) or "" for _, value in given)
     first = given[0][1]
-    if spec.type == "file_upload" and (isinstance(first, (str, dict)) or hasattr(first, "__fspath__")):
-        return _value_text([first])  # one file or many, always a JSON list of names
+    if spec.type == "file_upload":
+        # One file or many, always a JSON list of the names the page saw: a path given
+        # as a string keeps only its last part, like a Path does (where files live on the
+        # test machine is nobody's business).
+        files = list(first) if isinstance(first, (list, tuple)) else [first]
+        return _value_text([_file_name(f) if isinstance(f, str) else f for f in files])
     return _value_text(first)
+
+
+def _file_name(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def recorded_argument(method: str, value: str | None) -> Any:
+    """The argument a recorded ``set_checked``/``select_option``/``set_input_files`` value stands for.
+
+    The inverse of ``action_value`` for the calls replay and export re-make; raises
+    ``ValueError`` naming the method when the stored value cannot be one.
+    """
+    try:
+        if method == "set_checked":
+            checked = json.loads(value or "true")
+            if isinstance(checked, bool):
+                return checked
+        elif method == "select_option":
+            return json.loads(value) if value and value.startswith("[") else value
+        elif method == "set_input_files":
+            names = json.loads(value or "[]")
+            if isinstance(names, list) and all(isinstance(name, str) for name in names):
+                return names
+    except ValueError:
+        pass
+    raise ValueError(f"the recorded value of {method} is not one it could have been given: {value!r}")
 
 
 def fit_value(value: str | None) -> tuple[str | None, dict[str, Any]]:

@@ -18,6 +18,7 @@ import zipfile
 from datetime import datetime
 from typing import Any
 
+from ._core import recorded_argument
 from .model import parameterize
 from .replay import secret_env_var, secret_name, url_pattern
 from .store import Recording, RecordingStore
@@ -137,22 +138,16 @@ def _call(action: dict[str, Any]) -> str | None:
         return f"{target}.{method}()"
     if method in ("fill", "type", "press_sequentially", "press"):
         return f"{target}.{method}({value_code})"
-    if method == "set_checked":
-        checked = _json_or_none(value or "true")
-        return f"{target}.set_checked({checked!r})" if isinstance(checked, bool) else None
-    if method == "select_option":
-        choice = _json_or_none(value) if value and value.startswith("[") else value
-        return f"{target}.select_option({_literal(choice) if not metadata.get('redacted') else value_code})"
+    if method in ("set_checked", "select_option"):
+        if metadata.get("redacted"):
+            return f"{target}.{method}({value_code})" if method == "select_option" else None
+        try:
+            return f"{target}.{method}({_literal(recorded_argument(method, value))})"
+        except ValueError:
+            return None
     if method in ("drag_to", "drag_and_drop") and metadata.get("drag_target_selector"):
         return f"{target}.drag_to(page.locator({_literal(str(metadata['drag_target_selector']))}))"
     return None
-
-
-def _json_or_none(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
 
 
 def export_pytest(recording: Recording) -> str:

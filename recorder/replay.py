@@ -17,7 +17,6 @@ so the same code replays on the sync and the async Playwright API.
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ._core import FRAME_MARK, REDACTED, Flow, run_async, run_sync
+from ._core import FRAME_MARK, REDACTED, Flow, recorded_argument, run_async, run_sync
 from .store import Recording
 
 FIND_TIMEOUT_MS = 5_000
@@ -352,13 +351,11 @@ class Replayer:
             yield lambda: getattr(locator, method)(text)
         elif method == "press":
             yield lambda: locator.press(value)
-        elif method == "set_checked":
-            yield lambda: locator.set_checked(json.loads(value or "true"))
-        elif method == "select_option":
-            choice = json.loads(value) if value and value.startswith("[") else value
-            yield lambda: locator.select_option(choice)
+        elif method in ("set_checked", "select_option"):
+            argument = recorded_argument(method, value)
+            yield lambda: getattr(locator, method)(argument)
         elif method == "set_input_files":
-            names = json.loads(value or "[]")
+            names = recorded_argument(method, value)
             files = [{"name": n, "mimeType": "application/octet-stream", "buffer": b""} for n in names]
             yield lambda: locator.set_input_files(files)
             result.reason = "uploaded empty files with the recorded names (file contents are not recorded)"

@@ -16,6 +16,7 @@ from playwright.sync_api import Page
 
 from recorder import RecorderError, RecordingStore, launch_options, record
 
+PAGES = Path(__file__).parent / "pages"
 Case = tuple[str, Callable[[Page], Any], str, str, str | None, str | None]
 
 # (id, action, expected type, api, selector, value)
@@ -35,6 +36,9 @@ CASES: list[Case] = [
     ("page.set_input_files", lambda p: p.set_input_files("#upload", {"name": "cv.pdf", "mimeType": "application/pdf",
                                                                       "buffer": b"%PDF"}),
      "file_upload", "Page.set_input_files", 'locator("#upload")', '["cv.pdf"]'),
+    # a path given as text keeps only the file's name, as a Path does
+    ("page.set_input_files path", lambda p: p.set_input_files("#upload", str(PAGES / "app.html")),
+     "file_upload", "Page.set_input_files", 'locator("#upload")', '["app.html"]'),
     ("page.drag_and_drop", lambda p: p.drag_and_drop("#drag", "#drop"), "drag", "Page.drag_and_drop",
      'locator("#drag")', "#drop"),
     ("keyboard.press", lambda p: (p.focus("#name"), p.keyboard.press("KeyA")), "key_press", "Keyboard.press", None, "KeyA"),

@@ -273,3 +273,28 @@ def test_an_app_that_cannot_be_reached_stops_the_replay_at_once(recorded: int, d
     assert first.status == "failed" and "ERR_CONNECTION_REFUSED" in (first.reason or "")
     assert rest and all(s.status == "skipped" and s.reason == "not run: step 1 could not reach the app" for s in rest)
     assert not report.ok
+
+
+@pytest.mark.parametrize(("method", "given", "argument_name"), [
+    ("set_checked", {"checked": False}, "checked"),
+    ("set_checked", {"checked": True}, "checked"),
+    ("select_option", {"value": ["red", "blue"]}, "value"),
+    ("select_option", {"value": "green"}, "value"),
+    ("set_input_files", {"files": ["/tmp/a report.pdf", "b.txt"]}, "files"),
+])
+def test_a_recorded_value_reads_back_as_the_argument_it_was(method: str, given: dict, argument_name: str) -> None:
+    from recorder._core import _SELECTOR_ACTIONS, action_value, recorded_argument
+
+    stored = action_value(_SELECTOR_ACTIONS[method], given)
+    expected = given[argument_name]
+    if method == "set_input_files":
+        expected = [name.rsplit("/", 1)[-1] for name in expected]  # names, never paths or contents
+    assert recorded_argument(method, stored) == expected
+
+
+@pytest.mark.parametrize(("method", "stored"), [("set_checked", "maybe"), ("set_checked", "1"), ("set_input_files", "{")])
+def test_a_malformed_recorded_value_is_refused_naming_the_method(method: str, stored: str) -> None:
+    from recorder._core import recorded_argument
+
+    with pytest.raises(ValueError, match=f"recorded value of {method} "):
+        recorded_argument(method, stored)
