@@ -245,7 +245,8 @@ class ActionSpec:
 
     @property
     def waits_until_stable(self) -> bool:
-        """Whether Playwright waits for the element to stop moving before acting (pointer actions on an element)."""
+        """Whether Playwright waits for the element to stop moving before acting (pointer actions
+        on an element, unless called with force=True)."""
         return self.type in ("click", "hover", "drag") and self.target not in (None, "focus")
 
 
@@ -409,10 +410,10 @@ class ScreenshotTimeline:
     """
 
     SLACK = 0.010  # seconds: no action changes the page faster than its own round trip
-    # Locator clicks, hovers and drags first wait until their element has kept its box
-    # for two animation frames (Playwright's "stable" check), so nothing they do can be
-    # painted sooner than this after their call began.
-    STABLE_CHECK = 0.033
+    # Locator clicks, hovers and drags (unless force=True) first wait until their element
+    # kept its box from one animation frame to the next (Playwright's "stable" check), so
+    # nothing they do can be painted sooner than one frame (60 Hz) after their call began.
+    STABLE_CHECK = 0.017
 
     def __init__(self) -> None:
         self._open: dict[int, _Waiting] = {}  # sequence -> action waiting for its frame, in order
@@ -708,7 +709,12 @@ class PageCapture:
         redact = list(self.session.options.redact + self.session.options.mask)
         selector, locator = self._target(spec, owner, arguments)
         raw_selector = locator_selector(locator) if locator is not None else None
-        if raw_selector and type(owner).__name__ == "Frame" and owner.parent_frame is not None:
+        in_child_frame = type(owner).__name__ == "Frame" and owner.parent_frame is not None
+        # Looking at an element cannot be bounded in time: first make sure the frames it
+        # may be in answer at all.
+        in_frames = in_child_frame or bool(raw_selector and FRAME_MARK.strip(" >") in raw_selector)
+        answering = locator is None or (yield from self.answers(every_frame=in_frames))
+        if raw_selector and in_child_frame and answering:
             # page.frame("x").fill("#field"): the selector is inside that frame; prefix the
             # frames' own, so the action reads (and replays) as frame_locator(...).locator(...).
             path = yield from self._quietly_flow(self._frame_path(owner))
@@ -718,7 +724,7 @@ class PageCapture:
         info = None
         if spec.target == "focus" and spec.value_from:
             info = yield from self._quietly_flow(self.evaluate(ACTIVE_INFO_JS, redact))
-        elif locator is not None and (yield from self.answers()):
+        elif locator is not None and answering:
             info = yield from self._quietly(lambda: locator.evaluate_all(TARGET_INFO_JS, redact))
         raw_value = action_value(spec, arguments)
         if info and info.get("secret"):
@@ -727,7 +733,9 @@ class PageCapture:
 
         self.in_flight.append((sequence, spec))
         self.timeline.call_started(
-            sequence, time.time(), ScreenshotTimeline.STABLE_CHECK if spec.waits_until_stable else ScreenshotTimeline.SLACK)
+            sequence, time.time(),
+            ScreenshotTimeline.STABLE_CHECK if spec.waits_until_stable and not arguments.get("force")
+            else ScreenshotTimeline.SLACK)
         began = time.perf_counter()
         error: BaseException | None = None
         result = None
@@ -750,7 +758,8 @@ class PageCapture:
             dom, dom_skipped = yield from self.snapshot_dom(redact, mask)
         elif mask and self.is_alive():
             self.mask_boxes = (yield from self._quietly_flow(self.evaluate(MASK_BOXES_JS, mask))) or []
-        if info is None and locator is not None and spec.value_from and self.is_alive() and (yield from self.answers()):
+        if info is None and locator is not None and spec.value_from and self.is_alive() \
+                and (yield from self.answers(every_frame=in_frames)):
             # The element appeared only during the action: look again before storing a value.
             info = yield from self._quietly(lambda: locator.evaluate_all(TARGET_INFO_JS, redact))
         screenshot = None
@@ -907,33 +916,57 @@ class PageCapture:
         """Run one of recorder's page functions in the page's main world, and return its value.
 
         ``page.evaluate`` waits for ever on a page stuck in a script; on Chromium this goes
-        through CDP, whose calls take a timeout (``CAPTURE_TIMEOUT_MS``).
+        through CDP, whose calls take a timeout (``CAPTURE_TIMEOUT_MS``). A page that did
+        not answer last time is first asked briefly whether it is back.
         """
-        if self.cdp is None or "timeout" not in inspect.signature(self.cdp.send).parameters:
-            # Not Chromium, or a Playwright older than CDPSession.send(timeout=): unbounded.
+        if not self._can_bound():
             return (yield lambda: self.page.evaluate(function, arg))
-        params = {"expression": f"({function})({json.dumps(arg)})", "returnByValue": True, "awaitPromise": True}
+        if self.stuck:
+            yield from self._ask("0", RETRY_TIMEOUT_MS)  # raises while it is still stuck
+        return (yield from self._ask(f"({function})({json.dumps(arg)})", CAPTURE_TIMEOUT_MS))
+
+    def answers(self, every_frame: bool = False) -> Generator[Step, Any, bool]:
+        """Whether the page answers at all: asked before a question Playwright cannot bound.
+
+        ``every_frame`` asks its iframes too (a frame of another site runs in a process of
+        its own, which can be stuck while the page answers).
+        """
         timeout = RETRY_TIMEOUT_MS if self.stuck else CAPTURE_TIMEOUT_MS
+        if self._can_bound():
+            try:
+                yield from self._ask("0", timeout)
+            except Exception:
+                if self.stuck:
+                    return False  # otherwise navigating, say: the real question may yet be answered
+        if every_frame:
+            for frame in self.page.frames[1:]:
+                try:
+                    yield functools.partial(frame.wait_for_function, "() => true", timeout=timeout)
+                except Exception as exc:
+                    if _is_timeout(exc):
+                        self.stuck = True
+                        return False
+        return True
+
+    def _can_bound(self) -> bool:
+        # Not Chromium, or a Playwright older than CDPSession.send(timeout=): page.evaluate.
+        return self.cdp is not None and "timeout" in inspect.signature(self.cdp.send).parameters
+
+    def _ask(self, expression: str, timeout_ms: int) -> Generator[Step, Any, Any]:
+        # awaitPromise stays off: none of recorder's functions is async, and a page that
+        # defines Object.prototype.then would make every object result a promise never settled.
+        params = {"expression": expression, "returnByValue": True}
         try:
-            reply = yield lambda: self.cdp.send("Runtime.evaluate", params, timeout=timeout)
+            reply = yield lambda: self.cdp.send("Runtime.evaluate", params, timeout=timeout_ms)
         except Exception as exc:
-            self.stuck = type(exc).__name__ == "TimeoutError"
+            if _is_timeout(exc):
+                self.stuck = True
             raise
         self.stuck = False
         if "exceptionDetails" in reply:
             details = reply["exceptionDetails"]
             raise RuntimeError(details.get("exception", {}).get("description") or details.get("text"))
         return reply["result"].get("value")
-
-    def answers(self) -> Generator[Step, Any, bool]:
-        """Whether the page answers a question, asked before one that Playwright cannot bound."""
-        if self.cdp is None:
-            return True
-        try:
-            yield from self.evaluate("() => 0")
-        except Exception:
-            return not self.stuck  # navigating, say: the real question may still be answered
-        return True
 
     def is_alive(self) -> bool:
         """Whether the page can still be asked anything (it is neither closed nor crashed)."""
@@ -968,6 +1001,10 @@ class PageCapture:
                     timing="before_action" if pick.before_action else None)
             except Exception:
                 pass
+
+
+def _is_timeout(error: BaseException) -> bool:
+    return type(error).__name__ == "TimeoutError"  # Playwright's, the same class sync and async
 
 
 def _one_step(step: Step) -> Generator[Step, Any, Any]:

@@ -1066,7 +1066,7 @@ class Recording:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (action.recording_id, action.sequence, action.type, action.timestamp_ms, action.duration_ms,
                  action.selector, action.value, action.url, action.status, action.error,
-                 early_key, None, _json({**action.metadata, **patch}) if patch else encoded_metadata),
+                 early_key, None, _json({**json.loads(encoded_metadata), **patch}) if patch else encoded_metadata),
             )
             conn.execute("UPDATE recordings SET action_count = action_count + 1 WHERE id = ?", (action.recording_id,))
 

@@ -137,7 +137,13 @@ class Takeover:
             page.__dict__["_recorder_init_redact"] = redact
         page.__dict__["_recorder_takeover"] = self
         session.recording, session.agent_paused = person, True
-        yield from capture.evaluate(_LISTENERS_JS, list(session.options.redact + session.options.mask))
+        try:
+            yield from capture.evaluate(_LISTENERS_JS, list(session.options.redact + session.options.mask))
+        except Exception as exc:
+            # Hand the page back at once (the user session fails with the reason), or the
+            # agent would stay paused with nobody listening.
+            yield from self.end(exc)
+            raise
 
     def end(self, error: BaseException | None) -> Flow:
         page, capture, session = self.page, self.capture, self.capture.session

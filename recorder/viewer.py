@@ -258,7 +258,7 @@ _PAGE = """<!DOCTYPE html>
       <span id="caption"></span>
     </div>
     <div id="view">
-      <div id="shot-late" class="warn" hidden>This screenshot is from just before the action: the browser painted its result only after the next action had begun, too late to tell apart.</div>
+      <div id="shot-late" class="warn" hidden>This screenshot was painted before the action ran, and the browser painted nothing more until the next action had begun: what this action changed, if anything visible, may not show.</div>
       <div id="shot-wrap"><img id="shot" alt="screenshot after the action"><div id="box"></div></div><figure id="original-wrap"><img id="original-shot" alt="the original's screenshot"><figcaption id="original-caption"></figcaption></figure>
       <div id="no-shot" class="note" hidden>No screenshot was recorded for this action.</div>
       <iframe id="dom" sandbox title="DOM snapshot (scripts disabled)"></iframe>

@@ -110,3 +110,24 @@ def test_a_later_takeover_with_new_redact_selectors_redacts_after_navigating(pag
     assert changes and all(a["value"] is None and a["metadata"]["redacted"] for a in changes)
     for path in db_path.parent.glob("recordings.db*"):
         assert card.encode() not in path.read_bytes()
+
+
+def test_a_takeover_that_cannot_start_hands_the_page_straight_back(page: Page, server: str, db_path: Path) -> None:
+    """The agent stayed paused for good when the listeners could not be installed."""
+    import pytest
+
+    with record(page, db=db_path, name="agent") as page:
+        page.goto(server + "/app.html")
+        # the page refuses recorder's listeners (any page script error would do)
+        page.evaluate("() => Object.defineProperty(window, '__recorderRedact', {set() { throw new Error('no listeners here') }})")
+        with pytest.raises(RuntimeError, match="no listeners here"):
+            with takeover(page):
+                pass
+        page.get_by_label("Name").fill("agent goes on")
+
+    with RecordingStore(db_path) as store:
+        agent_steps = store.get(page.recording.id).timeline()
+        (user,) = [r for r in store.list() if r.is_user_session]
+    assert [a["type"] for a in agent_steps] == ["navigate", "handoff", "completion", "type"]
+    assert agent_steps[-1]["value"] == "agent goes on"
+    assert user.status == "failed" and "no listeners here" in user.error

@@ -95,7 +95,7 @@ def test_a_screenshot_from_before_its_action_is_flagged(db_path: Path, tmp_path:
     expect(viewer.locator("#shot-late")).to_be_hidden()
     viewer.keyboard.press("End")
     expect(viewer.locator("#shot-late")).to_be_visible()
-    expect(viewer.locator("#shot-late")).to_contain_text("before the action")
+    expect(viewer.locator("#shot-late")).to_contain_text("painted before the action ran")
     viewer.keyboard.press("d")  # the DOM view has no screenshot to warn about
     expect(viewer.locator("#shot-late")).to_be_hidden()
 

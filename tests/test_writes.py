@@ -21,6 +21,8 @@ def test_a_screenshot_attached_before_its_action_is_written_is_kept(db_path: Pat
         recording = store.start()
         sequence, started_ms = recording.reserve_sequence()
         key = recording.attach_screenshot(sequence, screenshot("early frame"))  # the frame came first
+        store.flush(tiled=False)  # ... and was written before the action's row
+        assert (recording.id, sequence) in store._early_screenshots
         recording.record_action("type", value="x", sequence=sequence, timestamp_ms=started_ms)
         (action,) = recording.timeline()
         assert action["screenshot_key"] == key
@@ -34,6 +36,8 @@ def test_a_screenshot_from_before_its_action_says_so_in_the_action_metadata(db_p
         sequence, started_ms = recording.reserve_sequence()
         if frame_first:
             recording.attach_screenshot(sequence, screenshot("stale"), timing="before_action")
+            store.flush(tiled=False)  # written before the action's row: kept aside until it comes
+            assert (recording.id, sequence) in store._early_screenshots
         recording.record_action("type", value="x", sequence=sequence, timestamp_ms=started_ms, metadata={"api": "fill"})
         if not frame_first:
             store.flush()
