@@ -511,6 +511,11 @@ FINAL_SCREENSHOT_TIMEOUT_MS = 3000
 # actions only ask briefly whether it is back.
 CAPTURE_TIMEOUT_MS = 5000
 RETRY_TIMEOUT_MS = 250
+# Asking whether the page answers costs a round trip (~2-4 ms an action); a page that
+# answered this recently is taken to answer still. The risk it leaves is a page that gets
+# stuck within this window and before the next look lands: a window of the same order as
+# the round trip itself.
+RECENTLY_ANSWERED_S = 0.020
 # Past this, an action's DOM snapshot is skipped (and the action says why): a page that
 # big would cost seconds per action to serialize, move and compress.
 MAX_DOM_CHARS = 25_000_000
@@ -620,6 +625,7 @@ class PageCapture:
         # A crashed renderer is not "closed", but a CDP command sent to it never answers.
         self.crashed = False
         self.stuck = False  # the page did not answer recorder's last question in time
+        self.answered_at = float("-inf")  # time.monotonic() of its last answer
         self.in_flight: list[tuple[int, ActionSpec]] = []
         # Where masked elements were when last looked (CSS px): painted over on the frames
         # that follow, until the next look.
@@ -931,6 +937,8 @@ class PageCapture:
         ``every_frame`` asks its iframes too (a frame of another site runs in a process of
         its own, which can be stuck while the page answers).
         """
+        if not self.stuck and not every_frame and time.monotonic() - self.answered_at < RECENTLY_ANSWERED_S:
+            return True
         timeout = RETRY_TIMEOUT_MS if self.stuck else CAPTURE_TIMEOUT_MS
         if self._can_bound():
             try:
@@ -962,7 +970,7 @@ class PageCapture:
             if _is_timeout(exc):
                 self.stuck = True
             raise
-        self.stuck = False
+        self.stuck, self.answered_at = False, time.monotonic()
         if "exceptionDetails" in reply:
             details = reply["exceptionDetails"]
             raise RuntimeError(details.get("exception", {}).get("description") or details.get("text"))
