@@ -227,6 +227,7 @@ FRAME_CHILD = textwrap.dedent("""
         with record(page, db=db, name="stuck frame") as page:
             page.goto(server + "/odd/framed.html")
             time.sleep(1)  # the frame's script has started spinning
+            print("frame from", page.frames[1].url.split(":")[1], flush=True)
             try:
                 if way == "frame_locator":
                     page.frame_locator("#frame").get_by_role("button").click(timeout=1000)
@@ -247,6 +248,7 @@ def test_a_frame_stuck_in_a_script_hangs_nothing(server: str, db_path: Path, way
     result = subprocess.run([sys.executable, "-c", FRAME_CHILD, str(db_path), server, way],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+    assert "frame from //localhost" in result.stdout  # loaded, from the other site
     assert "the click in the frame: TimeoutError" in result.stdout
     assert seconds_to_leave(result.stdout) < 10
     with RecordingStore(db_path) as store:
