@@ -81,8 +81,13 @@ def kills(count: int, workdir: Path) -> dict[str, int]:
         deadline = time.time() + random.uniform(0.2, 1.5)
         returned: list[tuple[int, float]] = []
         os.set_blocking(child.stdout.fileno(), False)
+        partial = ""  # a non-blocking read can end in the middle of a line
         while time.time() < deadline:
             for line in child.stdout:
+                line, partial = partial + line, ""
+                if not line.endswith("\n"):
+                    partial = line
+                    continue
                 _, i, at = line.split()
                 returned.append((int(i), float(at)))
             time.sleep(0.01)
