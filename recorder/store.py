@@ -1071,8 +1071,11 @@ class Recording:
             conn.execute("UPDATE recordings SET action_count = action_count + 1 WHERE id = ?", (action.recording_id,))
 
         def store_snapshots(conn: sqlite3.Connection) -> None:
-            screenshot_key = store._put_screenshot(conn, action.recording_id, screenshot) if screenshot else None
-            dom_key = store._put_blob(conn, action.recording_id, dom_snapshot, "dom") if dom_snapshot else None
+            # The keys were hashed when the action was made: not again here, on the writer's time.
+            screenshot_key = store._put_screenshot(conn, action.recording_id, screenshot, key=action.screenshot_key) \
+                if screenshot else None
+            dom_key = store._put_blob(conn, action.recording_id, dom_snapshot, "dom", key=action.dom_snapshot_key) \
+                if dom_snapshot else None
             conn.execute(
                 "UPDATE actions SET screenshot_key = coalesce(?, screenshot_key), dom_snapshot_key = ?"
                 " WHERE recording_id = ? AND sequence = ?",
