@@ -265,7 +265,7 @@ def test_a_page_that_answers_again_is_captured_again(page, server: str, db_path:
     with record(page, db=db_path) as page:
         page.goto(server + "/odd/slow-clone.html")
         page.click("#arm")  # recorder's snapshot of this click stalls 6 s: over its 5 s limit
-        time.sleep(1.5)  # the stall is over; from now on a snapshot takes 400 ms
+        time.sleep(2.5)  # the stall is over (with a second to spare); from now on a snapshot takes 400 ms
         page.mouse.click(5, 5)
     with RecordingStore(db_path) as store:
         _, arm, mouse = store.get(page.recording.id).timeline()
