@@ -626,6 +626,9 @@ class PageCapture:
         self.crashed = False
         self.stuck = False  # the page did not answer recorder's last question in time
         self.answered_at = float("-inf")  # time.monotonic() of its last answer
+        # Questions go through CDP with a timeout; not on other browsers, nor with a
+        # Playwright older than CDPSession.send(timeout=): there page.evaluate, unbounded.
+        self.bounded = False
         self.in_flight: list[tuple[int, ActionSpec]] = []
         # Where masked elements were when last looked (CSS px): painted over on the frames
         # that follow, until the next look.
@@ -655,6 +658,7 @@ class PageCapture:
             self.cdp = None  # not Chromium: screenshots are taken after each action instead
         if self.cdp is None:
             return
+        self.bounded = "timeout" in inspect.signature(self.cdp.send).parameters
         self.cdp.on("Page.javascriptDialogOpening", self._on_dialog)
         if self.session.options.screenshots:
             self.cdp.on("Page.screencastFrame", self._on_screencast_frame)
@@ -925,7 +929,7 @@ class PageCapture:
         through CDP, whose calls take a timeout (``CAPTURE_TIMEOUT_MS``). A page that did
         not answer last time is first asked briefly whether it is back.
         """
-        if not self._can_bound():
+        if not self.bounded:
             return (yield lambda: self.page.evaluate(function, arg))
         if self.stuck:
             yield from self._ask("0", RETRY_TIMEOUT_MS)  # raises while it is still stuck
@@ -940,7 +944,7 @@ class PageCapture:
         if not self.stuck and not every_frame and time.monotonic() - self.answered_at < RECENTLY_ANSWERED_S:
             return True
         timeout = RETRY_TIMEOUT_MS if self.stuck else CAPTURE_TIMEOUT_MS
-        if self._can_bound():
+        if self.bounded:
             try:
                 yield from self._ask("0", timeout)
             except Exception:
@@ -955,10 +959,6 @@ class PageCapture:
                         self.stuck = True
                         return False
         return True
-
-    def _can_bound(self) -> bool:
-        # Not Chromium, or a Playwright older than CDPSession.send(timeout=): page.evaluate.
-        return self.cdp is not None and "timeout" in inspect.signature(self.cdp.send).parameters
 
     def _ask(self, expression: str, timeout_ms: int) -> Generator[Step, Any, Any]:
         # awaitPromise stays off: none of recorder's functions is async, and a page that

@@ -168,41 +168,53 @@ def test_a_dom_over_the_limit_is_skipped_with_the_reason_and_the_action_kept(pag
                         fill["metadata"]["dom_snapshot_skipped"])
 
 
-BUSY_CHILD = textwrap.dedent("""
-    import sys, time
-    from playwright.sync_api import sync_playwright
-    from recorder import launch_options, record
-    db, server, hang = sys.argv[1:]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(**launch_options())
-        page = browser.new_page()
-        with record(page, db=db, name="busy") as page:
-            page.goto(server + "/odd/busy.html")
-            page.click(hang)  # returns; then the page's script never yields again
-            time.sleep(1.5)
-            try:
-                page.click("#spin", timeout=1000)
-            except Exception as error:
-                print("the next click:", type(error).__name__, flush=True)
-            started = time.monotonic()
-        print("left record() after", round(time.monotonic() - started, 1), "s", flush=True)
-        browser.close()
-""")
+# A recorded scenario run in a child process, so that a hang fails one test by its timeout
+# instead of stopping the suite; it ends by printing how long leaving record() took.
+STUCK_CHILD = """
+import sys, time
+from playwright.sync_api import sync_playwright
+from recorder import launch_options, record
+db, server, choice = sys.argv[1:]
+with sync_playwright() as p:
+    browser = p.chromium.launch(**launch_options())
+    page = browser.new_page()
+    with record(page, db=db, name="stuck") as page:
+SCENARIO
+        started = time.monotonic()
+    print("left record() after", round(time.monotonic() - started, 1), "s", flush=True)
+    browser.close()
+"""
 
 
-def seconds_to_leave(output: str) -> float:
-    return float(re.search(r"left record\(\) after ([\d.]+) s", output).group(1))  # type: ignore[union-attr]
+def run_stuck_child(scenario: str, db_path: Path, server: str, choice: str) -> tuple[str, float]:
+    """The child's output, and the seconds it took to leave record()."""
+    script = STUCK_CHILD.replace("SCENARIO", textwrap.indent(textwrap.dedent(scenario).strip("\n"), " " * 8))
+    result = subprocess.run([sys.executable, "-c", script, str(db_path), server, choice],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    left = re.search(r"left record\(\) after ([\d.]+) s", result.stdout)
+    assert left, result.stdout
+    return result.stdout, float(left.group(1))
+
+
+BUSY_SCENARIO = """
+    page.goto(server + "/odd/busy.html")
+    page.click(choice)  # returns; then the page's script never yields again
+    time.sleep(1.5)
+    try:
+        page.click("#spin", timeout=1000)
+    except Exception as error:
+        print("the next click:", type(error).__name__, flush=True)
+"""
 
 
 @pytest.mark.parametrize("hang", ["#hang-now", "#hang"], ids=["during recorder's capture", "between actions"])
 def test_a_page_stuck_in_a_script_costs_captures_and_hangs_nothing(server: str, db_path: Path, hang: str) -> None:
     """recorder asked a stuck page for its DOM (after the click) or for the next click's
     target without a timeout, and waited for ever; so did the final screenshot."""
-    result = subprocess.run([sys.executable, "-c", BUSY_CHILD, str(db_path), server, hang],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert "the next click: TimeoutError" in result.stdout
-    assert seconds_to_leave(result.stdout) < 10
+    output, seconds_to_leave = run_stuck_child(BUSY_SCENARIO, db_path, server, hang)
+    assert "the next click: TimeoutError" in output
+    assert seconds_to_leave < 10
     with RecordingStore(db_path) as store:
         (recording,) = store.list()
         assert recording.status == "completed"
@@ -216,41 +228,28 @@ def test_a_page_stuck_in_a_script_costs_captures_and_hangs_nothing(server: str, 
         assert click["dom_snapshot_key"] is not None
 
 
-FRAME_CHILD = textwrap.dedent("""
-    import sys, time
-    from playwright.sync_api import sync_playwright
-    from recorder import launch_options, record
-    db, server, way = sys.argv[1:]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(**launch_options())
-        page = browser.new_page()
-        with record(page, db=db, name="stuck frame") as page:
-            page.goto(server + "/odd/framed.html")
-            time.sleep(1)  # the frame's script has started spinning
-            print("frame from", page.frames[1].url.split(":")[1], flush=True)
-            try:
-                if way == "frame_locator":
-                    page.frame_locator("#frame").get_by_role("button").click(timeout=1000)
-                else:
-                    page.frames[1].click("button", timeout=1000)
-            except Exception as error:
-                print("the click in the frame:", type(error).__name__, flush=True)
-            page.get_by_role("heading").click()
-            started = time.monotonic()
-        print("left record() after", round(time.monotonic() - started, 1), "s", flush=True)
-        browser.close()
-""")
+FRAME_SCENARIO = """
+    page.goto(server + "/odd/framed.html")
+    time.sleep(1)  # the frame's script has started spinning
+    print("frame from", page.frames[1].url.split(":")[1], flush=True)
+    try:
+        if choice == "frame_locator":
+            page.frame_locator("#frame").get_by_role("button").click(timeout=1000)
+        else:
+            page.frames[1].click("button", timeout=1000)
+    except Exception as error:
+        print("the click in the frame:", type(error).__name__, flush=True)
+    page.get_by_role("heading").click()
+"""
 
 
 @pytest.mark.parametrize("way", ["frame_locator", "Frame"])
 def test_a_frame_stuck_in_a_script_hangs_nothing(server: str, db_path: Path, way: str) -> None:
     """Looking at the target in a stuck frame (or at the frame's own element) had no time limit."""
-    result = subprocess.run([sys.executable, "-c", FRAME_CHILD, str(db_path), server, way],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert "frame from //localhost" in result.stdout  # loaded, from the other site
-    assert "the click in the frame: TimeoutError" in result.stdout
-    assert seconds_to_leave(result.stdout) < 10
+    output, seconds_to_leave = run_stuck_child(FRAME_SCENARIO, db_path, server, way)
+    assert "frame from //localhost" in output  # loaded, from the other site
+    assert "the click in the frame: TimeoutError" in output
+    assert seconds_to_leave < 10
     with RecordingStore(db_path) as store:
         (recording,) = store.list()
         steps = recording.timeline()
