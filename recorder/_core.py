@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import quote, quote_plus
 
-from . import tiles
+from . import inpage, tiles
 from .errors import RecordingClosed
+from .resources import DEFAULT_MAX_BYTES, ResourceKeeper
 from .selectors import readable_selector
 from .store import MAX_VALUE_CHARS, Recording
 
@@ -70,159 +71,10 @@ async def run_async(flow: Flow) -> Any:
 
 
 # -- what the browser is asked -----------------------------------------------------------
+# recorder's page scripts live in recorder/inpage/ (world.js, engine.js) and run in an
+# isolated world of recorder's own, never in the page's main world.
 
-# Facts about one element, read before the action (its box moves or vanishes after): its
-# box, and what replay can find it by again (role and accessible name, label, text, test
-# id, a CSS path). Never a field's value: that would put a typed secret into metadata.
-_ELEMENT_INFO = """(el, redact) => {
-  if (!el || el.nodeType !== 1) return null;
-  const r = el.getBoundingClientRect();
-  const tag = el.tagName.toLowerCase();
-  const type = (el.getAttribute('type') || '').toLowerCase() || null;
-  const clean = (t) => (t || '').replace(/\\s+/g, ' ').trim().slice(0, 80) || null;
-  // Redact selectors are written against the page as a person sees it: climb out of
-  // shadow roots and same-origin frames. Past a cross-origin frame nothing can be
-  // checked, so with any redact selector such an element counts as secret.
-  const matches = (s) => {
-    try {
-      for (let node = el; node;) {
-        if (node.closest(s)) return true;
-        const root = node.getRootNode();
-        if (root.host) { node = root.host; continue; }
-        const view = node.ownerDocument.defaultView;
-        if (!view || view === view.top) return false;
-        if (!view.frameElement) return true;
-        node = view.frameElement;
-      }
-    } catch (e) { return false; }
-    return false;
-  };
-  const implicitRole = () => {
-    if (tag === 'a' && el.hasAttribute('href')) return 'link';
-    if (tag === 'button' || (tag === 'input' && ['button', 'submit', 'reset', 'image'].includes(type))) return 'button';
-    if (tag === 'input' && type === 'checkbox') return 'checkbox';
-    if (tag === 'input' && type === 'radio') return 'radio';
-    if (tag === 'input' && type === 'number') return 'spinbutton';
-    if (tag === 'input' && (!type || ['text', 'email', 'search', 'tel', 'url'].includes(type))) return type === 'search' ? 'searchbox' : 'textbox';
-    if (tag === 'textarea') return 'textbox';
-    if (tag === 'select') return el.multiple ? 'listbox' : 'combobox';
-    if (/^h[1-6]$/.test(tag)) return 'heading';
-    if (tag === 'img') return 'img';
-    if (tag === 'option') return 'option';
-    return null;
-  };
-  let label = null;
-  if (el.labels && el.labels.length) label = clean(Array.from(el.labels).map((l) => l.innerText).join(' '));
-  const labelledBy = (el.getAttribute('aria-labelledby') || '').split(/\\s+/).map((id) => document.getElementById(id)).filter(Boolean);
-  const isField = ['input', 'textarea', 'select'].includes(tag);
-  const name = clean(el.getAttribute('aria-label')) || clean(labelledBy.map((n) => n.innerText).join(' ')) || label
-    || (isField ? null : clean(el.innerText)) || clean(el.getAttribute('alt')) || clean(el.getAttribute('title'))
-    || (type === 'submit' || type === 'button' ? clean(el.getAttribute('value')) : null) || clean(el.getAttribute('placeholder'));
-  const cssPath = () => {
-    const parts = [];
-    for (let node = el; node && node.nodeType === 1 && node !== document.documentElement; node = node.parentElement) {
-      if (node.id && document.querySelectorAll('#' + CSS.escape(node.id)).length === 1) { parts.unshift('#' + CSS.escape(node.id)); break; }
-      let index = 1;
-      for (let sib = node.previousElementSibling; sib; sib = sib.previousElementSibling) if (sib.tagName === node.tagName) index++;
-      parts.unshift(node.tagName.toLowerCase() + ':nth-of-type(' + index + ')');
-    }
-    return parts.join(' > ');
-  };
-  return {
-    bounding_box: {x: r.x, y: r.y, width: r.width, height: r.height},
-    tag, type, id: el.id || null,
-    name_attribute: el.getAttribute('name'),
-    role: el.getAttribute('role') || implicitRole(),
-    accessible_name: name,
-    label,
-    test_id: el.getAttribute('data-testid'),
-    placeholder: el.getAttribute('placeholder'),
-    text: isField ? null : clean(el.innerText),
-    css_path: cssPath(),
-    secret: (tag === 'input' && type === 'password') || redact.some(matches),
-  };
-}"""
 FRAME_MARK = " >> internal:control=enter-frame >> "  # how Playwright writes frame_locator(...)
-FRAME_ELEMENT_PATH_JS = f"(el) => ({_ELEMENT_INFO})(el, []).css_path"
-TARGET_INFO_JS = f"(elements, redact) => ({_ELEMENT_INFO})(elements[0], redact || [])"
-ACTIVE_INFO_JS = f"""(redact) => {{
-  let el = document.activeElement;
-  while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
-  try {{ while (el && el.contentDocument && el.contentDocument.activeElement) el = el.contentDocument.activeElement; }} catch (e) {{}}
-  const info = ({_ELEMENT_INFO})(el, redact || []);
-  // Focus inside a frame this page cannot look into (a payment form, say): what is typed
-  // there is not known to be harmless, so it is treated as secret.
-  if (info && (info.tag === 'iframe' || info.tag === 'frame')) info.secret = true;
-  return info;
-}}"""
-
-# The page as the action left it. Typed values live in DOM properties, not attributes,
-# so they are copied onto a clone; password and redacted fields are emptied there, so
-# a secret never leaves the browser. Scripts are dropped: a snapshot is for looking at.
-DOM_SNAPSHOT_JS = """([redact, mask, maxChars]) => {
-  const live = document.documentElement;
-  if (!live) return {html: '', masks: []};
-  const clone = live.cloneNode(true);
-  const from = live.querySelectorAll('input, textarea, select');
-  const to = clone.querySelectorAll('input, textarea, select');
-  const secret = (el) => (el.type === 'password') || redact.some((s) => {
-    try { return el.matches(s) || !!el.closest(s); } catch (e) { return false; } });
-  for (let i = 0; i < from.length && i < to.length; i++) {
-    const src = from[i], dst = to[i];
-    const hidden = secret(src);
-    if (hidden) dst.setAttribute('data-recorder-redacted', '');
-    if (src.tagName === 'SELECT') {
-      Array.from(src.options).forEach((o, j) => {
-        const c = dst.options[j]; if (!c) return;
-        if (o.selected && !hidden) c.setAttribute('selected', ''); else c.removeAttribute('selected');
-      });
-    } else if (src.tagName === 'TEXTAREA') {
-      dst.textContent = hidden ? '' : src.value;
-    } else if (src.type === 'checkbox' || src.type === 'radio') {
-      if (src.checked) dst.setAttribute('checked', ''); else dst.removeAttribute('checked');
-    } else if (hidden || src.type === 'file') {
-      dst.removeAttribute('value');
-    } else {
-      dst.setAttribute('value', src.value);
-    }
-  }
-  for (const selector of redact) {
-    // Redacted elements that are not form fields (contenteditable, a rendered card number)
-    // lose their content too.
-    try {
-      clone.querySelectorAll(selector).forEach((el) => {
-        if (['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName)) return;
-        el.replaceChildren();
-        el.setAttribute('data-recorder-redacted', '');
-      });
-    } catch (e) {}
-  }
-  clone.querySelectorAll('script').forEach((s) => s.remove());
-  const masks = [];
-  for (const selector of mask) {
-    try {
-      live.querySelectorAll(selector).forEach((el) => {
-        const r = el.getBoundingClientRect();
-        if (r.width && r.height) masks.push({x: r.x, y: r.y, width: r.width, height: r.height});
-      });
-      clone.querySelectorAll(selector).forEach((el) => {
-        el.replaceChildren();
-        for (const name of ['value', 'src', 'srcset', 'href', 'title', 'alt', 'placeholder']) el.removeAttribute(name);
-        el.setAttribute('data-recorder-masked', '');
-      });
-    } catch (e) {}
-  }
-  const d = document.doctype;
-  const html = (d ? '<!DOCTYPE ' + d.name + '>' : '') + clone.outerHTML;
-  return html.length > maxChars ? {html: null, length: html.length, masks} : {html, masks};
-}"""
-
-MASK_BOXES_JS = """(mask) => mask.flatMap((selector) => {
-  try {
-    return Array.from(document.querySelectorAll(selector)).map((el) => el.getBoundingClientRect())
-      .filter((r) => r.width && r.height).map((r) => ({x: r.x, y: r.y, width: r.width, height: r.height}));
-  } catch (e) { return []; }
-})"""
 
 
 # -- which calls are actions --------------------------------------------------------------
@@ -495,6 +347,8 @@ class Options:
     # Screenshots are scaled down to fit this box (as Playwright's trace does); None keeps
     # the viewport's full size, which roughly doubles what each one costs to store.
     screenshot_size: tuple[int, int] | None = (800, 800)
+    # Stylesheets, images and fonts bigger than this are not kept (metadata.resources_skipped).
+    resource_max_bytes: int | None = DEFAULT_MAX_BYTES
 
     def screenshot_scale(self, viewport: dict[str, int] | None) -> float:
         if not viewport or not self.screenshot_size:
@@ -573,6 +427,10 @@ class Session:
         self.scrub = SecretScrubber()
         self.agent_paused = False  # during a takeover: Playwright calls are a person's stand-ins, not recorded
         self.captures: list[PageCapture] = []
+        self.resources = ResourceKeeper(recording, self.scrub, options.resource_max_bytes)
+        # Whether recorder's selector engine (inpage/engine.js) is registered with the
+        # page's Playwright: then elements are looked at in Playwright's utility world.
+        self.target_engine = False
         self._tasks: set[asyncio.Future[Any]] = set()
 
     def run(self, flow: Flow) -> None:
@@ -633,6 +491,11 @@ class PageCapture:
         # Where masked elements were when last looked (CSS px): painted over on the frames
         # that follow, until the next look.
         self.mask_boxes: list[dict[str, float]] = []
+        self.frame_id: str | None = None  # the main frame's CDP id
+        self.world: int | None = None  # recorder's isolated world in the current document
+        # Events recorded without a DOM snapshot (a navigation has no content yet when it
+        # starts; a dialog blocks the page): snapshotted when the page is next looked at.
+        self.pending_dom: list[int] = []
 
     @property
     def recording(self) -> Recording:
@@ -643,7 +506,7 @@ class PageCapture:
     def attach(self, opener: PageCapture | None) -> Flow:
         page = self.page
         if self.recording.is_user_session and not self.recording.user_metadata.get("user_agent"):
-            user_agent = yield from self._quietly_flow(self.evaluate("() => navigator.userAgent"))
+            user_agent = yield from self._quietly_flow(self.ask_expression("navigator.userAgent"))
             self.recording.update_metadata({"user_agent": user_agent})
         for owner in (page, page.keyboard, page.mouse):
             owner.__dict__[ATTRIBUTE] = self
@@ -683,6 +546,8 @@ class PageCapture:
         page.remove_listener("crash", self._on_crash)
         final = None
         responsive = not self.stuck or (yield from self.answers())
+        if self.pending_dom and responsive:
+            yield from self._quietly_flow(self._snapshot_pending(list(self.session.options.redact + self.session.options.mask)))
         if self.screencasting and self.is_alive() and responsive:
             # The last action's picture. Playwright's screenshot, unlike a raw CDP call, has a
             # timeout: a page stuck in a script must not hang the end of the recording.
@@ -714,9 +579,11 @@ class PageCapture:
             sequence, started_ms = self.recording.reserve_sequence()
         except RecordingClosed:
             return (yield call)
-        self.timeline.action_started(sequence)
         # A masked element's value is as private as its pixels.
         redact = list(self.session.options.redact + self.session.options.mask)
+        if self.pending_dom:
+            yield from self._snapshot_pending(redact)
+        self.timeline.action_started(sequence)
         selector, locator = self._target(spec, owner, arguments)
         raw_selector = locator_selector(locator) if locator is not None else None
         in_child_frame = type(owner).__name__ == "Frame" and owner.parent_frame is not None
@@ -733,9 +600,9 @@ class PageCapture:
                 selector = readable_selector(raw_selector)
         info = None
         if spec.target == "focus" and spec.value_from:
-            info = yield from self._quietly_flow(self.evaluate(ACTIVE_INFO_JS, redact))
+            info = yield from self._quietly_flow(self.ask("activeInfo", redact))
         elif locator is not None and answering:
-            info = yield from self._quietly(lambda: locator.evaluate_all(TARGET_INFO_JS, redact))
+            info = yield from self._quietly_flow(self.target_info(locator, redact))
         raw_value = action_value(spec, arguments)
         if info and info.get("secret"):
             # Before the call: the page may echo the value while it runs (a URL, a label).
@@ -765,13 +632,13 @@ class PageCapture:
         dom = dom_skipped = None
         mask = list(self.session.options.mask)
         if self.session.options.dom and self.is_alive():
-            dom, dom_skipped = yield from self.snapshot_dom(redact, mask)
+            dom, dom_skipped = yield from self.snapshot_dom(redact, mask, sequence)
         elif mask and self.is_alive():
-            self.mask_boxes = (yield from self._quietly_flow(self.evaluate(MASK_BOXES_JS, mask))) or []
+            self.mask_boxes = (yield from self._quietly_flow(self.ask("maskBoxes", mask))) or []
         if info is None and locator is not None and spec.value_from and self.is_alive() \
                 and (yield from self.answers(every_frame=in_frames)):
             # The element appeared only during the action: look again before storing a value.
-            info = yield from self._quietly(lambda: locator.evaluate_all(TARGET_INFO_JS, redact))
+            info = yield from self._quietly_flow(self.target_info(locator, redact))
         screenshot = None
         if self.cdp is None and self.session.options.screenshots and self.is_alive():
             screenshot = yield from self._quietly(lambda: self.page.screenshot(
@@ -843,7 +710,13 @@ class PageCapture:
         path: list[str] = []
         while frame.parent_frame is not None:
             element = yield functools.partial(frame.frame_element)
-            path.insert(0, (yield functools.partial(element.evaluate, FRAME_ELEMENT_PATH_JS)))
+            if self.session.target_engine:  # Playwright's utility world, as target_info
+                found = yield functools.partial(element.query_selector, inpage.target_selector([]))
+                data = yield functools.partial(found.get_attribute, "data")
+                path.insert(0, json.loads(data)["css_path"])
+            else:
+                path.insert(0, (yield functools.partial(
+                    element.evaluate, f"(el) => ({inpage.world_source()}).cssPath(el)")))
             frame = frame.parent_frame
         return path
 
@@ -897,6 +770,8 @@ class PageCapture:
             duration_ms=0, sequence=sequence, timestamp_ms=started_ms,
             metadata={"api": f"event.{action_type}", "page_index": self.index, **(metadata or {})},
         )
+        if dom is None and self.session.options.dom:
+            self.pending_dom.append(sequence)
 
     def settle_screenshots(self) -> None:
         """Give every action still waiting for a frame the latest one (before the recording changes)."""
@@ -910,9 +785,29 @@ class PageCapture:
         cause = self.in_flight[-1][0] if self.in_flight else None
         self._record_event("navigate", url=frame.url, metadata={"caused_by": cause} if cause else {})
 
-    def snapshot_dom(self, redact: list[str], mask: list[str]) -> Generator[Any, Any, tuple[str | None, str | None]]:
-        """The page's HTML as its DOM is now (values in, secrets and masks out), or why not."""
-        snapshot = yield from self._quietly_flow(self.evaluate(DOM_SNAPSHOT_JS, [redact, mask, MAX_DOM_CHARS]))
+    def _snapshot_pending(self, redact: list[str]) -> Flow:
+        """Give the events waiting for one the DOM snapshot of the page as it is now."""
+        pending, self.pending_dom = self.pending_dom, []
+        if not (self.session.options.dom and self.is_alive()):
+            return
+        dom, _ = yield from self.snapshot_dom(redact, list(self.session.options.mask), pending[0])
+        if dom is None:
+            return
+        dom = self.session.scrub(dom) or dom
+        for sequence in pending:
+            try:
+                self.recording.attach_dom_snapshot(sequence, dom)
+            except Exception:
+                pass
+
+    def snapshot_dom(self, redact: list[str], mask: list[str],
+                     sequence: int | None = None) -> Generator[Any, Any, tuple[str | None, str | None]]:
+        """The page's HTML as its DOM is now (values in, secrets and masks out), or why not.
+
+        The resources it names that this recording has not kept yet are kept as well.
+        """
+        snapshot = yield from self._quietly_flow(
+            self.ask("snapshot", {"redact": redact, "mask": mask, "maxChars": MAX_DOM_CHARS}))
         if self.stuck:
             return None, "the page did not answer (stuck in a script?)"
         if not snapshot:
@@ -920,20 +815,84 @@ class PageCapture:
         self.mask_boxes = snapshot["masks"]
         if snapshot["html"] is None:
             return None, f"the page's HTML is {snapshot['length']:,} characters, over recorder's limit of {MAX_DOM_CHARS:,}"
+        if snapshot["urls"]:
+            yield from self._quietly_flow(self.session.resources.keep(self, snapshot["urls"], sequence))
         return snapshot["html"], None
 
-    def evaluate(self, function: str, arg: Any = None) -> Generator[Step, Any, Any]:
-        """Run one of recorder's page functions in the page's main world, and return its value.
+    def ask(self, function: str, *arguments: Any) -> Generator[Step, Any, Any]:
+        """Call one of recorder's page functions (recorder/inpage/world.js) and return its value.
 
-        ``page.evaluate`` waits for ever on a page stuck in a script; on Chromium this goes
-        through CDP, whose calls take a timeout (``CAPTURE_TIMEOUT_MS``). A page that did
-        not answer last time is first asked briefly whether it is back.
+        On Chromium it runs in recorder's isolated world of the page's main frame, made once
+        per document, through CDP with a timeout (``CAPTURE_TIMEOUT_MS``): a page stuck in a
+        script costs a capture, never a hang. Elsewhere it runs through ``page.evaluate``.
         """
+        if not self.bounded:
+            return (yield lambda: self.page.evaluate(inpage.main_world_function(function), list(arguments)))
+        return (yield from self.ask_expression(inpage.call(function, *arguments)))
+
+    def ask_expression(self, expression: str) -> Generator[Step, Any, Any]:
+        """Evaluate ``expression`` in recorder's isolated world (see ``ask``)."""
+        if not self.bounded:
+            return (yield lambda: self.page.evaluate(expression))
+        if self.stuck:
+            yield from self._ask("0", RETRY_TIMEOUT_MS)  # raises while it is still stuck
+        for attempt in range(2):
+            if self.world is None:
+                self.world = yield from self._new_world()
+            try:
+                return (yield from self._ask(expression, CAPTURE_TIMEOUT_MS, self.world))
+            except Exception as exc:
+                if attempt or "context" not in str(exc).lower():
+                    raise
+                self.world = None  # the document changed since: its world went with it
+        return None
+
+    def evaluate_in_main_world(self, function: str, arg: Any = None) -> Generator[Step, Any, Any]:
+        """Run ``function`` in the page's own world: only for what must live there (takeover's
+        listeners report through a binding Playwright exposes in the main world)."""
         if not self.bounded:
             return (yield lambda: self.page.evaluate(function, arg))
         if self.stuck:
-            yield from self._ask("0", RETRY_TIMEOUT_MS)  # raises while it is still stuck
+            yield from self._ask("0", RETRY_TIMEOUT_MS)
         return (yield from self._ask(f"({function})({json.dumps(arg)})", CAPTURE_TIMEOUT_MS))
+
+    def _new_world(self) -> Generator[Step, Any, int]:
+        """recorder's isolated world in the main frame's current document, library installed."""
+        if self.frame_id is None:
+            tree = yield lambda: self.cdp.send("Page.getFrameTree", timeout=CAPTURE_TIMEOUT_MS)
+            self.frame_id = tree["frameTree"]["frame"]["id"]
+        params = {"frameId": self.frame_id, "worldName": inpage.WORLD_NAME}
+        try:
+            reply = yield lambda: self.cdp.send("Page.createIsolatedWorld", params, timeout=CAPTURE_TIMEOUT_MS)
+        except Exception as exc:
+            if _is_timeout(exc):
+                self.stuck = True
+            raise
+        world = int(reply["executionContextId"])
+        yield from self._ask(inpage.install(), CAPTURE_TIMEOUT_MS, world)
+        return world
+
+    def target_info(self, locator: Any, redact: list[str]) -> Generator[Step, Any, dict[str, Any] | None]:
+        """What world.js's elementInfo says of the first element ``locator`` finds now, or None.
+
+        It runs in Playwright's utility world through recorder's selector engine (see
+        inpage/engine.js); where the engine could not be registered, in the main world.
+        """
+        if self.session.target_engine:
+            found = locator.locator(inpage.target_selector(redact))
+            try:
+                if not (yield lambda: found.count()):
+                    return None
+                data = yield lambda: found.first.get_attribute("data", timeout=CAPTURE_TIMEOUT_MS)
+                return json.loads(data) if data else None
+            except Exception as exc:
+                # A document whose Playwright scripts were set up before the engine was
+                # registered (record() began after the page had used locators) lacks it
+                # until its next navigation.
+                if "queryAll" not in str(exc) and "Unknown engine" not in str(exc):
+                    raise
+        return (yield lambda: locator.evaluate_all(
+            f"(elements, redact) => ({inpage.world_source()}).elementInfo(elements[0], redact)", redact))
 
     def answers(self, every_frame: bool = False) -> Generator[Step, Any, bool]:
         """Whether the page answers at all: asked before a question Playwright cannot bound.
@@ -960,10 +919,12 @@ class PageCapture:
                         return False
         return True
 
-    def _ask(self, expression: str, timeout_ms: int) -> Generator[Step, Any, Any]:
-        # awaitPromise stays off: none of recorder's functions is async, and a page that
-        # defines Object.prototype.then would make every object result a promise never settled.
-        params = {"expression": expression, "returnByValue": True}
+    def _ask(self, expression: str, timeout_ms: int, world: int | None = None) -> Generator[Step, Any, Any]:
+        # awaitPromise stays off: none of recorder's functions is async (and in the main
+        # world, a page that defines Object.prototype.then makes every object a thenable).
+        params: dict[str, Any] = {"expression": expression, "returnByValue": True}
+        if world is not None:
+            params["contextId"] = world
         try:
             reply = yield lambda: self.cdp.send("Runtime.evaluate", params, timeout=timeout_ms)
         except Exception as exc:

@@ -25,7 +25,7 @@ import zstandard
 
 MAX_DELTA_CHAIN = 24
 _LEVEL = 3
-_ALREADY_COMPRESSED = ("image/jpeg", "image/png", "image/webp", "image/gif")
+_ALREADY_COMPRESSED = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/avif", "font/woff2", "font/woff")
 
 
 def blob_key(data: bytes) -> str:

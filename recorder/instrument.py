@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from . import inpage
 from ._core import ACTIONS, ATTRIBUTE, ActionSpec, Options, PageCapture, Session, run_async, run_sync
 from .errors import DatabaseError, RecorderError
 from .store import Recording, RecordingStore
@@ -214,6 +215,13 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         if self._is_async:
             raise TypeError("this is an async page: use `async with record(page) as page:`")
         session = self._start()
+        selectors = _engine_selectors(self.page, is_async=False)
+        if selectors is not None:
+            try:
+                selectors.register(inpage.TARGET_ENGINE, script=inpage.engine_source(), content_script=True)
+                session.target_engine = True
+            except Exception as exc:
+                session.target_engine = _engine_registered(exc)
         run_sync(session.attach(self.page))
         return self.page
 
@@ -229,6 +237,13 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         if not self._is_async:
             raise TypeError("this is a sync page: use `with record(page) as page:`")
         session = self._start()
+        selectors = _engine_selectors(self.page, is_async=True)
+        if selectors is not None:
+            try:
+                await selectors.register(inpage.TARGET_ENGINE, script=inpage.engine_source(), content_script=True)
+                session.target_engine = True
+            except Exception as exc:
+                session.target_engine = _engine_registered(exc)
         await run_async(session.attach(self.page))
         return self.page
 
@@ -239,6 +254,23 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
             await run_async(self._session.detach_all())
         finally:
             self._finish(exc)
+
+
+def _engine_selectors(page: Any, is_async: bool) -> Any:
+    """The ``selectors`` of the Playwright that made ``page`` (None where it cannot be found:
+    a persistent context has no browser). Playwright does not hand it out from a page, so
+    this is the one place that reaches for it."""
+    try:
+        impl = page.context.browser.browser_type._impl_obj._playwright.selectors
+    except AttributeError:
+        return None
+    from playwright import async_api, sync_api
+
+    return (async_api.Selectors if is_async else sync_api.Selectors)(impl)
+
+
+def _engine_registered(error: Exception | None) -> bool:
+    return error is None or "already registered" in str(error)
 
 
 def _page_metadata(page: Any) -> dict[str, Any]:

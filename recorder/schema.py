@@ -4,7 +4,8 @@ Open a recordings database in ``sqlite3`` and these are the tables you see::
 
     recordings      one row per recorded session (name, status, timing, metadata)
     actions         one row per recorded browser action, ordered by (recording_id, sequence)
-    blobs           screenshots and DOM snapshots, content-addressed and compressed
+    blobs           screenshots, DOM snapshots and page resources, content-addressed and compressed
+    resources       the stylesheets, images and fonts a recording's DOM snapshots use, by URL
     schema_version  which migrations this file has had
 
 Migrations only ever append: a database made by an older recorder is brought up to
@@ -96,6 +97,20 @@ CREATE INDEX recordings_by_agent_run ON recordings (agent_run_id);
     3: """
 ALTER TABLE recordings ADD COLUMN recorder_process TEXT;
 ALTER TABLE recordings ADD COLUMN interrupted_at TEXT;
+""",
+    # What DOM snapshots need to look like the page offline: each stylesheet, image and font
+    # the page used, by URL, its bytes a blob (stored once however many recordings use it).
+    4: """
+CREATE TABLE resources (
+    recording_id  INTEGER NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,
+    url           TEXT    NOT NULL,          -- absolute, as the snapshot's HTML names it
+    media_type    TEXT    NOT NULL,          -- text/css, image/png, font/woff2, ...
+    blob_key      TEXT    NOT NULL REFERENCES blobs (key),
+    size          INTEGER NOT NULL,          -- bytes as the browser received them
+    sequence      INTEGER,                   -- the action whose snapshot first needed it
+    PRIMARY KEY (recording_id, url)
+);
+CREATE INDEX resources_by_blob ON resources (blob_key);
 """,
 }
 

@@ -573,9 +573,11 @@ class RecordingStore:
                 raise RecordingNotFound(f"no recording with id {recording_id} in {self.path}")
             keys = {
                 key for row in conn.execute(
-                    "SELECT screenshot_key, dom_snapshot_key FROM actions WHERE recording_id = ?", (recording_id,)
+                    "SELECT screenshot_key, dom_snapshot_key FROM actions WHERE recording_id = ?"
+                    " UNION ALL SELECT blob_key, NULL FROM resources WHERE recording_id = ?", (recording_id, recording_id)
                 ) for key in row if key
             }
+            conn.execute("DELETE FROM resources WHERE recording_id = ?", (recording_id,))
             conn.execute("DELETE FROM actions WHERE recording_id = ?", (recording_id,))
             conn.execute("DELETE FROM recordings WHERE id = ?", (recording_id,))
             return _delete_unused_blobs(conn, keys)
@@ -729,6 +731,16 @@ class RecordingStore:
             self._delta_bases[(recording_id, kind)] = next_base
         return key
 
+    def _put_resource_blob(self, conn: sqlite3.Connection, key: str, data: bytes, media_type: str) -> None:
+        """Store a page resource's bytes once (writer thread only); compressed unless already."""
+        if conn.execute("SELECT 1 FROM blobs WHERE key = ?", (key,)).fetchone():
+            return
+        encoded = blobs.encode(data, media_type)
+        conn.execute(
+            "INSERT INTO blobs (key, media_type, codec, size, stored_size, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (key, media_type, encoded.codec, len(data), len(encoded.data), encoded.data),
+        )
+
     def _encode_delta(self, conn: sqlite3.Connection, recording_id: int | None, kind: str, key: str,
                       stored: bytes, media_type: str) -> tuple[blobs.EncodedBlob, tuple[str, bytes, int] | None]:
         """Compress ``stored`` as a delta of the recording's previous snapshot of this kind.
@@ -822,7 +834,8 @@ def _file_size(path: Path) -> int:
 def _collect_garbage(conn: sqlite3.Connection) -> int:
     """Delete blobs that no action reaches, directly, as a delta base, or as a tile."""
     reachable: set[str] = set()
-    frontier = {key for row in conn.execute("SELECT screenshot_key, dom_snapshot_key FROM actions") for key in row if key}
+    frontier = {key for row in conn.execute("SELECT screenshot_key, dom_snapshot_key FROM actions"
+                                           " UNION ALL SELECT blob_key, NULL FROM resources") for key in row if key}
     while frontier:
         reachable |= frontier
         frontier = {row[0] for key in frontier
@@ -892,6 +905,7 @@ def _delete_unused_blobs(conn: sqlite3.Connection, candidates: set[str]) -> int:
         for key in candidates:
             in_use = conn.execute(
                 "SELECT 1 FROM actions WHERE screenshot_key = ?1 OR dom_snapshot_key = ?1"
+                " UNION ALL SELECT 1 FROM resources WHERE blob_key = ?1"
                 " UNION ALL SELECT 1 FROM blobs WHERE base_key = ?1 LIMIT 1",
                 (key,),
             ).fetchone()
@@ -1113,6 +1127,52 @@ class Recording:
 
         store._submit(update)
         return key
+
+    def attach_dom_snapshot(self, sequence: int, dom_snapshot: str | bytes) -> str:
+        """Set the DOM snapshot of an already recorded action (a navigation nobody asked
+        for is recorded when it starts; its page is snapshotted once it has content)."""
+        data = dom_snapshot.encode("utf-8", "surrogatepass") if isinstance(dom_snapshot, str) else dom_snapshot
+        key = blobs.blob_key(data)
+        store, recording_id = self.store, self.id
+
+        def update(conn: sqlite3.Connection) -> None:
+            stored = store._put_blob(conn, recording_id, data, "dom", key=key)
+            conn.execute(
+                "UPDATE actions SET dom_snapshot_key = ? WHERE recording_id = ? AND sequence = ? AND dom_snapshot_key IS NULL",
+                (stored, recording_id, sequence),
+            )
+
+        store._submit(update)
+        return key
+
+    def record_resource(self, url: str, data: bytes, media_type: str, sequence: int | None = None) -> str:
+        """Keep a stylesheet, image or font the page used, under its URL; returns its blob key.
+
+        The bytes are stored once per database (by content); a URL seen again with other
+        bytes takes the newer ones.
+        """
+        key = blobs.blob_key(data)
+        store, recording_id = self.store, self.id
+
+        def insert(conn: sqlite3.Connection) -> None:
+            store._put_resource_blob(conn, key, data, media_type)
+            conn.execute(
+                "INSERT INTO resources (recording_id, url, media_type, blob_key, size, sequence) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (recording_id, url) DO UPDATE SET media_type = excluded.media_type,"
+                " blob_key = excluded.blob_key, size = excluded.size",
+                (recording_id, url, media_type, key, len(data), sequence),
+            )
+
+        store._submit(insert)
+        return key
+
+    def resources(self) -> dict[str, dict[str, Any]]:
+        """The resources this recording's snapshots use: URL -> {key, media_type, size, sequence}."""
+        rows = self.store._call(lambda conn: conn.execute(
+            "SELECT url, blob_key, media_type, size, sequence FROM resources WHERE recording_id = ? ORDER BY url",
+            (self.id,)).fetchall())
+        return {url: {"key": key, "media_type": media_type, "size": size, "sequence": sequence}
+                for url, key, media_type, size, sequence in rows}
 
     # -- ending ----------------------------------------------------------------------
 

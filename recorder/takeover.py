@@ -22,19 +22,22 @@ import json
 from types import TracebackType
 from typing import Any
 
-from ._core import _ELEMENT_INFO, ATTRIBUTE, Flow, PageCapture, run_async, run_sync
+from . import inpage
+from ._core import ATTRIBUTE, Flow, PageCapture, run_async, run_sync
 from .errors import RecorderError
 from .selectors import readable_selector
 from .store import Recording
 
 BINDING = "__recorderUserEvent"
 
+# The listeners stay in the page's main world: they report through a binding Playwright
+# exposes there. Everything recorder *asks* the page runs in its own world (inpage).
 _LISTENERS_JS = """(redact) => {
   window.__recorderRedact = redact;
   window.__recorderTakeover = true;
   if (window.__recorderListening) return;
   window.__recorderListening = true;
-  const info = %s;
+  const info = (%s).elementInfo;
   const send = (event, el, extra) => {
     if (!window.__recorderTakeover || !window.%s) return;
     try { window.%s({event, target: el && el.nodeType === 1 ? info(el, window.__recorderRedact || []) : null, ...extra}); } catch (e) {}
@@ -53,21 +56,10 @@ _LISTENERS_JS = """(redact) => {
     clearTimeout(scrolling);
     scrolling = setTimeout(() => send('scroll', null, {value: Math.round(scrollX) + ',' + Math.round(scrollY)}), 250);
   }, true);
-}""" % (_ELEMENT_INFO, BINDING, BINDING)
+}""" % (inpage.world_source(), BINDING, BINDING)
 
 _STOP_JS = "() => { window.__recorderTakeover = false; }"
 
-# What a continuation needs to resume: storage and the fields' values, never secrets'.
-_STATE_JS = """(redact) => {
-  const storage = {};
-  try { for (let i = 0; i < localStorage.length; i++) { const k = localStorage.key(i); storage[k] = localStorage.getItem(k); } } catch (e) {}
-  const secret = (el) => el.type === 'password' || redact.some((s) => { try { return el.matches(s) || !!el.closest(s); } catch (e) { return false; } });
-  const fields = Array.from(document.querySelectorAll('input, textarea, select'))
-    .filter((el) => (el.name || el.id) && el.type !== 'file' && !secret(el))
-    .map((el) => ({name: el.name || null, id: el.id || null,
-                   value: el.type === 'checkbox' || el.type === 'radio' ? el.checked : el.value}));
-  return {local_storage: storage, form_values: fields};
-}"""
 
 
 def describe(target: dict[str, Any] | None) -> str | None:
@@ -109,7 +101,7 @@ class Takeover:
     def state(self) -> Flow:
         redact = list(self.capture.session.options.redact + self.capture.session.options.mask)
         cookies = yield lambda: self.page.context.cookies()
-        storage = yield from self.capture.evaluate(_STATE_JS, redact)
+        storage = yield from self.capture.ask("pageState", redact)
         return {"url": self.page.url, "cookies": cookies, **(storage or {})}
 
     def begin(self) -> Flow:
@@ -122,7 +114,7 @@ class Takeover:
         self.person = person
         capture._record_event("handoff", url=page.url, value=person.name,
                               metadata={"user_session_id": person.id, "state": state})
-        user_agent = yield from capture.evaluate("() => navigator.userAgent")
+        user_agent = yield from capture.ask_expression("navigator.userAgent")
         person.update_metadata({"user_agent": user_agent})
         redact = list(session.options.redact + session.options.mask)
         if not page.__dict__.get("_recorder_binding"):
@@ -138,7 +130,7 @@ class Takeover:
         page.__dict__["_recorder_takeover"] = self
         session.recording, session.agent_paused = person, True
         try:
-            yield from capture.evaluate(_LISTENERS_JS, list(session.options.redact + session.options.mask))
+            yield from capture.evaluate_in_main_world(_LISTENERS_JS, list(session.options.redact + session.options.mask))
         except Exception as exc:
             # Hand the page back at once (the user session fails with the reason), or the
             # agent would stay paused with nobody listening.
@@ -150,7 +142,7 @@ class Takeover:
         assert self.person is not None
         if not page.is_closed():
             try:
-                yield from capture.evaluate(_STOP_JS)
+                yield from capture.evaluate_in_main_world(_STOP_JS)
             except Exception:
                 pass
         state: dict[str, Any] = {}

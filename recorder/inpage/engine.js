@@ -1,0 +1,18 @@
+// A Playwright selector engine that runs in Playwright's utility world (content script):
+// `<the action's locator> >> recorder-target=<redact selectors, URI-encoded JSON>` gives one
+// detached element whose `data` attribute is the JSON of what world.js's elementInfo
+// says of the locator's element. recorder reads it with get_attribute, so looking at an
+// action's element never runs in the page's main world, whatever the page did to it.
+// Nothing is added to the page: the element is never attached.
+(() => {
+  const recorder = __WORLD__;
+  return {
+    queryAll(root, body) {
+      let redact = [];
+      try { redact = JSON.parse(decodeURIComponent(body)); } catch (e) {}
+      const out = document.createElement('template');  // a standard tag: no page-defined custom element
+      out.setAttribute('data', JSON.stringify(recorder.elementInfo(root, redact)));
+      return [out];
+    },
+  };
+})()

@@ -1,0 +1,342 @@
+// recorder's questions to a page, run in an isolated JavaScript world of recorder's own
+// (CDP Page.createIsolatedWorld) or in Playwright's utility world (the selector engine in
+// engine.js). Such a world shares the page's DOM but none of its JavaScript objects, so a
+// page that replaces querySelectorAll, patches NodeList.prototype.forEach or defines
+// Object.prototype.then cannot break, hang or subvert what is asked here.
+//
+// This file is one expression: the library object. recorder/_core.py evaluates it once per
+// document as `globalThis.__recorder = <this file>`.
+(() => {
+  const clean = (t) => (t || '').replace(/\s+/g, ' ').trim().slice(0, 80) || null;
+
+  // Redact selectors are written against the page as a person sees it: climb out of
+  // shadow roots and same-origin frames. Past a cross-origin frame nothing can be
+  // checked, so with any redact selector such an element counts as secret.
+  const matchesAround = (el, selector) => {
+    try {
+      for (let node = el; node;) {
+        if (node.closest(selector)) return true;
+        const root = node.getRootNode();
+        if (root.host) { node = root.host; continue; }
+        const view = node.ownerDocument.defaultView;
+        if (!view || view === view.top) return false;
+        if (!view.frameElement) return true;
+        node = view.frameElement;
+      }
+    } catch (e) { return false; }
+    return false;
+  };
+
+  const implicitRole = (el, tag, type) => {
+    if (tag === 'a' && el.hasAttribute('href')) return 'link';
+    if (tag === 'button' || (tag === 'input' && ['button', 'submit', 'reset', 'image'].includes(type))) return 'button';
+    if (tag === 'input' && type === 'checkbox') return 'checkbox';
+    if (tag === 'input' && type === 'radio') return 'radio';
+    if (tag === 'input' && type === 'number') return 'spinbutton';
+    if (tag === 'input' && (!type || ['text', 'email', 'search', 'tel', 'url'].includes(type))) return type === 'search' ? 'searchbox' : 'textbox';
+    if (tag === 'textarea') return 'textbox';
+    if (tag === 'select') return el.multiple ? 'listbox' : 'combobox';
+    if (/^h[1-6]$/.test(tag)) return 'heading';
+    if (tag === 'img') return 'img';
+    if (tag === 'option') return 'option';
+    return null;
+  };
+
+  const cssPath = (el) => {
+    const doc = el.ownerDocument;
+    const parts = [];
+    for (let node = el; node && node.nodeType === 1 && node !== doc.documentElement; node = node.parentElement) {
+      if (node.id && doc.querySelectorAll('#' + CSS.escape(node.id)).length === 1) { parts.unshift('#' + CSS.escape(node.id)); break; }
+      let index = 1;
+      for (let sib = node.previousElementSibling; sib; sib = sib.previousElementSibling) if (sib.tagName === node.tagName) index++;
+      parts.unshift(node.tagName.toLowerCase() + ':nth-of-type(' + index + ')');
+    }
+    return parts.join(' > ');
+  };
+
+  // Facts about one element, read before the action (its box moves or vanishes after): its
+  // box, and what replay can find it by again (role and accessible name, label, text, test
+  // id, a CSS path). Never a field's value: that would put a typed secret into metadata.
+  const elementInfo = (el, redact) => {
+    if (!el || el.nodeType !== 1) return null;
+    redact = redact || [];
+    const r = el.getBoundingClientRect();
+    const tag = el.tagName.toLowerCase();
+    const type = (el.getAttribute('type') || '').toLowerCase() || null;
+    const doc = el.ownerDocument;
+    let label = null;
+    if (el.labels && el.labels.length) label = clean(Array.from(el.labels).map((l) => l.innerText).join(' '));
+    const labelledBy = (el.getAttribute('aria-labelledby') || '').split(/\s+/).filter(Boolean)
+      .map((id) => doc.getElementById(id)).filter(Boolean);
+    const isField = ['input', 'textarea', 'select'].includes(tag);
+    const name = clean(el.getAttribute('aria-label')) || clean(labelledBy.map((n) => n.innerText).join(' ')) || label
+      || (isField ? null : clean(el.innerText)) || clean(el.getAttribute('alt')) || clean(el.getAttribute('title'))
+      || (type === 'submit' || type === 'button' ? clean(el.getAttribute('value')) : null) || clean(el.getAttribute('placeholder'));
+    return {
+      bounding_box: {x: r.x, y: r.y, width: r.width, height: r.height},
+      tag, type, id: el.id || null,
+      name_attribute: el.getAttribute('name'),
+      role: el.getAttribute('role') || implicitRole(el, tag, type),
+      accessible_name: name,
+      label,
+      test_id: el.getAttribute('data-testid'),
+      placeholder: el.getAttribute('placeholder'),
+      text: isField ? null : clean(el.innerText),
+      css_path: cssPath(el),
+      secret: (tag === 'input' && type === 'password') || redact.some((s) => matchesAround(el, s)),
+    };
+  };
+
+  // The focused element, through shadow roots and same-origin frames.
+  const activeInfo = (redact) => {
+    let el = document.activeElement;
+    while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
+    try { while (el && el.contentDocument && el.contentDocument.activeElement) el = el.contentDocument.activeElement; } catch (e) {}
+    const info = elementInfo(el, redact);
+    // Focus inside a frame this page cannot look into (a payment form, say): what is typed
+    // there is not known to be harmless, so it is treated as secret.
+    if (info && (info.tag === 'iframe' || info.tag === 'frame')) info.secret = true;
+    return info;
+  };
+
+  const maskBoxes = (mask) => mask.flatMap((selector) => {
+    try {
+      return Array.from(document.querySelectorAll(selector)).map((el) => el.getBoundingClientRect())
+        .filter((r) => r.width && r.height).map((r) => ({x: r.x, y: r.y, width: r.width, height: r.height}));
+    } catch (e) { return []; }
+  });
+
+  // -- the DOM snapshot ----------------------------------------------------------------
+  //
+  // The page as the action left it, as one HTML document that needs nothing but the
+  // resources it names: typed values, checked boxes and selected options written into
+  // attributes; open shadow roots as declarative shadow DOM; same-origin frames inline
+  // (srcdoc); canvases as images; scroll positions as data-recorder-scroll; style rules
+  // inserted through the CSSOM and adopted stylesheets as <style> text; every URL absolute.
+  // Secrets never leave the browser: password and redacted fields are emptied, redacted and
+  // masked elements lose their content. Scripts and event handler attributes are dropped.
+
+  const VOID = new Set(['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'param', 'source', 'track', 'wbr']);
+  const RAW_TEXT = new Set(['style', 'xmp', 'iframe', 'noembed', 'noframes', 'plaintext']);
+  const DROPPED = new Set(['script', 'noscript']);
+  const URL_ATTRIBUTES = new Set(['src', 'href', 'poster', 'background', 'data']);
+  const MAX_CANVAS_PIXELS = 4096 * 4096;
+
+  const escapeText = (t) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\u00a0/g, '&nbsp;');
+  const escapeAttribute = (t) => t.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/\u00a0/g, '&nbsp;');
+  const absolute = (url, base) => { try { return new URL(url, base).href; } catch (e) { return url; } };
+  // url(...) and @import "..." in CSS text, made absolute against the sheet's own URL.
+  const CSS_URL = /url\(\s*(['"]?)([^'")]+)\1\s*\)|@import\s+(['"])([^'"]+)\3/g;
+  const absoluteCss = (css, base, urls) => css.replace(CSS_URL, (all, q, url, q2, imported) => {
+    const target = url || imported;
+    if (/^(data|blob|about|javascript):/i.test(target.trim())) return all;
+    const resolved = absolute(target.trim(), base);
+    urls.add(resolved);
+    return url ? 'url("' + resolved.replace(/"/g, '%22') + '")' : '@import "' + resolved.replace(/"/g, '%22') + '"';
+  });
+  const rulesText = (sheet) => {
+    try { return Array.from(sheet.cssRules, (rule) => rule.cssText).join('\n'); } catch (e) { return null; }
+  };
+
+  const snapshot = (options) => {
+    const {redact = [], mask = [], maxChars = 25000000} = options || {};
+    const urls = new Set();
+    const masks = [];
+    // Elements redacted or masked, found once per document and shadow root.
+    const redacted = new Set(), masked = new Set();
+    const collect = (root) => {
+      for (const [selectors, into] of [[redact, redacted], [mask, masked]]) {
+        for (const selector of selectors) {
+          try { root.querySelectorAll(selector).forEach((el) => into.add(el)); } catch (e) {}
+        }
+      }
+    };
+    for (const selector of mask) {
+      try {
+        document.querySelectorAll(selector).forEach((el) => {
+          const r = el.getBoundingClientRect();
+          if (r.width && r.height) masks.push({x: r.x, y: r.y, width: r.width, height: r.height});
+        });
+      } catch (e) {}
+    }
+    let size = 0;
+    let tooBig = false;
+
+    const serializeDocument = (doc) => {
+      const out = [];
+      collect(doc);
+      const d = doc.doctype;
+      if (d) out.push('<!DOCTYPE ' + d.name + '>');
+      if (doc.documentElement) element(doc.documentElement, out, doc.baseURI, false, doc);
+      return out.join('');
+    };
+
+    const adopted = (root, out, base) => {
+      const sheets = root.adoptedStyleSheets || [];
+      for (const sheet of sheets) {
+        const text = rulesText(sheet);
+        if (text) out.push('<style data-recorder-adopted="">', absoluteCss(text, base, urls), '</style>');
+      }
+    };
+
+    const children = (node, out, base, hidden, doc) => {
+      for (let child = node.firstChild; child && !tooBig; child = child.nextSibling) {
+        if (child.nodeType === 1) element(child, out, base, hidden, doc);
+        else if (child.nodeType === 3) {
+          const text = escapeText(child.data);
+          size += text.length;
+          out.push(text);
+        }
+      }
+      if (size > maxChars) tooBig = true;
+    };
+
+    const element = (el, out, base, hidden, doc) => {
+      const tag = el.localName;
+      if (DROPPED.has(tag)) return;
+      if (el.namespaceURI === 'http://www.w3.org/1999/xhtml' || !el.namespaceURI) {
+        // fall through: an HTML element
+      }
+      const isSecretField = (tag === 'input' && (el.type || '').toLowerCase() === 'password');
+      const isRedacted = redacted.has(el);
+      const isMasked = masked.has(el);
+      const secret = hidden || isRedacted || isMasked || isSecretField;
+      const field = tag === 'input' || tag === 'textarea' || tag === 'select';
+      const attrs = new Map();
+      for (const a of Array.from(el.attributes)) {
+        const name = a.name;
+        if (name.startsWith('on')) continue;  // event handlers: a snapshot runs nothing
+        attrs.set(name, a.value);
+      }
+      // URLs made absolute, so that the viewer can find each one among the stored resources.
+      for (const name of URL_ATTRIBUTES) {
+        if (attrs.has(name) && tag !== 'a' && tag !== 'form') attrs.set(name, absolute(attrs.get(name), base));
+      }
+      if (attrs.has('style')) attrs.set('style', absoluteCss(attrs.get('style'), base, urls));
+      let outName = tag;
+      let inner = null;  // replaces the children
+      if (tag === 'img' || tag === 'source') {
+        const current = el.currentSrc;
+        if (current) { attrs.set('src', current); attrs.delete('srcset'); attrs.delete('sizes'); }
+        else if (attrs.has('srcset')) attrs.set('srcset', attrs.get('srcset').split(',').map((part) => {
+          const [url, ...rest] = part.trim().split(/\s+/);
+          return [absolute(url, base), ...rest].join(' ');
+        }).join(', '));
+        attrs.delete('loading');
+      }
+      if (tag === 'link') {
+        const rel = (attrs.get('rel') || '').toLowerCase();
+        if (/\b(preload|modulepreload|prefetch|preconnect|dns-prefetch|manifest)\b/.test(rel) && !/stylesheet/.test(rel)) return;
+      }
+      if (tag === 'base' || (tag === 'meta' && (attrs.get('http-equiv') || '').toLowerCase() === 'content-security-policy')) return;
+      if (tag === 'img' && attrs.has('src')) urls.add(attrs.get('src'));
+      if (tag === 'link' && attrs.has('href') && /stylesheet|icon/.test((attrs.get('rel') || '').toLowerCase())) urls.add(attrs.get('href'));
+      if ((tag === 'video' || tag === 'input') && attrs.has('poster')) urls.add(attrs.get('poster'));
+      if (tag === 'input' && (attrs.get('type') || '').toLowerCase() === 'image' && attrs.has('src')) urls.add(attrs.get('src'));
+      // Form state lives in DOM properties: written into attributes, never a secret's.
+      if (tag === 'input') {
+        const type = (el.type || '').toLowerCase();
+        if (type === 'checkbox' || type === 'radio') {
+          if (el.checked) attrs.set('checked', ''); else attrs.delete('checked');
+        } else if (secret || type === 'file') {
+          attrs.delete('value');
+        } else {
+          attrs.set('value', el.value);
+        }
+      } else if (tag === 'textarea') {
+        inner = secret ? '' : escapeText(el.value);
+      } else if (tag === 'option') {
+        const select = el.closest('select');
+        const hiddenSelect = hidden || (select && (redacted.has(select) || masked.has(select)));
+        if (el.selected && !hiddenSelect) attrs.set('selected', ''); else attrs.delete('selected');
+      }
+      if (secret && field) attrs.set('data-recorder-redacted', '');
+      if ((isRedacted || (hidden && !isMasked)) && !field) { inner = ''; attrs.set('data-recorder-redacted', ''); }
+      if (isMasked) {
+        inner = '';
+        for (const name of ['value', 'src', 'srcset', 'href', 'title', 'alt', 'placeholder']) attrs.delete(name);
+        attrs.set('data-recorder-masked', '');
+      }
+      if (tag === 'details' && el.open) attrs.set('open', '');
+      if (tag === 'dialog' && el.open) attrs.set('open', '');
+      if (tag === 'canvas' && !isMasked) {
+        // A canvas is pixels: kept as the image it shows (a tainted canvas stays blank).
+        try {
+          if (el.width * el.height > 0 && el.width * el.height <= MAX_CANVAS_PIXELS) {
+            const data = el.toDataURL('image/png');
+            outName = 'img';
+            attrs.set('src', data);
+            attrs.set('data-recorder-canvas', '');
+            inner = null;
+          }
+        } catch (e) {}
+      }
+      if ((tag === 'iframe' || tag === 'frame') && !isMasked) {
+        let child = null;
+        try { child = el.contentDocument; } catch (e) {}
+        if (child && child.documentElement) {
+          attrs.delete('src');
+          attrs.set('srcdoc', serializeDocument(child));
+          attrs.set('data-recorder-frame', el.contentWindow ? String(el.contentWindow.location.href) : '');
+        } else {
+          attrs.set('data-recorder-frame', 'cross-origin');
+        }
+      }
+      const scrolled = el.scrollTop || el.scrollLeft;
+      if (scrolled) attrs.set('data-recorder-scroll', Math.round(el.scrollTop) + ',' + Math.round(el.scrollLeft));
+      if (el === doc.documentElement && doc.scrollingElement && (doc.scrollingElement.scrollTop || doc.scrollingElement.scrollLeft)) {
+        attrs.set('data-recorder-scroll', Math.round(doc.scrollingElement.scrollTop) + ',' + Math.round(doc.scrollingElement.scrollLeft));
+      }
+      if (tag === 'html') attrs.set('data-recorder-url', doc.URL);
+
+      const open = ['<', outName];
+      for (const [name, value] of attrs) open.push(' ', name, '="', escapeAttribute(value), '"');
+      open.push('>');
+      out.push(open.join(''));
+      if (outName === 'img' && tag === 'canvas') return;
+      if (VOID.has(tag)) return;
+      if (inner !== null) {
+        out.push(inner);
+      } else if (tag === 'style') {
+        // Rules a script inserted through the CSSOM (CSS-in-JS) are not in the text.
+        let css = el.textContent;
+        if (el.sheet && !css.trim()) css = rulesText(el.sheet) || '';
+        out.push(absoluteCss(css, base, urls).replace(/<\/style/gi, '<\\/style'));
+      } else if (tag === 'template') {
+        children(el.content, out, base, secret, doc);
+      } else if (RAW_TEXT.has(tag)) {
+        // iframe: its document is in srcdoc
+      } else {
+        if (el.shadowRoot) {
+          const root = el.shadowRoot;
+          collect(root);
+          out.push('<template shadowrootmode="open">');
+          adopted(root, out, base);
+          children(root, out, base, secret, doc);
+          out.push('</template>');
+        }
+        children(el, out, base, secret && !field ? true : hidden, doc);
+      }
+      if (tag === 'head') adopted(doc, out, base);
+      out.push('</', outName, '>');
+    };
+
+    const html = serializeDocument(document);
+    if (tooBig || html.length > maxChars) return {html: null, length: Math.max(size, html.length), masks, urls: []};
+    return {html, masks, urls: Array.from(urls).filter((u) => /^https?:/i.test(u))};
+  };
+
+  // Where forms and storage stand, for a continuation after a takeover: never secrets.
+  const pageState = (redact) => {
+    const storage = {};
+    try { for (let i = 0; i < localStorage.length; i++) { const k = localStorage.key(i); storage[k] = localStorage.getItem(k); } } catch (e) {}
+    const secret = (el) => el.type === 'password' || redact.some((s) => matchesAround(el, s));
+    const fields = Array.from(document.querySelectorAll('input, textarea, select'))
+      .filter((el) => (el.name || el.id) && el.type !== 'file' && !secret(el))
+      .map((el) => ({name: el.name || null, id: el.id || null,
+                     value: el.type === 'checkbox' || el.type === 'radio' ? el.checked : el.value}));
+    return {local_storage: storage, form_values: fields};
+  };
+
+  return {elementInfo, activeInfo, maskBoxes, snapshot, pageState, cssPath};
+})()
