@@ -373,6 +373,8 @@ RECENTLY_ANSWERED_S = 0.020
 # Past this, an action's DOM snapshot is skipped (and the action says why): a page that
 # big would cost seconds per action to serialize, move and compress.
 MAX_DOM_CHARS = 25_000_000
+# How many bytes of one response Chromium's network log keeps for recorder to ask for.
+MAX_RESOURCE_BUFFER = 10_000_000
 
 
 class SecretScrubber:
@@ -496,6 +498,7 @@ class PageCapture:
         # Events recorded without a DOM snapshot (a navigation has no content yet when it
         # starts; a dialog blocks the page): snapshotted when the page is next looked at.
         self.pending_dom: list[int] = []
+        self.responses: dict[str, tuple[str, str | None]] = {}  # URL -> (CDP request id, media type)
 
     @property
     def recording(self) -> Recording:
@@ -523,6 +526,13 @@ class PageCapture:
             return
         self.bounded = "timeout" in inspect.signature(self.cdp.send).parameters
         self.cdp.on("Page.javascriptDialogOpening", self._on_dialog)
+        if self.session.options.dom:
+            # The bodies of fonts (and images) are handed out only from the network log.
+            self.cdp.on("Network.responseReceived", self._on_response)
+            try:
+                yield lambda: self.cdp.send("Network.enable", {"maxResourceBufferSize": MAX_RESOURCE_BUFFER})
+            except Exception:
+                pass
         if self.session.options.screenshots:
             self.cdp.on("Page.screencastFrame", self._on_screencast_frame)
             viewport = page.viewport_size
@@ -548,6 +558,9 @@ class PageCapture:
         responsive = not self.stuck or (yield from self.answers())
         if self.pending_dom and responsive:
             yield from self._quietly_flow(self._snapshot_pending(list(self.session.options.redact + self.session.options.mask)))
+        if self.session.resources.unloaded and responsive and self.is_alive():
+            # Fonts and late images still loading when the last snapshot looked: by now they may have.
+            yield from self._quietly_flow(self.session.resources.keep(self, []))
         if self.screencasting and self.is_alive() and responsive:
             # The last action's picture. Playwright's screenshot, unlike a raw CDP call, has a
             # timeout: a page stuck in a script must not hang the end of the recording.
@@ -947,6 +960,11 @@ class PageCapture:
 
     def _on_popup(self, popup: Any) -> None:
         self.session.run(self.session.attach(popup, opener=self))
+
+    def _on_response(self, params: dict[str, Any]) -> None:
+        response = params["response"]
+        if params.get("type") in ("Stylesheet", "Image", "Font", "Other"):
+            self.responses[response["url"]] = (params["requestId"], response.get("mimeType"))
 
     def _on_dialog(self, params: dict[str, Any]) -> None:
         self._record_event(

@@ -23,6 +23,9 @@ from .store import Recording
 Step = Callable[[], Any]
 DEFAULT_MAX_BYTES = 5_000_000  # per resource; bigger ones are noted in metadata.resources_skipped
 MAX_NOTED = 50  # skipped resources named in metadata, at most
+# A URL the browser has not loaded (yet: fonts and lazy images load after the page did) is
+# looked for again at this many later snapshots, then given up (an unused @font-face).
+LOOKS_FOR_UNLOADED = 4
 TIMEOUT_MS = 5000
 
 # url(...) and @import "..." in CSS text (the same as world.js's CSS_URL).
@@ -75,16 +78,18 @@ class ResourceKeeper:
         self.scrub = scrub
         self.max_bytes = max_bytes
         self.seen: set[str] = set()
+        self.unloaded: dict[str, int] = {}  # URL -> times looked for in vain
         self.skipped: list[dict[str, Any]] = []
 
     def keep(self, capture: Any, urls: list[str], sequence: int | None = None) -> Generator[Step, Any, None]:
         """Store those of ``urls`` (and what their stylesheets use) not kept yet.
 
-        ``capture`` is the PageCapture whose page uses them (its CDP session is asked).
+        ``capture`` is the PageCapture whose page uses them: its CDP session is asked, and
+        its ``responses`` (URL -> (CDP request id, media type)) say what the network brought.
         A resource the browser does not hold (never loaded, or loaded before it was
         watched and evicted) is left out: the snapshot shows without it.
         """
-        queue = [url for url in urls if url not in self.seen]
+        queue = [url for url in urls if url not in self.seen and url not in self.unloaded] + list(self.unloaded)
         if not queue or capture.cdp is None:
             return
         tree = yield lambda: capture.cdp.send("Page.getResourceTree", timeout=TIMEOUT_MS)
@@ -93,17 +98,36 @@ class ResourceKeeper:
             url = queue.pop(0)
             if url in self.seen:
                 continue
-            self.seen.add(url)
             where = loaded.get(url)
-            if where is None:
-                continue  # not loaded by the page (an unused font, a lazy image not shown yet)
-            frame_id, declared = where
-            try:
-                reply = yield lambda: capture.cdp.send(
-                    "Page.getResourceContent", {"frameId": frame_id, "url": url}, timeout=TIMEOUT_MS)
-            except Exception as exc:
-                self._skip(url, f"the browser did not hand it out: {str(exc).splitlines()[0][:200]}")
+            response = capture.responses.get(url)
+            if where is None and response is None:  # not loaded by the page (yet, or ever: an unused font)
+                self._not_loaded(url)
                 continue
+            # Chromium hands stylesheets out from the page's resources and fonts only from the
+            # network log (images from both): ask one, then the other.
+            asks = []
+            if where is not None:
+                asks.append(("Page.getResourceContent", {"frameId": where[0], "url": url}, "content"))
+            if response is not None:
+                asks.append(("Network.getResponseBody", {"requestId": response[0]}, "body"))
+            reply, problem = None, ""
+            for method, params, field in asks:
+                try:
+                    answer = yield lambda: capture.cdp.send(method, params, timeout=TIMEOUT_MS)
+                    reply = {"content": answer.get(field), "base64Encoded": answer.get("base64Encoded")}
+                    break
+                except Exception as exc:
+                    problem = str(exc).splitlines()[0][:200]
+            if reply is None:
+                if "No resource with given" in problem:  # requested, still loading
+                    self._not_loaded(url)
+                else:
+                    self.seen.add(url)
+                    self._skip(url, f"the browser did not hand it out: {problem}")
+                continue
+            declared = (where[1] if where else None) or (response[1] if response else None)
+            self.unloaded.pop(url, None)
+            self.seen.add(url)
             content = reply.get("content") or ""
             data = base64.b64decode(content) if reply.get("base64Encoded") else content.encode("utf-8", "surrogatepass")
             kind = media_type(data, declared, url)
@@ -115,6 +139,14 @@ class ResourceKeeper:
                 data = (self.scrub(text) or "").encode("utf-8")
                 queue.extend(u for u in used if u not in self.seen)
             self.recording.record_resource(self.scrub(url) or url, data, kind, sequence)
+
+    def _not_loaded(self, url: str) -> None:
+        tries = self.unloaded.get(url, 0) + 1
+        if tries > LOOKS_FOR_UNLOADED:
+            self.unloaded.pop(url, None)
+            self.seen.add(url)
+        else:
+            self.unloaded[url] = tries
 
     def _skip(self, url: str, reason: str) -> None:
         if len(self.skipped) < MAX_NOTED:
