@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 from . import inpage, tiles
 from .errors import RecordingClosed
@@ -375,6 +375,8 @@ RECENTLY_ANSWERED_S = 0.020
 MAX_DOM_CHARS = 25_000_000
 # How many bytes of one response Chromium's network log keeps for recorder to ask for.
 MAX_RESOURCE_BUFFER = 10_000_000
+# Frames of other origins snapshotted per action, at most (an ad-laden page has dozens).
+MAX_FOREIGN_FRAMES = 10
 
 
 class SecretScrubber:
@@ -499,6 +501,8 @@ class PageCapture:
         # starts; a dialog blocks the page): snapshotted when the page is next looked at.
         self.pending_dom: list[int] = []
         self.responses: dict[str, tuple[str, str | None]] = {}  # URL -> (CDP request id, media type)
+        # Frames of other origins: the CDP session that reaches each and its CDP frame id.
+        self.frame_sessions: dict[Any, tuple[Any, str]] = {}
 
     @property
     def recording(self) -> Recording:
@@ -819,8 +823,9 @@ class PageCapture:
 
         The resources it names that this recording has not kept yet are kept as well.
         """
-        snapshot = yield from self._quietly_flow(
-            self.ask("snapshot", {"redact": redact, "mask": mask, "maxChars": MAX_DOM_CHARS}))
+        options = {"redact": redact, "mask": mask, "maxChars": MAX_DOM_CHARS}
+        framed = (yield from self._quietly_flow(self._foreign_frame_snapshots(options, sequence))) or {}
+        snapshot = yield from self._quietly_flow(self.ask("snapshot", options))
         if self.stuck:
             return None, "the page did not answer (stuck in a script?)"
         if not snapshot:
@@ -830,7 +835,68 @@ class PageCapture:
             return None, f"the page's HTML is {snapshot['length']:,} characters, over recorder's limit of {MAX_DOM_CHARS:,}"
         if snapshot["urls"]:
             yield from self._quietly_flow(self.session.resources.keep(self, snapshot["urls"], sequence))
-        return snapshot["html"], None
+        html = snapshot["html"]
+        for token, document in framed.items():
+            mark = f'data-recorder-frame-token="{token}"'
+            html = html.replace(mark, f'{mark} srcdoc="{_escape_attribute(document)}"', 1)
+        return html, None
+
+    def _foreign_frame_snapshots(self, options: dict[str, Any],
+                                 sequence: int | None) -> Generator[Step, Any, dict[str, str]]:
+        """Snapshots of the documents of other origins the page frames, each taken in recorder's
+        world of its own frame, by the token its iframe element gets in the page's world (the
+        page's own snapshot, which cannot look into them, marks where they go)."""
+        if not self.bounded:
+            return {}
+        main = self.page.main_frame
+        foreign = [frame for frame in self.page.frames[1:]
+                   if frame.parent_frame is main and _origin(frame.url) != _origin(main.url)][:MAX_FOREIGN_FRAMES]
+        if not foreign:
+            return {}
+        if self.world is None:
+            self.world = yield from self._new_world()
+        tree = None
+        documents: dict[str, str] = {}
+        for index, frame in enumerate(foreign):
+            located = self.frame_sessions.get(frame)
+            if located is None:
+                try:
+                    session = yield lambda: self.page.context.new_cdp_session(frame)  # a frame of another site
+                    root = yield lambda: session.send("Page.getFrameTree", timeout=CAPTURE_TIMEOUT_MS)
+                    located = (session, root["frameTree"]["frame"]["id"])
+                except Exception:  # same site, other origin: a frame of this page's own session
+                    if tree is None:
+                        tree = yield lambda: self.cdp.send("Page.getFrameTree", timeout=CAPTURE_TIMEOUT_MS)
+                    children = tree["frameTree"].get("childFrames", [])
+                    match = [c["frame"]["id"] for c in children
+                             if (c["frame"].get("name") or None) == (frame.name or None) and c["frame"]["url"] == frame.url]
+                    if not match:
+                        continue
+                    located = (self.cdp, match[0])
+                self.frame_sessions[frame] = located
+            session, frame_id = located
+            token = f"f{index}"
+            try:
+                owner = yield lambda: self.cdp.send("DOM.getFrameOwner", {"frameId": frame_id}, timeout=CAPTURE_TIMEOUT_MS)
+                node = yield lambda: self.cdp.send("DOM.resolveNode", {
+                    "backendNodeId": owner["backendNodeId"], "executionContextId": self.world,
+                    "objectGroup": "recorder-frames"}, timeout=CAPTURE_TIMEOUT_MS)
+                yield lambda: self.cdp.send("Runtime.callFunctionOn", {
+                    "objectId": node["object"]["objectId"], "arguments": [{"value": token}],
+                    "functionDeclaration": f"function (token) {{ return globalThis.{inpage.WORLD_NAME}.tagFrame.call(this, token); }}",
+                }, timeout=CAPTURE_TIMEOUT_MS)
+                yield lambda: self.cdp.send("Runtime.releaseObjectGroup", {"objectGroup": "recorder-frames"},
+                                            timeout=CAPTURE_TIMEOUT_MS)
+                world = yield from self._new_world(session, frame_id)
+                snapshot = yield from self._ask(inpage.call("snapshot", options), CAPTURE_TIMEOUT_MS, world, session)
+            except Exception:
+                self.frame_sessions.pop(frame, None)  # navigated to another site, say: found anew next time
+                continue
+            if snapshot and snapshot.get("html"):
+                documents[token] = snapshot["html"]
+                if snapshot["urls"]:
+                    yield from self._quietly_flow(self.session.resources.keep(self, snapshot["urls"], sequence, session))
+        return documents
 
     def ask(self, function: str, *arguments: Any) -> Generator[Step, Any, Any]:
         """Call one of recorder's page functions (recorder/inpage/world.js) and return its value.
@@ -869,20 +935,24 @@ class PageCapture:
             yield from self._ask("0", RETRY_TIMEOUT_MS)
         return (yield from self._ask(f"({function})({json.dumps(arg)})", CAPTURE_TIMEOUT_MS))
 
-    def _new_world(self) -> Generator[Step, Any, int]:
-        """recorder's isolated world in the main frame's current document, library installed."""
-        if self.frame_id is None:
-            tree = yield lambda: self.cdp.send("Page.getFrameTree", timeout=CAPTURE_TIMEOUT_MS)
-            self.frame_id = tree["frameTree"]["frame"]["id"]
-        params = {"frameId": self.frame_id, "worldName": inpage.WORLD_NAME}
+    def _new_world(self, cdp: Any = None, frame_id: str | None = None) -> Generator[Step, Any, int]:
+        """recorder's isolated world in a frame's current document (the main frame's unless
+        told), library installed. Asking again for the same document gives the same world."""
+        cdp = cdp or self.cdp
+        if frame_id is None:
+            if self.frame_id is None:
+                tree = yield lambda: self.cdp.send("Page.getFrameTree", timeout=CAPTURE_TIMEOUT_MS)
+                self.frame_id = tree["frameTree"]["frame"]["id"]
+            frame_id = self.frame_id
+        params = {"frameId": frame_id, "worldName": inpage.WORLD_NAME}
         try:
-            reply = yield lambda: self.cdp.send("Page.createIsolatedWorld", params, timeout=CAPTURE_TIMEOUT_MS)
+            reply = yield lambda: cdp.send("Page.createIsolatedWorld", params, timeout=CAPTURE_TIMEOUT_MS)
         except Exception as exc:
             if _is_timeout(exc):
                 self.stuck = True
             raise
         world = int(reply["executionContextId"])
-        yield from self._ask(inpage.install(), CAPTURE_TIMEOUT_MS, world)
+        yield from self._ask(inpage.install(), CAPTURE_TIMEOUT_MS, world, cdp)
         return world
 
     def target_info(self, locator: Any, redact: list[str]) -> Generator[Step, Any, dict[str, Any] | None]:
@@ -932,14 +1002,15 @@ class PageCapture:
                         return False
         return True
 
-    def _ask(self, expression: str, timeout_ms: int, world: int | None = None) -> Generator[Step, Any, Any]:
+    def _ask(self, expression: str, timeout_ms: int, world: int | None = None,
+             cdp: Any = None) -> Generator[Step, Any, Any]:
         # awaitPromise stays off: none of recorder's functions is async (and in the main
         # world, a page that defines Object.prototype.then makes every object a thenable).
         params: dict[str, Any] = {"expression": expression, "returnByValue": True}
         if world is not None:
             params["contextId"] = world
         try:
-            reply = yield lambda: self.cdp.send("Runtime.evaluate", params, timeout=timeout_ms)
+            reply = yield lambda: (cdp or self.cdp).send("Runtime.evaluate", params, timeout=timeout_ms)
         except Exception as exc:
             if _is_timeout(exc):
                 self.stuck = True
@@ -988,6 +1059,15 @@ class PageCapture:
                     timing="before_action" if pick.before_action else None)
             except Exception:
                 pass
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _escape_attribute(text: str) -> str:
+    return text.replace("&", "&amp;").replace('"', "&quot;")
 
 
 def _is_timeout(error: BaseException) -> bool:

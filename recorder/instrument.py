@@ -22,6 +22,7 @@ from typing import Any
 from . import inpage
 from ._core import ACTIONS, ATTRIBUTE, ActionSpec, Options, PageCapture, Session, run_async, run_sync
 from .errors import DatabaseError, RecorderError
+from .resources import DEFAULT_MAX_BYTES as DEFAULT_RESOURCE_MAX_BYTES
 from .store import Recording, RecordingStore
 
 _install_lock = threading.Lock()
@@ -131,6 +132,8 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
     ``recording=`` to record into one already started (such as a user session).
     ``max_bytes`` stops storing screenshots (not actions) once the database file is that
     big, and says so in the recording's metadata (``screenshots_stopped``).
+    ``resource_max_bytes`` caps each stylesheet, image or font kept for DOM snapshots
+    (default 5 MB; ``None``: no cap); bigger ones are named in ``resources_skipped``.
     """
 
     def __init__(
@@ -151,6 +154,7 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         max_bytes: int | None = None,
         store: RecordingStore | None = None,
         recording: Recording | None = None,
+        resource_max_bytes: int | None = DEFAULT_RESOURCE_MAX_BYTES,
     ) -> None:
         self.page = page
         self._is_async = _is_async_page(page)
@@ -158,7 +162,7 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         self._name = name
         self._metadata = metadata
         self._options = Options(screenshots=screenshots, dom=dom, redact=tuple(redact), mask=tuple(mask),
-                                screenshot_size=screenshot_size)
+                                screenshot_size=screenshot_size, resource_max_bytes=resource_max_bytes)
         self._max_bytes = max_bytes
         self._references = {"agent_run": agent_run, "sandbox_session": sandbox_session, "owner": owner}
         self._recording = recording

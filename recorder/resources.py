@@ -81,25 +81,28 @@ class ResourceKeeper:
         self.unloaded: dict[str, int] = {}  # URL -> times looked for in vain
         self.skipped: list[dict[str, Any]] = []
 
-    def keep(self, capture: Any, urls: list[str], sequence: int | None = None) -> Generator[Step, Any, None]:
+    def keep(self, capture: Any, urls: list[str], sequence: int | None = None,
+             cdp: Any = None) -> Generator[Step, Any, None]:
         """Store those of ``urls`` (and what their stylesheets use) not kept yet.
 
         ``capture`` is the PageCapture whose page uses them: its CDP session is asked, and
         its ``responses`` (URL -> (CDP request id, media type)) say what the network brought.
+        ``cdp`` is another session to ask (a frame of another site has its own).
         A resource the browser does not hold (never loaded, or loaded before it was
         watched and evicted) is left out: the snapshot shows without it.
         """
         queue = [url for url in urls if url not in self.seen and url not in self.unloaded] + list(self.unloaded)
-        if not queue or capture.cdp is None:
+        cdp = cdp or capture.cdp
+        if not queue or cdp is None:
             return
-        tree = yield lambda: capture.cdp.send("Page.getResourceTree", timeout=TIMEOUT_MS)
+        tree = yield lambda: cdp.send("Page.getResourceTree", timeout=TIMEOUT_MS)
         loaded = dict(_resources(tree["frameTree"]))
         while queue:
             url = queue.pop(0)
             if url in self.seen:
                 continue
             where = loaded.get(url)
-            response = capture.responses.get(url)
+            response = capture.responses.get(url) if cdp is capture.cdp else None
             if where is None and response is None:  # not loaded by the page (yet, or ever: an unused font)
                 self._not_loaded(url)
                 continue
@@ -113,7 +116,7 @@ class ResourceKeeper:
             reply, problem = None, ""
             for method, params, field in asks:
                 try:
-                    answer = yield lambda: capture.cdp.send(method, params, timeout=TIMEOUT_MS)
+                    answer = yield lambda: cdp.send(method, params, timeout=TIMEOUT_MS)
                     reply = {"content": answer.get(field), "base64Encoded": answer.get("base64Encoded")}
                     break
                 except Exception as exc:

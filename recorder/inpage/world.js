@@ -161,6 +161,7 @@
     }
     let size = 0;
     let tooBig = false;
+    let foreignFrames = 0;
 
     const serializeDocument = (doc) => {
       const out = [];
@@ -194,9 +195,6 @@
     const element = (el, out, base, hidden, doc) => {
       const tag = el.localName;
       if (DROPPED.has(tag)) return;
-      if (el.namespaceURI === 'http://www.w3.org/1999/xhtml' || !el.namespaceURI) {
-        // fall through: an HTML element
-      }
       const isSecretField = (tag === 'input' && (el.type || '').toLowerCase() === 'password');
       const isRedacted = redacted.has(el);
       const isMasked = masked.has(el);
@@ -210,7 +208,18 @@
       }
       // URLs made absolute, so that the viewer can find each one among the stored resources.
       for (const name of URL_ATTRIBUTES) {
-        if (attrs.has(name) && tag !== 'a' && tag !== 'form') attrs.set(name, absolute(attrs.get(name), base));
+        // (not links, and not a reference into this document: an SVG <use href="#icon">)
+        if (attrs.has(name) && tag !== 'a' && tag !== 'form' && !attrs.get(name).startsWith('#')) {
+          attrs.set(name, absolute(attrs.get(name), base));
+        }
+      }
+      for (const name of ['href', 'xlink:href']) {  // an SVG sprite in a file of its own
+        const value = attrs.get(name);
+        if (tag === 'use' && value && !value.startsWith('#')) {
+          const resolved = absolute(value, base);
+          attrs.set(name, resolved);
+          urls.add(resolved.split('#')[0]);
+        }
       }
       if (attrs.has('style')) attrs.set('style', absoluteCss(attrs.get('style'), base, urls));
       let outName = tag;
@@ -271,7 +280,7 @@
           }
         } catch (e) {}
       }
-      if ((tag === 'iframe' || tag === 'frame') && !isMasked) {
+      if ((tag === 'iframe' || tag === 'frame') && !isMasked && !isRedacted && !hidden) {
         let child = null;
         try { child = el.contentDocument; } catch (e) {}
         if (child && child.documentElement) {
@@ -279,7 +288,11 @@
           attrs.set('srcdoc', serializeDocument(child));
           attrs.set('data-recorder-frame', el.contentWindow ? String(el.contentWindow.location.href) : '');
         } else {
+          // Another origin's document: recorder snapshots it in that frame's own world and
+          // puts it in as srcdoc, where recorder tagged the element (tagFrame) beforehand.
           attrs.set('data-recorder-frame', 'cross-origin');
+          if (frameTokens.has(el)) attrs.set('data-recorder-frame-token', frameTokens.get(el));
+          foreignFrames++;
         }
       }
       const scrolled = el.scrollTop || el.scrollLeft;
@@ -322,9 +335,14 @@
     };
 
     const html = serializeDocument(document);
-    if (tooBig || html.length > maxChars) return {html: null, length: Math.max(size, html.length), masks, urls: []};
-    return {html, masks, urls: Array.from(urls).filter((u) => /^https?:/i.test(u))};
+    if (tooBig || html.length > maxChars) return {html: null, length: Math.max(size, html.length), masks, urls: [], foreignFrames};
+    return {html, masks, urls: Array.from(urls).filter((u) => /^https?:/i.test(u)), foreignFrames};
   };
+
+  // iframe element -> the token its (cross-origin) document's snapshot is filed under.
+  // Kept in this world only: the page never sees it.
+  const frameTokens = new WeakMap();
+  function tagFrame(token) { frameTokens.set(this, token); return true; }
 
   // Where forms and storage stand, for a continuation after a takeover: never secrets.
   const pageState = (redact) => {
@@ -338,5 +356,5 @@
     return {local_storage: storage, form_values: fields};
   };
 
-  return {elementInfo, activeInfo, maskBoxes, snapshot, pageState, cssPath};
+  return {elementInfo, activeInfo, maskBoxes, snapshot, pageState, cssPath, tagFrame};
 })()

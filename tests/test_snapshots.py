@@ -1,0 +1,194 @@
+"""Faithful DOM snapshots: what a snapshot holds, the resources it needs, and pages that fight back.
+
+Every test records a real page in a real Chromium and reads back what was stored.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recorder import RecordingStore, record
+
+PAGES = Path(__file__).parent / "pages"
+
+
+class _NoStoreHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+
+@pytest.fixture
+def second_origin() -> Iterator[str]:
+    """Another server on 127.0.0.1 (another port: the same site, another origin)."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_NoStoreHandler, directory=str(PAGES)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def stored(db_path: Path, recording_id: int) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], RecordingStore]:
+    store = RecordingStore(db_path)
+    recording = store.get(recording_id)
+    return recording.timeline(), recording.resources(), store
+
+
+def dom(store: RecordingStore, action: dict[str, Any]) -> str:
+    assert action["dom_snapshot_key"], f"action {action['sequence']} ({action['type']}) has no DOM snapshot"
+    return store.blob(action["dom_snapshot_key"]).decode("utf-8")
+
+
+def test_a_styled_page_keeps_its_stylesheets_images_and_fonts_once(page, server: str, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Snapshots kept `<link href="app.css">` pointing at a server that is gone: nothing
+    the page looked like was stored."""
+    ids = []
+    for _ in range(2):  # two recordings of the same page share every resource's bytes
+        with record(page, db=db_path) as page:
+            page.goto(server + "/styled/index.html")
+            page.get_by_label("Name").fill("Ada")
+            page.get_by_role("button", name="Save").click()
+        ids.append(page.recording.id)
+    timeline, resources, store = stored(db_path, ids[0])
+    base = server + "/styled/"
+    assert {url: info["media_type"] for url, info in resources.items()} == {
+        base + "app.css": "text/css", base + "theme.css": "text/css",  # theme.css: the @import
+        base + "tile.png": "image/png",  # a CSS background
+        base + "deco.woff": "font/woff",  # a web font
+        base + "logo-1x.png": "image/png",  # the srcset candidate used at 1x, not logo-2x.png
+    }
+    css = store.blob(resources[base + "app.css"]["key"]).decode()
+    assert f'url("{base}tile.png")' in css and f'@import "{base}theme.css"' in css  # absolute, for any reader
+    assert store.blob(resources[base + "deco.woff"]["key"]) == (PAGES / "styled" / "deco.woff").read_bytes()
+    assert store.get(ids[1]).resources().keys() == resources.keys()
+    with sqlite3.connect(db_path) as conn:
+        keys = [info["key"] for info in resources.values()]
+        assert conn.execute(f"SELECT count(*) FROM blobs WHERE key IN ({','.join('?' * len(keys))})", keys).fetchone()[0] \
+            == len(keys)  # one row each, for both recordings
+    last = dom(store, timeline[-1])
+    assert f'<link rel="stylesheet" href="{base}app.css">' in last
+    assert ".from-cssom { background: rgb(255, 120, 0)" in last  # inserted through the CSSOM
+    assert "data-recorder-adopted" in last and "rgb(120, 0, 200)" in last  # an adopted stylesheet
+    assert f'src="{base}logo-1x.png"' in last and "srcset" not in last
+    assert 'value="Ada"' in last and "Saved Ada" in last
+    assert "<script" not in last and "onclick" not in last
+    store.close()
+
+
+def test_a_resource_over_the_size_limit_is_noted_not_kept(page, server: str, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with record(page, db=db_path, resource_max_bytes=5000) as page:
+        page.goto(server + "/styled/index.html")
+    _, resources, store = stored(db_path, page.recording.id)
+    skipped = {item["url"]: item["reason"] for item in store.get(page.recording.id).metadata["resources_skipped"]}
+    assert server + "/styled/deco.woff" in skipped and "over the limit of 5,000" in skipped[server + "/styled/deco.woff"]
+    assert server + "/styled/deco.woff" not in resources and server + "/styled/tile.png" in resources
+    store.close()
+
+
+@pytest.mark.parametrize("other_site", [False, True], ids=["other origin, same site", "other site"])
+def test_shadow_roots_frames_canvases_and_state_are_kept(page, server: str, second_origin: str, db_path: Path,  # type: ignore[no-untyped-def]
+                                                         other_site: bool) -> None:
+    """cloneNode dropped shadow roots, frames' documents and canvases' pixels."""
+    other = (server.replace("127.0.0.1", "localhost") if other_site else second_origin) + "/structure/frame-child.html"
+    with record(page, db=db_path) as page:
+        page.goto(f"{server}/structure/index.html?other={other}")
+        page.frame_locator("#same").locator("#inside").wait_for()
+        page.frame_locator("#other").locator("#inside").wait_for()
+        page.select_option("#size", "M")
+        page.click("#scroll")
+    timeline, _, store = stored(db_path, page.recording.id)
+    last = dom(store, timeline[-1])
+    store.close()
+    shadow = re.search(r'<user-card id="card"><template shadowrootmode="open">(.*?)</template>', last, re.S)
+    assert shadow and "Shadow content" in shadow.group(1) and "rgb(200, 0, 0)" in shadow.group(1)
+    same = re.search(r'<iframe id="same" srcdoc="([^"]*)"', last)
+    assert same and "Inside the frame" in same.group(1) and "rgb(0, 150, 80)" in same.group(1)
+    foreign = re.search(r'<iframe id="other" name="other" src="[^"]*" data-recorder-frame="cross-origin"'
+                        r' data-recorder-frame-token="\w+" srcdoc="([^"]*)"', last)
+    assert foreign, "the cross-origin frame's document is in place"
+    assert "Inside the frame" in foreign.group(1) and other in foreign.group(1)  # its URLs absolute, on its origin
+    assert re.search(r'<img id="paint" width="60" height="30" src="data:image/png;base64,[^"]+" data-recorder-canvas="">', last)
+    assert re.search(r'<ul id="list" data-recorder-scroll="60,0">', last)
+    assert '<details id="more" open="">' in last and '<dialog id="note" open="">' in last
+    assert "<option selected=\"\">M</option>" in last and "<option>S</option>" in last
+
+
+@pytest.mark.parametrize("name", ["polyfill", "thenable"])
+def test_a_page_that_breaks_its_own_world_cannot_break_recorder(page, server: str, db_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    """On a page whose polyfill replaces querySelectorAll, no action had a DOM snapshot and
+    typed values were withheld as uninspectable; a page whose objects are all thenables
+    hung every locator action."""
+    with record(page, db=db_path) as page:
+        page.goto(f"{server}/hostile/{name}.html")
+        page.get_by_label("Name").fill("Grace")
+        if name == "thenable":
+            page.get_by_role("button", name="Go").click()
+    timeline, _, store = stored(db_path, page.recording.id)
+    fill = timeline[1]
+    assert fill["value"] == "Grace" and "redacted_because" not in fill["metadata"]
+    assert fill["metadata"]["target"]["css_path"] == "#name" and fill["metadata"]["bounding_box"]["width"] > 0
+    assert all(action["dom_snapshot_key"] for action in timeline)
+    assert 'value="Grace"' in dom(store, timeline[-1])
+    store.close()
+
+
+def test_a_page_cannot_talk_recorder_out_of_redacting(page, server: str, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The secret check ran in the page's world: a page whose `matches`/`closest` always say
+    no would have had its redacted field stored."""
+    with record(page, db=db_path, redact=["#ssn"]) as page:
+        page.goto(server + "/hostile/polyfill.html")
+        page.locator("#ssn").fill("078-05-1120")
+    timeline, _, store = stored(db_path, page.recording.id)
+    fill = timeline[-1]
+    assert fill["value"] is None and fill["metadata"]["redacted"] is True
+    snapshot = dom(store, fill)
+    assert "078-05-1120" not in snapshot and '<input id="ssn" data-recorder-redacted="">' in snapshot
+    store.close()
+
+
+def test_secrets_stay_out_inside_shadow_roots_and_frames(page, server: str, second_origin: str, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    other = second_origin + "/structure/frame-child.html"
+    with record(page, db=db_path, redact=[".secret", "#card-number"]) as page:
+        page.goto(f"{server}/structure/index.html?other={other}")
+        page.locator("#shadow-secret").fill("shadow-pass-1")
+        page.frame_locator("#same").locator("#card-number").fill("4111111111111111")
+        page.frame_locator("#other").locator("#card-number").fill("5500005555555559")
+    timeline, _, store = stored(db_path, page.recording.id)
+    assert [a["value"] for a in timeline[1:]] == [None, None, None]
+    everything = "".join(dom(store, a) for a in timeline)
+    for secret in ("shadow-pass-1", "4111111111111111", "5500005555555559"):
+        assert secret not in everything
+    assert 'id="shadow-secret" class="secret" data-recorder-redacted=""' in everything
+    assert "card-number&quot; data-recorder-redacted" in everything  # inside a srcdoc, escaped
+    store.close()
+
+
+def test_every_action_has_a_dom_snapshot_unrequested_navigations_too(page, server: str, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The navigation a click caused (a hash change, a link to another page) was recorded
+    without a DOM snapshot: the viewer said "No DOM snapshot was recorded"."""
+    with record(page, db=db_path) as page:
+        page.goto(server + "/structure/links.html")
+        page.click("#filter")  # a hash change, then the page retitles itself
+        page.wait_for_function("document.getElementById('title').textContent === 'Completed'")
+        page.click("#away")  # another document: the last action of the recording is its navigation
+        page.wait_for_url("**/away.html")
+    timeline, _, store = stored(db_path, page.recording.id)
+    assert [(a["type"], a["metadata"]["api"]) for a in timeline] == [
+        ("navigate", "Page.goto"), ("click", "Page.click"), ("navigate", "event.navigate"),
+        ("click", "Page.click"), ("navigate", "event.navigate")]
+    assert all(a["dom_snapshot_key"] for a in timeline)
+    assert "Arrived away" in dom(store, timeline[-1])
+    assert '<h1 id="title">Completed</h1>' in dom(store, timeline[2])
+    store.close()
