@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from recorder import RecordingStore, record
+from recorder import RecordingStore, inpage, record
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -192,3 +192,28 @@ def test_every_action_has_a_dom_snapshot_unrequested_navigations_too(page, serve
     assert "Arrived away" in dom(store, timeline[-1])
     assert '<h1 id="title">Completed</h1>' in dom(store, timeline[2])
     store.close()
+
+
+def test_an_incremental_snapshot_equals_a_snapshot_taken_afresh(page, server: str) -> None:  # type: ignore[no-untyped-def]
+    """Snapshots reuse what did not change since the last one (recorder/inpage/world.js).
+    After every kind of change, the reused result must be what a first snapshot gives."""
+    page.goto(server + "/structure/changing.html")
+    cdp = page.context.new_cdp_session(page)
+    frame_id = cdp.send("Page.getFrameTree")["frameTree"]["frame"]["id"]
+
+    def world(name: str) -> int:
+        context = cdp.send("Page.createIsolatedWorld", {"frameId": frame_id, "worldName": name})["executionContextId"]
+        cdp.send("Runtime.evaluate", {"expression": inpage.install(), "contextId": context})
+        return int(context)
+
+    def snapshot(context: int) -> str:
+        reply = cdp.send("Runtime.evaluate", {"expression": inpage.call("snapshot", {"redact": [".secret input"]}),
+                                              "contextId": context, "returnByValue": True})
+        return str(reply["result"]["value"]["html"])
+
+    kept = world("kept")
+    snapshot(kept)
+    for step in range(page.evaluate("steps.length")):
+        page.evaluate(f"steps[{step}]()")
+        page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")  # scroll events
+        assert snapshot(kept) == snapshot(world(f"fresh{step}")), f"after step {step}"

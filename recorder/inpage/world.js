@@ -127,84 +127,177 @@
   const absolute = (url, base) => { try { return new URL(url, base).href; } catch (e) { return url; } };
   // url(...) and @import "..." in CSS text, made absolute against the sheet's own URL.
   const CSS_URL = /url\(\s*(['"]?)([^'")]+)\1\s*\)|@import\s+(['"])([^'"]+)\3/g;
-  const absoluteCss = (css, base, urls) => css.replace(CSS_URL, (all, q, url, q2, imported) => {
+  const absoluteCss = (css, base, found) => css.replace(CSS_URL, (all, q, url, q2, imported) => {
     const target = url || imported;
     if (/^(data|blob|about|javascript):/i.test(target.trim())) return all;
     const resolved = absolute(target.trim(), base);
-    urls.add(resolved);
+    found.add(resolved);
     return url ? 'url("' + resolved.replace(/"/g, '%22') + '")' : '@import "' + resolved.replace(/"/g, '%22') + '"';
   });
   const rulesText = (sheet) => {
     try { return Array.from(sheet.cssRules, (rule) => rule.cssText).join('\n'); } catch (e) { return null; }
   };
 
+  // Snapshots are incremental: each element's serialized HTML is kept (in this world, for
+  // as long as the document lives) until something that shows in it changes, as a
+  // MutationObserver, field values, scroll positions and the redact/mask matches tell.
+  // Unchanged subtrees are not walked again, so a snapshot costs what changed, not the page.
+  // Canvases, frames, <style> (the CSSOM changes without mutations) and shadow hosts with
+  // adopted sheets are taken anew every time.
+  let cache = new WeakMap();  // element -> {html, urls, hidden, scroll}
+  let optionsKey = null;
+  let flagged = new Set();  // elements redacted or masked at the last snapshot
+  const volatile = new Set();
+  const scrollers = new Set();  // elements seen scrolled: their position is read every time
+  const fieldStates = new WeakMap();  // form field -> its state when last serialized
+  const roots = new Set();  // documents and shadow roots watched
+  const scanned = new WeakSet();  // roots whose every element's scroll position was read once
+
+  const watch = (root) => {
+    if (roots.has(root)) return;
+    roots.add(root);
+    observer.observe(root, {subtree: true, childList: true, attributes: true, characterData: true});
+    root.addEventListener('scroll', (event) => {
+      if (event.target && event.target.nodeType === 1) scrollers.add(event.target);
+    }, {capture: true, passive: true});
+  };
+  // A change inside an element changes every element it is in: up through shadow hosts and
+  // the frame elements of same-origin documents.
+  const invalidate = (node) => {
+    for (let n = node; n;) {
+      if (n.nodeType === 1) cache.delete(n);
+      if (n.parentNode) { n = n.parentNode; continue; }
+      if (n.host) { n = n.host; continue; }
+      try { n = n.nodeType === 9 && n.defaultView ? n.defaultView.frameElement : null; } catch (e) { n = null; }
+    }
+  };
+  // Records are handled as they are delivered, and those still queued when a snapshot starts.
+  const observer = new MutationObserver((records) => { for (const record of records) invalidate(record.target); });
+  const fieldState = (el) => {
+    if (el.localName === 'select') return Array.from(el.options, (o) => (o.selected ? '1' : '0')).join('');
+    if (el.localName === 'input' && (el.type === 'checkbox' || el.type === 'radio')) return String(el.checked);
+    return el.value;
+  };
+  const scrollOf = (el) => {
+    const top = el.scrollTop, left = el.scrollLeft;
+    return top || left ? Math.round(top) + ',' + Math.round(left) : '';
+  };
+  const forgetField = (el) => {
+    invalidate(el);
+    if (el.localName === 'select') for (const option of Array.from(el.options)) cache.delete(option);
+  };
+
   const snapshot = (options) => {
     const {redact = [], mask = [], maxChars = 25000000} = options || {};
-    const urls = new Set();
+    const key = JSON.stringify([redact, mask]);
+    if (key !== optionsKey) { cache = new WeakMap(); optionsKey = key; }
+    watch(document);
+    for (const record of observer.takeRecords()) invalidate(record.target);
+    for (const el of volatile) { if (el.isConnected) invalidate(el); else volatile.delete(el); }
+    for (const el of scrollers) {
+      if (!el.isConnected) { scrollers.delete(el); continue; }
+      const entry = cache.get(el);
+      if (entry && entry.scroll !== scrollOf(el)) invalidate(el);
+    }
     const masks = [];
-    // Elements redacted or masked, found once per document and shadow root.
+    // Resource URLs, in the order met; each element's share is kept with it in the cache.
+    const collected = [];
+    const found = {add(url) { collected.push(url); }};
+    // Elements redacted or masked, in every document and shadow root watched; an element
+    // whose standing changed is serialized anew.
     const redacted = new Set(), masked = new Set();
     const collect = (root) => {
       for (const [selectors, into] of [[redact, redacted], [mask, masked]]) {
         for (const selector of selectors) {
-          try { root.querySelectorAll(selector).forEach((el) => into.add(el)); } catch (e) {}
+          try { for (const el of Array.from(root.querySelectorAll(selector))) into.add(el); } catch (e) {}
         }
       }
     };
+    for (const root of roots) {
+      if (root.nodeType === 9 ? !root.defaultView : !root.host || !root.host.isConnected) { roots.delete(root); continue; }
+      collect(root);
+      for (const field of Array.from(root.querySelectorAll('input, textarea, select'))) {
+        const state = fieldState(field);
+        if (fieldStates.get(field) !== state) { fieldStates.set(field, state); forgetField(field); }
+      }
+    }
+    const nowFlagged = new Set([...redacted, ...masked]);
+    for (const el of nowFlagged) if (!flagged.has(el)) forgetField(el);
+    for (const el of flagged) if (!nowFlagged.has(el)) forgetField(el);
+    flagged = nowFlagged;
     for (const selector of mask) {
       try {
-        document.querySelectorAll(selector).forEach((el) => {
+        for (const el of Array.from(document.querySelectorAll(selector))) {
           const r = el.getBoundingClientRect();
           if (r.width && r.height) masks.push({x: r.x, y: r.y, width: r.width, height: r.height});
-        });
+        }
       } catch (e) {}
     }
     let size = 0;
-    let tooBig = false;
     let foreignFrames = 0;
 
     const serializeDocument = (doc) => {
-      const out = [];
+      watch(doc);
       collect(doc);
       const d = doc.doctype;
-      if (d) out.push('<!DOCTYPE ' + d.name + '>');
-      if (doc.documentElement) element(doc.documentElement, out, doc.baseURI, false, doc);
-      return out.join('');
+      const scan = !scanned.has(doc);
+      const html = (d ? '<!DOCTYPE ' + d.name + '>' : '') + (doc.documentElement ? element(doc.documentElement, doc.baseURI, false, doc, scan) : '');
+      scanned.add(doc);
+      return html;
     };
 
-    const adopted = (root, out, base) => {
-      const sheets = root.adoptedStyleSheets || [];
-      for (const sheet of sheets) {
+    const adopted = (root, base) => {
+      let out = '';
+      for (const sheet of root.adoptedStyleSheets || []) {
         const text = rulesText(sheet);
-        if (text) out.push('<style data-recorder-adopted="">', absoluteCss(text, base, urls), '</style>');
+        if (text) out += '<style data-recorder-adopted="">' + absoluteCss(text, base, found) + '</style>';
       }
+      return out;
     };
 
-    const children = (node, out, base, hidden, doc) => {
-      for (let child = node.firstChild; child && !tooBig; child = child.nextSibling) {
-        if (child.nodeType === 1) element(child, out, base, hidden, doc);
+    // The children of `node`, serialized. `scan`: read every element's scroll position.
+    const children = (node, base, hidden, doc, scan) => {
+      let out = '';
+      for (let child = node.firstChild; child && size <= maxChars; child = child.nextSibling) {
+        if (child.nodeType === 1) out += element(child, base, hidden, doc, scan);
         else if (child.nodeType === 3) {
           const text = escapeText(child.data);
           size += text.length;
-          out.push(text);
+          out += text;
         }
       }
-      if (size > maxChars) tooBig = true;
+      return out;
     };
 
-    const element = (el, out, base, hidden, doc) => {
+    const NONE = [];
+    const element = (el, base, hidden, doc, scan) => {
+      const entry = cache.get(el);
+      if (entry && entry.hidden === hidden) {
+        size += entry.html.length;
+        for (const url of entry.urls) collected.push(url);
+        return entry.html;
+      }
+      const mark = collected.length;
+      const html = serializeElement(el, base, hidden, doc, scan);
+      cache.set(el, {html, urls: collected.length > mark ? collected.slice(mark) : NONE, hidden,
+                     scroll: scrollers.has(el) ? scrollOf(el) : ''});
+      return html;
+    };
+
+    const serializeElement = (el, base, hidden, doc, scan) => {
       const tag = el.localName;
-      if (DROPPED.has(tag)) return;
+      if (DROPPED.has(tag)) return '';
       const isSecretField = (tag === 'input' && (el.type || '').toLowerCase() === 'password');
       const isRedacted = redacted.has(el);
       const isMasked = masked.has(el);
       const secret = hidden || isRedacted || isMasked || isSecretField;
       const field = tag === 'input' || tag === 'textarea' || tag === 'select';
       const attrs = new Map();
-      for (const a of Array.from(el.attributes)) {
-        const name = a.name;
+      const list = el.attributes;
+      for (let i = 0; i < list.length; i++) {
+        const name = list[i].name;
         if (name.startsWith('on')) continue;  // event handlers: a snapshot runs nothing
-        attrs.set(name, a.value);
+        attrs.set(name, list[i].value);
       }
       // URLs made absolute, so that the viewer can find each one among the stored resources.
       for (const name of URL_ATTRIBUTES) {
@@ -218,10 +311,10 @@
         if (tag === 'use' && value && !value.startsWith('#')) {
           const resolved = absolute(value, base);
           attrs.set(name, resolved);
-          urls.add(resolved.split('#')[0]);
+          found.add(resolved.split('#')[0]);
         }
       }
-      if (attrs.has('style')) attrs.set('style', absoluteCss(attrs.get('style'), base, urls));
+      if (attrs.has('style')) attrs.set('style', absoluteCss(attrs.get('style'), base, found));
       let outName = tag;
       let inner = null;  // replaces the children
       if (tag === 'img' || tag === 'source') {
@@ -235,13 +328,13 @@
       }
       if (tag === 'link') {
         const rel = (attrs.get('rel') || '').toLowerCase();
-        if (/\b(preload|modulepreload|prefetch|preconnect|dns-prefetch|manifest)\b/.test(rel) && !/stylesheet/.test(rel)) return;
+        if (/\b(preload|modulepreload|prefetch|preconnect|dns-prefetch|manifest)\b/.test(rel) && !/stylesheet/.test(rel)) return '';
       }
-      if (tag === 'base' || (tag === 'meta' && (attrs.get('http-equiv') || '').toLowerCase() === 'content-security-policy')) return;
-      if (tag === 'img' && attrs.has('src')) urls.add(attrs.get('src'));
-      if (tag === 'link' && attrs.has('href') && /stylesheet|icon/.test((attrs.get('rel') || '').toLowerCase())) urls.add(attrs.get('href'));
-      if ((tag === 'video' || tag === 'input') && attrs.has('poster')) urls.add(attrs.get('poster'));
-      if (tag === 'input' && (attrs.get('type') || '').toLowerCase() === 'image' && attrs.has('src')) urls.add(attrs.get('src'));
+      if (tag === 'base' || (tag === 'meta' && (attrs.get('http-equiv') || '').toLowerCase() === 'content-security-policy')) return '';
+      if (tag === 'img' && attrs.has('src')) found.add(attrs.get('src'));
+      if (tag === 'link' && attrs.has('href') && /stylesheet|icon/.test((attrs.get('rel') || '').toLowerCase())) found.add(attrs.get('href'));
+      if ((tag === 'video' || tag === 'input') && attrs.has('poster')) found.add(attrs.get('poster'));
+      if (tag === 'input' && (attrs.get('type') || '').toLowerCase() === 'image' && attrs.has('src')) found.add(attrs.get('src'));
       // Form state lives in DOM properties: written into attributes, never a secret's.
       if (tag === 'input') {
         const type = (el.type || '').toLowerCase();
@@ -269,6 +362,7 @@
       if (tag === 'details' && el.open) attrs.set('open', '');
       if (tag === 'dialog' && el.open) attrs.set('open', '');
       if (tag === 'canvas' && !isMasked) {
+        volatile.add(el);
         // A canvas is pixels: kept as the image it shows (a tainted canvas stays blank).
         try {
           if (el.width * el.height > 0 && el.width * el.height <= MAX_CANVAS_PIXELS) {
@@ -281,6 +375,7 @@
         } catch (e) {}
       }
       if ((tag === 'iframe' || tag === 'frame') && !isMasked && !isRedacted && !hidden) {
+        volatile.add(el);
         let child = null;
         try { child = el.contentDocument; } catch (e) {}
         if (child && child.documentElement) {
@@ -295,48 +390,59 @@
           foreignFrames++;
         }
       }
-      const scrolled = el.scrollTop || el.scrollLeft;
-      if (scrolled) attrs.set('data-recorder-scroll', Math.round(el.scrollTop) + ',' + Math.round(el.scrollLeft));
-      if (el === doc.documentElement && doc.scrollingElement && (doc.scrollingElement.scrollTop || doc.scrollingElement.scrollLeft)) {
-        attrs.set('data-recorder-scroll', Math.round(doc.scrollingElement.scrollTop) + ',' + Math.round(doc.scrollingElement.scrollLeft));
+      // Reading every element's scroll position costs more than all the rest: it is read
+      // once per document, then only for elements that scrolled since.
+      if (scan || scrollers.has(el)) {
+        const scroll = scrollOf(el);
+        if (scroll) { attrs.set('data-recorder-scroll', scroll); scrollers.add(el); }
       }
-      if (tag === 'html') attrs.set('data-recorder-url', doc.URL);
+      if (el === doc.documentElement) {
+        volatile.add(el);
+        const page = doc.scrollingElement ? scrollOf(doc.scrollingElement) : '';
+        if (page) attrs.set('data-recorder-scroll', page);
+        attrs.set('data-recorder-url', doc.URL);
+      }
 
-      const open = ['<', outName];
-      for (const [name, value] of attrs) open.push(' ', name, '="', escapeAttribute(value), '"');
-      open.push('>');
-      out.push(open.join(''));
-      if (outName === 'img' && tag === 'canvas') return;
-      if (VOID.has(tag)) return;
+      let out = '<' + outName;
+      for (const [name, value] of attrs) out += ' ' + name + '="' + escapeAttribute(value) + '"';
+      out += '>';
+      if (outName === 'img' && tag === 'canvas') return out;
+      if (VOID.has(tag)) return out;
       if (inner !== null) {
-        out.push(inner);
+        out += inner;
       } else if (tag === 'style') {
+        volatile.add(el);
         // Rules a script inserted through the CSSOM (CSS-in-JS) are not in the text.
         let css = el.textContent;
         if (el.sheet && !css.trim()) css = rulesText(el.sheet) || '';
-        out.push(absoluteCss(css, base, urls).replace(/<\/style/gi, '<\\/style'));
+        out += absoluteCss(css, base, found).replace(/<\/style/gi, '<\\/style');
       } else if (tag === 'template') {
-        children(el.content, out, base, secret, doc);
+        out += children(el.content, base, secret, doc, scan);
       } else if (RAW_TEXT.has(tag)) {
         // iframe: its document is in srcdoc
       } else {
         if (el.shadowRoot) {
           const root = el.shadowRoot;
+          watch(root);
           collect(root);
-          out.push('<template shadowrootmode="open">');
-          adopted(root, out, base);
-          children(root, out, base, secret, doc);
-          out.push('</template>');
+          if (root.adoptedStyleSheets && root.adoptedStyleSheets.length) volatile.add(el);
+          out += '<template shadowrootmode="open">' + adopted(root, base)
+            + children(root, base, secret, doc, scan || !scanned.has(root)) + '</template>';
+          scanned.add(root);
         }
-        children(el, out, base, secret && !field ? true : hidden, doc);
+        out += children(el, base, secret && !field ? true : hidden, doc, scan);
       }
-      if (tag === 'head') adopted(doc, out, base);
-      out.push('</', outName, '>');
+      if (tag === 'head') { volatile.add(el); out += adopted(doc, base); }
+      return out + '</' + outName + '>';
     };
 
     const html = serializeDocument(document);
-    if (tooBig || html.length > maxChars) return {html: null, length: Math.max(size, html.length), masks, urls: [], foreignFrames};
-    return {html, masks, urls: Array.from(urls).filter((u) => /^https?:/i.test(u)), foreignFrames};
+    if (size > maxChars || html.length > maxChars) {
+      cache = new WeakMap();  // a partial walk cached nothing whole
+      return {html: null, length: Math.max(size, html.length), masks, urls: [], foreignFrames};
+    }
+    const urls = Array.from(new Set(collected)).filter((u) => /^https?:/i.test(u));
+    return {html, masks, urls, foreignFrames};
   };
 
   // iframe element -> the token its (cross-origin) document's snapshot is filed under.
