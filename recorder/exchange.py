@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import ast
 import base64
+import hashlib
 import html.parser
+import itertools
 import json
+import mimetypes
 import os
 import re
 import zipfile
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from ._core import recorded_argument
@@ -192,30 +196,103 @@ def export_pytest(recording: Recording) -> str:
 
 
 # -- Playwright trace ----------------------------------------------------------------------
+#
+# A trace.zip laid out as Playwright's own tracing writes it (format 10):
+#   trace.trace    a JSON event a line: context-options; before, input and after per call;
+#                  frame-snapshot (a document as nested [TAG, {attrs}, ...children]);
+#                  screencast-frame (screencast/*.jpeg)
+#   trace.network  a resource-snapshot a line: the HAR entry of a stylesheet, image or font,
+#                  its bytes in resources/<sha1>.<ext>
+# Trace Viewer renders a frame snapshot as HTML from its service worker, which then answers
+# each URL that HTML asks for (a stylesheet, its @import, a font, a background image) with
+# the resource-snapshot of that URL: the last one whose _monotonicTime is before the
+# snapshot's timestamp, of the snapshot's own frame (_frameref) if there is one, else of any.
+# recorder keeps one version of each URL per recording, so every resource is dated at the
+# recording's start and every snapshot finds it, a font that finished loading after the
+# first snapshot included.
 
 TRACE_VERSION = 10  # the trace.trace format of Playwright 1.5x-1.6x
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+_RESOURCES_AT = 0.0  # the resources' _monotonicTime: the recording's start
+MAX_FRAME_DEPTH = 8  # frames nested deeper than this inside a snapshot show blank
+
+# What Trace Viewer's snapshot script acts on, in place of what recorder's snapshots say:
+_SHADOW_ROOT = "__playwright_shadow_root_"  # on a <template>: attached as an open shadow root
+_SCROLL_TOP, _SCROLL_LEFT = "__playwright_scroll_top_", "__playwright_scroll_left_"  # applied on load
+_VALUE = "__playwright_value_"  # a field's value, set as the property
 
 
 class _SnapshotBuilder(html.parser.HTMLParser):
-    """HTML -> the nested ``[TAG, {attrs}, ...children]`` form of a trace's frame snapshot."""
+    """One document's HTML -> the nested ``[TAG, {attrs}, ...children]`` form of a trace's
+    frame snapshot, recorder's snapshot attributes turned into those Trace Viewer acts on.
 
-    def __init__(self) -> None:
+    ``frame(srcdoc, url)`` gives the frame id under which a same-origin frame the snapshot
+    holds inline gets its own frame snapshot (None: leave it blank).
+    """
+
+    def __init__(self, frame: Callable[[str, str], str | None], base: str | None, doctype: str | None) -> None:
         super().__init__(convert_charrefs=True)
+        self.frame = frame
+        self.base = base  # what relative URLs left in the snapshot resolve against
+        self.url: str | None = None
+        self.doctype = doctype
         self.root: list[Any] = ["HTML", {}]
         self.stack: list[list[Any]] = []
 
+    def handle_decl(self, decl: str) -> None:
+        words = decl.split()
+        if len(words) > 1 and words[0].upper() == "DOCTYPE":
+            self.doctype = words[1]  # none: the page was in quirks mode, and its snapshot will be
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        node: list[Any] = [tag.upper(), {name: value or "" for name, value in attrs}]
+        node: list[Any] = [tag.upper(), self._attributes(tag, {name: value or "" for name, value in attrs})]
         if tag == "html":
             self.root[1].update(node[1])
             self.stack = [self.root]
+            self.url = node[1].get("data-recorder-url") or None
+            if self.url and re.match(r"https?://", self.url, re.IGNORECASE):
+                self.base = self.url
             return
-        if tag == "input" and "value" in node[1]:
-            node[1]["__playwright_value_"] = node[1]["value"]  # what the trace viewer shows in a field
-        (self.stack[-1] if self.stack else self.root).append(node)
+        parent = self.stack[-1] if self.stack else self.root
+        parent.append(node)
         if tag not in _VOID:
             self.stack.append(node)
+        if tag == "head" and self.base:
+            # First in <head>, as Playwright's snapshotter does: a URL the snapshot left
+            # relative (a link's href) means what it meant on the page.
+            node.append(["BASE", {"href": self.base}])
+        if tag == "body" and self.doctype is None:
+            # In quirks mode the page scrolls <body>, not <html>.
+            for name in (_SCROLL_TOP, _SCROLL_LEFT):
+                if name in self.root[1]:
+                    node[1][name] = self.root[1].pop(name)
+
+    def _attributes(self, tag: str, attrs: dict[str, str]) -> dict[str, str]:
+        if tag == "template" and "shadowrootmode" in attrs:
+            # Declarative shadow DOM would be attached by the parser, out of reach of the
+            # viewer's script, which fills in <style> text and scroll positions: let it attach.
+            del attrs["shadowrootmode"]
+            attrs[_SHADOW_ROOT] = "open"
+        top, _, left = attrs.get("data-recorder-scroll", "").partition(",")
+        for name, value in ((_SCROLL_TOP, top), (_SCROLL_LEFT, left)):
+            if re.fullmatch(r"\s*-?\d+\s*", value) and int(value):  # scrollLeft is negative right to left
+                attrs[name] = str(int(value))
+        if tag == "input" and "value" in attrs:
+            attrs[_VALUE] = attrs["value"]
+        if tag in ("iframe", "frame"):
+            # The viewer never renders srcdoc or a page's own src: a frame shows the frame
+            # snapshot its src names (/snapshot/<frame id>), else stays blank. The document
+            # recorder put in srcdoc (data-recorder-frame: its URL, or "cross-origin" for one
+            # snapshotted in its own frame) becomes that frame snapshot.
+            srcdoc, src = attrs.pop("srcdoc", None), attrs.pop("src", None)
+            if src:
+                attrs["data-recorder-src"] = src
+            where = attrs.get("data-recorder-frame")
+            if srcdoc is not None and where is not None:
+                frame_id = self.frame(srcdoc, where)
+                if frame_id:
+                    attrs["src"] = f"/snapshot/{frame_id}"
+        return attrs
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
@@ -229,19 +306,69 @@ class _SnapshotBuilder(html.parser.HTMLParser):
                 return
 
     def handle_data(self, data: str) -> None:
-        (self.stack[-1] if self.stack else self.root).append(data)
+        parent = self.stack[-1] if self.stack else self.root
+        if len(parent) > 2 and isinstance(parent[-1], str):
+            parent[-1] += data  # one text node: the viewer renders only a <style>'s first
+        else:
+            parent.append(data)
 
 
-def snapshot_tree(document: str) -> list[Any]:
-    builder = _SnapshotBuilder()
+def frame_snapshots(document: str, frame_id: str, base: str | None = None, depth: int = 0,
+                    srcdoc: bool = False) -> list[dict[str, Any]]:
+    """A stored DOM snapshot as Trace Viewer's frame snapshots, ``{frame_id, url, doctype,
+    html}``: the document's, then one for each same-origin frame it holds inline (``srcdoc``),
+    which its ``<iframe>`` now names."""
+    inner: list[dict[str, Any]] = []
+    numbers = itertools.count(1)
+
+    def frame(content: str, url: str) -> str | None:
+        if depth >= MAX_FRAME_DEPTH:
+            return None
+        child = f"{frame_id}.{next(numbers)}"  # frame@0.2: the page's second frame
+        found = frame_snapshots(content, child, builder.base, depth + 1, srcdoc=url == "about:srcdoc")
+        if not found[0]["url"] and re.match(r"https?://|about:", url):
+            found[0]["url"] = url
+        inner.extend(found)
+        return child
+
+    # A srcdoc document is never in quirks mode, doctype or not; the viewer renders it as a page.
+    builder = _SnapshotBuilder(frame, base, "html" if srcdoc else None)
     builder.feed(document)
     builder.close()
-    return builder.root
+    return [{"frame_id": frame_id, "url": builder.url, "doctype": builder.doctype, "html": builder.root}, *inner]
+
+
+def _resource_snapshots(recording: Recording, wall_ms: float) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+    """The recording's stylesheets, images and fonts: a resource-snapshot (HAR entry) each,
+    and their bytes by file name (resources/<sha1>.<ext>, once however many URLs share them)."""
+    entries: list[dict[str, Any]] = []
+    files: dict[str, bytes] = {}
+    started = datetime.fromtimestamp(wall_ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
+    started = started.replace("+00:00", "Z")
+    for url, info in recording.resources().items():
+        data = recording.store.blob(info["key"])
+        media_type = info["media_type"] or "application/octet-stream"
+        name = "resources/" + hashlib.sha1(data).hexdigest() + (mimetypes.guess_extension(media_type) or ".dat")
+        files[name] = data
+        kind = "stylesheet" if media_type == "text/css" else media_type.partition("/")[0]
+        entries.append({"type": "resource-snapshot", "snapshot": {
+            "pageref": "page@0", "_frameref": "frame@0", "_monotonicTime": _RESOURCES_AT,
+            "_resourceType": kind if kind in ("stylesheet", "image", "font") else "other",
+            "startedDateTime": started, "time": 0,
+            "request": {"method": "GET", "url": url, "httpVersion": "HTTP/1.1", "cookies": [], "headers": [],
+                        "queryString": [], "headersSize": -1, "bodySize": 0},
+            "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1", "cookies": [], "headers": [],
+                         "content": {"size": len(data), "mimeType": media_type, "_file": name},
+                         "redirectURL": "", "headersSize": -1, "bodySize": len(data), "_transferSize": len(data)},
+            "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0},
+        }})
+    return entries, files
 
 
 def export_trace(recording: Recording, path: str | os.PathLike[str]) -> None:
-    """Write a trace.zip that Playwright's Trace Viewer opens: each action, its screenshot
-    and its DOM snapshot."""
+    """Write a trace.zip that Playwright's Trace Viewer opens: each action, its screenshot,
+    its DOM snapshot (and the frames it holds), and the stylesheets, images and fonts the
+    snapshots use, so that they show styled."""
     store = recording.store
     viewport = recording.user_metadata.get("viewport") or {"width": 1280, "height": 720}
     started_ms = datetime.fromisoformat(recording.started_at).timestamp() * 1000
@@ -251,7 +378,7 @@ def export_trace(recording: Recording, path: str | os.PathLike[str]) -> None:
         "sdkLanguage": "python", "title": f"{recording.name} (recording {recording.id})",
         "testIdAttributeName": "data-testid",
     }]
-    files: dict[str, bytes] = {}
+    network, files = _resource_snapshots(recording, started_ms)
     for action in recording.timeline():
         metadata = action["metadata"]
         call_id = f"call@{action['sequence']}"
@@ -277,12 +404,21 @@ def export_trace(recording: Recording, path: str | os.PathLike[str]) -> None:
         events.append(after)
         if action["dom_snapshot_key"]:
             document = store.blob(action["dom_snapshot_key"]).decode("utf-8", "replace")
-            events.append({"type": "frame-snapshot", "snapshot": {
-                "callId": call_id, "snapshotName": f"after@{call_id}", "phase": "after", "pageId": page_id,
-                "frameId": f"frame@{metadata.get('page_index', 0)}", "frameUrl": action["url"] or "about:blank",
-                "doctype": "html", "html": snapshot_tree(document), "viewport": viewport, "timestamp": end,
-                "wallTime": started_ms + end, "collectionTime": 0, "resourceOverrides": [], "isMainFrame": True,
-            }})
+            main_frame = f"frame@{metadata.get('page_index', 0)}"
+            page_url = action["url"] if re.match(r"https?://", action["url"] or "", re.IGNORECASE) else None
+            for frame in frame_snapshots(document, main_frame, page_url):  # a snapshot's own URL comes first
+                snapshot: dict[str, Any] = {
+                    "callId": call_id, "snapshotName": f"after@{call_id}", "phase": "after", "pageId": page_id,
+                    "frameId": frame["frame_id"], "isMainFrame": frame["frame_id"] == main_frame,
+                    "frameUrl": frame["url"] or (action["url"] if frame["frame_id"] == main_frame else None)
+                    or "about:blank",
+                    "html": frame["html"], "viewport": viewport, "resourceOverrides": [], "collectionTime": 0,
+                    # after the resources, which a snapshot finds only if they came before it
+                    "timestamp": max(end, _RESOURCES_AT + 0.001), "wallTime": started_ms + end,
+                }
+                if frame["doctype"]:
+                    snapshot["doctype"] = frame["doctype"]
+                events.append({"type": "frame-snapshot", "snapshot": snapshot})
         if action["screenshot_key"]:
             name = f"screencast/{page_id}-{action['sequence']}.jpeg"
             files[name] = store.blob(action["screenshot_key"])
@@ -290,10 +426,11 @@ def export_trace(recording: Recording, path: str | os.PathLike[str]) -> None:
             events.append({"type": "screencast-frame", "pageId": page_id, "file": name, "width": width,
                            "height": height, "timestamp": end + 0.5, "frameSwapWallTime": started_ms + end})
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("trace.trace", "\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n")
-        archive.writestr("trace.network", "")
+        archive.writestr("trace.trace", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
+        archive.writestr("trace.network", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in network))
         for name, data in files.items():
-            archive.writestr(name, data, compress_type=zipfile.ZIP_STORED)
+            compress = zipfile.ZIP_DEFLATED if name.endswith((".css", ".svg")) else zipfile.ZIP_STORED
+            archive.writestr(name, data, compress_type=compress)
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int]:

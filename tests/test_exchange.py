@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from playwright.sync_api import BrowserContext, FrameLocator, Page, expect
 
-from recorder import RecordingStore
+from recorder import RecordingStore, record
 from recorder.cli import main
 from recorder.exchange import export_pytest
-from tests.test_replay import SECRET, recorded, shop  # noqa: F401 - fixtures
+from tests.conftest import PAGES
+from tests.test_replay import SECRET, recorded, serve, shop  # noqa: F401 - fixtures
 
 pytest_plugins = ["pytester"]
 
@@ -73,12 +80,10 @@ def test_exported_pytest_file_passes_against_the_same_app(recorded: int, db_path
     pytester.runpytest_subprocess().assert_outcomes(passed=1)
 
 
-def test_trace_export_opens_in_playwrights_trace_viewer(recorded: int, db_path: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                        context) -> None:
-    trace = tmp_path / "trace.zip"
-    result = CliRunner().invoke(main, ["export", str(recorded), "--db", str(db_path), "--format", "playwright-trace",
-                                       "-o", str(trace)])
-    assert result.exit_code == 0, result.output
+@contextmanager
+def trace_viewer(trace: Path, context: BrowserContext) -> Iterator[Page]:
+    """Playwright's own Trace Viewer (`playwright show-trace`, shipped in the Python
+    package) serving ``trace`` on 127.0.0.1, opened in a page of ``context``."""
     viewer = subprocess.Popen([sys.executable, "-m", "playwright", "show-trace", "--host", "127.0.0.1", "--port", "0",
                                str(trace)], stdout=subprocess.PIPE, text=True, env={**os.environ, "BROWSER": "none"})
     try:
@@ -89,18 +94,176 @@ def test_trace_export_opens_in_playwrights_trace_viewer(recorded: int, db_path: 
             assert line, "show-trace exited without serving"
         page = context.new_page()
         page.goto(line.split("Listening on", 1)[1].strip())
-        actions = page.locator(".action-title")
-        actions.first.wait_for(timeout=15_000)
-        titles = actions.all_inner_texts()
-        assert len(titles) == 8
-        assert any('get_by_label("Name")' in title for title in titles)
-        page.get_by_text('get_by_role("button", name="Confirm")').first.click()
-        page.get_by_role("tab", name="After").click()
-        snapshot = page.frame_locator("iframe.snapshot-visible").locator("h1")
-        assert snapshot.inner_text() == "Confirm your order"  # the DOM snapshot renders
+        page.locator(".action-title").first.wait_for(timeout=15_000)
+        yield page
     finally:
         viewer.terminate()
         viewer.wait(timeout=10)
+
+
+def after_snapshot(viewer: Page, action_title: str) -> FrameLocator:
+    """The DOM snapshot Trace Viewer shows after the action titled ``action_title``."""
+    viewer.locator(".action-title").filter(has_text=action_title).first.click()
+    viewer.get_by_role("tab", name="After").click()
+    return viewer.frame_locator("iframe.snapshot-visible")
+
+
+def export_trace_file(recording_id: int, db_path: Path, trace: Path) -> None:
+    result = CliRunner().invoke(main, ["export", str(recording_id), "--db", str(db_path), "--format",
+                                       "playwright-trace", "-o", str(trace)])
+    assert result.exit_code == 0, result.output
+
+
+def test_trace_export_opens_in_playwrights_trace_viewer(recorded: int, db_path: Path, tmp_path: Path,
+                                                        context: BrowserContext) -> None:
+    trace = tmp_path / "trace.zip"
+    export_trace_file(recorded, db_path, trace)
+    with trace_viewer(trace, context) as viewer:
+        titles = viewer.locator(".action-title").all_inner_texts()
+        assert len(titles) == 8
+        assert any('get_by_label("Name")' in title for title in titles)
+        snapshot = after_snapshot(viewer, 'get_by_role("button", name="Confirm")')
+        assert snapshot.locator("h1").inner_text() == "Confirm your order"  # the DOM snapshot renders
+
+
+@pytest.fixture
+def styled(page: Page, db_path: Path) -> int:
+    """A recording of tests/pages/styled (external CSS, @import, a web font, a background
+    image), its server stopped afterwards: what a trace shows of it comes from the trace."""
+    url, stop = serve(PAGES)
+    try:
+        with record(page, db=db_path, name="styled") as page:
+            page.goto(url + "/styled/index.html")
+            page.get_by_placeholder("your name").fill("Ada")
+            page.get_by_role("button", name="Save").click()
+    finally:
+        stop()
+    return page.recording.id
+
+
+def trace_events(archive: zipfile.ZipFile, name: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in archive.read(name).decode().splitlines() if line]
+
+
+def strings(node: Any) -> Iterator[str]:
+    """Every attribute value and text in a frame snapshot's [TAG, {attrs}, ...children] tree."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, list) and node and isinstance(node[0], str):
+        yield from (node[1] or {}).values() if len(node) > 1 else ()
+        for child in node[2:]:
+            yield from strings(child)
+
+
+def test_trace_export_carries_each_stored_resource_once(styled: int, db_path: Path, tmp_path: Path) -> None:
+    trace = tmp_path / "trace.zip"
+    export_trace_file(styled, db_path, trace)
+    with RecordingStore(db_path) as store:
+        recording = store.get(styled)
+        stored = {url: store.blob(info["key"]) for url, info in recording.resources().items()}
+        media_types = {url: info["media_type"] for url, info in recording.resources().items()}
+    assert {url.rsplit("/", 1)[1] for url in stored} == {"app.css", "theme.css", "deco.woff", "logo-1x.png", "tile.png"}
+    with zipfile.ZipFile(trace) as archive:
+        names = archive.namelist()
+        assert len(names) == len(set(names))
+        files = [name for name in names if name.startswith("resources/")]
+        assert sorted(name.split("/")[1].split(".")[0] for name in files) == sorted(
+            hashlib.sha1(data).hexdigest() for data in set(stored.values()))  # once each, named as Playwright does
+        network = trace_events(archive, "trace.network")
+        assert {entry["type"] for entry in network} == {"resource-snapshot"}
+        entries = {entry["snapshot"]["request"]["url"]: entry["snapshot"] for entry in network}
+        assert entries.keys() == stored.keys() and len(network) == len(stored)
+        for url, entry in entries.items():
+            assert entry["request"]["method"] == "GET" and entry["response"]["status"] == 200
+            assert entry["response"]["content"]["mimeType"] == media_types[url]
+            assert archive.read(entry["response"]["content"]["_file"]) == stored[url]
+        snapshots = [event["snapshot"] for event in trace_events(archive, "trace.trace")
+                     if event["type"] == "frame-snapshot"]
+    assert len(snapshots) == 3 and all(s["isMainFrame"] and s["doctype"] == "html" for s in snapshots)
+    for snapshot in snapshots:  # a snapshot finds a resource of its frame that came before it
+        assert all(e["_frameref"] == snapshot["frameId"] and e["_monotonicTime"] < snapshot["timestamp"]
+                   for e in entries.values())
+    # The last snapshot names the stylesheet and the image; the stylesheets name the rest.
+    named = set(strings(snapshots[-1]["html"]))
+    named_by_css = " ".join(data.decode() for url, data in stored.items() if media_types[url] == "text/css")
+    by_name = {url.rsplit("/", 1)[1]: url for url in stored}
+    assert {by_name["app.css"], by_name["logo-1x.png"]} <= named
+    assert all(by_name[name] in named_by_css for name in ("theme.css", "deco.woff", "tile.png"))
+
+
+def test_trace_viewer_shows_the_snapshot_styled_from_the_trace(styled: int, db_path: Path, tmp_path: Path,
+                                                              context: BrowserContext) -> None:
+    trace = tmp_path / "trace.zip"
+    export_trace_file(styled, db_path, trace)
+    with RecordingStore(db_path) as store:
+        urls = sorted(store.get(styled).resources())
+    with trace_viewer(trace, context) as viewer:
+        snapshot = after_snapshot(viewer, 'get_by_role("button", name="Save")')
+        expect(snapshot.locator("#saved")).to_have_text("Saved Ada")
+        expect(snapshot.locator("header")).to_have_css("background-color", "rgb(20, 60, 160)")  # app.css
+        expect(snapshot.locator(".accent")).to_have_css("color", "rgb(0, 140, 60)")  # its @import
+        expect(snapshot.locator("#logo")).to_have_js_property("naturalWidth", 120)
+        body = snapshot.locator("body")
+        assert body.evaluate("async () => (await document.fonts.load('16px Deco')).map(f => f.status)") == ["loaded"]
+        # The page's server is gone: each resource was answered from the trace.
+        served = body.evaluate("""() => Object.fromEntries(performance.getEntriesByType('resource')
+            .filter(e => e.name.startsWith('http://127.0.0.1')).map(e => [e.name, e.responseStatus]))""")
+        assert {url: served.get(url) for url in urls} == {url: 200 for url in urls}
+
+
+def test_trace_viewer_shows_shadow_roots_frames_canvases_and_scroll_positions(
+        page: Page, db_path: Path, tmp_path: Path, context: BrowserContext) -> None:
+    url, stop = serve(PAGES)
+    other = url.replace("127.0.0.1", "localhost") + "/trace/other.html"  # another site
+    try:
+        with record(page, db=db_path, name="parts") as page:
+            page.goto(url + "/trace/index.html?other=" + other)
+            page.mouse.wheel(0, 150)
+            page.wait_for_function("scrollY === 150")
+            page.get_by_role("button", name="Done").click()
+    finally:
+        stop()
+    trace = tmp_path / "trace.zip"
+    export_trace_file(page.recording.id, db_path, trace)
+    with zipfile.ZipFile(trace) as archive:
+        frames = [event["snapshot"] for event in trace_events(archive, "trace.trace")
+                  if event["type"] == "frame-snapshot" and event["snapshot"]["callId"] == "call@3"]
+    assert [(f["frameId"], f["isMainFrame"], f["frameUrl"]) for f in frames] == [
+        ("frame@0", True, f"{url}/trace/index.html?other={other}"), ("frame@0.1", False, url + "/trace/frame.html"),
+        ("frame@0.1.1", False, "about:srcdoc"), ("frame@0.2", False, other)]
+    with trace_viewer(trace, context) as viewer:
+        snapshot = after_snapshot(viewer, 'get_by_role("button", name="Done")')
+        expect(snapshot.locator("header")).to_have_css("background-color", "rgb(20, 60, 160)")
+        expect(snapshot.locator("#host p")).to_have_css("color", "rgb(200, 0, 0)")  # a <style> in a shadow root
+        frame = snapshot.frame_locator("#inner")
+        expect(frame.locator("#framed")).to_have_css("color", "rgb(0, 0, 200)")  # the frame's own stylesheet
+        expect(frame.frame_locator("iframe").locator("#deeper")).to_have_text("Deeper, in a srcdoc frame")
+        expect(snapshot.frame_locator("#other").locator("#framed")).to_have_text("From another origin")
+        expect(snapshot.locator("img[data-recorder-canvas]")).to_have_js_property("naturalWidth", 40)
+        expect(snapshot.locator("#scroller")).to_have_js_property("scrollTop", 240)
+        expect(snapshot.locator("html")).to_have_js_property("scrollTop", 150)
+
+
+def test_trace_export_of_a_recording_without_resources_still_opens(db_path: Path, tmp_path: Path,
+                                                                   context: BrowserContext) -> None:
+    """A recording from before resources were kept: its snapshot has relative URLs and a
+    frame's src, and the trace has no resources; Trace Viewer shows it unstyled."""
+    older = ('<!DOCTYPE html><html><head><link rel="stylesheet" href="app.css"></head><body>'
+             '<h1>Kept before resources</h1><iframe src="frame.html"></iframe><img src="logo.png"></body></html>')
+    with RecordingStore(db_path) as store:
+        recording = store.start(name="older")
+        recording.record_action("navigate", value="http://127.0.0.1:9/", url="http://127.0.0.1:9/",
+                                dom_snapshot=older, metadata={"api": "Page.goto"}, duration_ms=5)
+        recording.complete()
+    trace = tmp_path / "trace.zip"
+    export_trace_file(recording.id, db_path, trace)
+    with zipfile.ZipFile(trace) as archive:
+        assert archive.read("trace.network") == b""
+        assert not [name for name in archive.namelist() if name.startswith("resources/")]
+    with trace_viewer(trace, context) as viewer:
+        snapshot = after_snapshot(viewer, "navigate")
+        expect(snapshot.locator("h1")).to_have_text("Kept before resources")
+        expect(snapshot.frame_locator("iframe").locator("body")).to_have_text("")  # blank, not an error page
 
 
 def test_recorded_text_never_becomes_code_in_the_pytest_export(db_path: Path, tmp_path: Path) -> None:
