@@ -6,6 +6,7 @@ import ast
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import zipfile
@@ -85,7 +86,8 @@ def trace_viewer(trace: Path, context: BrowserContext) -> Iterator[Page]:
     """Playwright's own Trace Viewer (`playwright show-trace`, shipped in the Python
     package) serving ``trace`` on 127.0.0.1, opened in a page of ``context``."""
     viewer = subprocess.Popen([sys.executable, "-m", "playwright", "show-trace", "--host", "127.0.0.1", "--port", "0",
-                               str(trace)], stdout=subprocess.PIPE, text=True, env={**os.environ, "BROWSER": "none"})
+                               str(trace)], stdout=subprocess.PIPE, text=True, env={**os.environ, "BROWSER": "none"},
+                              start_new_session=True)  # its own process group: the node server under it ends too
     try:
         assert viewer.stdout is not None
         line = ""
@@ -97,7 +99,7 @@ def trace_viewer(trace: Path, context: BrowserContext) -> Iterator[Page]:
         page.locator(".action-title").first.wait_for(timeout=15_000)
         yield page
     finally:
-        viewer.terminate()
+        os.killpg(viewer.pid, signal.SIGTERM)
         viewer.wait(timeout=10)
 
 
