@@ -503,6 +503,7 @@ class PageCapture:
         self.responses: dict[str, tuple[str, str | None]] = {}  # URL -> (CDP request id, media type)
         # Frames of other origins: the CDP session that reaches each and its CDP frame id.
         self.frame_sessions: dict[Any, tuple[Any, str]] = {}
+        self.last_snapshot: tuple[str, str] | None = None  # (its id in the page's world, its HTML)
 
     @property
     def recording(self) -> Recording:
@@ -825,13 +826,17 @@ class PageCapture:
         """
         options = {"redact": redact, "mask": mask, "maxChars": MAX_DOM_CHARS}
         framed = (yield from self._quietly_flow(self._foreign_frame_snapshots(options, sequence))) or {}
-        snapshot = yield from self._quietly_flow(self.ask("snapshot", options))
+        since = self.last_snapshot[0] if self.last_snapshot else None
+        snapshot = yield from self._quietly_flow(self.ask("snapshot", {**options, "since": since}))
         if self.stuck:
             return None, "the page did not answer (stuck in a script?)"
         if not snapshot:
             return None, None
         self.mask_boxes = snapshot["masks"]
-        if snapshot["html"] is None:
+        if "patch" in snapshot and self.last_snapshot:  # only what changed since the last one came
+            snapshot["html"] = _apply_patch(self.last_snapshot[1], snapshot["patch"])
+        self.last_snapshot = (snapshot["id"], snapshot["html"]) if snapshot.get("html") is not None else None
+        if snapshot.get("html") is None:
             return None, f"the page's HTML is {snapshot['length']:,} characters, over recorder's limit of {MAX_DOM_CHARS:,}"
         if snapshot["urls"]:
             yield from self._quietly_flow(self.session.resources.keep(self, snapshot["urls"], sequence))
@@ -1059,6 +1064,20 @@ class PageCapture:
                     timing="before_action" if pick.before_action else None)
             except Exception:
                 pass
+
+
+def _apply_patch(before: str, change: dict[str, Any]) -> str:
+    """The page's new snapshot from the last one and what changed (world.js ``patch``).
+
+    Its offsets count UTF-16 code units, as JavaScript strings do: the same as Python's
+    characters only while the text has nothing beyond the Basic Multilingual Plane.
+    """
+    start, end, text = change["start"], change["end"], change["text"]
+    if before.isascii() or all(ord(c) < 0x10000 for c in before):
+        return before[:start] + text + before[len(before) - end:]
+    units = before.encode("utf-16-le", "surrogatepass")
+    joined = units[:2 * start] + text.encode("utf-16-le", "surrogatepass") + units[len(units) - 2 * end:]
+    return joined.decode("utf-16-le", "surrogatepass")
 
 
 def _origin(url: str) -> str:

@@ -442,7 +442,34 @@
       return {html: null, length: Math.max(size, html.length), masks, urls: [], foreignFrames};
     }
     const urls = Array.from(new Set(collected)).filter((u) => /^https?:/i.test(u));
-    return {html, masks, urls, foreignFrames};
+    // Sent as what changed since the snapshot recorder already has (`since`), if it has it.
+    const previous = last;
+    last = {id: worldId + ':' + (++count), html};
+    if (previous && options.since === previous.id) {
+      return {id: last.id, patch: patch(previous.html, html), masks, urls, foreignFrames};
+    }
+    return {id: last.id, html, masks, urls, foreignFrames};
+  };
+
+  // The last snapshot this world gave, and a name for it that no other world gives.
+  let last = null, count = 0;
+  const worldId = Math.random().toString(36).slice(2);
+  // {start, end, text}: `after` is before.slice(0, start) + text + before.slice(before.length - end).
+  const patch = (before, after) => {
+    const limit = Math.min(before.length, after.length);
+    let low = 0, high = limit;  // the longest common prefix, by halving (native compares)
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if (before.slice(low, mid) === after.slice(low, mid)) low = mid; else high = mid - 1;
+    }
+    const start = low;
+    low = 0; high = limit - start;  // the longest common suffix not overlapping it
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if (before.slice(before.length - mid, before.length - low) === after.slice(after.length - mid, after.length - low)) low = mid;
+      else high = mid - 1;
+    }
+    return {start, end: low, text: after.slice(start, after.length - low)};
   };
 
   // iframe element -> the token its (cross-origin) document's snapshot is filed under.
