@@ -868,6 +868,8 @@ class PageCapture:
                 try:
                     session = yield lambda: self.page.context.new_cdp_session(frame)  # a frame of another site
                     root = yield lambda: session.send("Page.getFrameTree", timeout=CAPTURE_TIMEOUT_MS)
+                    # (its resources are handed out only with its Page domain enabled)
+                    yield lambda: session.send("Page.enable", timeout=CAPTURE_TIMEOUT_MS)
                     located = (session, root["frameTree"]["frame"]["id"])
                 except Exception:  # same site, other origin: a frame of this page's own session
                     if tree is None:

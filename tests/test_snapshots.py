@@ -6,6 +6,7 @@ Every test records a real page in a real Chromium and reads back what was stored
 from __future__ import annotations
 
 import functools
+import html
 import http.server
 import re
 import sqlite3
@@ -118,7 +119,8 @@ def test_shadow_roots_frames_canvases_and_state_are_kept(page, server: str, seco
     foreign = re.search(r'<iframe id="other" name="other" src="[^"]*" data-recorder-frame="cross-origin"'
                         r' data-recorder-frame-token="\w+" srcdoc="([^"]*)"', last)
     assert foreign, "the cross-origin frame's document is in place"
-    assert "Inside the frame" in foreign.group(1) and other in foreign.group(1)  # its URLs absolute, on its origin
+    framed = html.unescape(foreign.group(1))
+    assert framed.startswith(f'<!DOCTYPE html><html data-recorder-url="{other}">') and "Inside the frame" in framed
     assert re.search(r'<img id="paint" width="60" height="30" src="data:image/png;base64,[^"]+" data-recorder-canvas="">', last)
     assert re.search(r'<ul id="list" data-recorder-scroll="60,0">', last)
     assert '<details id="more" open="">' in last and '<dialog id="note" open="">' in last
@@ -217,3 +219,17 @@ def test_an_incremental_snapshot_equals_a_snapshot_taken_afresh(page, server: st
         page.evaluate(f"steps[{step}]()")
         page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")  # scroll events
         assert snapshot(kept) == snapshot(world(f"fresh{step}")), f"after step {step}"
+
+
+def test_a_frame_of_another_site_keeps_its_own_stylesheet(page, server: str, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A frame of another site lives in a process of its own: its resources were asked of
+    the page's session, which does not have them, so it showed unstyled."""
+    other_site = server.replace("127.0.0.1", "localhost")
+    with record(page, db=db_path) as page:
+        page.goto(f"{server}/trace/index.html?other={other_site}/trace/other.html")
+        page.frame_locator("#other").locator("#framed").wait_for()
+        page.click("body")
+    _, resources, store = stored(db_path, page.recording.id)
+    assert other_site + "/trace/frame.css" in resources
+    assert store.blob(resources[other_site + "/trace/frame.css"]["key"]) == (PAGES / "trace" / "frame.css").read_bytes()
+    store.close()
