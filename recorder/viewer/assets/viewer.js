@@ -1,0 +1,187 @@
+// The viewer: the actions list, the screenshot or DOM snapshot of the selected action, the
+// filmstrip, the keys (Left/Right, Home/End, Space plays, d toggles DOM/screenshot, c
+// compares a replay with its original). resources.js and snapshot.js come before this file.
+//
+// Everything recorded is put on the page with textContent or as an attribute value, never
+// parsed as markup here; snapshots are parsed only inside the sandboxed iframe (and, inert,
+// by DOMParser in snapshot.js).
+const data = JSON.parse(document.getElementById('data').textContent);
+const actions = data.actions, rec = data.recording;
+const $ = (id) => document.getElementById(id);
+const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; };
+let current = 0, mode = 'shot', timer = null;
+const snapshots = makeSnapshots(makeResources(data));
+
+$('name').textContent = rec.name + '  (recording ' + rec.id + ')';
+const meta = $('meta');
+const status = el('span', 'status ' + rec.status, rec.status); meta.append(status);
+const facts = [['duration', rec.duration_ms == null ? '-' : (rec.duration_ms / 1000).toFixed(1) + ' s'],
+  ['started', rec.started_at], ['actions', data.total_actions + (data.trimmed ? ' (showing ' + actions.length + ')' : '')]];
+for (const [k, v] of Object.entries(rec.metadata || {})) if (['nodeid', 'file', 'browser', 'start_url', 'replay_of', 'outcome', 'session_type'].includes(k)) facts.push([k, typeof v === 'object' ? JSON.stringify(v) : String(v)]);
+for (const [k, v] of facts) meta.append(el('span', null, k + ': ' + v));
+if (rec.error) $('error').textContent = rec.error;
+
+const maxDuration = Math.max(1, ...actions.map((a) => a.duration_ms || 0));
+const rows = actions.map((a, i) => {
+  const row = el('div', 'row' + (a.status === 'error' ? ' error' : ''));
+  row.dataset.index = i;
+  row.append(el('span', 'seq', a.sequence), el('span', null, a.type));
+  const what = el('span', 'what', a.selector || a.url || a.api || '');
+  if (a.redacted) what.append(el('span', 'value', '  [redacted]'));
+  else if (a.value != null && a.value !== '' && a.value !== a.url) what.append(el('span', 'value', '  ' + a.value));
+  what.title = (a.api || '') + ' ' + (a.selector || a.url || '');
+  const bar = el('span', 'bar'); bar.style.width = Math.max(4, 60 * (a.duration_ms || 0) / maxDuration) + 'px';
+  bar.title = (a.duration_ms == null ? '-' : a.duration_ms + ' ms');
+  row.append(what, bar);
+  if (a.error) row.append(el('span', 'err', a.error));
+  row.addEventListener('click', () => select(i));
+  return row;
+});
+$('timeline').append(...rows);
+if (!actions.length) $('timeline').append(el('div', 'note', data.trimmed ? 'No action matches the filter.' : 'No actions were recorded.'));
+
+const blobUrl = (key) => data.embedded ? data.screenshots[key] : '/blob/' + key;
+async function domText(key) {
+  if (data.embedded) return data.doms[key];
+  const response = await fetch('/blob/' + key); return response.ok ? response.text() : '';
+}
+// The size the page was laid out at: the recorded viewport; without one (a page opened
+// with no_viewport), the screenshot's, which is then taken unscaled.
+const sized = (v) => !!v && [v.width, v.height].every((n) => typeof n === 'number' && n > 0 && n < 100000);
+async function viewportOf(a) {
+  const recorded = (rec.metadata || {}).viewport;
+  if (sized(recorded)) return {width: recorded.width, height: recorded.height};
+  if (a.screenshot) {
+    const image = new Image();
+    image.src = blobUrl(a.screenshot);
+    try { await image.decode(); } catch (e) {}
+    const size = {width: image.naturalWidth, height: image.naturalHeight};
+    if (sized(size)) return size;
+  }
+  return {width: 1280, height: 720};
+}
+
+function select(i) {
+  if (!actions.length) return;
+  current = Math.max(0, Math.min(actions.length - 1, i));
+  const a = actions[current];
+  rows.forEach((r, j) => r.classList.toggle('selected', j === current));
+  rows[current].scrollIntoView({block: 'nearest'});
+  $('caption').textContent = '#' + a.sequence + ' ' + (a.api || a.type) + ' ' + (a.selector || a.url || '') + (a.status === 'error' ? '  (error)' : '');
+  const shot = $('shot'), box = $('box');
+  $('no-shot').hidden = !!a.screenshot || mode !== 'shot';
+  $('shot-late').hidden = !(a.screenshot && a.shot_before) || mode !== 'shot';
+  $('shot-wrap').style.display = a.screenshot && mode === 'shot' ? 'inline-block' : 'none';
+  box.style.display = 'none';
+  if (a.screenshot) {
+    shot.onload = () => placeBox(a);
+    shot.src = blobUrl(a.screenshot);
+    if (shot.complete) placeBox(a);
+  }
+  if (mode === 'dom') showDom(a);
+  if (data.original) showOriginal(a);
+  filmstrip();
+}
+function showOriginal(a) {
+  const o = a.original, img = $('original-shot');
+  $('original-caption').textContent = o
+    ? 'original: recording ' + data.original.id + ' #' + o.sequence + ' ' + o.type + (o.status === 'error' ? ' (error)' : '')
+    : 'original: no matching step in recording ' + data.original.id;
+  if (o && o.screenshot) img.src = blobUrl(o.screenshot); else img.removeAttribute('src');
+  img.hidden = !(o && o.screenshot);
+  $('original-wrap').style.display = mode === 'shot' ? '' : 'none';  // the DOM view has the pane to itself
+}
+function toggleCompare() {
+  if (!data.original) return;
+  const on = $('view').classList.toggle('compare');
+  $('compare').classList.toggle('on', on);
+  select(current);
+}
+function placeBox(a) {
+  const box = $('box'), shot = $('shot'), viewport = (rec.metadata || {}).viewport;
+  if (!a.box || !viewport || !shot.naturalWidth) return;
+  const scale = shot.clientWidth / viewport.width;
+  Object.assign(box.style, {left: a.box.x * scale + 'px', top: a.box.y * scale + 'px',
+    width: a.box.width * scale + 'px', height: a.box.height * scale + 'px', display: 'block'});
+}
+// The DOM view: the snapshot laid out at the recorded viewport size, scaled to the pane.
+let shownDom = null;  // the snapshot key in the frame, and the action it was shown for
+let viewport = {width: 1280, height: 720};
+function fitDom() {
+  const view = $('view'), style = getComputedStyle(view);
+  const width = view.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const height = view.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+  const scale = snapshots.fit($('dom-wrap'), $('dom'), viewport, Math.max(40, width), Math.max(40, height));
+  $('dom-info').textContent = viewport.width + '\u00d7' + viewport.height + ' at ' + Math.round(scale * 100) + '%';
+}
+async function showDom(a) {
+  const frame = $('dom'), wanted = a.dom ? a.dom + ':' + current : null;
+  $('no-dom').hidden = !!a.dom;
+  $('dom-wrap').hidden = !a.dom;
+  fitDom();
+  if (!a.dom || shownDom === wanted) return;
+  shownDom = wanted;
+  const [html, size] = await Promise.all([snapshots.prepare(a.dom, () => domText(a.dom)), viewportOf(a)]);
+  if (shownDom !== wanted) return;  // another action was selected meanwhile
+  viewport = size;
+  fitDom();
+  frame.onload = () => {
+    if (shownDom !== wanted) return;
+    const doc = frame.contentDocument;
+    snapshots.highlight(doc, a.target);
+    doc.addEventListener('keydown', onKey);
+    snapshots.settle(doc, () => { if (shownDom === wanted) frame.dataset.settled = wanted; });
+    frame.dataset.loaded = wanted;
+  };
+  delete frame.dataset.loaded; delete frame.dataset.settled;
+  frame.srcdoc = html;
+}
+function setMode(m) {
+  mode = m;
+  $('show-shot').classList.toggle('on', m === 'shot'); $('show-dom').classList.toggle('on', m === 'dom');
+  $('dom-info').hidden = m !== 'dom';
+  if (m !== 'dom') { $('dom-wrap').hidden = true; $('no-dom').hidden = true; }
+  select(current);
+}
+function filmstrip() {
+  const strip = $('filmstrip'); strip.textContent = '';
+  const from = Math.max(0, current - 12), to = Math.min(actions.length, current + 13);
+  for (let i = from; i < to; i++) {
+    const a = actions[i], fig = el('figure', i === current ? 'selected' : null);
+    if (a.screenshot) { const img = el('img'); img.loading = 'lazy'; img.alt = '#' + a.sequence; img.src = blobUrl(a.screenshot); fig.append(img); }
+    else fig.append(el('div', null, '(none)'));
+    fig.append(el('figcaption', null, '#' + a.sequence + ' ' + a.type));
+    fig.addEventListener('click', () => select(i));
+    strip.append(fig);
+  }
+  const selected = strip.querySelector('.selected'); if (selected) selected.scrollIntoView({inline: 'center', block: 'nearest'});
+}
+function play() {
+  if (timer) { clearTimeout(timer); timer = null; $('play').textContent = '\u25B6 play'; return; }
+  $('play').textContent = '\u275A\u275A pause';
+  const step = () => {
+    if (current >= actions.length - 1) { play(); return; }
+    const gap = (actions[current + 1].timestamp_ms - actions[current].timestamp_ms) / Number($('speed').value);
+    timer = setTimeout(() => { select(current + 1); step(); }, Math.max(60, Math.min(3000, gap)));
+  };
+  step();
+}
+$('prev').onclick = () => select(current - 1); $('next').onclick = () => select(current + 1);
+$('play').onclick = play; $('show-shot').onclick = () => setMode('shot'); $('show-dom').onclick = () => setMode('dom');
+$('compare').onclick = toggleCompare; $('compare').hidden = !data.original;
+// Keys work with the focus in the viewer or in the shown snapshot (but not while typing in one of its fields).
+function onKey(e) {
+  const target = e.composedPath()[0] || e.target;
+  if (e.ctrlKey || e.metaKey || e.altKey || target.tagName === 'SELECT') return;
+  if (target.ownerDocument !== document && (/^(INPUT|TEXTAREA)$/.test(target.tagName) || target.isContentEditable)) return;
+  const moves = {ArrowLeft: current - 1, ArrowRight: current + 1, ArrowUp: current - 1, ArrowDown: current + 1, Home: 0, End: actions.length - 1};
+  if (e.key in moves) { e.preventDefault(); select(moves[e.key]); }
+  else if (e.key === ' ') { e.preventDefault(); play(); }
+  else if (e.key === 'd') setMode(mode === 'dom' ? 'shot' : 'dom');
+  else if (e.key === 'c') toggleCompare();
+}
+document.addEventListener('keydown', onKey);
+window.addEventListener('resize', () => actions.length && placeBox(actions[current]));
+new ResizeObserver(() => { if (mode === 'dom') fitDom(); }).observe($('view'));
+const firstError = actions.findIndex((a) => a.status === 'error');
+select(firstError >= 0 ? firstError : 0);

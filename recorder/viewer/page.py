@@ -1,0 +1,155 @@
+"""The viewer page for one recording, and the server's list of recordings.
+
+The page's HTML, CSS and JavaScript are files in ``assets/`` (a front-end engineer's to
+open, lint and change); they are read with importlib.resources and inlined here, so that
+the page stays one self-contained file.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import json
+import re
+from importlib import resources as package_files
+from typing import Any
+
+from ..errors import RecordingNotFound
+from ..store import Recording, RecordingStore
+
+# What the viewer page may load: its own inline script and style, screenshots and snapshot
+# resources as data: and blob: URLs, and (served) its own server's blobs. DOM snapshots are
+# srcdoc frames: they inherit this policy and add a stricter one of their own (snapshot.js).
+# No frame may navigate anywhere (frame-src): a link in a snapshot goes nowhere.
+PAGE_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline' data: blob:; "
+               "img-src data: blob: 'self'; font-src data: blob:; media-src data: blob:; connect-src 'self'; "
+               "frame-src 'none'; base-uri 'none'; form-action 'none'")
+INDEX_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'self'"
+SCRIPTS = ("resources.js", "snapshot.js", "viewer.js")  # in this order, as one <script>
+
+
+@functools.lru_cache(maxsize=None)
+def asset(name: str) -> str:
+    """The text of one of the viewer's files (``recorder/viewer/assets/<name>``)."""
+    text = package_files.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
+    # Scripts and the style sheet are inlined into <script> and <style>: a closing tag inside
+    # would end them early.
+    if name.endswith((".js", ".css")) and re.search(r"</(script|style)", text, re.IGNORECASE):
+        raise ValueError(f"recorder/viewer/assets/{name} must not contain '</script' or '</style'")
+    return text
+
+
+def _script_json(data: Any) -> str:
+    """JSON that is safe inside <script>: no `</script>`, no `<!--`, no line separators."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)
+    return text
+
+
+def recording_data(store: RecordingStore, recording: Recording, *, embed: bool, max_actions: int | None = None,
+                   only_errors: bool = False) -> dict[str, Any]:
+    """What the viewer page needs; with ``embed``, the snapshots themselves (as data: URIs / text).
+
+    ``resources`` maps each URL the recording's snapshots use to its stored resource
+    (``key``, media ``type``); with ``embed``, ``resource_data`` holds each resource's
+    bytes (base64) once per key, however many snapshots and URLs use it.
+    """
+    timeline = recording.timeline()
+    total = len(timeline)
+    if only_errors:
+        timeline = [a for a in timeline if a["status"] == "error"]
+    if max_actions is not None:
+        timeline = timeline[:max_actions]
+    actions = [{
+        "sequence": a["sequence"], "type": a["type"], "selector": a["selector"], "value": a["value"],
+        "url": a["url"], "status": a["status"], "error": a["error"], "timestamp_ms": a["timestamp_ms"],
+        "duration_ms": a["duration_ms"], "screenshot": a["screenshot_key"], "dom": a["dom_snapshot_key"],
+        "api": a["metadata"].get("api"), "redacted": bool(a["metadata"].get("redacted")),
+        "box": a["metadata"].get("bounding_box"), "target": a["metadata"].get("target"),
+        "page_index": a["metadata"].get("page_index", 0),
+        "shot_before": a["metadata"].get("screenshot_timing") == "before_action",
+    } for a in timeline]
+    kept = recording.resources()
+    data: dict[str, Any] = {"recording": recording.to_dict(), "actions": actions, "total_actions": total,
+                            "trimmed": len(actions) < total, "embedded": embed,
+                            "resources": {url: {"key": r["key"], "type": r["media_type"]} for url, r in kept.items()}}
+    original = _original_of(store, recording)
+    if original is not None:
+        # A replay (`recorder replay ID --record`): each step next to the step it re-performed.
+        data["original"] = {"id": original.id, "name": original.name}
+        for action, step in zip(actions, align_steps(original.timeline(), timeline)):
+            action["original"] = None if step is None else {
+                "sequence": step["sequence"], "type": step["type"], "status": step["status"],
+                "screenshot": step["screenshot_key"],
+            }
+    if embed:
+        keys = {a["screenshot"] for a in actions} | {(a.get("original") or {}).get("screenshot") for a in actions}
+        data["screenshots"] = {
+            key: "data:image/jpeg;base64," + base64.b64encode(store.blob(key)).decode() for key in keys if key
+        }
+        data["doms"] = {key: store.blob(key).decode("utf-8", "replace")
+                        for key in {a["dom"] for a in actions if a["dom"]}}
+        data["resource_data"] = {key: base64.b64encode(store.blob(key)).decode()
+                                 for key in sorted({r["key"] for r in kept.values()})}
+    return data
+
+
+def _original_of(store: RecordingStore, recording: Recording) -> Recording | None:
+    """The recording this one replays (``metadata.replay_of``), if it is in the store."""
+    original_id = recording.metadata.get("replay_of")
+    try:
+        return store.get(int(original_id)) if original_id is not None else None
+    except (RecordingNotFound, TypeError, ValueError):
+        return None
+
+
+def align_steps(original: list[dict[str, Any]], replayed: list[dict[str, Any]],
+                window: int = 8) -> list[dict[str, Any] | None]:
+    """For each replayed action, the original action it re-performed, or None.
+
+    Greedy and in order: the next original action (within ``window``) of the same type and
+    selector. Steps a replay skipped or added (a navigation a click caused) match nothing.
+    """
+    matched: list[dict[str, Any] | None] = []
+    start = 0
+    for action in replayed:
+        found = next((i for i in range(start, min(len(original), start + window))
+                      if (original[i]["type"], original[i]["selector"]) == (action["type"], action["selector"])), None)
+        matched.append(None if found is None else original[found])
+        if found is not None:
+            start = found + 1
+    return matched
+
+
+def render(store: RecordingStore, recording: Recording, *, embed: bool = True, max_actions: int | None = None,
+           only_errors: bool = False) -> str:
+    """The viewer page for one recording (self-contained with ``embed``)."""
+    data = recording_data(store, recording, embed=embed, max_actions=max_actions, only_errors=only_errors)
+    title = html.escape(f"{recording.name} · recording {recording.id}")
+    return _fill(asset("page.html"), CSP=PAGE_POLICY, TITLE=title, STYLE=asset("viewer.css"), DATA=_script_json(data),
+                 SCRIPT="\n".join(asset(name) for name in SCRIPTS))
+
+
+def render_index(store: RecordingStore, status: str | None = None, name: str | None = None) -> str:
+    """The server's list of recordings, filtered by status and a name substring."""
+    recordings = [r for r in store.list(status=status or None) if not name or name.lower() in r.name.lower()]
+    rows = "".join(
+        f"<tr class='{html.escape(r.status)}'><td>{r.id}</td><td><a href='/recording/{r.id}'>{html.escape(r.name)}</a></td>"
+        f"<td>{html.escape(r.status)}</td><td>{r.action_count}</td>"
+        f"<td>{'' if r.duration_ms is None else f'{r.duration_ms / 1000:.1f} s'}</td>"
+        f"<td>{html.escape(r.started_at[:19].replace('T', ' '))}</td></tr>"
+        for r in recordings
+    ) or "<tr><td colspan='6'>no recordings match</td></tr>"
+    options = "".join(f"<option{' selected' if s == status else ''}>{s}</option>"
+                      for s in ("", "recording", "completed", "failed", "interrupted"))
+    return _fill(asset("index.html"), CSP=INDEX_POLICY, STYLE=asset("viewer.css"), ROWS=rows, OPTIONS=options,
+                 NAME=html.escape(name or "", quote=True), DB=html.escape(str(store.path)))
+
+
+def _fill(template: str, **parts: str) -> str:
+    """Fill ``__NAME__`` placeholders in one pass: recorded text that happens to contain
+    ``__SCRIPT__`` must stay text, not receive the next part."""
+    return re.sub(r"__([A-Z]+)__", lambda match: parts.get(match.group(1), match.group(0)), template)

@@ -1,0 +1,118 @@
+"""The viewer server (``recorder view --serve``): every recording of one database, on 127.0.0.1.
+
+    /                                   the list of recordings (filter: ?status=&name=)
+    /recording/ID                       the viewer page, its screenshots and snapshots loaded lazily
+    /blob/KEY                           a screenshot or DOM snapshot some action uses
+    /recording/ID/resource/KEY          a stylesheet, image or font recording ID kept
+
+Only 127.0.0.1 and localhost are answered (a rebinding host name is refused), and only
+blobs and resources the database's recordings use are served.
+"""
+
+from __future__ import annotations
+
+import http.server
+import re
+import threading
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ..errors import RecordingNotFound
+from ..store import RecordingStore
+from .page import INDEX_POLICY, PAGE_POLICY, render, render_index
+
+_KEY = re.compile(r"^[0-9a-f]{64}$")
+# Served bytes are meant for the viewer's scripts; opened by themselves (an SVG, say) they
+# must not run as a page of this origin.
+_INERT = "sandbox; default-src 'none'"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    store: RecordingStore
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        if host not in ("127.0.0.1", "localhost"):
+            # A page elsewhere could point its own host name at 127.0.0.1 (DNS rebinding)
+            # and read recordings through the browser: only our own names are served.
+            self._send(403, "this server answers only for 127.0.0.1 and localhost", "text/plain")
+            return
+        url = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        try:
+            if url.path == "/":
+                self._send(200, render_index(self.store, query.get("status"), query.get("name")), "text/html",
+                           policy=INDEX_POLICY + "; frame-ancestors 'none'")
+            elif match := re.fullmatch(r"/recording/(\d+)", url.path):
+                recording = self.store.get(int(match.group(1)))
+                self._send(200, render(self.store, recording, embed=False), "text/html",
+                           policy=PAGE_POLICY + "; frame-ancestors 'none'")
+            elif match := re.fullmatch(r"/recording/(\d+)/resource/([^/]+)", url.path):
+                self._resource(int(match.group(1)), match.group(2))
+            elif match := re.fullmatch(r"/blob/([^/]+)", url.path):
+                self._blob(match.group(1))
+            else:
+                self._send(404, "not found", "text/plain")
+        except RecordingNotFound as exc:
+            self._send(404, str(exc), "text/plain")
+
+    def _blob(self, key: str) -> None:
+        used = _KEY.match(key) and self.store._call(lambda conn: conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM actions WHERE screenshot_key = ?1 OR dom_snapshot_key = ?1)", (key,)
+        ).fetchone()[0])
+        if not used:
+            self._send(404, "no such blob in this database", "text/plain")
+            return
+        media_type = self.store.blob_info(key)["media_type"]
+        # A DOM snapshot goes out as plain text: opened directly, it must not run as a page.
+        self._send(200, self.store.blob(key), media_type if media_type.startswith("image/") else "text/plain",
+                   cache=True, policy=_INERT)
+
+    def _resource(self, recording_id: int, key: str) -> None:
+        """A resource by key, if that recording's snapshots use it."""
+        kept = self.store.get(recording_id).resources().values() if _KEY.match(key) else []
+        info = next((r for r in kept if r["key"] == key), None)
+        if info is None:
+            self._send(404, "no such resource in this recording", "text/plain")
+            return
+        self._send(200, self.store.blob(key), info["media_type"], cache=True, policy=_INERT)
+
+    def _send(self, status: int, body: str | bytes, media_type: str, cache: bool = False,
+              policy: str | None = None) -> None:
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", f"{media_type}; charset=utf-8" if media_type.startswith("text/") else media_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Cache-Control", "private, max-age=31536000, immutable" if cache else "no-store")
+        if policy:
+            self.send_header("Content-Security-Policy", policy)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def make_server(store: RecordingStore, port: int = 0) -> http.server.ThreadingHTTPServer:
+    """A viewer server on 127.0.0.1 (never another interface); ``serve_forever()`` it."""
+    handler = type("Handler", (_Handler,), {"store": store})
+    return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+
+
+def serve_in_thread(store: RecordingStore, port: int = 0) -> tuple[str, http.server.ThreadingHTTPServer]:
+    """A viewer server answering from a daemon thread: its base URL, and the server to ``shutdown()``."""
+    server = make_server(store, port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+def serve(store: RecordingStore, port: int = 0) -> None:
+    """Serve the viewer on http://127.0.0.1:PORT/ until interrupted (Ctrl-C)."""
+    server = make_server(store, port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
