@@ -358,7 +358,8 @@ def _replay_progress() -> Callable[[Any, int], None]:
               "pytest-playwright test; playwright-trace: a trace.zip for `playwright show-trace` (needs -o).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
               help="File to write (default: standard output).")
-@click.option("--no-blobs", is_flag=True, help="json: leave the screenshots and DOM snapshots out.")
+@click.option("--no-blobs", is_flag=True, help="json: leave out the bytes of the screenshots, DOM snapshots and "
+              "page resources (the resources are still listed).")
 @friendly_errors
 def export_command(recording_id: int, db: Path | None, format_: str, output: str, no_blobs: bool) -> None:
     """Export a recording: a portable JSON cassette, or a pytest file.

@@ -28,18 +28,25 @@ from .replay import secret_env_var, secret_name, url_pattern
 from .store import Recording, RecordingStore
 
 CASSETTE_FORMAT = "recorder-cassette"
-CASSETTE_VERSION = 1
+# 1: recording, timeline, blobs. 2: and resources, the stylesheets, images and fonts the
+# DOM snapshots use (their bytes among the blobs). A version 1 cassette still imports.
+CASSETTE_VERSION = 2
 
 
 def export_json(recording: Recording, blobs: bool = True) -> dict[str, Any]:
-    """The recording, its timeline and (base64) the snapshots its actions show."""
+    """The recording, its timeline, the resources its snapshots use, and (base64, by
+    sha256 key) the bytes of its screenshots, DOM snapshots and resources."""
     timeline = recording.timeline()
+    kept = recording.resources()
+    resources = [{"url": url, "media_type": info["media_type"], "key": info["key"], "size": info["size"],
+                  "sequence": info["sequence"]} for url, info in kept.items()]
     cassette: dict[str, Any] = {
         "format": CASSETTE_FORMAT, "version": CASSETTE_VERSION,
-        "recording": recording.to_dict(), "timeline": timeline,
+        "recording": recording.to_dict(), "timeline": timeline, "resources": resources,
     }
     if blobs:
         keys = {a[k] for a in timeline for k in ("screenshot_key", "dom_snapshot_key") if a[k]}
+        keys |= {info["key"] for info in kept.values()}
         cassette["blobs"] = {
             key: {"media_type": recording.store.blob_info(key)["media_type"],
                   "data": base64.b64encode(recording.store.blob(key)).decode()}
@@ -49,20 +56,29 @@ def export_json(recording: Recording, blobs: bool = True) -> dict[str, Any]:
 
 
 def import_json(store: RecordingStore, cassette: dict[str, Any]) -> Recording:
-    """Store a cassette as a new recording; its actions keep their sequence, timing and keys."""
+    """Store a cassette as a new recording; its actions keep their sequence, timing and keys,
+    its resources their URLs. A cassette without blobs (``--no-blobs``) imports without
+    snapshots or resources."""
     if not isinstance(cassette, dict):
         raise ValueError(f"not a recorder cassette (a JSON {type(cassette).__name__}, not an object)")
     if cassette.get("format") != CASSETTE_FORMAT:
         raise ValueError(f"not a recorder cassette (format is {cassette.get('format')!r}, expected {CASSETTE_FORMAT!r})")
-    if cassette.get("version", 0) > CASSETTE_VERSION:
-        raise ValueError(f"cassette version {cassette['version']} is newer than this recorder reads ({CASSETTE_VERSION})")
+    version = cassette.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"the cassette version {version!r} is not a whole number from 1")
+    if version > CASSETTE_VERSION:
+        raise ValueError(f"cassette version {version} is newer than this recorder reads ({CASSETTE_VERSION})")
     source = cassette["recording"]
-    found = cassette.get("blobs") or {}
-    if not isinstance(found, dict) or not all(isinstance(item, dict) and isinstance(item.get("data"), str)
-                                              for item in found.values()):
+    found = cassette.get("blobs")
+    if found is not None and (not isinstance(found, dict) or not all(
+            isinstance(item, dict) and isinstance(item.get("data"), str) for item in found.values())):
         raise ValueError("its blobs are not {key: {data: base64}}")
-    blobs = {key: base64.b64decode(item["data"], validate=True) for key, item in found.items()}
-    return store.restore(source, cassette["timeline"], blobs)
+    blobs = {key: base64.b64decode(item["data"], validate=True) for key, item in (found or {}).items()}
+    resources = cassette.get("resources", [])  # none before version 2
+    if not isinstance(resources, list):
+        raise ValueError("its resources are not a list of {url, media_type, key, size, sequence}")
+    # Without blobs the resources are only named: there are no bytes to keep.
+    return store.restore(source, cassette["timeline"], blobs, resources if found is not None else None)
 
 
 # -- pytest ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import threading
@@ -586,13 +587,20 @@ class RecordingStore:
         self._forget_bases(recording_id)
         return freed
 
-    def restore(self, recording: dict[str, Any], timeline: Sequence[dict[str, Any]], snapshots: dict[str, bytes]) -> Recording:
+    def restore(self, recording: dict[str, Any], timeline: Sequence[dict[str, Any]], snapshots: dict[str, bytes],
+                resources: Sequence[dict[str, Any]] | None = None) -> Recording:
         """Store a recording read from elsewhere (see recorder.exchange) under a new id.
+
+        ``snapshots`` holds the bytes by key: of the actions' screenshots and DOM
+        snapshots, and of ``resources``, the stylesheets, images and fonts its snapshots
+        use (``{url, media_type, key[, size, sequence]}`` each, as ``Recording.resources()``
+        lists them); a blob the database already has is not stored again.
 
         Everything is checked first (a ``ValueError`` names what is wrong), so a bad
         cassette stores nothing and cannot poison what is imported after it.
         """
-        _check_restorable(recording, timeline, snapshots)
+        resources = list(resources or [])
+        _check_restorable(recording, timeline, snapshots, resources)
         columns = ("name", "status", "started_at", "completed_at", "failed_at", "duration_ms", "error")
         row = {column: recording.get(column) for column in columns}
         row["metadata"] = _json(recording.get("metadata") or {})
@@ -608,6 +616,16 @@ class RecordingStore:
             recording_id = int(conn.execute(
                 f"INSERT INTO recordings ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
             ).lastrowid or 0)
+            # Resources first: a key shared with a screenshot then reads back as these bytes.
+            for resource in resources:
+                data = snapshots[resource["key"]]
+                self._put_resource_blob(conn, resource["key"], data, resource["media_type"])
+                conn.execute(
+                    "INSERT INTO resources (recording_id, url, media_type, blob_key, size, sequence)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (recording_id, resource["url"], resource["media_type"], resource["key"], len(data),
+                     resource.get("sequence")),
+                )
             for action in timeline:
                 keys = {}
                 for column, kind in (("screenshot_key", "screenshot"), ("dom_snapshot_key", "dom")):
@@ -1261,7 +1279,16 @@ class Recording:
 _INT64 = range(-(2**63), 2**63)
 
 
-def _check_restorable(recording: Any, timeline: Any, snapshots: dict[str, bytes]) -> None:
+_BLOB_KEY = re.compile(r"[0-9a-f]{64}")
+# type "/" subtype, as RFC 9110 spells a media type without parameters: the viewer sends it
+# as a Content-Type header.
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
+# What a DOM snapshot names and recorder keeps: absolute http(s) URLs, no spaces or controls.
+_RESOURCE_URL = re.compile(r"https?://[^\s/?#\x00-\x1f\x7f]+[^\s\x00-\x1f\x7f]*", re.IGNORECASE)
+
+
+def _check_restorable(recording: Any, timeline: Any, snapshots: dict[str, bytes],
+                      resources: Sequence[Any] = ()) -> None:
     """Refuse, with the reason, a recording that would not read back as it was exported."""
     def optional(value: Any, kind: type | tuple[type, ...], what: str) -> None:
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)
@@ -1299,6 +1326,39 @@ def _check_restorable(recording: Any, timeline: Any, snapshots: dict[str, bytes]
         key = action.get("dom_snapshot_key")
         if key in snapshots and blobs.blob_key(snapshots[key]) != key:
             raise ValueError(f"the DOM snapshot {key} of {what} does not match its key")
+    _check_resources(resources, snapshots)
+
+
+def _check_resources(resources: Sequence[Any], snapshots: dict[str, bytes]) -> None:
+    """Each resource names an absolute http(s) URL once, a media type, and bytes that are
+    among ``snapshots`` and hash to its key (a resource comes back exactly as stored)."""
+    urls: set[str] = set()
+    for number, resource in enumerate(resources, 1):
+        if not isinstance(resource, dict):
+            raise ValueError(f"resource {number} is {type(resource).__name__}, not an object")
+        url = resource.get("url")
+        if not isinstance(url, str) or not _RESOURCE_URL.fullmatch(url):
+            raise ValueError(f"resource {number}'s url {url!r} is not an absolute http(s) URL")
+        what = f"resource {number} ({url})"
+        if url in urls:
+            raise ValueError(f"{what} is listed twice")
+        urls.add(url)
+        media_type = resource.get("media_type")
+        if not isinstance(media_type, str) or not _MEDIA_TYPE.fullmatch(media_type):
+            raise ValueError(f"{what}'s media type {media_type!r} is not a type/subtype")
+        key = resource.get("key")
+        if not isinstance(key, str) or not _BLOB_KEY.fullmatch(key):
+            raise ValueError(f"{what}'s key {key!r} is not a sha256 (64 hex digits)")
+        if key not in snapshots:
+            raise ValueError(f"{what}'s key {key} is unknown: its bytes are not among the blobs")
+        if blobs.blob_key(snapshots[key]) != key:
+            raise ValueError(f"the bytes of {what} do not match its key {key}")
+        size, sequence = resource.get("size"), resource.get("sequence")
+        if size is not None and (type(size) is not int or size != len(snapshots[key])):
+            raise ValueError(f"{what}'s size is {size!r}, but its bytes are {len(snapshots[key])}")
+        if sequence is not None and (not isinstance(sequence, int) or isinstance(sequence, bool)
+                                     or sequence not in _INT64 or sequence < 1):
+            raise ValueError(f"{what}'s sequence is {sequence!r}, not a whole number from 1")
 
 
 def _row_dict(row: Any) -> dict[str, Any]:

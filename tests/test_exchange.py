@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import ast
+import base64
 import hashlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from playwright.sync_api import BrowserContext, FrameLocator, Page, expect
 
 from recorder import RecordingStore, record
 from recorder.cli import main
-from recorder.exchange import export_pytest
+from recorder.exchange import export_json, export_pytest, import_json
 from tests.conftest import PAGES
 from tests.test_replay import SECRET, recorded, serve, shop  # noqa: F401 - fixtures
 
@@ -266,6 +268,189 @@ def test_trace_export_of_a_recording_without_resources_still_opens(db_path: Path
         snapshot = after_snapshot(viewer, "navigate")
         expect(snapshot.locator("h1")).to_have_text("Kept before resources")
         expect(snapshot.frame_locator("iframe").locator("body")).to_have_text("")  # blank, not an error page
+
+
+# -- the JSON cassette carries the page resources --------------------------------------------
+
+STYLED_FILES = {"app.css", "theme.css", "deco.woff", "logo-1x.png", "tile.png"}
+
+
+def export_cassette(recording_id: int, db_path: Path, *options: str) -> dict[str, Any]:
+    result = CliRunner().invoke(main, ["export", str(recording_id), "--db", str(db_path), *options])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def import_cassette(cassette: Any, target: Path, tmp_path: Path) -> Any:
+    path = tmp_path / "cassette.json"
+    path.write_text(json.dumps(cassette))
+    return CliRunner().invoke(main, ["import", str(path), "--db", str(target)])
+
+
+def kept(store: RecordingStore, recording_id: int) -> dict[str, tuple[str, bytes]]:
+    """A recording's resources as URL -> (media type, the bytes the store gives back)."""
+    return {url: (info["media_type"], store.blob(info["key"]))
+            for url, info in store.get(recording_id).resources().items()}
+
+
+def rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """What a database holds, table by table (the blobs by key and size, not their bytes)."""
+    queries = {"recordings": "SELECT * FROM recordings ORDER BY id",
+               "actions": "SELECT * FROM actions ORDER BY id",
+               "resources": "SELECT * FROM resources ORDER BY recording_id, url",
+               "blobs": "SELECT rowid, key, media_type, codec, size, stored_size FROM blobs ORDER BY rowid"}
+    with closing(sqlite3.connect(path)) as conn:
+        return {table: conn.execute(sql).fetchall() for table, sql in queries.items()}
+
+
+def test_json_cassette_carries_the_resources_and_they_import(styled: int, db_path: Path, tmp_path: Path) -> None:
+    cassette = export_cassette(styled, db_path)
+    with RecordingStore(db_path) as store:
+        original = kept(store, styled)
+        listed = store.get(styled).resources()
+    assert {url.rsplit("/", 1)[1] for url in original} == STYLED_FILES
+    assert cassette["version"] == 2
+    assert cassette["resources"] == [{"url": url, **{k: info[k] for k in ("media_type", "key", "size", "sequence")}}
+                                     for url, info in listed.items()]
+    for resource in cassette["resources"]:  # their bytes travel with the other blobs, by sha256
+        data = base64.b64decode(cassette["blobs"][resource["key"]]["data"])
+        assert data == original[resource["url"]][1] and hashlib.sha256(data).hexdigest() == resource["key"]
+
+    other = tmp_path / "other.db"
+    result = import_cassette(cassette, other, tmp_path)
+    assert result.exit_code == 0, result.output
+    with RecordingStore(other) as store, RecordingStore(db_path) as source:
+        assert kept(store, 1) == original  # the same URLs, media types and bytes
+        assert without_ids(store.get(1).timeline()) == without_ids(source.get(styled).timeline())
+        assert {url: info["sequence"] for url, info in store.get(1).resources().items()} == \
+            {url: info["sequence"] for url, info in listed.items()}
+
+
+@pytest.mark.parametrize("into", ["the database it came from", "a fresh database, twice"])
+def test_an_imported_resource_already_in_the_database_is_not_stored_again(
+        styled: int, db_path: Path, tmp_path: Path, into: str) -> None:
+    cassette = export_cassette(styled, db_path)
+    keys = {resource["key"] for resource in cassette["resources"]}
+    target = db_path if into == "the database it came from" else tmp_path / "other.db"
+    if target != db_path:
+        assert import_cassette(cassette, target, tmp_path).exit_code == 0
+    before = rows(target)
+    result = import_cassette(cassette, target, tmp_path)
+    assert result.exit_code == 0, result.output
+    after = rows(target)
+    assert after["blobs"] == before["blobs"]  # not one blob stored, rewritten or replaced
+    assert sorted(row[1] for row in after["blobs"] if row[1] in keys) == sorted(keys)  # once each
+    with RecordingStore(target) as store:
+        first, second = (store.list()[i].id for i in (1, 0))
+        assert kept(store, second) == kept(store, first) and len(kept(store, second)) == len(STYLED_FILES)
+    assert len(after["resources"]) == len(before["resources"]) + len(STYLED_FILES)
+
+
+def test_a_cassette_whose_resource_bytes_were_changed_is_refused_and_stores_nothing(
+        styled: int, db_path: Path, tmp_path: Path) -> None:
+    with RecordingStore(db_path) as store:
+        cassette = export_json(store.get(styled))
+    target = tmp_path / "target.db"
+    with RecordingStore(target) as store:
+        import_json(store, json.loads(json.dumps(cassette)))  # an honest copy is there already
+    before = rows(target)
+    stylesheet = next(r for r in cassette["resources"] if r["url"].endswith("/app.css"))
+    cassette["blobs"][stylesheet["key"]]["data"] = base64.b64encode(b"header { background: red }").decode()
+    with RecordingStore(target) as store:
+        with pytest.raises(ValueError, match=r"the bytes of resource \d+ \(http://127\.0\.0\.1:\d+/styled/app\.css\)"
+                                             r" do not match its key [0-9a-f]{64}"):
+            import_json(store, cassette)
+    assert rows(target) == before
+
+
+def test_a_cassette_without_blobs_lists_the_resources_and_imports_without_them(
+        styled: int, db_path: Path, tmp_path: Path) -> None:
+    cassette = export_cassette(styled, db_path, "--no-blobs")
+    assert "blobs" not in cassette
+    assert {r["url"].rsplit("/", 1)[1] for r in cassette["resources"]} == STYLED_FILES
+    assert all(r["size"] > 0 and len(r["key"]) == 64 for r in cassette["resources"])
+    target = tmp_path / "other.db"
+    assert import_cassette(cassette, target, tmp_path).exit_code == 0
+    with RecordingStore(target) as store:
+        assert store.get(1).resources() == {} and len(store.get(1).timeline()) == 3
+
+
+def test_an_old_cassette_without_resources_imports(tmp_path: Path) -> None:
+    """A version 1 cassette, as recorder wrote them before resources were kept."""
+    document = b"<!DOCTYPE html><html><body><h1>Kept before resources</h1></body></html>"
+    key = hashlib.sha256(document).hexdigest()
+    old = {
+        "format": "recorder-cassette", "version": 1,
+        "recording": {"id": 7, "name": "older", "status": "completed", "started_at": "2024-05-01T10:00:00.000+00:00",
+                      "completed_at": "2024-05-01T10:00:01.200+00:00", "failed_at": None, "duration_ms": 1200,
+                      "action_count": 1, "error": None, "metadata": {}, "agent_run": None, "sandbox_session": None,
+                      "owner": None, "parent_id": None, "interrupted_at": None},
+        "timeline": [{"id": 3, "type": "navigate", "sequence": 1, "timestamp_ms": 0, "duration_ms": 40,
+                      "selector": None, "value": "http://127.0.0.1:9/", "url": "http://127.0.0.1:9/", "status": "ok",
+                      "error": None, "screenshot_key": None, "dom_snapshot_key": key,
+                      "metadata": {"api": "Page.goto"}}],
+        "blobs": {key: {"media_type": "text/html", "data": base64.b64encode(document).decode()}},
+    }
+    target = tmp_path / "target.db"
+    result = import_cassette(old, target, tmp_path)
+    assert result.exit_code == 0 and "imported as recording 1 (older, 1 actions)" in result.stdout, result.output
+    with RecordingStore(target) as store:
+        recording = store.get(1)
+        assert recording.resources() == {} and store.blob(recording.timeline()[0]["dom_snapshot_key"]) == document
+
+
+def cassette_with_resources(db_path: Path) -> dict[str, Any]:
+    """A cassette of a recording, made without a browser, that kept a stylesheet and an image."""
+    with RecordingStore(db_path) as store:
+        recording = store.start(name="kept")
+        recording.record_action("navigate", value="http://127.0.0.1:9/", url="http://127.0.0.1:9/",
+                                dom_snapshot='<html><head><link rel="stylesheet" href="http://127.0.0.1:9/app.css">'
+                                '</head><body><img src="http://127.0.0.1:9/logo.png"></body></html>',
+                                metadata={"api": "Page.goto"})
+        recording.record_resource("http://127.0.0.1:9/app.css", b"body { color: rgb(1, 2, 3) }", "text/css", 1)
+        recording.record_resource("http://127.0.0.1:9/logo.png", (PAGES / "styled" / "logo-1x.png").read_bytes(),
+                                  "image/png", 1)
+        recording.complete()
+    with RecordingStore(db_path) as store:
+        return export_json(store.get(1))
+
+
+def _first_resource(**changes: Any) -> Any:
+    return lambda cassette: cassette["resources"][0].update(changes)
+
+
+BAD_RESOURCES = [
+    ("unknown key", lambda c: c["blobs"].pop(c["resources"][0]["key"]), "its bytes are not among the blobs"),
+    ("changed bytes", lambda c: c["blobs"][c["resources"][0]["key"]].update(data=base64.b64encode(b"x").decode()),
+     "the bytes of resource 1 (http://127.0.0.1:9/app.css) do not match its key"),
+    ("a key that is no sha256", _first_resource(key="../../etc/passwd"), "is not a sha256 (64 hex digits)"),
+    ("a javascript url", _first_resource(url="javascript:alert(1)"),
+     "'javascript:alert(1)' is not an absolute http(s) URL"),
+    ("a relative url", _first_resource(url="app.css"), "'app.css' is not an absolute http(s) URL"),
+    ("a url with a line break", _first_resource(url="http://127.0.0.1:9/a\nb.css"), "is not an absolute http(s) URL"),
+    ("a media type carrying a header", _first_resource(media_type="text/css\r\nSet-Cookie: a=1"),
+     "media type 'text/css\\r\\nSet-Cookie: a=1' is not a type/subtype"),
+    ("no media type", _first_resource(media_type=None), "media type None is not a type/subtype"),
+    ("a url listed twice", lambda c: c["resources"].append(dict(c["resources"][0])),
+     "resource 3 (http://127.0.0.1:9/app.css) is listed twice"),
+    ("a size that disagrees", _first_resource(size=3), "size is 3, but its bytes are 28"),
+    ("a text sequence", _first_resource(sequence="1"), "sequence is '1', not a whole number from 1"),
+    ("resources not a list", lambda c: c.update(resources={}), "its resources are not a list"),
+    ("a resource that is no object", lambda c: c.update(resources=["http://127.0.0.1:9/app.css"]),
+     "resource 1 is str, not an object"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), [b[1:] for b in BAD_RESOURCES], ids=[b[0] for b in BAD_RESOURCES])
+def test_a_bad_resource_entry_refuses_the_whole_cassette_with_the_reason(
+        db_path: Path, tmp_path: Path, change: Any, message: str) -> None:
+    cassette = cassette_with_resources(db_path)
+    assert import_cassette(cassette, tmp_path / "good.db", tmp_path).exit_code == 0  # as exported, it imports
+    change(cassette)
+    target = tmp_path / "target.db"
+    result = import_cassette(cassette, target, tmp_path)
+    assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.stderr, result.output
+    assert not target.exists()  # nothing stored, not even an empty database
 
 
 def test_recorded_text_never_becomes_code_in_the_pytest_export(db_path: Path, tmp_path: Path) -> None:
