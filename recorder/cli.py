@@ -209,9 +209,10 @@ def view_command(recording_id: int | None, db: Path | None, output: Path | None,
                  port: int, max_actions: int | None, only_errors: bool) -> None:
     """Look at a recording in a browser, step by step.
 
-    Writes one self-contained HTML file (screenshots and DOM snapshots inside, works from
-    file://, no network) and opens it. Without ID, the newest recording. Arrow keys step,
-    Space plays, D toggles screenshot / DOM.
+    Writes one self-contained HTML file (screenshots, DOM snapshots and the stylesheets,
+    images and fonts they use inside; works from file://, no network) and opens it.
+    Without ID, the newest recording. Arrow keys step, Space plays, D toggles
+    screenshot / DOM (the page as it looked, styled, at the recorded viewport size).
 
     \b
     Examples:
