@@ -971,9 +971,18 @@ class PageCapture:
         if self.session.target_engine:
             found = locator.locator(inpage.target_selector(redact))
             try:
-                if not (yield lambda: found.count()):
-                    return None
-                data = yield lambda: found.first.get_attribute("data", timeout=CAPTURE_TIMEOUT_MS)
+                try:
+                    # One round trip: `.first` of (what the engine says of the element, or, when
+                    # the locator finds nothing, "null"); get_attribute would wait for an element.
+                    either = found.or_(self.page.locator(inpage.NO_TARGET))
+                except Exception:  # a Locator of a child Frame object: "must belong to the same frame"
+                    either = None
+                if either is not None:
+                    data = yield lambda: either.first.get_attribute("data", timeout=CAPTURE_TIMEOUT_MS)
+                else:
+                    if not (yield lambda: found.count()):
+                        return None
+                    data = yield lambda: found.first.get_attribute("data", timeout=CAPTURE_TIMEOUT_MS)
                 return json.loads(data) if data else None
             except Exception as exc:
                 # A document whose Playwright scripts were set up before the engine was

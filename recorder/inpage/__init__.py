@@ -45,6 +45,10 @@ def main_world_function(function: str) -> str:
     return f"(args) => ({world_source()}).{function}(...args)"
 
 
+# The selector that yields engine.js's answer for "no element": `null`.
+NO_TARGET = f"{TARGET_ENGINE}=none"
+
+
 def target_selector(redact: list[str]) -> str:
     """The selector part that, after an action's locator, yields what engine.js tells of its element."""
     return f"{TARGET_ENGINE}={quote(json.dumps(redact), safe='')}"

@@ -3,11 +3,17 @@
 // detached element whose `data` attribute is the JSON of what world.js's elementInfo
 // says of the locator's element. recorder reads it with get_attribute, so looking at an
 // action's element never runs in the page's main world, whatever the page did to it.
-// Nothing is added to the page: the element is never attached.
+// Nothing is added to the page: the element is never attached. `recorder-target=none`
+// gives one whose `data` is null, the answer when the locator finds nothing.
 (() => {
   const recorder = __WORLD__;
   return {
     queryAll(root, body) {
+      if (body === 'none') {  // the fallback of `<locator> >> recorder-target=... or recorder-target=none`
+        const none = document.createElement('template');
+        none.setAttribute('data', 'null');
+        return [none];
+      }
       let redact = [];
       try { redact = JSON.parse(decodeURIComponent(body)); } catch (e) {}
       const out = document.createElement('template');  // a standard tag: no page-defined custom element

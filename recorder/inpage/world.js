@@ -148,10 +148,9 @@
   let optionsKey = null;
   let flagged = new Set();  // elements redacted or masked at the last snapshot
   const volatile = new Set();
-  const scrollers = new Set();  // elements seen scrolled: their position is read every time
+  const scrollers = new Set();  // scroll containers and elements seen scrolling: read every time
   const fieldStates = new WeakMap();  // form field -> its state when last serialized
   const roots = new Set();  // documents and shadow roots watched
-  const scanned = new WeakSet();  // roots whose every element's scroll position was read once
 
   const watch = (root) => {
     if (roots.has(root)) return;
@@ -240,9 +239,7 @@
       watch(doc);
       collect(doc);
       const d = doc.doctype;
-      const scan = !scanned.has(doc);
-      const html = (d ? '<!DOCTYPE ' + d.name + '>' : '') + (doc.documentElement ? element(doc.documentElement, doc.baseURI, false, doc, scan) : '');
-      scanned.add(doc);
+      const html = (d ? '<!DOCTYPE ' + d.name + '>' : '') + (doc.documentElement ? element(doc.documentElement, doc.baseURI, false, doc) : '');
       return html;
     };
 
@@ -255,11 +252,11 @@
       return out;
     };
 
-    // The children of `node`, serialized. `scan`: read every element's scroll position.
-    const children = (node, base, hidden, doc, scan) => {
+    // The children of `node`, serialized.
+    const children = (node, base, hidden, doc) => {
       let out = '';
       for (let child = node.firstChild; child && size <= maxChars; child = child.nextSibling) {
-        if (child.nodeType === 1) out += element(child, base, hidden, doc, scan);
+        if (child.nodeType === 1) out += element(child, base, hidden, doc);
         else if (child.nodeType === 3) {
           const text = escapeText(child.data);
           size += text.length;
@@ -270,7 +267,7 @@
     };
 
     const NONE = [];
-    const element = (el, base, hidden, doc, scan) => {
+    const element = (el, base, hidden, doc) => {
       const entry = cache.get(el);
       if (entry && entry.hidden === hidden) {
         size += entry.html.length;
@@ -278,13 +275,13 @@
         return entry.html;
       }
       const mark = collected.length;
-      const html = serializeElement(el, base, hidden, doc, scan);
+      const html = serializeElement(el, base, hidden, doc);
       cache.set(el, {html, urls: collected.length > mark ? collected.slice(mark) : NONE, hidden,
                      scroll: scrollers.has(el) ? scrollOf(el) : ''});
       return html;
     };
 
-    const serializeElement = (el, base, hidden, doc, scan) => {
+    const serializeElement = (el, base, hidden, doc) => {
       const tag = el.localName;
       if (DROPPED.has(tag)) return '';
       const isSecretField = (tag === 'input' && (el.type || '').toLowerCase() === 'password');
@@ -390,11 +387,14 @@
           foreignFrames++;
         }
       }
-      // Reading every element's scroll position costs more than all the rest: it is read
-      // once per document, then only for elements that scrolled since.
-      if (scan || scrollers.has(el)) {
+      // Scroll positions are read for scroll containers (elements whose content overflows
+      // them, found as they are serialized) and for elements seen scrolling; then every
+      // snapshot reads them again (see the top of snapshot()).
+      if (scrollers.has(el) || (el.firstElementChild
+          && (el.scrollHeight > el.clientHeight || el.scrollWidth > el.clientWidth))) {
+        scrollers.add(el);
         const scroll = scrollOf(el);
-        if (scroll) { attrs.set('data-recorder-scroll', scroll); scrollers.add(el); }
+        if (scroll) attrs.set('data-recorder-scroll', scroll);
       }
       if (el === doc.documentElement) {
         volatile.add(el);
@@ -417,7 +417,7 @@
         if (el.sheet && !css.trim()) css = rulesText(el.sheet) || '';
         out += absoluteCss(css, base, found).replace(/<\/style/gi, '<\\/style');
       } else if (tag === 'template') {
-        out += children(el.content, base, secret, doc, scan);
+        out += children(el.content, base, secret, doc);
       } else if (RAW_TEXT.has(tag)) {
         // iframe: its document is in srcdoc
       } else {
@@ -427,10 +427,9 @@
           collect(root);
           if (root.adoptedStyleSheets && root.adoptedStyleSheets.length) volatile.add(el);
           out += '<template shadowrootmode="open">' + adopted(root, base)
-            + children(root, base, secret, doc, scan || !scanned.has(root)) + '</template>';
-          scanned.add(root);
+            + children(root, base, secret, doc) + '</template>';
         }
-        out += children(el, base, secret && !field ? true : hidden, doc, scan);
+        out += children(el, base, secret && !field ? true : hidden, doc);
       }
       if (tag === 'head') { volatile.add(el); out += adopted(doc, base); }
       return out + '</' + outName + '>';
