@@ -503,7 +503,8 @@ class PageCapture:
         self.responses: dict[str, tuple[str, str | None]] = {}  # URL -> (CDP request id, media type)
         # Frames of other origins: the CDP session that reaches each and its CDP frame id.
         self.frame_sessions: dict[Any, tuple[Any, str]] = {}
-        self.last_snapshot: tuple[str, str] | None = None  # (its id in the page's world, its HTML)
+        # The last DOM snapshot: (its id in the page's world, its HTML, the part of it up to <html ...>)
+        self.last_snapshot: tuple[str, str, str] | None = None
 
     @property
     def recording(self) -> Recording:
@@ -834,8 +835,10 @@ class PageCapture:
             return None, None
         self.mask_boxes = snapshot["masks"]
         if "patch" in snapshot and self.last_snapshot:  # only what changed since the last one came
-            snapshot["html"] = _apply_patch(self.last_snapshot[1], snapshot["patch"])
-        self.last_snapshot = (snapshot["id"], snapshot["html"]) if snapshot.get("html") is not None else None
+            last_id, last_html, last_lead = self.last_snapshot
+            snapshot["html"] = snapshot["lead"] + _apply_patch(last_html[len(last_lead):], snapshot["patch"])
+        self.last_snapshot = (snapshot["id"], snapshot["html"], snapshot["lead"]) \
+            if snapshot.get("html") is not None else None
         if snapshot.get("html") is None:
             return None, f"the page's HTML is {snapshot['length']:,} characters, over recorder's limit of {MAX_DOM_CHARS:,}"
         if snapshot["urls"]:

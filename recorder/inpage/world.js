@@ -234,6 +234,7 @@
     }
     let size = 0;
     let foreignFrames = 0;
+    let rootTag = '';  // the page's <html ...> tag: its page scroll changes with nearly every action
 
     const serializeDocument = (doc) => {
       watch(doc);
@@ -406,6 +407,7 @@
       let out = '<' + outName;
       for (const [name, value] of attrs) out += ' ' + name + '="' + escapeAttribute(value) + '"';
       out += '>';
+      if (el === document.documentElement) rootTag = out;
       if (outName === 'img' && tag === 'canvas') return out;
       if (VOID.has(tag)) return out;
       if (inner !== null) {
@@ -442,18 +444,23 @@
     }
     const urls = Array.from(new Set(collected)).filter((u) => /^https?:/i.test(u));
     // Sent as what changed since the snapshot recorder already has (`since`), if it has it.
+    // The document up to its <html> tag goes whole, so that a patch spans only what changed
+    // in the page (the tag holds the page's scroll position, which most actions change).
+    const lead = html.slice(0, html.indexOf(rootTag) + rootTag.length);
+    const rest = html.slice(lead.length);
     const previous = last;
-    last = {id: worldId + ':' + (++count), html};
+    last = {id: worldId + ':' + (++count), rest};
     if (previous && options.since === previous.id) {
-      return {id: last.id, patch: patch(previous.html, html), masks, urls, foreignFrames};
+      return {id: last.id, lead, patch: patch(previous.rest, rest), masks, urls, foreignFrames};
     }
-    return {id: last.id, html, masks, urls, foreignFrames};
+    return {id: last.id, html, lead, masks, urls, foreignFrames};
   };
 
   // The last snapshot this world gave, and a name for it that no other world gives.
   let last = null, count = 0;
   const worldId = Math.random().toString(36).slice(2);
-  // {start, end, text}: `after` is before.slice(0, start) + text + before.slice(before.length - end).
+  // {start, end, text}: `after` is before.slice(0, start) + text + before.slice(before.length - end)
+  // (of the document after its lead).
   const patch = (before, after) => {
     const limit = Math.min(before.length, after.length);
     let low = 0, high = limit;  // the longest common prefix, by halving (native compares)
