@@ -232,20 +232,16 @@ def view_command(recording_id: int | None, db: Path | None, output: Path | None,
                 raise click.BadParameter("--serve writes no file; leave out -o", param_hint="-o")
             if recording_id is not None:
                 store.get(recording_id)  # an unknown id is an error now, not a 404 later
-            server = viewer.make_server(store, port)
-            url = f"http://127.0.0.1:{server.server_address[1]}/"
-            click.echo(f"serving {store.path} on {url}  (Ctrl-C to stop)")
-            if recording_id is not None:
-                url += f"recording/{recording_id}"
-                click.echo(f"recording {recording_id}: {url}")
-            if not no_open:
-                webbrowser.open(url)
-            try:
-                server.serve_forever()
-            except KeyboardInterrupt:
-                pass
-            finally:
-                server.server_close()
+            def ready(server: Any) -> None:
+                url = f"http://127.0.0.1:{server.server_address[1]}/"
+                click.echo(f"serving {store.path} on {url}  (Ctrl-C to stop)")
+                if recording_id is not None:
+                    url += f"recording/{recording_id}"
+                    click.echo(f"recording {recording_id}: {url}")
+                if not no_open:
+                    webbrowser.open(url)
+
+            viewer.serve(store, port, ready=ready)
             return
         if recording_id is None:
             newest = store.list(limit=1)

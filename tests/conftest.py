@@ -24,25 +24,45 @@ from recorder import launch_options
 PAGES = Path(__file__).parent / "pages"
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+class PageSite:
+    """A directory (tests/pages/ unless told) served on 127.0.0.1, port 0, with no caching
+    (edits show at once). ``hits`` are the paths asked; ``stop()`` ends it, so a test can
+    check that what was recorded needs nothing from the site any more."""
 
-    def end_headers(self) -> None:
-        self.send_header("Cache-Control", "no-store")
-        super().end_headers()
+    def __init__(self, directory: Path = PAGES) -> None:
+        self.hits: list[str] = []
+        hits = self.hits
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def end_headers(self) -> None:
+                self.send_header("Cache-Control", "no-store")
+                super().end_headers()
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                hits.append(self.path)
+                super().do_GET()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(directory)))
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.running = True
+
+    def stop(self) -> None:
+        if self.running:
+            self.running = False
+            self.httpd.shutdown()
+            self.httpd.server_close()
 
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[str]:
     """Base URL of an HTTP server on 127.0.0.1 (port 0) serving tests/pages/."""
-    handler = functools.partial(_QuietHandler, directory=str(PAGES))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    site = PageSite()
+    yield site.url
+    site.stop()
 
 
 @pytest.fixture(scope="session")

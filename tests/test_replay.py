@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import shutil
 import socket
@@ -19,17 +17,15 @@ from recorder import RecordingStore, record, replay
 from recorder.cli import main
 from recorder.viewer import render
 from tests.test_viewer import IMAGE_LOADED
-from tests.conftest import _QuietHandler
+from tests.conftest import PageSite
 
 SHOP = Path(__file__).parent / "pages" / "shop"
 SECRET = "s3cret-hunter2"
 
 
 def serve(directory: Path) -> tuple[str, Callable[[], None]]:
-    handler = functools.partial(_QuietHandler, directory=str(directory))  # no-store: edits show at once
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{httpd.server_address[1]}", httpd.shutdown
+    site = PageSite(directory)  # no-store: edits show at once
+    return site.url, site.stop
 
 
 @pytest.fixture

@@ -5,12 +5,9 @@ Every test records a real page in a real Chromium and reads back what was stored
 
 from __future__ import annotations
 
-import functools
 import html
-import http.server
 import re
 import sqlite3
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,27 +15,17 @@ from typing import Any
 import pytest
 
 from recorder import RecordingStore, inpage, record
+from tests.conftest import PageSite
 
 PAGES = Path(__file__).parent / "pages"
-
-
-class _NoStoreHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def end_headers(self) -> None:
-        self.send_header("Cache-Control", "no-store")
-        super().end_headers()
 
 
 @pytest.fixture
 def second_origin() -> Iterator[str]:
     """Another server on 127.0.0.1 (another port: the same site, another origin)."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_NoStoreHandler, directory=str(PAGES)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    site = PageSite()
+    yield site.url
+    site.stop()
 
 
 def stored(db_path: Path, recording_id: int) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], RecordingStore]:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import base64
-import functools
-import http.server
 import io
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +18,7 @@ from click.testing import CliRunner
 from recorder import RecordingStore, record
 from recorder.cli import main
 from recorder.viewer import render, serve_in_thread
+from tests.conftest import PageSite
 from tests.test_tiles import jpeg
 
 ARTIFACTS = Path(__file__).parent.parent / "test-results"
@@ -221,36 +219,7 @@ def test_the_server_answers_only_to_its_own_host_names(recording_id: int, db_pat
 
 # -- the DOM view: snapshots styled with the recorded resources, offline -------------------
 
-class Site:
-    """tests/pages on a server of the test's own, which it stops: a snapshot shown in the
-    viewer must need nothing from the site it was recorded on. ``hits`` are the paths asked."""
-
-    def __init__(self) -> None:
-        self.hits: list[str] = []
-        hits = self.hits
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def end_headers(self) -> None:
-                self.send_header("Cache-Control", "no-store")
-                super().end_headers()
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                hits.append(self.path)
-                super().do_GET()
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(PAGES)))
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.running = True
-
-    def stop(self) -> None:
-        if self.running:
-            self.running = False
-            self.httpd.shutdown()
-            self.httpd.server_close()
+Site = PageSite  # tests/pages on a server of the test's own, which it stops
 
 
 @pytest.fixture

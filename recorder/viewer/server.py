@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.server
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -107,9 +108,15 @@ def serve_in_thread(store: RecordingStore, port: int = 0) -> tuple[str, http.ser
     return f"http://127.0.0.1:{server.server_address[1]}", server
 
 
-def serve(store: RecordingStore, port: int = 0) -> None:
-    """Serve the viewer on http://127.0.0.1:PORT/ until interrupted (Ctrl-C)."""
+def serve(store: RecordingStore, port: int = 0,
+          ready: Callable[[http.server.ThreadingHTTPServer], None] | None = None) -> None:
+    """Serve the viewer on http://127.0.0.1:PORT/ until interrupted (Ctrl-C).
+
+    ``ready`` is called with the server once it listens (its port is then known).
+    """
     server = make_server(store, port)
+    if ready is not None:
+        ready(server)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
