@@ -579,12 +579,12 @@ def trace_breakdown(trace: Path) -> dict[str, Any]:
 
 
 def code_version() -> str:
-    """The commit the measured recorder comes from, and whether recorder/ differs from it
+    """The last commit that changed recorder/, and whether recorder/ differs from it now
     (other people's edits in a shared working tree)."""
     root = Path(__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=10, check=True).stdout.strip()
+        commit = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%h", "--", "recorder"],
+                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
         changed = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "recorder"],
                                  capture_output=True, text=True, timeout=10, check=True).stdout.splitlines()
     except (OSError, subprocess.SubprocessError):
