@@ -96,6 +96,10 @@ class _Writer:
     """
 
     ROUND_SECONDS = 0.05
+    # Idle work starts only once no job came for this long: while a browser performs action
+    # after action it needs the CPU (two cores here), and a pause or the end of the
+    # recording comes soon enough for tiling.
+    QUIET_SECONDS = 0.25
     _STOP = object()
 
     def __init__(self, path: Path, idle: Callable[[sqlite3.Connection], bool] | None = None) -> None:
@@ -107,6 +111,7 @@ class _Writer:
         self._normal: deque[Any] = deque()
         self._wakeup = threading.Condition()
         self._closed = False  # set by close() (or a dead thread): no job is accepted any more
+        self._last_round = float("-inf")  # time.monotonic() when the last round of jobs ended
         self._warned = False
         ready: Future[None] = Future()
         self._thread = threading.Thread(
@@ -157,11 +162,12 @@ class _Writer:
             if item is not self._STOP and not item[1].done():
                 item[1].set_exception(error)
 
-    def _next_round(self) -> tuple[list[Any], deque[Any]]:
-        """Every urgent job, and the queue of the others (taken from in order as time allows)."""
+    def _next_round(self, timeout: float | None = None) -> tuple[list[Any], deque[Any]]:
+        """Every urgent job, and the queue of the others (taken from in order as time allows);
+        both empty when ``timeout`` seconds passed without a job."""
         with self._wakeup:
-            while not self._urgent and not self._normal:
-                self._wakeup.wait()
+            if not self._urgent and not self._normal:
+                self._wakeup.wait_for(lambda: bool(self._urgent or self._normal), timeout)
             urgent = list(self._urgent)
             self._urgent.clear()
             return urgent, self._normal
@@ -174,11 +180,22 @@ class _Writer:
             return
         ready.set_result(None)
         try:
+            idle_work = True  # whether idle work may remain
             while True:
-                if not self._has_jobs() and self._idle_step(conn):
-                    continue
-                urgent, normal = self._next_round()
-                if self._run_round(conn, urgent, normal):
+                wait = None
+                if idle_work and not self._has_jobs():
+                    quiet = time.monotonic() - self._last_round
+                    if quiet >= self.QUIET_SECONDS:
+                        idle_work = self._idle_step(conn)
+                        continue
+                    wait = self.QUIET_SECONDS - quiet
+                urgent, normal = self._next_round(wait)
+                if not urgent and not normal:
+                    continue  # quiet long enough: idle work
+                idle_work = True
+                finished = self._run_round(conn, urgent, normal)
+                self._last_round = time.monotonic()
+                if finished:
                     while self._idle_step(conn):
                         pass
                     return
