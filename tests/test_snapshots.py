@@ -221,3 +221,33 @@ def test_a_frame_of_another_site_keeps_its_own_stylesheet(page, server: str, db_
     css = store.blob(resources[other_site + "/trace/frame.css"]["key"]).decode()
     assert css.startswith("#framed {") and f'url("{other_site}/' in css  # its own URLs, on its own site
     store.close()
+
+
+def test_a_page_that_used_locators_before_recording_is_looked_at_all_the_same(server: str, db_path: Path,  # type: ignore[no-untyped-def]
+                                                                             run_async) -> None:
+    """recorder's selector engine reaches a document's Playwright scripts only if it was
+    registered before they were set up; on a page that already used locators when record()
+    began, element lookups failed ("Cannot read properties of undefined (reading
+    'queryAll')") and every typed value was withheld as uninspectable."""
+    from playwright.async_api import async_playwright
+
+    from recorder import launch_options
+
+    async def scenario() -> int:
+        async with async_playwright() as playwright:  # a Playwright of its own: the engine is not registered yet
+            browser = await playwright.chromium.launch(**launch_options())
+            page = await browser.new_page()
+            await page.goto(server + "/app.html")
+            assert await page.locator("#name").count() == 1  # Playwright's scripts set up in this document
+            async with record(page, db=db_path) as page:
+                await page.locator("#name").fill("before the engine")
+                await page.goto(server + "/app.html")  # a new document: the engine is there
+                await page.locator("#name").fill("after the engine")
+            await browser.close()
+            return int(page.recording.id)
+
+    timeline, _, store = stored(db_path, run_async(scenario()))
+    store.close()
+    fills = [a for a in timeline if a["type"] == "type"]
+    assert [f["value"] for f in fills] == ["before the engine", "after the engine"]
+    assert all(f["metadata"]["target"]["css_path"] == "#name" for f in fills)
