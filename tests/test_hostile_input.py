@@ -225,7 +225,11 @@ def test_a_page_stuck_in_a_script_costs_captures_and_hangs_nothing(server: str, 
     assert next_click["status"] == "error" and "Timeout 1000ms exceeded" in next_click["error"]
     assert next_click["metadata"]["dom_snapshot_skipped"] == "the page did not answer (stuck in a script?)"
     if hang == "#hang-now":
-        assert click["metadata"]["dom_snapshot_skipped"] == next_click["metadata"]["dom_snapshot_skipped"]
+        # The page starts spinning in the task after the click's own; Chromium usually runs it
+        # before recorder's question arrives, but may answer the question first (it gives
+        # DevTools messages priority): either way the click is recorded and nothing hangs.
+        skipped = click["metadata"].get("dom_snapshot_skipped")
+        assert skipped == next_click["metadata"]["dom_snapshot_skipped"] or (skipped is None and click["dom_snapshot_key"])
     else:
         assert click["dom_snapshot_key"] is not None
 
@@ -271,7 +275,11 @@ def test_a_page_that_answers_again_is_captured_again(page, server: str, db_path:
         page.mouse.click(5, 5)
     with RecordingStore(db_path) as store:
         _, arm, mouse = store.get(page.recording.id).timeline()
-    assert arm["metadata"]["dom_snapshot_skipped"] == "the page did not answer (stuck in a script?)"
+    # (the page is busy from the task after the click's own; Chromium may still answer
+    # recorder's question first, as above: then the arm has its snapshot)
+    assert arm["metadata"].get("dom_snapshot_skipped", "the page did not answer (stuck in a script?)") \
+        == "the page did not answer (stuck in a script?)"
+    assert arm["metadata"].get("dom_snapshot_skipped") or arm["dom_snapshot_key"]
     assert "dom_snapshot_skipped" not in mouse["metadata"] and mouse["dom_snapshot_key"]
 
 
