@@ -585,10 +585,13 @@ class PageCapture:
                     pass
         self._attach_screenshots(self.timeline.finish(final))
         if self.cdp is not None and responsive and self.is_alive():
-            try:
-                yield lambda: self.cdp.detach()
-            except Exception:
-                pass
+            sessions = {id(s): s for s, _ in self.frame_sessions.values() if s is not self.cdp}
+            for session in [self.cdp, *sessions.values()]:  # the page's, and those of frames of other sites
+                try:
+                    yield lambda: session.detach()
+                except Exception:
+                    pass
+            self.frame_sessions.clear()
 
     # -- actions -----------------------------------------------------------------------
 
