@@ -96,7 +96,7 @@ def test_shadow_roots_frames_canvases_and_state_are_kept(page, server: str, seco
         page.frame_locator("#other").locator("#inside").wait_for()
         page.select_option("#size", "M")
         page.click("#scroll")
-    timeline, _, store = stored(db_path, page.recording.id)
+    timeline, resources, store = stored(db_path, page.recording.id)
     last = dom(store, timeline[-1])
     store.close()
     shadow = re.search(r'<user-card id="card"><template shadowrootmode="open">(.*?)</template>', last, re.S)
@@ -109,6 +109,8 @@ def test_shadow_roots_frames_canvases_and_state_are_kept(page, server: str, seco
     framed = html.unescape(foreign.group(1))
     assert framed.startswith(f'<!DOCTYPE html><html data-recorder-url="{other}">') and "Inside the frame" in framed
     assert re.search(r'<img id="paint" width="60" height="30" src="data:image/png;base64,[^"]+" data-recorder-canvas="">', last)
+    assert f'<use href="{server}/structure/sprite.svg#dot"></use>' in last  # an SVG sprite file, absolute
+    assert resources[server + "/structure/sprite.svg"]["media_type"] == "image/svg+xml"
     assert re.search(r'<ul id="list" data-recorder-scroll="60,0">', last)
     assert '<details id="more" open="">' in last and '<dialog id="note" open="">' in last
     assert "<option selected=\"\">M</option>" in last and "<option>S</option>" in last
