@@ -253,3 +253,21 @@ def test_a_page_that_used_locators_before_recording_is_looked_at_all_the_same(se
     fills = [a for a in timeline if a["type"] == "type"]
     assert [f["value"] for f in fills] == ["before the engine", "after the engine"]
     assert all(f["metadata"]["target"]["css_path"] == "#name" for f in fills)
+
+
+def test_deleting_a_recording_keeps_the_resources_another_one_uses(page, server: str, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ids = []
+    for _ in range(2):
+        with record(page, db=db_path) as page:
+            page.goto(server + "/styled/index.html")
+        ids.append(page.recording.id)
+    with RecordingStore(db_path) as store:
+        keys = {info["key"] for info in store.get(ids[1]).resources().values()}
+        store.delete(ids[0])
+        for key in keys:  # the other recording's resources are all still there
+            assert store.blob(key)
+        store.delete(ids[1])
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM resources").fetchone()[0] == 0
+        left = conn.execute(f"SELECT count(*) FROM blobs WHERE key IN ({','.join('?' * len(keys))})", list(keys)).fetchone()[0]
+    assert left == 0  # nobody uses them any more: freed with the last recording
