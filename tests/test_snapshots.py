@@ -271,3 +271,13 @@ def test_deleting_a_recording_keeps_the_resources_another_one_uses(page, server:
         assert conn.execute("SELECT count(*) FROM resources").fetchone()[0] == 0
         left = conn.execute(f"SELECT count(*) FROM blobs WHERE key IN ({','.join('?' * len(keys))})", list(keys)).fetchone()[0]
     assert left == 0  # nobody uses them any more: freed with the last recording
+
+
+def test_vacuum_keeps_the_resources_recordings_use(page, server: str, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with record(page, db=db_path) as page:
+        page.goto(server + "/styled/index.html")
+    with RecordingStore(db_path) as store:
+        resources = store.get(page.recording.id).resources()
+        store.vacuum()
+        assert {url: store.blob(info["key"]) for url, info in resources.items()}  # every one still readable
+        assert store.get(page.recording.id).resources() == resources
