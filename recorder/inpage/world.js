@@ -134,6 +134,32 @@
     found.add(resolved);
     return url ? 'url("' + resolved.replace(/"/g, '%22') + '")' : '@import "' + resolved.replace(/"/g, '%22') + '"';
   });
+  // An element's attributes as they will be written, with a Map's has/get/set/delete over two
+  // small arrays: most elements have one or two, and a Map each was much of the garbage a
+  // first snapshot of a big page made. Event handler attributes are left out: a snapshot runs nothing.
+  class Attrs {
+    constructor(el) {
+      this.names = [];
+      this.values = [];
+      if (!el.hasAttributes()) return;
+      for (const name of el.getAttributeNames()) {
+        if (name.startsWith('on')) continue;
+        this.names.push(name);
+        this.values.push(el.getAttribute(name));
+      }
+    }
+    has(name) { return this.names.indexOf(name) >= 0; }
+    get(name) { const i = this.names.indexOf(name); return i >= 0 ? this.values[i] : undefined; }
+    set(name, value) {
+      const i = this.names.indexOf(name);
+      if (i >= 0) this.values[i] = value; else { this.names.push(name); this.values.push(value); }
+    }
+    delete(name) {
+      const i = this.names.indexOf(name);
+      if (i >= 0) { this.names.splice(i, 1); this.values.splice(i, 1); }
+    }
+  }
+
   const rulesText = (sheet) => {
     try { return Array.from(sheet.cssRules, (rule) => rule.cssText).join('\n'); } catch (e) { return null; }
   };
@@ -290,13 +316,7 @@
       const isMasked = masked.has(el);
       const secret = hidden || isRedacted || isMasked || isSecretField;
       const field = tag === 'input' || tag === 'textarea' || tag === 'select';
-      const attrs = new Map();
-      const list = el.attributes;
-      for (let i = 0; i < list.length; i++) {
-        const name = list[i].name;
-        if (name.startsWith('on')) continue;  // event handlers: a snapshot runs nothing
-        attrs.set(name, list[i].value);
-      }
+      const attrs = new Attrs(el);
       // URLs made absolute, so that the viewer can find each one among the stored resources.
       for (const name of URL_ATTRIBUTES) {
         // (not links, and not a reference into this document: an SVG <use href="#icon">)
@@ -405,7 +425,7 @@
       }
 
       let out = '<' + outName;
-      for (const [name, value] of attrs) out += ' ' + name + '="' + escapeAttribute(value) + '"';
+      for (let i = 0; i < attrs.names.length; i++) out += ' ' + attrs.names[i] + '="' + escapeAttribute(attrs.values[i]) + '"';
       out += '>';
       if (el === document.documentElement) rootTag = out;
       if (outName === 'img' && tag === 'canvas') return out;
