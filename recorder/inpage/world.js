@@ -197,7 +197,21 @@
     }
   };
   // Records are handled as they are delivered, and those still queued when a snapshot starts.
-  const observer = new MutationObserver((records) => { for (const record of records) invalidate(record.target); });
+  // A node inserted may have changed while it was out of the document, where no record
+  // reaches: what it holds is forgotten too.
+  const forgetSubtree = (node) => {
+    if (node.nodeType !== 1) return;
+    cache.delete(node);
+    for (const el of Array.from(node.querySelectorAll('*'))) cache.delete(el);
+  };
+  const handle = (record) => {
+    invalidate(record.target);
+    if (record.type === 'childList') for (const node of Array.from(record.addedNodes)) forgetSubtree(node);
+  };
+  const observer = new MutationObserver((records) => { for (const record of records) handle(record); });
+  // Elements that may get a shadow root after they were serialized (custom elements are
+  // defined and upgraded when their script runs): no mutation says so, so they are checked.
+  const hosts = new Set();
   const fieldState = (el) => {
     if (el.localName === 'select') return Array.from(el.options, (o) => (o.selected ? '1' : '0')).join('');
     if (el.localName === 'input' && (el.type === 'checkbox' || el.type === 'radio')) return String(el.checked);
@@ -217,8 +231,12 @@
     const key = JSON.stringify([redact, mask]);
     if (key !== optionsKey) { cache = new WeakMap(); optionsKey = key; }
     watch(document);
-    for (const record of observer.takeRecords()) invalidate(record.target);
+    for (const record of observer.takeRecords()) handle(record);
     for (const el of volatile) { if (el.isConnected) invalidate(el); else volatile.delete(el); }
+    for (const el of hosts) {
+      if (!el.isConnected) hosts.delete(el);
+      else if (el.shadowRoot && !roots.has(el.shadowRoot)) invalidate(el);
+    }
     for (const el of scrollers) {
       if (!el.isConnected) { scrollers.delete(el); continue; }
       const entry = cache.get(el);
@@ -443,6 +461,7 @@
       } else if (RAW_TEXT.has(tag)) {
         // iframe: its document is in srcdoc
       } else {
+        if (tag.includes('-')) hosts.add(el);
         if (el.shadowRoot) {
           const root = el.shadowRoot;
           watch(root);
