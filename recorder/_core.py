@@ -431,11 +431,21 @@ class Session:
         self.scrub = SecretScrubber()
         self.agent_paused = False  # during a takeover: Playwright calls are a person's stand-ins, not recorded
         self.captures: list[PageCapture] = []
-        self.resources = ResourceKeeper(recording, self.scrub, options.resource_max_bytes)
+        self._keepers: dict[int, ResourceKeeper] = {}
         # Whether recorder's selector engine (inpage/engine.js) is registered with the
         # page's Playwright: then elements are looked at in Playwright's utility world.
         self.target_engine = False
         self._tasks: set[asyncio.Future[Any]] = set()
+
+    @property
+    def resources(self) -> ResourceKeeper:
+        """What the recording now being recorded into keeps of the pages' resources (a
+        takeover records into a user session of its own)."""
+        keeper = self._keepers.get(self.recording.id)
+        if keeper is None:
+            keeper = self._keepers[self.recording.id] = ResourceKeeper(
+                self.recording, self.scrub, self.options.resource_max_bytes)
+        return keeper
 
     def run(self, flow: Flow) -> None:
         """Run a flow from an event handler: at once (sync API) or as a task (async API)."""
@@ -499,10 +509,12 @@ class PageCapture:
         self.world: int | None = None  # recorder's isolated world in the current document
         # Events recorded without a DOM snapshot (a navigation has no content yet when it
         # starts; a dialog blocks the page): snapshotted when the page is next looked at.
-        self.pending_dom: list[int] = []
+        self.pending_dom: list[tuple[Recording, int]] = []
+        self.dialog_open = False  # a JavaScript dialog blocks the page: it is asked nothing then
         self.responses: dict[str, tuple[str, str | None]] = {}  # URL -> (CDP request id, media type)
         # Frames of other origins: the CDP session that reaches each and its CDP frame id.
         self.frame_sessions: dict[Any, tuple[Any, str]] = {}
+        self.frames_tagged = 0
         # The last DOM snapshot: (its id in the page's world, its HTML, the part of it up to <html ...>)
         self.last_snapshot: tuple[str, str, str] | None = None
 
@@ -532,6 +544,7 @@ class PageCapture:
             return
         self.bounded = "timeout" in inspect.signature(self.cdp.send).parameters
         self.cdp.on("Page.javascriptDialogOpening", self._on_dialog)
+        self.cdp.on("Page.javascriptDialogClosed", self._on_dialog_closed)
         if self.session.options.dom:
             # The bodies of fonts (and images) are handed out only from the network log.
             self.cdp.on("Network.responseReceived", self._on_response)
@@ -562,7 +575,7 @@ class PageCapture:
         page.remove_listener("crash", self._on_crash)
         final = None
         responsive = not self.stuck or (yield from self.answers())
-        if self.pending_dom and responsive:
+        if self.pending_dom and responsive and not self.dialog_open:
             yield from self._quietly_flow(self._snapshot_pending(list(self.session.options.redact + self.session.options.mask)))
         if self.session.resources.unloaded and responsive and self.is_alive():
             # Fonts and late images still loading when the last snapshot looked: by now they may have.
@@ -603,8 +616,8 @@ class PageCapture:
             return (yield call)
         # A masked element's value is as private as its pixels.
         redact = list(self.session.options.redact + self.session.options.mask)
-        if self.pending_dom:
-            yield from self._snapshot_pending(redact)
+        if self.pending_dom and not self.dialog_open:
+            yield from self._quietly_flow(self._snapshot_pending(redact))
         self.timeline.action_started(sequence)
         selector, locator = self._target(spec, owner, arguments)
         raw_selector = locator_selector(locator) if locator is not None else None
@@ -793,7 +806,7 @@ class PageCapture:
             metadata={"api": f"event.{action_type}", "page_index": self.index, **(metadata or {})},
         )
         if dom is None and self.session.options.dom:
-            self.pending_dom.append(sequence)
+            self.pending_dom.append((self.recording, sequence))
 
     def settle_screenshots(self) -> None:
         """Give every action still waiting for a frame the latest one (before the recording changes)."""
@@ -812,13 +825,13 @@ class PageCapture:
         pending, self.pending_dom = self.pending_dom, []
         if not (self.session.options.dom and self.is_alive()):
             return
-        dom, _ = yield from self.snapshot_dom(redact, list(self.session.options.mask), pending[0])
+        dom, _ = yield from self.snapshot_dom(redact, list(self.session.options.mask), pending[0][1])
         if dom is None:
             return
         dom = self.session.scrub(dom) or dom
-        for sequence in pending:
+        for recording, sequence in pending:
             try:
-                self.recording.attach_dom_snapshot(sequence, dom)
+                recording.attach_dom_snapshot(sequence, dom)
             except Exception:
                 pass
 
@@ -888,28 +901,45 @@ class PageCapture:
                     located = (self.cdp, match[0])
                 self.frame_sessions[frame] = located
             session, frame_id = located
-            token = f"f{index}"
-            try:
-                owner = yield lambda: self.cdp.send("DOM.getFrameOwner", {"frameId": frame_id}, timeout=CAPTURE_TIMEOUT_MS)
-                node = yield lambda: self.cdp.send("DOM.resolveNode", {
-                    "backendNodeId": owner["backendNodeId"], "executionContextId": self.world,
-                    "objectGroup": "recorder-frames"}, timeout=CAPTURE_TIMEOUT_MS)
-                yield lambda: self.cdp.send("Runtime.callFunctionOn", {
-                    "objectId": node["object"]["objectId"], "arguments": [{"value": token}],
-                    "functionDeclaration": f"function (token) {{ return globalThis.{inpage.WORLD_NAME}.tagFrame.call(this, token); }}",
-                }, timeout=CAPTURE_TIMEOUT_MS)
-                yield lambda: self.cdp.send("Runtime.releaseObjectGroup", {"objectGroup": "recorder-frames"},
-                                            timeout=CAPTURE_TIMEOUT_MS)
-                world = yield from self._new_world(session, frame_id)
-                snapshot = yield from self._ask(inpage.call("snapshot", options), CAPTURE_TIMEOUT_MS, world, session)
-            except Exception:
-                self.frame_sessions.pop(frame, None)  # navigated to another site, say: found anew next time
-                continue
+            self.frames_tagged += 1
+            token = f"f{self.frames_tagged}"  # never reused: an element keeps a token it was given
+            snapshot = None
+            for attempt in range(2):
+                try:
+                    snapshot = yield from self._snapshot_foreign_frame(session, frame_id, token, options)
+                    break
+                except Exception as exc:
+                    if attempt == 0 and "context" in str(exc).lower():
+                        self.world = yield from self._new_world()  # the page changed document since
+                        continue
+                    # navigated to another site, say: found anew next time
+                    self.frame_sessions.pop(frame, None)
+                    if session is not self.cdp:
+                        yield from self._quietly(lambda: session.detach())
+                    break
             if snapshot and snapshot.get("html"):
                 documents[token] = snapshot["html"]
                 if snapshot["urls"]:
                     yield from self._quietly_flow(self.session.resources.keep(self, snapshot["urls"], sequence, session))
         return documents
+
+    def _snapshot_foreign_frame(self, session: Any, frame_id: str, token: str,
+                                options: dict[str, Any]) -> Generator[Step, Any, Any]:
+        """Tag the frame's element with ``token`` in recorder's world of the page, and snapshot
+        the frame's document in recorder's world of the frame."""
+        owner = yield lambda: self.cdp.send("DOM.getFrameOwner", {"frameId": frame_id}, timeout=CAPTURE_TIMEOUT_MS)
+        node = yield lambda: self.cdp.send("DOM.resolveNode", {
+            "backendNodeId": owner["backendNodeId"], "executionContextId": self.world,
+            "objectGroup": "recorder-frames"}, timeout=CAPTURE_TIMEOUT_MS)
+        yield lambda: self.cdp.send("Runtime.callFunctionOn", {
+            "objectId": node["object"]["objectId"], "arguments": [{"value": token}],
+            "functionDeclaration": f"function (token) {{ return globalThis.{inpage.WORLD_NAME}.tagFrame.call(this, token); }}",
+        }, timeout=CAPTURE_TIMEOUT_MS)
+        yield lambda: self.cdp.send("Runtime.releaseObjectGroup", {"objectGroup": "recorder-frames"},
+                                    timeout=CAPTURE_TIMEOUT_MS)
+        world = yield from self._new_world(session, frame_id)
+        return (yield from self._ask(inpage.call("snapshot", {**options, "foreign": True}),
+                                     CAPTURE_TIMEOUT_MS, world, session))
 
     def ask(self, function: str, *arguments: Any) -> Generator[Step, Any, Any]:
         """Call one of recorder's page functions (recorder/inpage/world.js) and return its value.
@@ -961,7 +991,7 @@ class PageCapture:
         try:
             reply = yield lambda: cdp.send("Page.createIsolatedWorld", params, timeout=CAPTURE_TIMEOUT_MS)
         except Exception as exc:
-            if _is_timeout(exc):
+            if _is_timeout(exc) and cdp is self.cdp:  # (a frame of another site stuck is not the page)
                 self.stuck = True
             raise
         world = int(reply["executionContextId"])
@@ -1034,10 +1064,11 @@ class PageCapture:
         try:
             reply = yield lambda: (cdp or self.cdp).send("Runtime.evaluate", params, timeout=timeout_ms)
         except Exception as exc:
-            if _is_timeout(exc):
+            if _is_timeout(exc) and (cdp is None or cdp is self.cdp):  # a frame of another site is not the page
                 self.stuck = True
             raise
-        self.stuck, self.answered_at = False, time.monotonic()
+        if cdp is None or cdp is self.cdp:
+            self.stuck, self.answered_at = False, time.monotonic()
         if "exceptionDetails" in reply:
             details = reply["exceptionDetails"]
             raise RuntimeError(details.get("exception", {}).get("description") or details.get("text"))
@@ -1059,7 +1090,11 @@ class PageCapture:
         if params.get("type") in ("Stylesheet", "Image", "Font", "Other"):
             self.responses[response["url"]] = (params["requestId"], response.get("mimeType"))
 
+    def _on_dialog_closed(self, params: dict[str, Any]) -> None:
+        self.dialog_open = False
+
     def _on_dialog(self, params: dict[str, Any]) -> None:
+        self.dialog_open = True
         self._record_event(
             "dialog", url=params.get("url"), value=params.get("message"),
             metadata={"dialog_type": params.get("type"), "default_prompt": params.get("defaultPrompt")},

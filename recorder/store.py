@@ -100,6 +100,9 @@ class _Writer:
     # after action it needs the CPU (two cores here), and a pause or the end of the
     # recording comes soon enough for tiling.
     QUIET_SECONDS = 0.25
+    # ... but never less than one idle step this often: jobs that never pause that long (an
+    # animated page's screencast) must not leave every screenshot to be tiled at close.
+    IDLE_STEP_AT_LEAST_EVERY = 2.0
     _STOP = object()
 
     def __init__(self, path: Path, idle: Callable[[sqlite3.Connection], bool] | None = None) -> None:
@@ -181,14 +184,17 @@ class _Writer:
         ready.set_result(None)
         try:
             idle_work = True  # whether idle work may remain
+            last_idle_step = time.monotonic()
             while True:
                 wait = None
+                now = time.monotonic()
+                if idle_work and (now - last_idle_step >= self.IDLE_STEP_AT_LEAST_EVERY
+                                  or (not self._has_jobs() and now - self._last_round >= self.QUIET_SECONDS)):
+                    last_idle_step = now
+                    idle_work = self._idle_step(conn)
+                    continue
                 if idle_work and not self._has_jobs():
-                    quiet = time.monotonic() - self._last_round
-                    if quiet >= self.QUIET_SECONDS:
-                        idle_work = self._idle_step(conn)
-                        continue
-                    wait = self.QUIET_SECONDS - quiet
+                    wait = self.QUIET_SECONDS - (now - self._last_round)
                 urgent, normal = self._next_round(wait)
                 if not urgent and not normal:
                     continue  # quiet long enough: idle work

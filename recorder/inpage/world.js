@@ -223,12 +223,13 @@
   };
   const forgetField = (el) => {
     invalidate(el);
-    if (el.localName === 'select') for (const option of Array.from(el.options)) cache.delete(option);
+    // (an option's HTML is also inside its <optgroup>'s: invalidate climbs through it)
+    if (el.localName === 'select') for (const option of Array.from(el.options)) invalidate(option);
   };
 
   const snapshot = (options) => {
-    const {redact = [], mask = [], maxChars = 25000000} = options || {};
-    const key = JSON.stringify([redact, mask]);
+    const {redact = [], mask = [], maxChars = 25000000, foreign = false} = options || {};
+    const key = JSON.stringify([redact, mask, foreign]);
     if (key !== optionsKey) { cache = new WeakMap(); optionsKey = key; }
     watch(document);
     for (const record of observer.takeRecords()) handle(record);
@@ -329,7 +330,10 @@
     const serializeElement = (el, base, hidden, doc) => {
       const tag = el.localName;
       if (DROPPED.has(tag)) return '';
-      const isSecretField = (tag === 'input' && (el.type || '').toLowerCase() === 'password');
+      // In a document of another origin (`foreign`), what redact selectors mean cannot be
+      // checked from the page around it: with any redact selector, every field there is secret.
+      const isSecretField = (tag === 'input' && (el.type || '').toLowerCase() === 'password')
+        || (foreign && redact.length > 0 && (tag === 'input' || tag === 'textarea' || tag === 'select'));
       const isRedacted = redacted.has(el);
       const isMasked = masked.has(el);
       const secret = hidden || isRedacted || isMasked || isSecretField;
@@ -385,7 +389,7 @@
         inner = secret ? '' : escapeText(el.value);
       } else if (tag === 'option') {
         const select = el.closest('select');
-        const hiddenSelect = hidden || (select && (redacted.has(select) || masked.has(select)));
+        const hiddenSelect = hidden || (foreign && redact.length > 0) || (select && (redacted.has(select) || masked.has(select)));
         if (el.selected && !hiddenSelect) attrs.set('selected', ''); else attrs.delete('selected');
       }
       if (secret && field) attrs.set('data-recorder-redacted', '');
@@ -457,6 +461,9 @@
         if (el.sheet && !css.trim()) css = rulesText(el.sheet) || '';
         out += absoluteCss(css, base, found).replace(/<\/style/gi, '<\\/style');
       } else if (tag === 'template') {
+        // Its content is a fragment of its own, which no record reaches: taken anew each time.
+        volatile.add(el);
+        for (const inside of Array.from(el.content.querySelectorAll('*'))) cache.delete(inside);
         out += children(el.content, base, secret, doc);
       } else if (RAW_TEXT.has(tag)) {
         // iframe: its document is in srcdoc
