@@ -515,6 +515,7 @@ class PageCapture:
         # Frames of other origins: the CDP session that reaches each and its CDP frame id.
         self.frame_sessions: dict[Any, tuple[Any, str]] = {}
         self.frames_tagged = 0
+        self.stuck_frames: set[Any] = set()  # frames of other sites that did not answer: not asked again
         # The last DOM snapshot: (its id in the page's world, its HTML, the part of it up to <html ...>)
         self.last_snapshot: tuple[str, str, str] | None = None
 
@@ -598,13 +599,14 @@ class PageCapture:
                     pass
         self._attach_screenshots(self.timeline.finish(final))
         if self.cdp is not None and responsive and self.is_alive():
-            sessions = {id(s): s for s, _ in self.frame_sessions.values() if s is not self.cdp}
-            for session in [self.cdp, *sessions.values()]:  # the page's, and those of frames of other sites
-                try:
-                    yield lambda: session.detach()
-                except Exception:
-                    pass
-            self.frame_sessions.clear()
+            try:
+                yield lambda: self.cdp.detach()
+            except Exception:
+                pass
+        # The sessions of frames of other sites are left to end with their page: detaching
+        # one whose frame got stuck in a script would wait on it, and Playwright's detach
+        # takes no timeout.
+        self.frame_sessions.clear()
 
     # -- actions -----------------------------------------------------------------------
 
@@ -874,7 +876,8 @@ class PageCapture:
             return {}
         main = self.page.main_frame
         foreign = [frame for frame in self.page.frames[1:]
-                   if frame.parent_frame is main and _origin(frame.url) != _origin(main.url)][:MAX_FOREIGN_FRAMES]
+                   if frame.parent_frame is main and _origin(frame.url) != _origin(main.url)
+                   and frame not in self.stuck_frames][:MAX_FOREIGN_FRAMES]
         if not foreign:
             return {}
         if self.world is None:
@@ -912,10 +915,11 @@ class PageCapture:
                     if attempt == 0 and "context" in str(exc).lower():
                         self.world = yield from self._new_world()  # the page changed document since
                         continue
-                    # navigated to another site, say: found anew next time
+                    # navigated to another site, say: found anew next time; or stuck in a script
+                    # (its own process): not asked again, nor detached (that would wait on it)
                     self.frame_sessions.pop(frame, None)
-                    if session is not self.cdp:
-                        yield from self._quietly(lambda: session.detach())
+                    if _is_timeout(exc):
+                        self.stuck_frames.add(frame)
                     break
             if snapshot and snapshot.get("html"):
                 documents[token] = snapshot["html"]

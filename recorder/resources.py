@@ -132,6 +132,7 @@ class ResourceKeeper:
             self.unloaded.pop(url, None)
             self.seen.add(url)
             capture.responses.pop(url, None)  # (the log of responses is kept only for what is not kept yet)
+            capture.responses.pop(url, None)  # (the log of responses is kept only for what is not kept yet)
             content = reply.get("content") or ""
             data = base64.b64decode(content) if reply.get("base64Encoded") else content.encode("utf-8", "surrogatepass")
             kind = media_type(data, declared, url)
@@ -149,7 +150,6 @@ class ResourceKeeper:
         if tries > LOOKS_FOR_UNLOADED:
             self.unloaded.pop(url, None)
             self.seen.add(url)
-            capture.responses.pop(url, None)  # (the log of responses is kept only for what is not kept yet)
         else:
             self.unloaded[url] = tries
 
