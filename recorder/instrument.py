@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from . import inpage
-from ._core import ACTIONS, ATTRIBUTE, ActionSpec, Options, PageCapture, Session, run_async, run_sync
+from ._core import ACTIONS, ATTRIBUTE, ActionSpec, Flow, Options, PageCapture, Session, run_async, run_sync
 from .errors import DatabaseError, RecorderError
 from .resources import DEFAULT_MAX_BYTES as DEFAULT_RESOURCE_MAX_BYTES
 from .store import Recording, RecordingStore
@@ -219,13 +219,7 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         if self._is_async:
             raise TypeError("this is an async page: use `async with record(page) as page:`")
         session = self._start()
-        selectors = _engine_selectors(self.page, is_async=False)
-        if selectors is not None:
-            try:
-                selectors.register(inpage.TARGET_ENGINE, script=inpage.engine_source(), content_script=True)
-                session.target_engine = True
-            except Exception as exc:
-                session.target_engine = _engine_registered(exc)
+        run_sync(_register_target_engine(session, self.page))
         run_sync(session.attach(self.page))
         return self.page
 
@@ -241,13 +235,7 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         if not self._is_async:
             raise TypeError("this is a sync page: use `with record(page) as page:`")
         session = self._start()
-        selectors = _engine_selectors(self.page, is_async=True)
-        if selectors is not None:
-            try:
-                await selectors.register(inpage.TARGET_ENGINE, script=inpage.engine_source(), content_script=True)
-                session.target_engine = True
-            except Exception as exc:
-                session.target_engine = _engine_registered(exc)
+        await run_async(_register_target_engine(session, self.page))
         await run_async(session.attach(self.page))
         return self.page
 
@@ -273,8 +261,17 @@ def _engine_selectors(page: Any, is_async: bool) -> Any:
     return (async_api.Selectors if is_async else sync_api.Selectors)(impl)
 
 
-def _engine_registered(error: Exception | None) -> bool:
-    return error is None or "already registered" in str(error)
+def _register_target_engine(session: Session, page: Any) -> Flow:
+    """Register recorder's selector engine (inpage/engine.js) with the page's Playwright,
+    once per Playwright; ``session.target_engine`` says whether it is there."""
+    selectors = _engine_selectors(page, session.is_async)
+    if selectors is None:
+        return
+    try:
+        yield lambda: selectors.register(inpage.TARGET_ENGINE, script=inpage.engine_source(), content_script=True)
+        session.target_engine = True
+    except Exception as exc:  # registered by an earlier record(): as good
+        session.target_engine = "already registered" in str(exc)
 
 
 def _page_metadata(page: Any) -> dict[str, Any]:
