@@ -15,6 +15,7 @@ import functools
 import html
 import inspect
 import json
+import re
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -853,7 +854,7 @@ class PageCapture:
             return None, None
         self.mask_boxes = snapshot["masks"]
         if "patch" in snapshot and self.last_snapshot:  # only what changed since the last one came
-            last_id, last_html, last_lead = self.last_snapshot
+            _, last_html, last_lead = self.last_snapshot
             snapshot["html"] = snapshot["lead"] + _apply_patch(last_html[len(last_lead):], snapshot["patch"])
         self.last_snapshot = (snapshot["id"], snapshot["html"], snapshot["lead"]) \
             if snapshot.get("html") is not None else None
@@ -1122,6 +1123,9 @@ class PageCapture:
                 pass
 
 
+_BEYOND_BMP = re.compile("[\U00010000-\U0010FFFF]")  # characters JavaScript counts as two
+
+
 def _apply_patch(before: str, change: dict[str, Any]) -> str:
     """The page's new snapshot from the last one and what changed (world.js ``patch``).
 
@@ -1129,7 +1133,7 @@ def _apply_patch(before: str, change: dict[str, Any]) -> str:
     characters only while the text has nothing beyond the Basic Multilingual Plane.
     """
     start, end, text = change["start"], change["end"], change["text"]
-    if before.isascii() or all(ord(c) < 0x10000 for c in before):
+    if before.isascii() or not _BEYOND_BMP.search(before):
         return before[:start] + text + before[len(before) - end:]
     units = before.encode("utf-16-le", "surrogatepass")
     joined = units[:2 * start] + text.encode("utf-16-le", "surrogatepass") + units[len(units) - 2 * end:]
