@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import quote, quote_plus, urlsplit
 
-from . import inpage, tiles
+from . import events, inpage, tiles
 from .errors import RecordingClosed
+from .events import NetworkLog
 from .resources import DEFAULT_MAX_BYTES, ResourceKeeper
 from .selectors import readable_selector
+from .source import read_source
 from .store import MAX_VALUE_CHARS, Recording
 
 Step = Callable[[], Any]
@@ -350,6 +352,9 @@ class Options:
     screenshot_size: tuple[int, int] | None = (800, 800)
     # Stylesheets, images and fonts bigger than this are not kept (metadata.resources_skipped).
     resource_max_bytes: int | None = DEFAULT_MAX_BYTES
+    events: bool = True  # console messages, page errors, crashes and requests (recorder/events.py)
+    bodies: int | None = None  # characters of text request/response bodies kept; None: no bodies
+    redact_headers: tuple[str, ...] = ()  # header values never stored, besides credentials
 
     def screenshot_scale(self, viewport: dict[str, int] | None) -> float:
         if not viewport or not self.screenshot_size:
@@ -433,6 +438,9 @@ class Session:
         self.agent_paused = False  # during a takeover: Playwright calls are a person's stand-ins, not recorded
         self.captures: list[PageCapture] = []
         self._keepers: dict[int, ResourceKeeper] = {}
+        # The files whose code made recorded calls, by recording: kept when the block ends,
+        # when every secret the recording will see has been typed (a test file may hold one).
+        self.source_files: dict[int, tuple[Recording, set[str]]] = {}
         # Whether recorder's selector engine (inpage/engine.js) is registered with the
         # page's Playwright: then elements are looked at in Playwright's utility world.
         self.target_engine = False
@@ -480,6 +488,25 @@ class Session:
             yield lambda: asyncio.gather(*self._tasks, return_exceptions=True)
         for capture in self.captures:
             yield from capture.detach()
+        self.keep_sources()
+
+    def note_source(self, source: dict[str, Any] | None) -> None:
+        """Remember that the recording's code lives in ``source["file"]`` (kept at the end)."""
+        if source:
+            recording = self.recording
+            self.source_files.setdefault(recording.id, (recording, set()))[1].add(source["file"])
+
+    def keep_sources(self) -> None:
+        """Store the text of every file recorded calls were made from, secrets cut out."""
+        for recording, files in self.source_files.values():
+            for path in sorted(files):
+                text = read_source(path)
+                if text is not None:
+                    try:
+                        recording.record_source(path, self.scrub(text) or text)
+                    except Exception:
+                        pass  # the store closed under us: the actions are what matter
+        self.source_files.clear()
 
 
 ATTRIBUTE = "_recorder_capture"
@@ -519,6 +546,9 @@ class PageCapture:
         self.stuck_frames: set[Any] = set()  # frames of other sites that did not answer: not asked again
         # The last DOM snapshot: (its id in the page's world, its HTML, the part of it up to <html ...>)
         self.last_snapshot: tuple[str, str, str] | None = None
+        options = session.options
+        self.network = NetworkLog(options.redact_headers, options.bodies)
+        self._listeners: list[tuple[Any, str, Callable[..., Any]]] = []  # (emitter, event, handler)
 
     @property
     def recording(self) -> Recording:
@@ -533,9 +563,12 @@ class PageCapture:
             self.recording.update_metadata({"user_agent": user_agent})
         for owner in (page, page.keyboard, page.mouse):
             owner.__dict__[ATTRIBUTE] = self
-        page.on("framenavigated", self._on_frame_navigated)
-        page.on("popup", self._on_popup)
-        page.on("crash", self._on_crash)
+        self._listen(page, "framenavigated", self._on_frame_navigated)
+        self._listen(page, "popup", self._on_popup)
+        self._listen(page, "crash", self._on_crash)
+        if self.session.options.events:
+            self._listen(page, "console", self._on_console)
+            self._listen(page, "pageerror", self._on_page_error)
         if opener is not None:
             self._record_event("navigate", url=page.url, metadata={"popup": True, "opener_page_index": opener.index})
         try:
@@ -545,17 +578,22 @@ class PageCapture:
         if self.cdp is None:
             return
         self.bounded = "timeout" in inspect.signature(self.cdp.send).parameters
-        self.cdp.on("Page.javascriptDialogOpening", self._on_dialog)
-        self.cdp.on("Page.javascriptDialogClosed", self._on_dialog_closed)
-        if self.session.options.dom:
+        self._listen(self.cdp, "Page.javascriptDialogOpening", self._on_dialog)
+        self._listen(self.cdp, "Page.javascriptDialogClosed", self._on_dialog_closed)
+        if self.session.options.events:
+            self._listen(self.cdp, "Network.requestWillBeSent", self._on_request)
+            self._listen(self.cdp, "Network.dataReceived", self.network.received)
+            self._listen(self.cdp, "Network.loadingFinished", self._on_loading_finished)
+            self._listen(self.cdp, "Network.loadingFailed", self._on_loading_failed)
+        if self.session.options.dom or self.session.options.events:
             # The bodies of fonts (and images) are handed out only from the network log.
-            self.cdp.on("Network.responseReceived", self._on_response)
+            self._listen(self.cdp, "Network.responseReceived", self._on_response)
             try:
                 yield lambda: self.cdp.send("Network.enable", {"maxResourceBufferSize": MAX_RESOURCE_BUFFER})
             except Exception:
                 pass
         if self.session.options.screenshots:
-            self.cdp.on("Page.screencastFrame", self._on_screencast_frame)
+            self._listen(self.cdp, "Page.screencastFrame", self._on_screencast_frame)
             viewport = page.viewport_size
             params: dict[str, Any] = {"format": "jpeg", "quality": SCREENCAST_QUALITY, "everyNthFrame": 1}
             if viewport:
@@ -572,9 +610,11 @@ class PageCapture:
         page = self.page
         for owner in (page, page.keyboard, page.mouse):
             owner.__dict__.pop(ATTRIBUTE, None)
-        page.remove_listener("framenavigated", self._on_frame_navigated)
-        page.remove_listener("popup", self._on_popup)
-        page.remove_listener("crash", self._on_crash)
+        for emitter, event, handler in self._listeners:
+            if event != "Page.screencastFrame":  # frames still come until the screencast stops
+                emitter.remove_listener(event, handler)
+        for request in self.network.unfinished():
+            self._store_request(request)
         final = None
         responsive = not self.stuck or (yield from self.answers())
         if self.pending_dom and responsive and not self.dialog_open:
@@ -599,6 +639,10 @@ class PageCapture:
                 except Exception:
                     pass
         self._attach_screenshots(self.timeline.finish(final))
+        for emitter, event, handler in self._listeners:
+            if event == "Page.screencastFrame":  # a frame now would be acknowledged to a page maybe closed
+                emitter.remove_listener(event, handler)
+        self._listeners.clear()
         if self.cdp is not None and responsive and self.is_alive():
             try:
                 yield lambda: self.cdp.detach()
@@ -611,8 +655,12 @@ class PageCapture:
 
     # -- actions -----------------------------------------------------------------------
 
-    def action(self, spec: ActionSpec, api: str, owner: Any, call: Step, arguments: dict[str, Any]) -> Flow:
-        """The flow around one recorded Playwright call; returns (or raises) what it did."""
+    def action(self, spec: ActionSpec, api: str, owner: Any, call: Step, arguments: dict[str, Any],
+               source: dict[str, Any] | None = None) -> Flow:
+        """The flow around one recorded Playwright call; returns (or raises) what it did.
+
+        ``source`` is where the caller's code made the call (recorder/source.py).
+        """
         try:
             sequence, started_ms = self.recording.reserve_sequence()
         except RecordingClosed:
@@ -683,6 +731,9 @@ class PageCapture:
                 type="jpeg", quality=SCREENCAST_QUALITY, mask=[self.page.locator(m) for m in mask]))
 
         metadata: dict[str, Any] = {"api": api, "page_index": self.index}
+        if source:
+            metadata["source"] = source
+            self.session.note_source(source)
         if dom_skipped:
             metadata["dom_snapshot_skipped"] = dom_skipped
         value, extra = fit_value(raw_value)
@@ -1083,15 +1134,66 @@ class PageCapture:
         """Whether the page can still be asked anything (it is neither closed nor crashed)."""
         return not self.crashed and not self.page.is_closed()
 
+    def _listen(self, emitter: Any, event: str, handler: Callable[..., Any]) -> None:
+        emitter.on(event, handler)
+        self._listeners.append((emitter, event, handler))
+
     def _on_crash(self, page: Any) -> None:
         self.crashed = True
         self.recording.update_metadata({"crashed_page_index": self.index})
+        if self.session.options.events:
+            self._store_event("crash", {"message": "the page's renderer crashed"})
+
+    def _store_event(self, kind: str, details: dict[str, Any], recording: Recording | None = None,
+                     sequence: int | None = None, time_ms: int | None = None) -> None:
+        """Record an event (recorder/events.py) with every secret typed so far cut out."""
+        try:
+            (recording or self.recording).record_event(
+                kind, self.session.scrub.everywhere(details), action_sequence=sequence, page_index=self.index,
+                time_ms=time_ms)
+        except Exception:
+            pass  # the store has closed: recording must never break the page it watches
+
+    def _on_console(self, message: Any) -> None:
+        self._store_event("console", events.console_details(message.type, message.text, message.location))
+
+    def _on_page_error(self, error: Any) -> None:
+        self._store_event("error", events.error_details(getattr(error, "name", None), getattr(error, "message", None),
+                                                        getattr(error, "stack", None)))
+
+    def _on_request(self, params: dict[str, Any]) -> None:
+        recording = self.recording
+        self.network.sent(params, owner=recording, sequence=recording.last_sequence(), time_ms=recording.elapsed_ms())
+
+    def _on_loading_finished(self, params: dict[str, Any]) -> None:
+        done = self.network.finished(params)
+        if done is not None and done.wants_body and self.cdp is not None:
+            self.session.run(self._store_with_body(done))
+        elif done is not None:
+            self._store_request(done)
+
+    def _on_loading_failed(self, params: dict[str, Any]) -> None:
+        done = self.network.failed(params)
+        if done is not None:
+            self._store_request(done)
+
+    def _store_with_body(self, done: events.Finished) -> Flow:
+        try:
+            reply = yield lambda: self.cdp.send("Network.getResponseBody", {"requestId": done.request_id})
+            self.network.add_body(done, reply)
+        except Exception:
+            pass  # evicted from Chromium's buffer, or the page went: the request without its body
+        self._store_request(done)
+
+    def _store_request(self, done: events.Finished) -> None:
+        self._store_event("request", done.details, done.owner, done.sequence, done.time_ms)
 
     def _on_popup(self, popup: Any) -> None:
         self.session.run(self.session.attach(popup, opener=self))
 
     def _on_response(self, params: dict[str, Any]) -> None:
         response = params["response"]
+        self.network.responded(params)
         if params.get("type") in ("Stylesheet", "Image", "Font", "Other"):
             self.responses[response["url"]] = (params["requestId"], response.get("mimeType"))
 

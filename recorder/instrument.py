@@ -22,7 +22,9 @@ from typing import Any
 from . import inpage
 from ._core import ACTIONS, ATTRIBUTE, ActionSpec, Flow, Options, PageCapture, Session, run_async, run_sync
 from .errors import DatabaseError, RecorderError
+from .events import body_limit
 from .resources import DEFAULT_MAX_BYTES as DEFAULT_RESOURCE_MAX_BYTES
+from .source import call_site
 from .store import Recording, RecordingStore
 
 _install_lock = threading.Lock()
@@ -45,7 +47,8 @@ def _wrap(cls: type, method: str, spec: ActionSpec, is_async: bool) -> None:
     api = f"{cls.__name__}.{method}"
     via_page = cls.__name__ in ("Locator", "Frame")
 
-    def prepare(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[PageCapture, dict[str, Any]] | None:
+    def prepare(owner: Any, args: tuple[Any, ...],
+                kwargs: dict[str, Any]) -> tuple[PageCapture, dict[str, Any], dict[str, Any] | None] | None:
         capture = _capture_of(owner, via_page)
         if capture is None or capture.session.agent_paused:
             return None
@@ -53,7 +56,8 @@ def _wrap(cls: type, method: str, spec: ActionSpec, is_async: bool) -> None:
             arguments = signature.bind(owner, *args, **kwargs).arguments
         except TypeError:
             return None  # let Playwright raise its own error for a wrong call
-        return capture, arguments
+        # Called before the wrapper's first await: the stack is still the caller's.
+        return capture, arguments, call_site(depth=2)
 
     if is_async:
         @functools.wraps(original)
@@ -61,8 +65,9 @@ def _wrap(cls: type, method: str, spec: ActionSpec, is_async: bool) -> None:
             prepared = prepare(self, args, kwargs)
             if prepared is None:
                 return await original(self, *args, **kwargs)
-            capture, arguments = prepared
-            return await run_async(capture.action(spec, api, self, lambda: original(self, *args, **kwargs), arguments))
+            capture, arguments, source = prepared
+            return await run_async(capture.action(spec, api, self, lambda: original(self, *args, **kwargs), arguments,
+                                                  source))
 
         wrapper: Callable[..., Any] = async_wrapper
     else:
@@ -71,8 +76,9 @@ def _wrap(cls: type, method: str, spec: ActionSpec, is_async: bool) -> None:
             prepared = prepare(self, args, kwargs)
             if prepared is None:
                 return original(self, *args, **kwargs)
-            capture, arguments = prepared
-            return run_sync(capture.action(spec, api, self, lambda: original(self, *args, **kwargs), arguments))
+            capture, arguments, source = prepared
+            return run_sync(capture.action(spec, api, self, lambda: original(self, *args, **kwargs), arguments,
+                                           source))
 
         wrapper = sync_wrapper
     wrapper.__recorder_original__ = original  # type: ignore[attr-defined]
@@ -134,6 +140,11 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
     big, and says so in the recording's metadata (``screenshots_stopped``).
     ``resource_max_bytes`` caps each stylesheet, image or font kept for DOM snapshots
     (default 5 MB; ``None``: no cap); bigger ones are named in ``resources_skipped``.
+    ``events`` records console messages, page errors, crashes and requests
+    (``Recording.events()``); request and response bodies are kept only with ``bodies``
+    (``True``: text bodies up to 64 KB; a number: up to that many characters). The values
+    of ``Authorization``, ``Proxy-Authorization``, ``Cookie``, ``Set-Cookie`` and of the
+    headers named in ``redact_headers`` are never stored.
     """
 
     def __init__(
@@ -155,6 +166,9 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         store: RecordingStore | None = None,
         recording: Recording | None = None,
         resource_max_bytes: int | None = DEFAULT_RESOURCE_MAX_BYTES,
+        events: bool = True,
+        bodies: bool | int = False,
+        redact_headers: list[str] | tuple[str, ...] = (),
     ) -> None:
         self.page = page
         self._is_async = _is_async_page(page)
@@ -162,7 +176,8 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         self._name = name
         self._metadata = metadata
         self._options = Options(screenshots=screenshots, dom=dom, redact=tuple(redact), mask=tuple(mask),
-                                screenshot_size=screenshot_size, resource_max_bytes=resource_max_bytes)
+                                screenshot_size=screenshot_size, resource_max_bytes=resource_max_bytes,
+                                events=events, bodies=body_limit(bodies), redact_headers=tuple(redact_headers))
         self._max_bytes = max_bytes
         self._references = {"agent_run": agent_run, "sandbox_session": sandbox_session, "owner": owner}
         self._recording = recording

@@ -6,6 +6,8 @@ Open a recordings database in ``sqlite3`` and these are the tables you see::
     actions         one row per recorded browser action, ordered by (recording_id, sequence)
     blobs           screenshots, DOM snapshots and page resources, content-addressed and compressed
     resources       the stylesheets, images and fonts a recording's DOM snapshots use, by URL
+    events          what happened around the actions: console messages, page errors, requests
+    sources         the text of the files whose code made the recorded calls
     schema_version  which migrations this file has had
 
 Migrations only ever append: a database made by an older recorder is brought up to
@@ -111,6 +113,47 @@ CREATE TABLE resources (
     PRIMARY KEY (recording_id, url)
 );
 CREATE INDEX resources_by_blob ON resources (blob_key);
+""",
+    # What happened on the page around each action (recorder/events.py says what each kind's
+    # details hold), and the source files of the code that made the calls (an action's
+    # metadata.source names the file and line).
+    5: """
+CREATE TABLE events (
+    id               INTEGER PRIMARY KEY,
+    recording_id     INTEGER NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,
+    action_sequence  INTEGER,                -- the action during which it happened, or the last one
+                                             -- before it; NULL before the first
+    page_index       INTEGER NOT NULL DEFAULT 0,
+    kind             TEXT    NOT NULL CHECK (kind IN ('console', 'error', 'request', 'crash')),
+    time_ms          INTEGER NOT NULL,       -- when it happened (a request: when it was sent),
+                                             -- ms since the recording started
+    details          TEXT    NOT NULL DEFAULT '{}'  -- JSON: console {level, text, location};
+                                             -- error {name, message, stack}; request {method, url,
+                                             -- status, failure, duration_ms, ...}
+);
+CREATE INDEX events_by_action ON events (recording_id, action_sequence);
+
+CREATE TABLE sources (
+    recording_id  INTEGER NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,
+    path          TEXT    NOT NULL,          -- as metadata.source.file names it
+    blob_key      TEXT    NOT NULL REFERENCES blobs (key),
+    size          INTEGER NOT NULL,          -- characters of text
+    PRIMARY KEY (recording_id, path)
+);
+CREATE INDEX sources_by_blob ON sources (blob_key);
+
+-- Console messages, page errors and failed requests as people usually want to read them.
+CREATE VIEW event_log AS
+SELECT e.recording_id, e.action_sequence, e.page_index, e.kind, e.time_ms,
+       CASE e.kind
+           WHEN 'console' THEN json_extract(e.details, '$.level') || ': ' || json_extract(e.details, '$.text')
+           WHEN 'error' THEN json_extract(e.details, '$.name') || ': ' || json_extract(e.details, '$.message')
+           WHEN 'request' THEN json_extract(e.details, '$.method') || ' ' || json_extract(e.details, '$.url')
+                || ' -> ' || coalesce(json_extract(e.details, '$.status'), json_extract(e.details, '$.failure'), 'no answer')
+           ELSE json_extract(e.details, '$.message')
+       END AS summary
+FROM events e
+ORDER BY e.recording_id, e.time_ms, e.id;
 """,
 }
 

@@ -50,6 +50,7 @@ T = TypeVar("T")
 DEFAULT_DB = "recordings.db"
 MAX_VALUE_CHARS = 1_000_000
 STATUSES = ("recording", "completed", "failed", "interrupted")
+EVENT_KINDS = ("console", "error", "request", "crash")
 
 
 class RecorderWarning(UserWarning):
@@ -595,14 +596,10 @@ class RecordingStore:
         def delete(conn: sqlite3.Connection) -> int:
             if not conn.execute("SELECT 1 FROM recordings WHERE id = ?", (recording_id,)).fetchone():
                 raise RecordingNotFound(f"no recording with id {recording_id} in {self.path}")
-            keys = {
-                key for row in conn.execute(
-                    "SELECT screenshot_key, dom_snapshot_key FROM actions WHERE recording_id = ?"
-                    " UNION ALL SELECT blob_key, NULL FROM resources WHERE recording_id = ?", (recording_id, recording_id)
-                ) for key in row if key
-            }
-            conn.execute("DELETE FROM resources WHERE recording_id = ?", (recording_id,))
-            conn.execute("DELETE FROM actions WHERE recording_id = ?", (recording_id,))
+            keys = {key for (key,) in conn.execute(f"SELECT key FROM ({_BLOB_USES}) WHERE recording_id = ?",
+                                                   (recording_id,)) if key}
+            for table in ("events", "sources", "resources", "actions"):
+                conn.execute(f"DELETE FROM {table} WHERE recording_id = ?", (recording_id,))
             conn.execute("DELETE FROM recordings WHERE id = ?", (recording_id,))
             return _delete_unused_blobs(conn, keys)
 
@@ -872,11 +869,20 @@ def _file_size(path: Path) -> int:
     return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
 
 
+# Every blob key a recording uses directly (a delta's base and a screenshot's tiles are
+# reached through these): (recording_id, key) rows.
+_BLOB_USES = """
+    SELECT recording_id, screenshot_key AS key FROM actions
+    UNION ALL SELECT recording_id, dom_snapshot_key FROM actions
+    UNION ALL SELECT recording_id, blob_key FROM resources
+    UNION ALL SELECT recording_id, blob_key FROM sources
+"""
+
+
 def _collect_garbage(conn: sqlite3.Connection) -> int:
     """Delete blobs that no action reaches, directly, as a delta base, or as a tile."""
     reachable: set[str] = set()
-    frontier = {key for row in conn.execute("SELECT screenshot_key, dom_snapshot_key FROM actions"
-                                           " UNION ALL SELECT blob_key, NULL FROM resources") for key in row if key}
+    frontier = {key for (key,) in conn.execute(f"SELECT key FROM ({_BLOB_USES})") if key}
     while frontier:
         reachable |= frontier
         frontier = {row[0] for key in frontier
@@ -947,6 +953,7 @@ def _delete_unused_blobs(conn: sqlite3.Connection, candidates: set[str]) -> int:
             in_use = conn.execute(
                 "SELECT 1 FROM actions WHERE screenshot_key = ?1 OR dom_snapshot_key = ?1"
                 " UNION ALL SELECT 1 FROM resources WHERE blob_key = ?1"
+                " UNION ALL SELECT 1 FROM sources WHERE blob_key = ?1"
                 " UNION ALL SELECT 1 FROM blobs WHERE base_key = ?1 LIMIT 1",
                 (key,),
             ).fetchone()
@@ -1214,6 +1221,79 @@ class Recording:
             (self.id,)).fetchall())
         return {url: {"key": key, "media_type": media_type, "size": size, "sequence": sequence}
                 for url, key, media_type, size, sequence in rows}
+
+    def last_sequence(self) -> int:
+        """The sequence number of the latest action begun (0 before the first)."""
+        with self._lock:
+            return self._next_sequence - 1
+
+    def record_event(self, kind: str, details: dict[str, Any], *, action_sequence: int | None = None,
+                     page_index: int = 0, time_ms: int | None = None) -> None:
+        """Record what happened on the page (see recorder/events.py): a console message
+        (``console``), an uncaught error (``error``), a request (``request``), a crash.
+
+        ``action_sequence`` defaults to the latest action begun; ``time_ms`` to now. Returns
+        at once; an event is recorded even after the recording ended (a request that finished
+        as the block closed), but not once the store is closed.
+        """
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"event kind must be one of {', '.join(EVENT_KINDS)}, not {kind!r}")
+        sequence = self.last_sequence() if action_sequence is None else action_sequence
+        row = (self.id, sequence or None, page_index, kind, self.elapsed_ms() if time_ms is None else time_ms,
+               _json(details))
+        self.store._submit(lambda conn: conn.execute(
+            "INSERT INTO events (recording_id, action_sequence, page_index, kind, time_ms, details)"
+            " VALUES (?, ?, ?, ?, ?, ?)", row))
+
+    def events(self, kind: str | None = None, action: int | None = None) -> list[dict[str, Any]]:
+        """What happened around the actions, in order: dicts of the event's details plus
+        ``kind``, ``action_sequence``, ``page_index`` and ``time_ms``; only one ``kind``
+        (console, error, request, crash) or those of one action (its sequence) if asked."""
+        where, params = "recording_id = ?", [self.id]
+        if kind is not None:
+            where, params = where + " AND kind = ?", [*params, kind]
+        if action is not None:
+            where, params = where + " AND action_sequence = ?", [*params, action]
+        rows = self.store._call(lambda conn: conn.execute(
+            f"SELECT kind, action_sequence, page_index, time_ms, details FROM events WHERE {where}"
+            " ORDER BY time_ms, id", params).fetchall())
+        return [{**json.loads(details), "kind": kind_, "action_sequence": sequence, "page_index": page,
+                 "time_ms": at} for kind_, sequence, page, at, details in rows]
+
+    def event_counts(self) -> dict[int | None, dict[str, int]]:
+        """Per action sequence (None: before the first action): how many console
+        ``messages``, page ``errors`` (crashes included) and ``failed_requests`` (no answer,
+        or a status of 400 or more) it had."""
+        rows = self.store._call(lambda conn: conn.execute(
+            "SELECT action_sequence, sum(kind = 'console'), sum(kind IN ('error', 'crash')),"
+            " sum(kind = 'request' AND (json_extract(details, '$.failure') IS NOT NULL"
+            "     OR json_extract(details, '$.status') >= 400))"
+            " FROM events WHERE recording_id = ? GROUP BY action_sequence", (self.id,)).fetchall())
+        return {sequence: {"messages": messages, "errors": errors, "failed_requests": failed}
+                for sequence, messages, errors, failed in rows}
+
+    def record_source(self, path: str, text: str) -> str:
+        """Keep the text of a source file the recorded calls were made from; returns its blob key."""
+        data = text.encode("utf-8", "surrogatepass")
+        key = blobs.blob_key(data)
+        store, recording_id = self.store, self.id
+
+        def insert(conn: sqlite3.Connection) -> None:
+            store._put_resource_blob(conn, key, data, "text/plain; charset=utf-8")
+            conn.execute(
+                "INSERT INTO sources (recording_id, path, blob_key, size) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (recording_id, path) DO UPDATE SET blob_key = excluded.blob_key, size = excluded.size",
+                (recording_id, path, key, len(text)))
+
+        store._submit(insert)
+        return key
+
+    def sources(self) -> dict[str, dict[str, Any]]:
+        """The source files kept with this recording: path -> {key, size}; read one with
+        ``store.blob(key).decode()``."""
+        rows = self.store._call(lambda conn: conn.execute(
+            "SELECT path, blob_key, size FROM sources WHERE recording_id = ? ORDER BY path", (self.id,)).fetchall())
+        return {path: {"key": key, "size": size} for path, key, size in rows}
 
     # -- ending ----------------------------------------------------------------------
 
