@@ -29,24 +29,30 @@ from .store import Recording, RecordingStore
 
 CASSETTE_FORMAT = "recorder-cassette"
 # 1: recording, timeline, blobs. 2: and resources, the stylesheets, images and fonts the
-# DOM snapshots use (their bytes among the blobs). A version 1 cassette still imports.
-CASSETTE_VERSION = 2
+# DOM snapshots use (their bytes among the blobs). 3: and events (console messages, page
+# errors, crashes, requests, as Recording.events() gives them) and sources, the files the
+# recorded calls were made from (their text among the blobs). Versions 1 and 2 still import.
+CASSETTE_VERSION = 3
 
 
 def export_json(recording: Recording, blobs: bool = True) -> dict[str, Any]:
-    """The recording, its timeline, the resources its snapshots use, and (base64, by
-    sha256 key) the bytes of its screenshots, DOM snapshots and resources."""
+    """The recording, its timeline, the resources its snapshots use, its events, the
+    source files its calls were made from, and (base64, by sha256 key) the bytes of its
+    screenshots, DOM snapshots, resources and sources."""
     timeline = recording.timeline()
     kept = recording.resources()
     resources = [{"url": url, "media_type": info["media_type"], "key": info["key"], "size": info["size"],
                   "sequence": info["sequence"]} for url, info in kept.items()]
+    sources = [{"path": path, "key": info["key"], "size": info["size"]} for path, info in recording.sources().items()]
     cassette: dict[str, Any] = {
         "format": CASSETTE_FORMAT, "version": CASSETTE_VERSION,
         "recording": recording.to_dict(), "timeline": timeline, "resources": resources,
+        "events": recording.events(), "sources": sources,
     }
     if blobs:
         keys = {a[k] for a in timeline for k in ("screenshot_key", "dom_snapshot_key") if a[k]}
         keys |= {info["key"] for info in kept.values()}
+        keys |= {source["key"] for source in sources}
         cassette["blobs"] = {
             key: {"media_type": recording.store.blob_info(key)["media_type"],
                   "data": base64.b64encode(recording.store.blob(key)).decode()}
@@ -57,8 +63,9 @@ def export_json(recording: Recording, blobs: bool = True) -> dict[str, Any]:
 
 def import_json(store: RecordingStore, cassette: dict[str, Any]) -> Recording:
     """Store a cassette as a new recording; its actions keep their sequence, timing and keys,
-    its resources their URLs. A cassette without blobs (``--no-blobs``) imports without
-    snapshots or resources."""
+    its resources their URLs, its events and sources come along. A cassette without blobs
+    (``--no-blobs``) imports without snapshots, resources or sources (their bytes are not
+    in it); its events are."""
     if not isinstance(cassette, dict):
         raise ValueError(f"not a recorder cassette (a JSON {type(cassette).__name__}, not an object)")
     if cassette.get("format") != CASSETTE_FORMAT:
@@ -77,8 +84,14 @@ def import_json(store: RecordingStore, cassette: dict[str, Any]) -> Recording:
     resources = cassette.get("resources", [])  # none before version 2
     if not isinstance(resources, list):
         raise ValueError("its resources are not a list of {url, media_type, key, size, sequence}")
-    # Without blobs the resources are only named: there are no bytes to keep.
-    return store.restore(source, cassette["timeline"], blobs, resources if found is not None else None)
+    events, sources = cassette.get("events", []), cassette.get("sources", [])  # none before version 3
+    if not isinstance(events, list):
+        raise ValueError("its events are not a list of {kind, action_sequence, page_index, time_ms, ...}")
+    if not isinstance(sources, list):
+        raise ValueError("its sources are not a list of {path, key, size}")
+    # Without blobs the resources and sources are only named: there are no bytes to keep.
+    return store.restore(source, cassette["timeline"], blobs, resources if found is not None else None,
+                         events, sources if found is not None else None)
 
 
 # -- pytest ---------------------------------------------------------------------------------

@@ -608,19 +608,24 @@ class RecordingStore:
         return freed
 
     def restore(self, recording: dict[str, Any], timeline: Sequence[dict[str, Any]], snapshots: dict[str, bytes],
-                resources: Sequence[dict[str, Any]] | None = None) -> Recording:
+                resources: Sequence[dict[str, Any]] | None = None, events: Sequence[dict[str, Any]] | None = None,
+                sources: Sequence[dict[str, Any]] | None = None) -> Recording:
         """Store a recording read from elsewhere (see recorder.exchange) under a new id.
 
         ``snapshots`` holds the bytes by key: of the actions' screenshots and DOM
-        snapshots, and of ``resources``, the stylesheets, images and fonts its snapshots
+        snapshots, of ``resources``, the stylesheets, images and fonts its snapshots
         use (``{url, media_type, key[, size, sequence]}`` each, as ``Recording.resources()``
-        lists them); a blob the database already has is not stored again.
+        lists them), and of ``sources``, the text of the files its calls were made from
+        (``{path, key[, size]}`` each, size in characters); a blob the database already has
+        is not stored again. ``events`` are as ``Recording.events()`` gives them.
 
         Everything is checked first (a ``ValueError`` names what is wrong), so a bad
         cassette stores nothing and cannot poison what is imported after it.
         """
         resources = list(resources or [])
-        _check_restorable(recording, timeline, snapshots, resources)
+        events = list(events or [])
+        sources = list(sources or [])
+        _check_restorable(recording, timeline, snapshots, resources, events, sources)
         columns = ("name", "status", "started_at", "completed_at", "failed_at", "duration_ms", "error")
         row = {column: recording.get(column) for column in columns}
         row["metadata"] = _json(recording.get("metadata") or {})
@@ -660,6 +665,19 @@ class RecordingStore:
                      action["selector"], action["value"], action["url"], action["status"], action["error"],
                      keys["screenshot_key"], keys["dom_snapshot_key"], _json(action.get("metadata") or {})),
                 )
+            for event in events:
+                details = {k: v for k, v in event.items() if k not in _EVENT_COLUMNS}
+                conn.execute(
+                    "INSERT INTO events (recording_id, action_sequence, page_index, kind, time_ms, details)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (recording_id, event.get("action_sequence"), event.get("page_index") or 0, event["kind"],
+                     event["time_ms"], _json(details)),
+                )
+            for source in sources:
+                data = snapshots[source["key"]]
+                self._put_resource_blob(conn, source["key"], data, "text/plain; charset=utf-8")
+                conn.execute("INSERT INTO sources (recording_id, path, blob_key, size) VALUES (?, ?, ?, ?)",
+                             (recording_id, source["path"], source["key"], len(data.decode("utf-8"))))
             return recording_id
 
         new_id = self._writer.call(insert)
@@ -1391,7 +1409,7 @@ _RESOURCE_URL = re.compile(r"https?://[^\s/?#\x00-\x1f\x7f]+[^\s\x00-\x1f\x7f]*"
 
 
 def _check_restorable(recording: Any, timeline: Any, snapshots: dict[str, bytes],
-                      resources: Sequence[Any] = ()) -> None:
+                      resources: Sequence[Any] = (), events: Sequence[Any] = (), sources: Sequence[Any] = ()) -> None:
     """Refuse, with the reason, a recording that would not read back as it was exported."""
     def optional(value: Any, kind: type | tuple[type, ...], what: str) -> None:
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)
@@ -1430,6 +1448,8 @@ def _check_restorable(recording: Any, timeline: Any, snapshots: dict[str, bytes]
         if key in snapshots and blobs.blob_key(snapshots[key]) != key:
             raise ValueError(f"the DOM snapshot {key} of {what} does not match its key")
     _check_resources(resources, snapshots)
+    _check_events(events)
+    _check_sources(sources, snapshots)
 
 
 def _check_resources(resources: Sequence[Any], snapshots: dict[str, bytes]) -> None:
@@ -1462,6 +1482,104 @@ def _check_resources(resources: Sequence[Any], snapshots: dict[str, bytes]) -> N
         if sequence is not None and (not isinstance(sequence, int) or isinstance(sequence, bool)
                                      or sequence not in _INT64 or sequence < 1):
             raise ValueError(f"{what}'s sequence is {sequence!r}, not a whole number from 1")
+
+
+# An event's own columns; the rest of what Recording.events() gives is its details.
+_EVENT_COLUMNS = ("kind", "action_sequence", "page_index", "time_ms")
+# What each kind's details must hold for a viewer or an export to read them (recorder/events.py):
+# name -> the types it may have (None: may be missing or null).
+_EVENT_FIELDS: dict[str, dict[str, tuple[Any, ...]]] = {
+    "console": {"level": (str,), "text": (str, None), "location": (dict, None)},
+    "error": {"name": (str, None), "message": (str, None), "stack": (str, None)},
+    "crash": {"message": (str, None)},
+    "request": {"method": (str, None), "url": (str,), "resource_type": (str, None), "frame_id": (str, None),
+                "document_url": (str, None), "status": (int, None), "status_text": (str, None),
+                "mime_type": (str, None), "from_cache": (bool, None), "remote_address": (str, None),
+                "request_headers": (dict, None), "response_headers": (dict, None),
+                "duration_ms": (int, float, None), "timing": (dict, None), "request_size": (int, None),
+                "response_size": (int, None), "body_size": (int, None), "failure": (str, None),
+                "redirects": (list, None), "unfinished": (bool, None), "request_body": (str, None),
+                "response_body": (str, None)},
+}
+
+
+def _is(value: Any, kinds: tuple[Any, ...]) -> bool:
+    """Whether ``value`` is one of ``kinds`` (None: null or missing); a bool is no number."""
+    if value is None:
+        return None in kinds
+    if isinstance(value, bool):
+        return bool in kinds
+    if isinstance(value, int) and value not in _INT64:
+        return False
+    return any(kind is not None and kind is not bool and isinstance(value, kind) for kind in kinds)
+
+
+def _check_events(events: Sequence[Any]) -> None:
+    """Each event is an object of a known kind, with whole-number times and sequences and
+    the details its kind needs, of the right types."""
+    for number, event in enumerate(events, 1):
+        if not isinstance(event, dict):
+            raise ValueError(f"event {number} is {type(event).__name__}, not an object")
+        kind = event.get("kind")
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"event {number}'s kind {kind!r} is not one of {', '.join(EVENT_KINDS)}")
+        what = f"event {number} ({kind})"
+        if not _is(event.get("time_ms"), (int,)):
+            raise ValueError(f"{what}'s time_ms is {event.get('time_ms')!r}, not a whole number of ms")
+        sequence, page = event.get("action_sequence"), event.get("page_index")
+        if not _is(sequence, (int, None)) or (sequence is not None and sequence < 1):
+            raise ValueError(f"{what}'s action_sequence is {sequence!r}, not a whole number from 1")
+        if not _is(page, (int, None)) or (page is not None and page < 0):
+            raise ValueError(f"{what}'s page_index is {page!r}, not a whole number from 0")
+        for name, kinds in _EVENT_FIELDS[kind].items():
+            if not _is(event.get(name), kinds):
+                raise ValueError(f"{what}'s {name} is {event.get(name)!r}")
+        if kind == "request":
+            for name in ("request_headers", "response_headers"):
+                found = event.get(name) or {}
+                if not all(isinstance(k, str) and isinstance(v, str) for k, v in found.items()):
+                    raise ValueError(f"{what}'s {name} are not {{name: text}}")
+            timing = event.get("timing") or {}
+            if not all(_is(v, (int, float)) for v in timing.values()):
+                raise ValueError(f"{what}'s timing is not {{phase: ms}}")
+            if not all(isinstance(r, dict) and isinstance(r.get("url"), str) and _is(r.get("status"), (int, None))
+                       for r in event.get("redirects") or []):
+                raise ValueError(f"{what}'s redirects are not a list of {{url, status}}")
+        if kind == "console":
+            location = event.get("location") or {}
+            if not (_is(location.get("url"), (str, None)) and _is(location.get("line"), (int, None))
+                    and _is(location.get("column"), (int, None))):
+                raise ValueError(f"{what}'s location is not {{url, line, column}}")
+
+
+def _check_sources(sources: Sequence[Any], snapshots: dict[str, bytes]) -> None:
+    """Each source names a file once, and UTF-8 text that is among ``snapshots`` and
+    hashes to its key."""
+    paths: set[str] = set()
+    for number, source in enumerate(sources, 1):
+        if not isinstance(source, dict):
+            raise ValueError(f"source {number} is {type(source).__name__}, not an object")
+        path = source.get("path")
+        if not isinstance(path, str) or not path or len(path) > 4096 or re.search(r"[\x00-\x1f\x7f]", path):
+            raise ValueError(f"source {number}'s path {path!r} is not a file path")
+        what = f"source {number} ({path})"
+        if path in paths:
+            raise ValueError(f"{what} is listed twice")
+        paths.add(path)
+        key = source.get("key")
+        if not isinstance(key, str) or not _BLOB_KEY.fullmatch(key):
+            raise ValueError(f"{what}'s key {key!r} is not a sha256 (64 hex digits)")
+        if key not in snapshots:
+            raise ValueError(f"{what}'s key {key} is unknown: its text is not among the blobs")
+        if blobs.blob_key(snapshots[key]) != key:
+            raise ValueError(f"the text of {what} does not match its key {key}")
+        try:
+            text = snapshots[key].decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"the text of {what} is not UTF-8") from None
+        size = source.get("size")
+        if size is not None and (type(size) is not int or size != len(text)):
+            raise ValueError(f"{what}'s size is {size!r}, but its text is {len(text)} characters")
 
 
 def _row_dict(row: Any) -> dict[str, Any]:
