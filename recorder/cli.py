@@ -141,8 +141,13 @@ def show_command(recording_id: int, db: Path | None, as_json: bool, after_sequen
         recording = store.get(recording_id)
         timeline = recording.timeline(after_sequence=after_sequence, limit=limit)
         if as_json:
-            click.echo(json.dumps({**recording.to_dict(), "timeline": timeline}, indent=2, ensure_ascii=False))
+            shown = {action["sequence"] for action in timeline}
+            events = [event for event in recording.events()
+                      if event["action_sequence"] in shown or (after_sequence is None and limit is None)]
+            click.echo(json.dumps({**recording.to_dict(), "timeline": timeline, "events": events},
+                                  indent=2, ensure_ascii=False))
             return
+        counts = recording.event_counts()
         click.echo(f"Recording {recording.id}: {recording.name}")
         click.echo(f"  status:   {recording.status}" + (f" ({recording.error})" if recording.error else ""))
         click.echo(f"  started:  {recording.started_at}   duration: {_duration(recording.duration_ms)}")
@@ -155,6 +160,9 @@ def show_command(recording_id: int, db: Path | None, as_json: bool, after_sequen
                        f"no actions after sequence {after_sequence}" if after_sequence is not None else "no actions")
             return
         rows = []
+        before = counts.get(None)
+        if before and after_sequence is None:
+            click.echo(f"before the first action: {_event_summary(before) or 'nothing'}\n")
         for action in timeline:
             meta = action["metadata"]
             value = "[redacted]" if meta.get("redacted") else _clip(action["value"] or "", 30)
@@ -164,9 +172,12 @@ def show_command(recording_id: int, db: Path | None, as_json: bool, after_sequen
                 str(action["sequence"]), f"{action['timestamp_ms'] / 1000:.3f}s", _duration(action["duration_ms"]),
                 action["type"], _clip(meta.get("api", ""), 22), _clip(target, 50), value, outcome,
                 ("S" if action["screenshot_key"] else "-") + ("D" if action["dom_snapshot_key"] else "-"),
+                _event_summary(counts.get(action["sequence"])),
             ))
-        _table(("SEQ", "AT", "TOOK", "TYPE", "API", "TARGET", "VALUE", "OUTCOME", "SNAP"), rows)
+        _table(("SEQ", "AT", "TOOK", "TYPE", "API", "TARGET", "VALUE", "OUTCOME", "SNAP", "EVENTS"), rows)
         click.echo("\nSNAP: S = screenshot stored, D = DOM snapshot stored; `recorder show ID --json` lists their keys.")
+        click.echo("EVENTS: console messages, page errors and failed requests during the action (or after it,"
+                   " before the next); `--json` lists them all.")
 
 
 @main.command("blob")
@@ -477,6 +488,18 @@ STATS_QUERIES = {
     "selectors that fail most": "SELECT selector, count(*) AS errors, max(error) AS example_error FROM actions"
                                 " WHERE status = 'error' AND selector IS NOT NULL GROUP BY selector"
                                 " ORDER BY errors DESC LIMIT 10",
+    "page errors and failed requests": "SELECT count(DISTINCT recording_id) AS recordings,"
+                                       " sum(kind IN ('error', 'crash')) AS page_errors,"
+                                       " sum(kind = 'request' AND (json_extract(details, '$.failure') IS NOT NULL"
+                                       " OR json_extract(details, '$.status') >= 400)) AS failed_requests,"
+                                       " sum(kind = 'console' AND json_extract(details, '$.level') = 'error')"
+                                       " AS console_errors FROM events",
+    "requests that fail most": "SELECT json_extract(details, '$.method') || ' ' || json_extract(details, '$.url')"
+                               " AS request, count(*) AS failures, coalesce(max(json_extract(details, '$.failure')),"
+                               " max(json_extract(details, '$.status'))) AS example FROM events"
+                               " WHERE kind = 'request' AND (json_extract(details, '$.failure') IS NOT NULL"
+                               " OR json_extract(details, '$.status') >= 400) GROUP BY request"
+                               " ORDER BY failures DESC LIMIT 10",
 }
 
 
@@ -485,7 +508,8 @@ STATS_QUERIES = {
 @json_option
 @friendly_errors
 def stats_command(db: Path | None, as_json: bool) -> None:
-    """Numbers over every recording: by status, slowest action types, failing selectors.
+    """Numbers over every recording: by status, slowest action types, failing selectors,
+    page errors and failed requests.
 
     Each table is one plain SQL query (see the README); run them yourself in sqlite3.
 
@@ -510,6 +534,15 @@ def stats_command(db: Path | None, as_json: bool) -> None:
         headers = tuple(rows[0])
         _table(headers, [tuple(_clip("" if v is None else str(v), 60) for v in row.values()) for row in rows])
         click.echo("")
+
+
+def _event_summary(counts: dict[str, int] | None) -> str:
+    """"2 msgs, 1 error, 1 failed req" (nothing when there was nothing)."""
+    if not counts:
+        return ""
+    parts = [(counts["messages"], "msg", "msgs"), (counts["errors"], "error", "errors"),
+             (counts["failed_requests"], "failed req", "failed reqs")]
+    return ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in parts if n)
 
 
 def _duration(ms: int | None) -> str:

@@ -152,6 +152,9 @@ class NetworkLog:
             remote_address=f"{ip}:{port}" if ip else None,
             response_headers=headers(response.get("headers"), self.redact))
         pending.response_timing = response.get("timing")
+        answered = float(params.get("timestamp") or 0)
+        if answered and pending.started:  # until the last byte comes (a body nobody reads may never)
+            pending.details["duration_ms"] = round((answered - pending.started) * 1000, 1)
 
     def received(self, params: dict[str, Any]) -> None:
         pending = self._pending.get(params["requestId"])

@@ -24,7 +24,7 @@ document.getElementById("later").addEventListener("click", () => {
 document.getElementById("missing").addEventListener("click", async () => {
   await fetch("missing.json");
   try {
-    await fetch("http://127.0.0.1:9/unreachable.json");  // discard port: refused
+    await fetch("http://127.0.0.1:9/unreachable.json");  // port 9: one Chromium never connects to (net::ERR_UNSAFE_PORT)
   } catch (error) {
     console.log("unreachable as expected");
   }

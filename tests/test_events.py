@@ -1,0 +1,267 @@
+"""What happened around each action: console messages, page errors and requests land in the
+events table on the action that caused them, credentials never do, and each action knows
+the line of code that made it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from playwright.sync_api import Page
+
+from recorder import RecordingStore, record
+from recorder.cli import main
+
+# The page's bearer token (tests/pages/events/app.js), spelled in pieces: recorder keeps
+# this file's text with the recording, so a whole spelling here would be found in it.
+TOKEN = "tokens3cr3t" + "-4711"
+PASSWORD = "hunter2" + "-typed"
+
+
+def click_and_wait(page: Page, button: str) -> int:
+    """Click a button of the events page, wait until it says it is done; return the
+    click's sequence number."""
+    page.click(button)
+    page.wait_for_function("() => document.getElementById('out').textContent.startsWith('done: ')")
+    sequence = page.recording.action_count  # the click is the latest action recorded
+    page.evaluate("() => { document.getElementById('out').textContent = 'ready'; }")
+    return sequence
+
+
+def by_sequence(events: list[dict[str, Any]]) -> dict[int | None, list[dict[str, Any]]]:
+    found: dict[int | None, list[dict[str, Any]]] = {}
+    for event in events:
+        found.setdefault(event["action_sequence"], []).append(event)
+    return found
+
+
+def test_console_errors_and_requests_land_on_the_action_that_caused_them(page: Page, server: str,
+                                                                          db_path: Path) -> None:
+    with record(page, db=db_path) as page:
+        page.goto(f"{server}/events/index.html")
+        logged = click_and_wait(page, "#log")
+        failed = click_and_wait(page, "#fail")
+        later = click_and_wait(page, "#later")
+        missing = click_and_wait(page, "#missing")
+        api = click_and_wait(page, "#api")
+    with RecordingStore(db_path) as store:
+        recording = store.get(page.recording.id)
+        events = by_sequence(recording.events())
+        assert recording.events(action=logged) == events[logged]
+
+    console = [(e["level"], e["text"]) for e in events[logged] if e["kind"] == "console"]
+    assert console == [("log", "hello from the page {n: 1}"), ("warning", "careful now")]
+    assert events[logged][0]["location"]["url"] == f"{server}/events/app.js"
+    assert events[logged][0]["location"]["line"] > 0
+
+    [error] = [e for e in events[failed] if e["kind"] == "error"]
+    assert error["name"] == "RangeError" and error["message"] == "thrown in a click handler"
+    assert "app.js" in error["stack"]
+
+    later_errors = {(e["name"], e["message"]) for e in events[later] if e["kind"] == "error"}
+    assert later_errors == {("TypeError", "thrown later"), ("Error", "rejected promise")}
+
+    requests = {e["url"].rsplit("/", 1)[-1]: e for e in events[missing] if e["kind"] == "request"}
+    assert requests["missing.json"]["status"] == 404 and requests["missing.json"]["failure"] is None
+    assert requests["missing.json"]["method"] == "GET" and requests["missing.json"]["resource_type"] == "fetch"
+    assert requests["missing.json"]["duration_ms"] >= 0
+    refused = requests["unreachable.json"]
+    assert refused["status"] is None and refused["failure"] == "net::ERR_UNSAFE_PORT"
+
+    [call] = [e for e in events[api] if e["kind"] == "request"]
+    assert call["status"] == 200 and call["mime_type"] == "application/json"
+    assert call["request_headers"]["Authorization"] == "[redacted]"
+    assert call["body_size"] > 0 and "response_body" not in call  # bodies are not kept by default
+    assert call["timing"]["wait"] >= 0
+
+    # The page's own load: before any action is recorded? No: during the goto (sequence 1).
+    documents = [e for e in events[1] if e["kind"] == "request" and e["resource_type"] == "document"]
+    assert documents and documents[0]["url"] == f"{server}/events/index.html"
+    # In time order, each with a time since the recording started.
+    times = [e["time_ms"] for e in recording_events(db_path)]
+    assert times == sorted(times) and times[0] >= 0
+
+
+def recording_events(db_path: Path) -> list[dict[str, Any]]:
+    with RecordingStore(db_path) as store:
+        return store.list()[0].events()
+
+
+def test_show_and_stats_count_messages_errors_and_failed_requests(page: Page, server: str, db_path: Path) -> None:
+    with record(page, db=db_path) as page:
+        page.goto(f"{server}/events/index.html")
+        click_and_wait(page, "#log")
+        click_and_wait(page, "#missing")
+    runner = CliRunner()
+    shown = runner.invoke(main, ["show", str(page.recording.id), "--db", str(db_path)])
+    assert shown.exit_code == 0, shown.output
+    rows = {line.split()[0]: line for line in shown.output.splitlines() if line[:1].isdigit()}
+    assert rows["2"].endswith("2 msgs")
+    # "Failed to load resource" for each, and "unreachable as expected"
+    assert rows["3"].endswith("3 msgs, 2 failed reqs")
+
+    as_json = json.loads(runner.invoke(main, ["show", str(page.recording.id), "--db", str(db_path), "--json"]).output)
+    kinds = {(e["kind"], e["action_sequence"]) for e in as_json["events"]}
+    assert ("console", 2) in kinds and ("request", 3) in kinds
+
+    stats = json.loads(runner.invoke(main, ["stats", "--db", str(db_path), "--json"]).output)
+    [totals] = stats["page errors and failed requests"]
+    assert totals["failed_requests"] == 2 and totals["page_errors"] == 0
+    failing = {row["request"]: row for row in stats["requests that fail most"]}
+    assert failing[f"GET {server}/events/missing.json"]["example"] == 404
+
+
+def test_credentials_and_typed_secrets_are_stored_nowhere(page: Page, server: str, db_path: Path) -> None:
+    with record(page, db=db_path, bodies=True, redact_headers=["X-Other"]) as page:
+        page.goto(f"{server}/events/index.html")
+        click_and_wait(page, "#api")
+        page.fill("#password", PASSWORD)
+        search = click_and_wait(page, "#search")
+        page.evaluate("""() => fetch('api/items.json', {method: 'POST', body: 'pw=' + document.getElementById(
+            'password').value, headers: {'X-Other': 'other-secret-value', Cookie: 'sid=1'}})""")
+    with RecordingStore(db_path) as store:
+        recording = store.get(page.recording.id)
+        events = recording.events()
+        shown = CliRunner().invoke(main, ["show", str(recording.id), "--db", str(db_path), "--json"]).output
+    with_token = [e for e in events if e["kind"] == "request" and "Authorization" in e["request_headers"]]
+    assert with_token and with_token[0]["request_headers"]["Authorization"] == "[redacted]"
+    # bodies=True keeps text bodies, secrets cut out of them as out of URLs and console text
+    api = [e for e in events if e["kind"] == "request" and e["url"].endswith("/api/items.json")]
+    assert '"milk"' in api[0]["response_body"]
+    searched = [e for e in events if e["action_sequence"] == search]
+    assert "searching for [redacted]" in {e["text"] for e in searched if e["kind"] == "console"}
+    assert any(e["kind"] == "request" and e["url"].endswith("items.json?q=[redacted]") for e in searched)
+    posted = [e for e in events if e["kind"] == "request" and e["method"] == "POST"]
+    assert posted[0]["request_body"] == "pw=[redacted]"
+    assert posted[0]["request_headers"]["X-Other"] == "[redacted]"
+
+    stored = b"".join(p.read_bytes() for p in db_path.parent.glob(db_path.name + "*"))
+    for secret in (TOKEN, PASSWORD, "other-secret-value"):
+        assert secret.encode() not in stored, secret
+        assert secret not in shown, secret
+    assert "[redacted]" in shown
+
+
+def test_events_can_be_turned_off(page: Page, server: str, db_path: Path) -> None:
+    with record(page, db=db_path, events=False) as page:
+        page.goto(f"{server}/events/index.html")
+        click_and_wait(page, "#missing")
+    with RecordingStore(db_path) as store:
+        assert store.get(page.recording.id).events() == []
+
+
+def test_bodies_take_a_size(page: Page, server: str, db_path: Path) -> None:
+    with pytest.raises(ValueError, match="bodies must be"):
+        record(page, db=db_path, bodies=-5)
+    with record(page, db=db_path, bodies=10) as page:
+        page.goto(f"{server}/events/index.html")
+        click_and_wait(page, "#api")
+    with RecordingStore(db_path) as store:
+        [api] = [e for e in store.get(page.recording.id).events("request") if e["url"].endswith("items.json")]
+    assert api["response_body"].startswith('[{"id": 1,') and "more characters" in api["response_body"]
+
+
+def test_a_crash_is_an_event(page: Page, server: str, db_path: Path) -> None:
+    with record(page, db=db_path) as page:
+        page.goto(f"{server}/events/index.html")
+        with pytest.raises(Exception):
+            page.goto("chrome://crash")
+    with RecordingStore(db_path) as store:
+        crashes = store.get(page.recording.id).events("crash")
+    assert len(crashes) == 1 and crashes[0]["action_sequence"] == 2 and "crashed" in crashes[0]["message"]
+
+
+# -- where the call came from ------------------------------------------------------------
+
+def line_below() -> int:
+    return sys._getframe(1).f_lineno + 1
+
+
+def a_helper_that_clicks(page: Any) -> int:
+    line = line_below()
+    page.get_by_role("button", name="Log").click()
+    return line
+
+
+def test_each_action_records_the_line_of_code_that_made_it(page: Page, server: str, db_path: Path) -> None:
+    with record(page, db=db_path) as page:
+        goto_line = line_below()
+        page.goto(f"{server}/events/index.html")
+        helper_line = a_helper_that_clicks(page)
+        fill_line = line_below()
+        page.locator("#password").fill(PASSWORD)
+    with RecordingStore(db_path) as store:
+        recording = store.get(page.recording.id)
+        sources = [a["metadata"]["source"] for a in recording.timeline()]
+        kept = recording.sources()
+        text = store.blob(kept[__file__]["key"]).decode()
+    assert sources == [
+        {"file": __file__, "line": goto_line, "function": "test_each_action_records_the_line_of_code_that_made_it"},
+        {"file": __file__, "line": helper_line, "function": "a_helper_that_clicks"},
+        {"file": __file__, "line": fill_line, "function": "test_each_action_records_the_line_of_code_that_made_it"},
+    ]
+    # The file's text, kept once, with the secret it types cut out.
+    assert list(kept) == [__file__]
+    lines = text.splitlines()
+    assert lines[fill_line - 1].strip() == 'page.locator("#password").fill(PASSWORD)'
+    assert PASSWORD not in text and 'PASSWORD = "hunter2" + "-typed"' in text
+
+
+def test_async_actions_record_their_line_too(browser: Any, server: str, db_path: Path, run_async: Any) -> None:
+    from playwright.async_api import async_playwright
+
+    from recorder import launch_options
+
+    async def scenario() -> tuple[int, int]:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**launch_options())
+            page = await browser.new_page()
+            async with record(page, db=db_path) as page:
+                goto_line = line_below()
+                await page.goto(f"{server}/events/index.html")
+                click_line = line_below()
+                await page.get_by_role("button", name="Log").click()
+                await page.wait_for_function("() => document.getElementById('out').textContent !== 'ready'")
+            await browser.close()
+            return goto_line, click_line
+
+    goto_line, click_line = run_async(scenario())
+    with RecordingStore(db_path) as store:
+        recording = store.list()[0]
+        sources = [a["metadata"]["source"] for a in recording.timeline()]
+        console = [e for e in recording.events("console") if e["level"] == "log"]
+    assert [(s["file"], s["line"], s["function"]) for s in sources] == [
+        (__file__, goto_line, "scenario"), (__file__, click_line, "scenario")]
+    assert console[0]["text"] == "hello from the page {n: 1}" and console[0]["action_sequence"] == 2
+
+
+def test_the_pytest_plugin_records_the_test_line(pytester: pytest.Pytester, server: str) -> None:
+    pytester.makeconftest("""
+import pytest
+from recorder import launch_options
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return launch_options(**browser_type_launch_args)
+""")
+    pytester.makepyfile(test_lines=f"""
+def fill_name(page):
+    page.get_by_label("Name").fill("Ada")
+
+def test_lines(page):
+    page.goto("{server}/app.html")
+    fill_name(page)
+""")
+    pytester.runpytest_subprocess("--record", "on", "--record-db", "rec.db").assert_outcomes(passed=1)
+    with RecordingStore(pytester.path / "rec.db") as store:
+        recording = store.list()[0]
+        sources = [a["metadata"]["source"] for a in recording.timeline()]
+        kept = recording.sources()
+    path = str(pytester.path / "test_lines.py")
+    assert [(s["file"], s["line"], s["function"]) for s in sources] == [(path, 5, "test_lines"),
+                                                                       (path, 2, "fill_name")]
+    assert list(kept) == [path]
