@@ -26,7 +26,14 @@ PAGE_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsaf
                "img-src data: blob: 'self'; font-src data: blob:; media-src data: blob:; connect-src 'self'; "
                "frame-src 'none'; base-uri 'none'; form-action 'none'")
 INDEX_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'self'"
-SCRIPTS = ("resources.js", "snapshot.js", "viewer.js")  # in this order, as one <script>
+# In this order, as one <script>: events.js indexes the recording's events by action, one
+# file per panel of the selected action, panels.js the tabs and the filter box over them.
+SCRIPTS = ("resources.js", "snapshot.js", "events.js", "console.js", "network.js", "errors.js", "source.js",
+           "panels.js", "viewer.js")
+# Parts of a request event the served page fetches when a row is opened (/recording/ID/
+# requests/SEQ), rather than carrying them for every request of a long recording.
+REQUEST_DETAILS = ("request_headers", "response_headers", "request_body", "response_body", "timing")
+BEFORE_FIRST = "before"  # the action "sequence" of events before the first action, in URLs
 
 
 @functools.lru_cache(maxsize=None)
@@ -57,7 +64,7 @@ def recording_data(store: RecordingStore, recording: Recording, *, embed: bool, 
     (``key``, media ``type``); with ``embed``, ``resource_data`` holds each resource's
     bytes (base64) once per key, however many snapshots and URLs use it.
     """
-    timeline = recording.timeline()
+    timeline = everything = recording.timeline()
     total = len(timeline)
     if only_errors:
         timeline = [a for a in timeline if a["status"] == "error"]
@@ -71,11 +78,14 @@ def recording_data(store: RecordingStore, recording: Recording, *, embed: bool, 
         "box": a["metadata"].get("bounding_box"), "target": a["metadata"].get("target"),
         "page_index": a["metadata"].get("page_index", 0),
         "shot_before": a["metadata"].get("screenshot_timing") == "before_action",
+        "source": _source_of(a["metadata"]),
     } for a in timeline]
     kept = recording.resources()
     data: dict[str, Any] = {"recording": recording.to_dict(), "actions": actions, "total_actions": total,
                             "trimmed": len(actions) < total, "embedded": embed,
                             "resources": {url: {"key": r["key"], "type": r["media_type"]} for url, r in kept.items()}}
+    first_shown = bool(actions) and actions[0]["sequence"] == everything[0]["sequence"]
+    data.update(_events_and_sources(store, recording, actions, first_shown=first_shown, embed=embed))
     original = _original_of(store, recording)
     if original is not None:
         # A replay (`recorder replay ID --record`): each step next to the step it re-performed.
@@ -95,6 +105,52 @@ def recording_data(store: RecordingStore, recording: Recording, *, embed: bool, 
         data["resource_data"] = {key: base64.b64encode(store.blob(key)).decode()
                                  for key in sorted({r["key"] for r in kept.values()})}
     return data
+
+
+def _source_of(metadata: dict[str, Any]) -> dict[str, Any] | None:
+    """An action's ``metadata.source`` ({file, line, function}) if it is one."""
+    source = metadata.get("source")
+    if isinstance(source, dict) and isinstance(source.get("file"), str) and isinstance(source.get("line"), int):
+        return {"file": source["file"], "line": source["line"], "function": source.get("function")}
+    return None
+
+
+def _events_and_sources(store: RecordingStore, recording: Recording, actions: list[dict[str, Any]], *,
+                        first_shown: bool, embed: bool) -> dict[str, Any]:
+    """The events of the shown actions (and those before the first action, when it is
+    shown), and the source files their calls were made from.
+
+    ``events`` keep their details; served, a request's headers, bodies and timing are left
+    out (``more``: the page fetches them when its row is opened). ``sources`` maps each
+    file the actions name to its text's key; embedded, ``source_text`` holds the texts.
+    """
+    shown = {a["sequence"] for a in actions}
+    events = []
+    for event in recording.events():
+        sequence = event["action_sequence"]
+        if not (sequence in shown or (sequence is None and first_shown)):
+            continue
+        event.pop("frame_id", None)
+        if not embed and event["kind"] == "request":
+            for name in REQUEST_DETAILS:
+                event.pop(name, None)
+            event["more"] = True
+        events.append(event)
+    kept = recording.sources()
+    named = {a["source"]["file"] for a in actions if a["source"]}
+    sources = {path: kept[path]["key"] for path in sorted(named) if path in kept}
+    data: dict[str, Any] = {"events": events, "sources": sources}
+    if embed:
+        data["source_text"] = {key: store.blob(key).decode("utf-8", "replace") for key in set(sources.values())}
+    return data
+
+
+def request_details(recording: Recording, sequence: str) -> list[dict[str, Any]]:
+    """The request events of one action (its sequence, or ``before`` the first), in full:
+    what a served page fetches when a request row is opened."""
+    if sequence == BEFORE_FIRST:
+        return [e for e in recording.events(kind="request") if e["action_sequence"] is None]
+    return recording.events(kind="request", action=int(sequence))
 
 
 def _original_of(store: RecordingStore, recording: Recording) -> Recording | None:

@@ -4,6 +4,9 @@
     /recording/ID                       the viewer page, its screenshots and snapshots loaded lazily
     /blob/KEY                           a screenshot or DOM snapshot some action uses
     /recording/ID/resource/KEY          a stylesheet, image or font recording ID kept
+    /recording/ID/requests/SEQ          the requests of one action (or "before" the first) in
+                                        full, headers and bodies included (JSON)
+    /recording/ID/source/KEY            the text of a source file recording ID kept
 
 Only 127.0.0.1 and localhost are answered (a rebinding host name is refused), and only
 blobs and resources the database's recordings use are served.
@@ -12,6 +15,7 @@ blobs and resources the database's recordings use are served.
 from __future__ import annotations
 
 import http.server
+import json
 import re
 import threading
 from collections.abc import Callable
@@ -20,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..errors import RecordingNotFound
 from ..store import RecordingStore
-from .page import INDEX_POLICY, PAGE_POLICY, render, render_index
+from .page import BEFORE_FIRST, INDEX_POLICY, PAGE_POLICY, render, render_index, request_details
 
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 # Served bytes are meant for the viewer's scripts; opened by themselves (an SVG, say) they
@@ -53,6 +57,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                            policy=PAGE_POLICY + "; frame-ancestors 'none'")
             elif match := re.fullmatch(r"/recording/(\d+)/resource/([^/]+)", url.path):
                 self._resource(int(match.group(1)), match.group(2))
+            elif match := re.fullmatch(rf"/recording/(\d+)/requests/(\d{{1,18}}|{BEFORE_FIRST})", url.path):
+                requests = request_details(self.store.get(int(match.group(1))), match.group(2))
+                # Not cached: a recording still under way gains requests.
+                self._send(200, json.dumps(requests, ensure_ascii=False), "application/json", policy=_INERT)
+            elif match := re.fullmatch(r"/recording/(\d+)/source/([^/]+)", url.path):
+                self._source(int(match.group(1)), match.group(2))
             elif match := re.fullmatch(r"/blob/([^/]+)", url.path):
                 self._blob(match.group(1))
             else:
@@ -80,6 +90,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(404, "no such resource in this recording", "text/plain")
             return
         self._send(200, self.store.blob(key), info["media_type"], cache=True, policy=_INERT)
+
+    def _source(self, recording_id: int, key: str) -> None:
+        """A source file's text by key, if that recording kept it."""
+        kept = self.store.get(recording_id).sources().values() if _KEY.match(key) else []
+        if not any(info["key"] == key for info in kept):
+            self._send(404, "no such source file in this recording", "text/plain")
+            return
+        self._send(200, self.store.blob(key), "text/plain", cache=True, policy=_INERT)
 
     def _send(self, status: int, body: str | bytes, media_type: str, cache: bool = False,
               policy: str | None = None) -> None:

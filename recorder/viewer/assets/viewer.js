@@ -1,6 +1,7 @@
-// The viewer: the actions list, the screenshot or DOM snapshot of the selected action, the
-// filmstrip, the keys (Left/Right, Home/End, Space plays, d toggles DOM/screenshot, c
-// compares a replay with its original). resources.js and snapshot.js come before this file.
+// The viewer: the actions list (and its filter box), the screenshot or DOM snapshot of the
+// selected action, its panels (Console, Network, Errors, Source), the filmstrip, the keys
+// (Left/Right, Home/End, Space plays, d toggles DOM/screenshot, c compares a replay with
+// its original, / goes to the filter). The other asset files come before this one.
 //
 // Everything recorded is put on the page with textContent or as an attribute value, never
 // parsed as markup here; snapshots are parsed only inside the sandboxed iframe (and, inert,
@@ -11,6 +12,8 @@ const $ = (id) => document.getElementById(id);
 const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; };
 let current = 0, mode = 'shot', timer = null;
 const snapshots = makeSnapshots(makeResources(data));
+const eventIndex = makeEventIndex(data);
+const panels = makePanels(data, eventIndex);
 
 $('name').textContent = rec.name + '  (recording ' + rec.id + ')';
 const meta = $('meta');
@@ -23,7 +26,10 @@ if (rec.error) $('error').textContent = rec.error;
 
 const maxDuration = Math.max(1, ...actions.map((a) => a.duration_ms || 0));
 const rows = actions.map((a, i) => {
-  const row = el('div', 'row' + (a.status === 'error' ? ' error' : ''));
+  // Red: the action failed (.error), or the page had errors or failed requests meanwhile (.troubled).
+  const troubles = eventIndex.troubles(a);
+  const row = el('div', 'row' + (a.status === 'error' ? ' error' : '') + (troubles ? ' troubled' : ''));
+  if (troubles) row.title = troubles;
   row.dataset.index = i;
   row.append(el('span', 'seq', a.sequence), el('span', null, a.type));
   const what = el('span', 'what', a.selector || a.url || a.api || '');
@@ -34,11 +40,12 @@ const rows = actions.map((a, i) => {
   bar.title = (a.duration_ms == null ? '-' : a.duration_ms + ' ms');
   row.append(what, bar);
   if (a.error) row.append(el('span', 'err', a.error));
+  else if (troubles) row.append(el('span', 'err', troubles));
   row.addEventListener('click', () => select(i));
   return row;
 });
-$('timeline').append(...rows);
-if (!actions.length) $('timeline').append(el('div', 'note', data.trimmed ? 'No action matches the filter.' : 'No actions were recorded.'));
+$('rows').append(...rows);
+if (!actions.length) $('rows').append(el('div', 'note', data.trimmed ? 'No action matches the filter.' : 'No actions were recorded.'));
 
 const blobUrl = (key) => data.embedded ? data.screenshots[key] : '/blob/' + key;
 async function domText(key) {
@@ -80,6 +87,7 @@ function select(i) {
   }
   if (mode === 'dom') showDom(a);
   if (data.original) showOriginal(a);
+  panels.show(a);
   filmstrip();
 }
 function showOriginal(a) {
@@ -166,16 +174,46 @@ function play() {
   };
   step();
 }
-$('prev').onclick = () => select(current - 1); $('next').onclick = () => select(current + 1);
+// The filter box narrows the list (and the Network panel's rows); the keys step through
+// the actions it shows.
+let shownCount = actions.length;
+function applyFilter() {
+  const text = $('filter').value;
+  panels.setQuery(text);
+  shownCount = 0;
+  rows.forEach((row, i) => { const hide = !panels.actionMatches(i); row.hidden = hide; if (!hide) shownCount++; });
+  $('filter-count').textContent = text.trim() ? shownCount + ' of ' + actions.length : '';
+  $('rows').classList.toggle('nothing', text.trim() !== '' && shownCount === 0);
+}
+$('filter').addEventListener('input', applyFilter);
+$('filter').addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') { $('filter').value = ''; applyFilter(); $('filter').blur(); }
+  else if (e.key === 'Enter' || e.key === 'ArrowDown') {  // to the first action shown
+    e.preventDefault();
+    const first = rows.findIndex((row) => !row.hidden);
+    if (first >= 0) { select(first); $('filter').blur(); }
+  }
+});
+/** The next action the filter shows, from `i` in direction `step` (itself if shown), or `from`. */
+function shownFrom(i, step, from) {
+  for (let j = i; j >= 0 && j < actions.length; j += step) if (!rows[j].hidden) return j;
+  return from;
+}
+const go = (step) => select(shownFrom(current + step, step, current));
+$('prev').onclick = () => go(-1); $('next').onclick = () => go(1);
 $('play').onclick = play; $('show-shot').onclick = () => setMode('shot'); $('show-dom').onclick = () => setMode('dom');
 $('compare').onclick = toggleCompare; $('compare').hidden = !data.original;
 // Keys work with the focus in the viewer or in the shown snapshot (but not while typing in one of its fields).
 function onKey(e) {
   const target = e.composedPath()[0] || e.target;
   if (e.ctrlKey || e.metaKey || e.altKey || target.tagName === 'SELECT') return;
-  if (target.ownerDocument !== document && (/^(INPUT|TEXTAREA)$/.test(target.tagName) || target.isContentEditable)) return;
-  const moves = {ArrowLeft: current - 1, ArrowRight: current + 1, ArrowUp: current - 1, ArrowDown: current + 1, Home: 0, End: actions.length - 1};
-  if (e.key in moves) { e.preventDefault(); select(moves[e.key]); }
+  if (/^(INPUT|TEXTAREA)$/.test(target.tagName) || target.isContentEditable) return;  // typing, here or in a snapshot
+  if (!actions.length) return;
+  const moves = {ArrowLeft: -1, ArrowRight: 1, ArrowUp: -1, ArrowDown: 1};
+  if (e.key in moves) { e.preventDefault(); go(moves[e.key]); }
+  else if (e.key === 'Home') { e.preventDefault(); select(shownFrom(0, 1, current)); }
+  else if (e.key === 'End') { e.preventDefault(); select(shownFrom(actions.length - 1, -1, current)); }
+  else if (e.key === '/') { e.preventDefault(); $('filter').focus(); }
   else if (e.key === ' ') { e.preventDefault(); play(); }
   else if (e.key === 'd') setMode(mode === 'dom' ? 'shot' : 'dom');
   else if (e.key === 'c') toggleCompare();
