@@ -25,7 +25,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # Header values never stored: they carry credentials. (Compared without case.)
@@ -97,7 +97,6 @@ class _Pending:
     details: dict[str, Any]
     response_timing: dict[str, Any] | None = None
     body_size: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class NetworkLog:
@@ -121,9 +120,9 @@ class NetworkLog:
         pending = self._pending.get(params["requestId"])
         if pending is not None and params.get("redirectResponse"):
             # The same request, sent on to where the last answer pointed.
-            details = pending.details
-            details["redirects"].append({"url": details["url"], "status": params["redirectResponse"].get("status")})
-            details.update(url=clip(request.get("url"), MAX_URL), method=request.get("method"))
+            hops = pending.details
+            hops["redirects"].append({"url": hops["url"], "status": params["redirectResponse"].get("status")})
+            hops.update(url=clip(request.get("url"), MAX_URL), method=request.get("method"))
             return
         details: dict[str, Any] = {
             "method": request.get("method"), "url": clip(request.get("url"), MAX_URL),

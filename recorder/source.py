@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 MAX_SOURCE_CHARS = 2_000_000  # a generated file this big is not worth keeping
@@ -40,7 +41,7 @@ def call_site(depth: int = 1) -> dict[str, Any] | None:
     """The first frame above the caller (``depth`` frames up) outside recorder and
     Playwright, or None when there is none (recorder's own code made the call)."""
     skipped = _skipped()
-    frame = sys._getframe(depth + 1)
+    frame: FrameType | None = sys._getframe(depth + 1)
     while frame is not None:
         path = frame.f_code.co_filename
         if not path.startswith(skipped) and not path.startswith("<frozen "):

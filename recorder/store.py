@@ -1267,13 +1267,14 @@ class Recording:
         """What happened around the actions, in order: dicts of the event's details plus
         ``kind``, ``action_sequence``, ``page_index`` and ``time_ms``; only one ``kind``
         (console, error, request, crash) or those of one action (its sequence) if asked."""
-        where, params = "recording_id = ?", [self.id]
-        if kind is not None:
-            where, params = where + " AND kind = ?", [*params, kind]
-        if action is not None:
-            where, params = where + " AND action_sequence = ?", [*params, action]
+        where: list[str] = ["recording_id = ?"]
+        params: list[Any] = [self.id]
+        for column, wanted in (("kind", kind), ("action_sequence", action)):
+            if wanted is not None:
+                where.append(f"{column} = ?")
+                params.append(wanted)
         rows = self.store._call(lambda conn: conn.execute(
-            f"SELECT kind, action_sequence, page_index, time_ms, details FROM events WHERE {where}"
+            f"SELECT kind, action_sequence, page_index, time_ms, details FROM events WHERE {' AND '.join(where)}"
             " ORDER BY time_ms, id", params).fetchall())
         return [{**json.loads(details), "kind": kind_, "action_sequence": sequence, "page_index": page,
                  "time_ms": at} for kind_, sequence, page, at, details in rows]
