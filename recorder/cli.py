@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import click
 
 from .errors import RecorderError
+from .storage import is_server_url
 from .store import STATUSES, RecordingStore, default_db_path
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -29,8 +30,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def db_option(function: F) -> F:
     return click.option(
-        "--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help="Recordings database. Default: $RECORDER_DB, else ./recordings.db.",
+        "--db", "db", default=None, metavar="PATH|URL",
+        help="Recordings database: a SQLite file or a postgresql:// URL. Default: $RECORDER_DB, else"
+             " ./recordings.db.",
     )(function)
 
 
@@ -45,9 +47,12 @@ def json_option(function: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(function)
 
 
-def open_store(db: Path | None) -> RecordingStore:
-    """Open an existing database; reading commands never create one."""
-    path = db if db is not None else default_db_path()
+def open_store(db: str | None) -> RecordingStore:
+    """Open an existing database; reading commands never create a SQLite file."""
+    target = db if db is not None else os.environ.get("RECORDER_DB") or str(default_db_path())
+    if is_server_url(target):
+        return RecordingStore(target)
+    path = Path(target)
     if not path.exists():
         raise RecorderError(f"no recordings database at {path}; record something first or pass --db PATH")
     if path.is_file() and path.stat().st_size == 0:  # SQLite would take it as a new database and write to it
@@ -79,8 +84,8 @@ def friendly_errors(function: F) -> F:
 def main() -> None:
     """See, keep and replay what a Playwright browser did.
 
-    Recordings live in a SQLite file (default ./recordings.db, or $RECORDER_DB);
-    open it with `sqlite3` to query the recordings, actions and blobs tables directly.
+    Recordings live in a SQLite file (default ./recordings.db, or $RECORDER_DB), or in a
+    PostgreSQL database (--db postgresql://...); query their tables with plain SQL.
     """
 
 
@@ -92,7 +97,7 @@ def main() -> None:
 @click.option("--owner", "owner_user", default=None, help="Only recordings of this user id.")
 @click.option("--account", "owner_account", default=None, help="Only recordings of this account id.")
 @friendly_errors
-def list_command(db: Path | None, as_json: bool, status: str | None, limit: int | None,
+def list_command(db: str | None, as_json: bool, status: str | None, limit: int | None,
                  owner_user: str | None, owner_account: str | None) -> None:
     """List recordings, newest first.
 
@@ -111,7 +116,7 @@ def list_command(db: Path | None, as_json: bool, status: str | None, limit: int 
             click.echo(json.dumps([r.to_dict() for r in recordings], indent=2, ensure_ascii=False))
             return
         if not recordings:
-            click.echo(f"no recordings in {store.path}")
+            click.echo(f"no recordings in {store.location}")
             return
         rows = [
             (str(r.id), r.name, r.status, str(r.action_count), _duration(r.duration_ms), r.started_at[:19].replace("T", " "))
@@ -127,7 +132,7 @@ def list_command(db: Path | None, as_json: bool, status: str | None, limit: int 
 @click.option("--after", "after_sequence", type=SEQUENCE, default=None, help="Only actions after this sequence number.")
 @click.option("--limit", type=COUNT, default=None, help="At most this many actions.")
 @friendly_errors
-def show_command(recording_id: int, db: Path | None, as_json: bool, after_sequence: int | None,
+def show_command(recording_id: int, db: str | None, as_json: bool, after_sequence: int | None,
                  limit: int | None) -> None:
     """Show one recording and its timeline of actions.
 
@@ -151,7 +156,7 @@ def show_command(recording_id: int, db: Path | None, as_json: bool, after_sequen
         click.echo(f"Recording {recording.id}: {recording.name}")
         click.echo(f"  status:   {recording.status}" + (f" ({recording.error})" if recording.error else ""))
         click.echo(f"  started:  {recording.started_at}   duration: {_duration(recording.duration_ms)}")
-        click.echo(f"  actions:  {recording.action_count}   database: {store.path}")
+        click.echo(f"  actions:  {recording.action_count}   database: {store.location}")
         for key, value in recording.user_metadata.items():
             click.echo(f"  {key}: {value}")
         click.echo("")
@@ -186,7 +191,7 @@ def show_command(recording_id: int, db: Path | None, as_json: bool, after_sequen
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), required=True,
               help="File to write the bytes to ('-' for standard output).")
 @friendly_errors
-def blob_command(key: str, db: Path | None, output: str) -> None:
+def blob_command(key: str, db: str | None, output: str) -> None:
     """Write one stored screenshot or DOM snapshot to a file.
 
     \b
@@ -216,7 +221,7 @@ def blob_command(key: str, db: Path | None, output: str) -> None:
 @click.option("--max-actions", type=COUNT, default=None, help="Only the first N actions (for huge recordings).")
 @click.option("--only-errors", is_flag=True, help="Only the actions that failed.")
 @friendly_errors
-def view_command(recording_id: int | None, db: Path | None, output: Path | None, no_open: bool, serve: bool,
+def view_command(recording_id: int | None, db: str | None, output: Path | None, no_open: bool, serve: bool,
                  port: int, max_actions: int | None, only_errors: bool) -> None:
     """Look at a recording in a browser, step by step.
 
@@ -245,7 +250,7 @@ def view_command(recording_id: int | None, db: Path | None, output: Path | None,
                 store.get(recording_id)  # an unknown id is an error now, not a 404 later
             def ready(server: Any) -> None:
                 url = f"http://127.0.0.1:{server.server_address[1]}/"
-                click.echo(f"serving {store.path} on {url}  (Ctrl-C to stop)")
+                click.echo(f"serving {store.location} on {url}  (Ctrl-C to stop)")
                 if recording_id is not None:
                     url += f"recording/{recording_id}"
                     click.echo(f"recording {recording_id}: {url}")
@@ -257,7 +262,7 @@ def view_command(recording_id: int | None, db: Path | None, output: Path | None,
         if recording_id is None:
             newest = store.list(limit=1)
             if not newest:
-                raise RecorderError(f"no recordings in {store.path}; record one first")
+                raise RecorderError(f"no recordings in {store.location}; record one first")
             recording = newest[0]
         else:
             recording = store.get(recording_id)
@@ -289,7 +294,7 @@ def view_command(recording_id: int | None, db: Path | None, output: Path | None,
 @click.option("--record", "record_replay", is_flag=True,
               help="Record the replay as a new recording (metadata.replay_of = ID).")
 @friendly_errors
-def replay_command(recording_id: int, db: Path | None, as_json: bool, base_url: str | None, headed: bool,
+def replay_command(recording_id: int, db: str | None, as_json: bool, base_url: str | None, headed: bool,
                    slow_mo: int, secrets: tuple[str, ...], compare_screenshots: bool, threshold: float,
                    timeout_ms: int, report_dir: Path | None, record_replay: bool) -> None:
     """Re-run a recording in Chromium and report, step by step, where it diverges.
@@ -369,7 +374,7 @@ def _replay_progress() -> Callable[[Any, int], None]:
 @click.option("--no-blobs", is_flag=True, help="json: leave out the bytes of the screenshots, DOM snapshots and "
               "page resources (the resources are still listed).")
 @friendly_errors
-def export_command(recording_id: int, db: Path | None, format_: str, output: str, no_blobs: bool) -> None:
+def export_command(recording_id: int, db: str | None, format_: str, output: str, no_blobs: bool) -> None:
     """Export a recording: a portable JSON cassette, or a pytest file.
 
     \b
@@ -405,7 +410,7 @@ def export_command(recording_id: int, db: Path | None, format_: str, output: str
 @click.argument("cassette", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @db_option
 @friendly_errors
-def import_command(cassette: str, db: Path | None) -> None:
+def import_command(cassette: str, db: str | None) -> None:
     """Import a JSON cassette made by `recorder export` as a new recording.
 
     The database is created if it does not exist.
@@ -416,20 +421,21 @@ def import_command(cassette: str, db: Path | None) -> None:
     """
     from .exchange import import_json
 
-    path = db if db is not None else default_db_path()
-    created = not path.exists()
+    target = db if db is not None else os.environ.get("RECORDER_DB") or str(default_db_path())
+    path = None if is_server_url(target) else Path(target)
+    created = path is not None and not path.exists()
     with click.open_file(cassette, encoding="utf-8") as handle:
         try:
             data = json.load(handle)
-            with RecordingStore(path) as store:
+            with RecordingStore(target) as store:
                 recording = import_json(store, data)
         except (ValueError, KeyError, TypeError) as exc:
-            if created:  # a refused import leaves no empty database behind
+            if created and path is not None:  # a refused import leaves no empty database behind
                 for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
                     leftover.unlink(missing_ok=True)
             raise RecorderError(f"cannot import {cassette}: {exc}") from None
     click.echo(f"imported as recording {recording.id} ({recording.name}, {recording.action_count} actions)"
-               f" into {store.path}")
+               f" into {store.location}")
 
 
 def parse_age(text: str) -> timedelta:
@@ -448,7 +454,7 @@ def parse_age(text: str) -> timedelta:
 @click.option("--keep-failed", is_flag=True, help="Keep failed and interrupted recordings whatever their age.")
 @db_option
 @friendly_errors
-def prune_command(older_than: str, keep_failed: bool, db: Path | None) -> None:
+def prune_command(older_than: str, keep_failed: bool, db: str | None) -> None:
     """Delete recordings older than an age, with the blobs only they used.
 
     Recordings still being recorded are never deleted.
@@ -461,13 +467,13 @@ def prune_command(older_than: str, keep_failed: bool, db: Path | None) -> None:
     age = parse_age(older_than)
     with open_store(db) as store:
         recordings, blobs_freed = store.prune(age, keep_failed=keep_failed)
-    click.echo(f"deleted {recordings} recordings and {blobs_freed} blobs older than {older_than} from {store.path}")
+    click.echo(f"deleted {recordings} recordings and {blobs_freed} blobs older than {older_than} from {store.location}")
 
 
 @main.command("vacuum")
 @db_option
 @friendly_errors
-def vacuum_command(db: Path | None) -> None:
+def vacuum_command(db: str | None) -> None:
     """Delete blobs no recording uses and compact the database file.
 
     \b
@@ -475,43 +481,20 @@ def vacuum_command(db: Path | None) -> None:
       recorder vacuum --db test-results/recordings.db
     """
     with open_store(db) as store:
-        click.echo(f"compacting {store.path} ...", err=True)
+        click.echo(f"compacting {store.location} ...", err=True)
         deleted, before, after = store.vacuum()
-    click.echo(f"deleted {deleted} unused blobs; {store.path}: {before:,} -> {after:,} bytes")
-
-
-STATS_QUERIES = {
-    "recordings by status": "SELECT status, count(*) AS recordings, sum(action_count) AS actions"
-                            " FROM recordings GROUP BY status ORDER BY recordings DESC",
-    "slowest action types": "SELECT type, count(*) AS actions, CAST(avg(duration_ms) AS INTEGER) AS avg_ms,"
-                            " max(duration_ms) AS max_ms FROM actions GROUP BY type ORDER BY avg(duration_ms) DESC",
-    "selectors that fail most": "SELECT selector, count(*) AS errors, max(error) AS example_error FROM actions"
-                                " WHERE status = 'error' AND selector IS NOT NULL GROUP BY selector"
-                                " ORDER BY errors DESC LIMIT 10",
-    "page errors and failed requests": "SELECT count(DISTINCT recording_id) AS recordings,"
-                                       " sum(kind IN ('error', 'crash')) AS page_errors,"
-                                       " sum(kind = 'request' AND (json_extract(details, '$.failure') IS NOT NULL"
-                                       " OR json_extract(details, '$.status') >= 400)) AS failed_requests,"
-                                       " sum(kind = 'console' AND json_extract(details, '$.level') = 'error')"
-                                       " AS console_errors FROM events",
-    "requests that fail most": "SELECT json_extract(details, '$.method') || ' ' || json_extract(details, '$.url')"
-                               " AS request, count(*) AS failures, coalesce(max(json_extract(details, '$.failure')),"
-                               " max(json_extract(details, '$.status'))) AS example FROM events"
-                               " WHERE kind = 'request' AND (json_extract(details, '$.failure') IS NOT NULL"
-                               " OR json_extract(details, '$.status') >= 400) GROUP BY request"
-                               " ORDER BY failures DESC LIMIT 10",
-}
+    click.echo(f"deleted {deleted} unused blobs; {store.location}: {before:,} -> {after:,} bytes")
 
 
 @main.command("stats")
 @db_option
 @json_option
 @friendly_errors
-def stats_command(db: Path | None, as_json: bool) -> None:
+def stats_command(db: str | None, as_json: bool) -> None:
     """Numbers over every recording: by status, slowest action types, failing selectors,
     page errors and failed requests.
 
-    Each table is one plain SQL query (see the README); run them yourself in sqlite3.
+    Each table is one plain SQL query over the tables the README describes.
 
     \b
     Examples:
@@ -519,10 +502,7 @@ def stats_command(db: Path | None, as_json: bool) -> None:
       recorder stats --json
     """
     with open_store(db) as store:
-        results = {
-            title: store._call(functools.partial(_rows_of, sql=sql))
-            for title, sql in STATS_QUERIES.items()
-        }
+        results = store.stats()
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
         return
@@ -554,10 +534,6 @@ def _duration(ms: int | None) -> str:
 def _clip(text: str, width: int) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _rows_of(conn: Any, sql: str) -> list[dict[str, Any]]:
-    return [dict(row) for row in conn.execute(sql).fetchall()]
 
 
 def _table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:

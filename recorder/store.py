@@ -12,10 +12,13 @@ complete, fail, timeline), with the snapshot bytes actually kept::
         print(action["sequence"], action["type"], action["selector"])
     store.close()
 
-All database work runs on one writer thread that owns the connection (the aiosqlite
-model, without its event loop): ``record_action`` only queues the write and returns, so a
-page being recorded never waits for the disk, and the same store serves sync and async
-callers alike. Reads are queued behind the writes, so a reader always sees what this
+This module is the model, the same whatever database holds it: a SQLite file (the
+default) or a PostgreSQL server (``RecordingStore("postgresql://...")``). How it is
+stored lives in recorder/storage/: the SQL (repository.py), the blobs (blobstore.py), the
+writer thread (writer.py) and one folder per engine. All database work runs on the writer
+thread, which owns the connection: ``record_action`` only queues the write and returns, so
+a page being recorded never waits for the database, and the same store serves sync and
+async callers alike. Reads are queued behind the writes, so a reader always sees what this
 process recorded before it asked.
 """
 
@@ -23,13 +26,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import socket
-import sqlite3
 import threading
 import time
-import warnings
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -37,33 +35,31 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import blobs, tiles
+from . import blobs
+from .errors import RecordingClosed, RecordingNotFound
 from .model import (
     AgentRun, Owner, SandboxSession, as_agent_run, as_owner, as_sandbox_session, check_action_type,
     generate_name, is_demo_name, is_user_session_name, user_session_name,
 )
-from .errors import DatabaseError, RecordingClosed, RecordingNotFound
-from .schema import migrate
+from .storage import open_engine
+from .storage.blobstore import BlobStore
+from .storage.engine import Connection
+from .storage.repository import Repository, now_iso, process_token, row_dict
+from .storage.validate import EVENT_KINDS, STATUSES, check_restorable
+from .storage.writer import RecorderWarning, Writer
+
+__all__ = ["Action", "Recording", "RecordingStore", "RecorderWarning", "default_db_path", "DEFAULT_DB",
+           "MAX_VALUE_CHARS", "STATUSES", "EVENT_KINDS"]
 
 T = TypeVar("T")
 
 DEFAULT_DB = "recordings.db"
 MAX_VALUE_CHARS = 1_000_000
-STATUSES = ("recording", "completed", "failed", "interrupted")
-EVENT_KINDS = ("console", "error", "request", "crash")
-
-
-class RecorderWarning(UserWarning):
-    """Recording degraded (a write failed, a capture was skipped) but the page goes on."""
 
 
 def default_db_path() -> Path:
     """``$RECORDER_DB`` if set, else ``./recordings.db``."""
     return Path(os.environ.get("RECORDER_DB") or DEFAULT_DB)
-
-
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 @dataclass
@@ -85,314 +81,6 @@ class Action:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-class _Writer:
-    """One thread owning one connection; jobs run in submission order within their lane.
-
-    Two lanes: *urgent* jobs (an action's row, a status change) are small and always run
-    first; the others (compressing and storing snapshots, reads) run after them, in order.
-    Each round is one transaction (a SAVEPOINT per job, so one failing job does not undo
-    its neighbours) and takes snapshot work for at most ``ROUND_SECONDS``, so a row
-    queued behind a backlog of big screenshots is still committed within milliseconds:
-    a process killed mid-recording loses at most its newest snapshots, not its actions.
-    """
-
-    ROUND_SECONDS = 0.05
-    # Idle work starts only once no job came for this long: while a browser performs action
-    # after action it needs the CPU (two cores here), and a pause or the end of the
-    # recording comes soon enough for tiling.
-    QUIET_SECONDS = 0.25
-    # ... but never less than one idle step this often: jobs that never pause that long (an
-    # animated page's screencast) must not leave every screenshot to be tiled at close.
-    IDLE_STEP_AT_LEAST_EVERY = 2.0
-    _STOP = object()
-
-    def __init__(self, path: Path, idle: Callable[[sqlite3.Connection], bool] | None = None) -> None:
-        self.path = path
-        # Background work done when no job waits (cutting screenshots into tiles): one
-        # bounded step per call, True while more remains. Finished before the thread stops.
-        self._idle = idle
-        self._urgent: deque[Any] = deque()
-        self._normal: deque[Any] = deque()
-        self._wakeup = threading.Condition()
-        self._closed = False  # set by close() (or a dead thread): no job is accepted any more
-        self._last_round = float("-inf")  # time.monotonic() when the last round of jobs ended
-        self._warned = False
-        ready: Future[None] = Future()
-        self._thread = threading.Thread(
-            target=self._run, args=(ready,), name=f"recorder-writer:{path.name}", daemon=True
-        )
-        self._thread.start()
-        ready.result()
-
-    def submit(self, job: Callable[[sqlite3.Connection], T], urgent: bool = False) -> Future[T]:
-        future: Future[T] = Future()
-        self._put((job, future), urgent)
-        return future
-
-    def _put(self, item: tuple[Any, Future[Any]], urgent: bool = False) -> None:
-        with self._wakeup:
-            if not self._closed:
-                (self._urgent if urgent else self._normal).append(item)
-                self._wakeup.notify()
-                return
-        item[1].set_exception(DatabaseError(f"the store for {self.path} is closed"))
-
-    def call(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        return self.submit(job).result()
-
-    def call_outside_transaction(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        """Run a job on its own, not in a round's transaction (VACUUM needs that)."""
-        future: Future[T] = Future()
-        self._put((_Alone(job), future))
-        return future.result()
-
-    def close(self) -> None:
-        """Run what is queued, finish idle work, stop; later jobs fail as 'closed'."""
-        with self._wakeup:
-            if not self._closed:
-                self._closed = True
-                self._normal.append(self._STOP)
-                self._wakeup.notify()
-        self._thread.join()
-
-    def _fail_queued(self, error: BaseException) -> None:
-        """Nothing may wait forever: every job still queued gets ``error``."""
-        with self._wakeup:
-            self._closed = True
-            items = [*self._urgent, *self._normal]
-            self._urgent.clear()
-            self._normal.clear()
-        for item in items:
-            if item is not self._STOP and not item[1].done():
-                item[1].set_exception(error)
-
-    def _next_round(self, timeout: float | None = None) -> tuple[list[Any], deque[Any]]:
-        """Every urgent job, and the queue of the others (taken from in order as time allows);
-        both empty when ``timeout`` seconds passed without a job."""
-        with self._wakeup:
-            if not self._urgent and not self._normal:
-                self._wakeup.wait_for(lambda: bool(self._urgent or self._normal), timeout)
-            urgent = list(self._urgent)
-            self._urgent.clear()
-            return urgent, self._normal
-
-    def _run(self, ready: Future[None]) -> None:
-        try:
-            conn = connect(self.path)
-        except BaseException as exc:  # hand the reason to the thread that opened the store
-            ready.set_exception(exc)
-            return
-        ready.set_result(None)
-        try:
-            idle_work = True  # whether idle work may remain
-            last_idle_step = time.monotonic()
-            while True:
-                wait = None
-                now = time.monotonic()
-                if idle_work and (now - last_idle_step >= self.IDLE_STEP_AT_LEAST_EVERY
-                                  or (not self._has_jobs() and now - self._last_round >= self.QUIET_SECONDS)):
-                    last_idle_step = now
-                    idle_work = self._idle_step(conn)
-                    continue
-                if idle_work and not self._has_jobs():
-                    wait = self.QUIET_SECONDS - (now - self._last_round)
-                urgent, normal = self._next_round(wait)
-                if not urgent and not normal:
-                    continue  # quiet long enough: idle work
-                idle_work = True
-                finished = self._run_round(conn, urgent, normal)
-                self._last_round = time.monotonic()
-                if finished:
-                    while self._idle_step(conn):
-                        pass
-                    return
-        except BaseException as exc:  # a bug of ours: fail loudly, but never leave a caller waiting
-            self._fail_queued(DatabaseError(f"the writer of {self.path} stopped: {type(exc).__name__}: {exc}"))
-            raise
-        finally:
-            self._fail_queued(DatabaseError(f"the store for {self.path} is closed"))
-            conn.close()
-
-    def warn(self, problem: str, consequence: str = "recording goes on without saving") -> None:
-        """Warn once per store: recording goes on, what failed is lost."""
-        if not self._warned:
-            self._warned = True
-            try:
-                warnings.warn(f"recorder: {problem}; {consequence}", RecorderWarning, stacklevel=1)
-            except Warning:
-                # Warnings made errors (-W error) raise here, on the writer thread, where no
-                # caller would see it and the thread would die: the failed futures say it.
-                pass
-
-    def _idle_step(self, conn: sqlite3.Connection) -> bool:
-        """One step of idle work; True while more remains. A failure costs that step only:
-        the writer thread must outlive anything, or every later write would wait forever."""
-        if self._idle is None:
-            return False
-        try:
-            return self._idle(conn)
-        except Exception as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            self.warn(f"could not tile a screenshot in {self.path}: {type(exc).__name__}: {exc}",
-                      "it stays stored as captured")
-            return True
-
-    def _has_jobs(self) -> bool:
-        with self._wakeup:
-            return bool(self._urgent or self._normal)
-
-    def _run_round(self, conn: sqlite3.Connection, urgent: list[Any], normal: deque[Any]) -> bool:
-        """One transaction: the urgent jobs, then normal ones while time is left; True at STOP."""
-        with self._wakeup:
-            head = normal[0] if normal else None
-            if not urgent and (head is self._STOP or (head is not None and isinstance(head[0], _Alone))):
-                normal.popleft()
-        if not urgent and head is self._STOP:
-            return True
-        if not urgent and head is not None and isinstance(head[0], _Alone):
-            self._run_alone(conn, *head)
-            return False
-        deadline = time.monotonic() + self.ROUND_SECONDS
-
-        def jobs() -> Iterator[Any]:
-            yield from urgent
-            while time.monotonic() < deadline:
-                with self._wakeup:
-                    # An urgent job queued meanwhile goes first: the normal jobs behind it
-                    # may depend on it (an action's snapshots update the action's row).
-                    if self._urgent or not normal or normal[0] is self._STOP or isinstance(normal[0][0], _Alone):
-                        return
-                    item = normal.popleft()
-                yield item
-
-        self._run_batch(conn, jobs())
-        return False
-
-    def _run_alone(self, conn: sqlite3.Connection, job: _Alone, future: Future[Any]) -> None:
-        try:
-            future.set_result(job.function(conn))
-        except BaseException as exc:
-            if conn.in_transaction:  # the job's own transaction, left open by its failure
-                conn.execute("ROLLBACK")
-            future.set_exception(exc)
-
-    def _run_batch(self, conn: sqlite3.Connection, jobs: Iterator[tuple[Callable[..., Any], Future[Any]]]) -> None:
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
-        batch: list[tuple[Callable[..., Any], Future[Any]]] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for job, future in jobs:
-                batch.append((job, future))
-                conn.execute("SAVEPOINT job")
-                try:
-                    result = job(conn)
-                except sqlite3.Error as exc:
-                    if not conn.in_transaction:
-                        raise  # SQLite gave up the whole transaction (disk full, I/O error)
-                    # The database refused this job (disk full, read-only...), but the round
-                    # goes on. Its writes are lost, and nobody may be waiting to hear it.
-                    self.warn(f"could not write to {self.path}: {exc}")
-                    conn.execute("ROLLBACK TO job")
-                    outcomes.append((future, False, DatabaseError(f"could not write to {self.path}: {exc}")))
-                except BaseException as exc:
-                    conn.execute("ROLLBACK TO job")
-                    outcomes.append((future, False, exc))
-                else:
-                    outcomes.append((future, True, result))
-                conn.execute("RELEASE job")
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            # The transaction itself failed (disk full, read-only file, I/O error):
-            # nothing in it was written. Tell every waiter, and warn once for the
-            # fire-and-forget writes nobody waits on.
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            error = DatabaseError(f"could not write to {self.path}: {exc}")
-            batch.extend(jobs)  # the rest of the round fails alike, rather than wait forever
-            outcomes = [(future, False, error) for _, future in batch]
-            self.warn(str(error.args[0]))
-        for future, ok, value in outcomes:
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
-
-
-@dataclass(frozen=True)
-class _Alone:
-    function: Callable[[sqlite3.Connection], Any]
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) and migrate a recordings database, with clear errors."""
-    if not path.parent.exists():
-        raise DatabaseError(f"cannot create database {path}: directory {path.parent} does not exist")
-    if path.is_dir():
-        raise DatabaseError(f"cannot open database {path}: it is a directory")
-    try:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode = WAL")
-        # NORMAL in WAL mode: a commit survives the process being killed (it is in the OS),
-        # only a power cut can lose the last commits. FULL would fsync every batch.
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.row_factory = sqlite3.Row
-        migrate(conn, path)
-        mark_interrupted(conn)
-    except sqlite3.DatabaseError as exc:
-        raise DatabaseError(f"cannot open {path} as a recorder database: {exc}") from None
-    return conn
-
-
-def _process_start(pid: int) -> str:
-    """When a process started (clock ticks since boot), to tell a reused pid apart."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[19].decode()
-    except (OSError, IndexError):
-        return "?"
-
-
-def process_token() -> str:
-    """``host:pid:start`` of this process, stored with the recordings it is recording."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
-
-
-def _is_running(token: str | None) -> bool:
-    try:
-        host, pid_text, start = (token or "").rsplit(":", 2)
-        pid = int(pid_text)
-    except ValueError:
-        return False  # written by no live recorder we can know of
-    if host != socket.gethostname():
-        return True  # another machine's process: we cannot tell, so never steal its recording
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # alive, owned by someone else
-    return start == "?" or _process_start(pid) == start
-
-
-def mark_interrupted(conn: sqlite3.Connection) -> list[int]:
-    """Mark ``interrupted`` the recordings whose recording process is gone; return their ids.
-
-    Their duration runs to the end of their last recorded action.
-    """
-    candidates = conn.execute("SELECT id, recorder_process FROM recordings WHERE status = 'recording'").fetchall()
-    dead = [row[0] for row in candidates if not _is_running(row[1])]
-    for recording_id in dead:
-        conn.execute(
-            "UPDATE recordings SET status = 'interrupted', interrupted_at = ?,"
-            " duration_ms = (SELECT max(timestamp_ms + coalesce(duration_ms, 0)) FROM actions WHERE recording_id = ?)"
-            " WHERE id = ? AND status = 'recording'",
-            (_now_iso(), recording_id, recording_id),
-        )
-    return dead
-
-
 class RecordingStore:
     """A recordings database: start recordings, find them, read their blobs.
 
@@ -401,20 +89,23 @@ class RecordingStore:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, max_bytes: int | None = None) -> None:
-        self.path = Path(path) if path is not None else default_db_path()
-        # Past this database size, screenshots are no longer stored (actions still are).
-        self.max_bytes = max_bytes
-        # Per (recording, kind): the last snapshot written (key, stored bytes, chain depth),
-        # so the next one is stored as a delta of it. Touched by the writer thread only.
-        self._delta_bases: dict[tuple[int | None, str], tuple[str, bytes, int]] = {}
-        # Screenshots stored as captured, waiting to be cut into tiles when the writer is
-        # idle: (recording id, blob key). Writer thread only.
-        self._untiled: deque[tuple[int | None, str | None]] = deque()
-        self._writer = _Writer(self.path, idle=self._tile_next)
+        self.engine = open_engine(path if path is not None else default_db_path())
+        self.location = self.engine.location  # the file, or the URL without its password
+        # The file of a SQLite store (None for a server's).
+        self.path: Path | None = getattr(self.engine, "path", None)
+        self._blobs = BlobStore(self.engine, max_bytes)
+        self._repo = Repository(self.engine, self._blobs)
+        self._writer = Writer(self.engine, idle=self._blobs.tile_next, setup=self._repo.mark_interrupted)
+        self._blobs.warn = self._writer.warn
         self.owner: Owner | None = None  # set on the views for_owner() returns
         # Screenshots attached to (recording, sequence) before that action's row was
         # written: a frame can arrive while the action is still being captured.
         self._early_screenshots: dict[tuple[int, int], tuple[str, dict[str, Any]]] = {}  # -> key, metadata patch
+
+    @property
+    def max_bytes(self) -> int | None:
+        """Past this database size, screenshots are no longer stored (actions still are)."""
+        return self._blobs.max_bytes
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -431,7 +122,7 @@ class RecordingStore:
         """
         self._writer.call(lambda conn: None)
         if tiled:
-            self._writer.call_outside_transaction(self._tile_all)
+            self._writer.call_outside_transaction(self._blobs.tile_all)
 
     def __enter__(self) -> RecordingStore:
         return self
@@ -473,13 +164,7 @@ class RecordingStore:
             "parent_id": parent_id, "recorder_process": process_token(),
         }
 
-        def insert(conn: sqlite3.Connection) -> int:
-            cursor = conn.execute(
-                f"INSERT INTO recordings ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
-            )
-            return int(cursor.lastrowid or 0)
-
-        row.update(id=self._writer.call(insert), completed_at=None, failed_at=None, duration_ms=None,
+        row.update(id=self._writer.call(lambda conn: self._repo.insert_recording(conn, row)), completed_at=None, failed_at=None, duration_ms=None,
                    action_count=0, error=None)
         return Recording(self, row, live=True)
 
@@ -515,44 +200,25 @@ class RecordingStore:
         view.owner = Owner(None if user_id is None else str(user_id), None if account_id is None else str(account_id))
         return view
 
-    def _owner_filter(self) -> tuple[str, list[Any]]:
+    def _owner(self) -> dict[str, str] | None:
         if self.owner is None:
-            return "1", []
-        clauses, params = [], []
-        for column, value in (("owner_user_id", self.owner.user_id), ("owner_account_id", self.owner.account_id)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        return " AND ".join(clauses), params
+            return None
+        return {"owner_user_id": self.owner.user_id, "owner_account_id": self.owner.account_id}  # type: ignore[dict-item]
 
     def get(self, recording_id: int) -> Recording:
         """The recording with this id; raises ``RecordingNotFound``."""
         if not isinstance(recording_id, int) or recording_id not in _INT64:
-            raise RecordingNotFound(f"no recording with id {recording_id!r} in {self.path}")
-        where, params = self._owner_filter()
-        row = self._writer.call(
-            lambda conn: conn.execute(
-                f"SELECT * FROM recordings WHERE id = ? AND {where}", (recording_id, *params)
-            ).fetchone()
-        )
+            raise RecordingNotFound(f"no recording with id {recording_id!r} in {self.location}")
+        row = self._writer.call(lambda conn: self._repo.recording(conn, recording_id, self._owner()))
         if row is None:
             scope = f" for owner {self.owner}" if self.owner else ""
-            raise RecordingNotFound(f"no recording with id {recording_id}{scope} in {self.path}")
-        return Recording(self, _row_dict(row), live=False)
+            raise RecordingNotFound(f"no recording with id {recording_id}{scope} in {self.location}")
+        return Recording(self, row_dict(row), live=False)
 
     def list(self, status: str | None = None, limit: int | None = None) -> list[Recording]:
         """Recordings, newest first, optionally only those with ``status``."""
-        where, params = self._owner_filter()
-        sql = f"SELECT * FROM recordings WHERE {where}"
-        if status:
-            sql += " AND status = ?"
-            params.append(status)
-        sql += " ORDER BY id DESC"
-        if limit:
-            sql += " LIMIT ?"
-            params.append(limit)
-        rows = self._writer.call(lambda conn: conn.execute(sql, params).fetchall())
-        return [Recording(self, _row_dict(row), live=False) for row in rows]
+        rows = self._writer.call(lambda conn: self._repo.recordings(conn, self._owner(), status, limit))
+        return [Recording(self, row_dict(row), live=False) for row in rows]
 
     def blob(self, key: str) -> bytes:
         """The bytes of a stored DOM snapshot, or a screenshot as a JPEG image.
@@ -564,27 +230,20 @@ class RecordingStore:
         if not isinstance(key, str) or not key:
             raise ValueError(f"a blob key is a non-empty string (an action's screenshot_key or dom_snapshot_key), not {key!r}")
 
-        def read(conn: sqlite3.Connection) -> bytes:
-            data = _read_blob(conn, key, self.path)
-            if _media_type(conn, key) == tiles.MEDIA_TYPE:
-                return tiles.compose(data, lambda tile: _read_blob(conn, tile, self.path))
-            return data
-
-        return self._writer.call(read)
+        return self._writer.call(lambda conn: self._blobs.read(conn, key))
 
     def blob_info(self, key: str) -> dict[str, Any]:
         """Media type (as ``blob()`` returns it) and sizes of a blob, without its bytes."""
-        row = self._writer.call(
-            lambda conn: conn.execute(
-                "SELECT key, media_type, codec, base_key, size, stored_size FROM blobs WHERE key = ?", (key,)
-            ).fetchone()
-        )
-        if row is None:
-            raise RecordingNotFound(f"no blob with key {key} in {self.path}")
-        info = _row_dict(row)
-        if info["media_type"] == tiles.MEDIA_TYPE:
-            info["media_type"], info["stored_as"] = "image/jpeg", "tiles"
-        return info
+        return self._writer.call(lambda conn: self._blobs.info(conn, key))
+
+    def stored_blob(self, key: str) -> bytes:
+        """A blob's bytes as stored, before tiles are composed: a screenshot's tile manifest
+        (recorder/tiles.py), a DOM snapshot's HTML."""
+        return self._writer.call(lambda conn: self._blobs.read_stored(conn, key))
+
+    def is_action_snapshot(self, key: str) -> bool:
+        """Whether some action's screenshot or DOM snapshot is the blob ``key``."""
+        return self._writer.call(lambda conn: self._repo.is_action_snapshot(conn, key))
 
     def delete(self, recording_id: int) -> int:
         """Delete a recording, its actions, and the blobs nothing else uses; return blobs freed.
@@ -593,18 +252,10 @@ class RecordingStore:
         delta-compressed blob.
         """
 
-        def delete(conn: sqlite3.Connection) -> int:
-            if not conn.execute("SELECT 1 FROM recordings WHERE id = ?", (recording_id,)).fetchone():
-                raise RecordingNotFound(f"no recording with id {recording_id} in {self.path}")
-            keys = {key for (key,) in conn.execute(f"SELECT key FROM ({_BLOB_USES}) WHERE recording_id = ?",
-                                                   (recording_id,)) if key}
-            for table in ("events", "sources", "resources", "actions"):
-                conn.execute(f"DELETE FROM {table} WHERE recording_id = ?", (recording_id,))
-            conn.execute("DELETE FROM recordings WHERE id = ?", (recording_id,))
-            return _delete_unused_blobs(conn, keys)
-
-        freed = self._writer.call(delete)
-        self._forget_bases(recording_id)
+        freed = self._writer.call(lambda conn: self._repo.delete_recording(conn, recording_id))
+        if freed is None:
+            raise RecordingNotFound(f"no recording with id {recording_id} in {self.location}")
+        self._writer.submit(lambda conn: self._blobs.recording_ended(recording_id))
         return freed
 
     def restore(self, recording: dict[str, Any], timeline: Sequence[dict[str, Any]], snapshots: dict[str, bytes],
@@ -625,7 +276,7 @@ class RecordingStore:
         resources = list(resources or [])
         events = list(events or [])
         sources = list(sources or [])
-        _check_restorable(recording, timeline, snapshots, resources, events, sources)
+        check_restorable(recording, timeline, snapshots, resources, events, sources)
         columns = ("name", "status", "started_at", "completed_at", "failed_at", "duration_ms", "error")
         row = {column: recording.get(column) for column in columns}
         row["metadata"] = _json(recording.get("metadata") or {})
@@ -637,51 +288,9 @@ class RecordingStore:
         if row["status"] == "recording":
             row["status"] = "interrupted"  # its recording process is not this one
 
-        def insert(conn: sqlite3.Connection) -> int:
-            recording_id = int(conn.execute(
-                f"INSERT INTO recordings ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
-            ).lastrowid or 0)
-            # Resources first: a key shared with a screenshot then reads back as these bytes.
-            for resource in resources:
-                data = snapshots[resource["key"]]
-                self._put_resource_blob(conn, resource["key"], data, resource["media_type"])
-                conn.execute(
-                    "INSERT INTO resources (recording_id, url, media_type, blob_key, size, sequence)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (recording_id, resource["url"], resource["media_type"], resource["key"], len(data),
-                     resource.get("sequence")),
-                )
-            for action in timeline:
-                keys = {}
-                for column, kind in (("screenshot_key", "screenshot"), ("dom_snapshot_key", "dom")):
-                    key = action.get(column)
-                    keys[column] = self._put_blob(conn, recording_id, snapshots[key], kind, key=key) \
-                        if key and key in snapshots else None
-                conn.execute(
-                    "INSERT INTO actions (recording_id, sequence, type, timestamp_ms, duration_ms, selector, value,"
-                    " url, status, error, screenshot_key, dom_snapshot_key, metadata)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (recording_id, action["sequence"], action["type"], action["timestamp_ms"], action["duration_ms"],
-                     action["selector"], action["value"], action["url"], action["status"], action["error"],
-                     keys["screenshot_key"], keys["dom_snapshot_key"], _json(action.get("metadata") or {})),
-                )
-            for event in events:
-                details = {k: v for k, v in event.items() if k not in _EVENT_COLUMNS}
-                conn.execute(
-                    "INSERT INTO events (recording_id, action_sequence, page_index, kind, time_ms, details)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (recording_id, event.get("action_sequence"), event.get("page_index") or 0, event["kind"],
-                     event["time_ms"], _json(details)),
-                )
-            for source in sources:
-                data = snapshots[source["key"]]
-                self._put_resource_blob(conn, source["key"], data, "text/plain; charset=utf-8")
-                conn.execute("INSERT INTO sources (recording_id, path, blob_key, size) VALUES (?, ?, ?, ?)",
-                             (recording_id, source["path"], source["key"], len(data.decode("utf-8"))))
-            return recording_id
-
-        new_id = self._writer.call(insert)
-        self._forget_bases(new_id)
+        new_id = self._writer.call(
+            lambda conn: self._repo.restore(conn, row, timeline, snapshots, resources, events, sources))
+        self._writer.submit(lambda conn: self._blobs.recording_ended(new_id))
         return self.get(new_id)
 
     def prune(self, older_than: timedelta, keep_failed: bool = False) -> tuple[int, int]:
@@ -697,10 +306,8 @@ class RecordingStore:
         except OverflowError:
             return 0, 0  # older than the calendar goes: nothing is
         statuses = ("completed",) if keep_failed else ("completed", "failed", "interrupted")
-        where, params = self._owner_filter()
-        ids = [row[0] for row in self._writer.call(lambda conn: conn.execute(
-            f"SELECT id FROM recordings WHERE started_at < ? AND status IN ({', '.join('?' * len(statuses))})"
-            f" AND {where}", (cutoff, *statuses, *params)).fetchall())]
+        ids = self._writer.call(
+            lambda conn: self._repo.recording_ids_started_before(conn, cutoff, statuses, self._owner()))
         freed = sum(self.delete(recording_id) for recording_id in ids)
         return len(ids), freed
 
@@ -710,302 +317,24 @@ class RecordingStore:
         Returns (blobs deleted, file bytes before, file bytes after). Blobs are normally
         freed with their recording; this also catches what a crash left behind.
         """
-        before = _file_size(self.path)
-        self._writer.call_outside_transaction(self._tile_leftovers)
-        deleted = self._writer.call(_collect_garbage)
-        self._writer.call_outside_transaction(lambda conn: conn.execute("VACUUM"))
-        self._writer.call_outside_transaction(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
-        return deleted, before, _file_size(self.path)
+        before = self.engine.storage_size()
+        self._writer.call_outside_transaction(self._blobs.tile_leftovers)
+        deleted = self._writer.call(self._blobs.collect_garbage)
+        self._writer.call_outside_transaction(self.engine.compact)
+        return deleted, before, self.engine.storage_size()
+
+    def stats(self) -> dict[str, list[dict[str, Any]]]:
+        """Numbers over every recording (of this store's owner, if scoped), as ``recorder
+        stats`` prints them: title -> rows."""
+        return self._writer.call(lambda conn: self._repo.stats(conn, self._owner()))
 
     # -- used by Recording -----------------------------------------------------------
 
-    def _submit(self, job: Callable[[sqlite3.Connection], T]) -> Future[T]:
-        return self._writer.submit(job)
+    def _submit(self, job: Callable[[Connection], T], urgent: bool = False) -> Future[T]:
+        return self._writer.submit(job, urgent)
 
-    def _call(self, job: Callable[[sqlite3.Connection], T]) -> T:
+    def _call(self, job: Callable[[Connection], T]) -> T:
         return self._writer.call(job)
-
-    def _forget_bases(self, recording_id: int) -> None:
-        self._delta_bases.pop((recording_id, "dom"), None)
-        # Screenshots of the recording may still wait to be tiled against the base.
-        self._untiled.append((recording_id, None))
-
-    def _put_screenshot(self, conn: sqlite3.Connection, recording_id: int, data: bytes,
-                        masks: dict[str, Any] | None = None, key: str | None = None) -> str | None:
-        """Store a screenshot, or (past ``max_bytes``) note in the recording that it was not."""
-        try:
-            return self._put_blob(conn, recording_id, data, "screenshot", key=key, masks=masks)
-        except _OverLimit as reason:
-            conn.execute(
-                "UPDATE recordings SET metadata = json_set(metadata, '$.screenshots_stopped', ?)"
-                " WHERE id = ? AND json_extract(metadata, '$.screenshots_stopped') IS NULL",
-                (str(reason), recording_id),
-            )
-            return None
-
-    def _put_blob(self, conn: sqlite3.Connection, recording_id: int, data: bytes, kind: str,
-                  key: str | None = None, masks: dict[str, Any] | None = None) -> str:
-        """Store a snapshot once (writer thread only) and return its key.
-
-        Screenshots are cut into tiles and stored as a manifest of them; manifests and DOM
-        snapshots are compressed as deltas of the recording's previous one. ``key``
-        keeps the key an imported snapshot had (a screenshot read back is not the bytes
-        that were hashed).
-        """
-        key = key or blobs.blob_key(data)
-        if conn.execute("SELECT 1 FROM blobs WHERE key = ?", (key,)).fetchone():
-            return key
-        if kind == "screenshot" and self.max_bytes is not None and _database_size(conn) >= self.max_bytes:
-            raise _OverLimit(f"database reached max_bytes ({self.max_bytes:,}); screenshots are no longer stored")
-        if kind == "screenshot" and not masks and blobs.sniff_media_type(data) == "image/jpeg":
-            # Stored as captured now (cheap, so the action is durable at once) and cut
-            # into tiles later by _tile_next; read back meanwhile, it is the JPEG itself.
-            # A masked screenshot is painted over before anything is stored, and other
-            # formats are rare, so those are tiled right away.
-            conn.execute(
-                "INSERT INTO blobs (key, media_type, codec, size, stored_size, data) VALUES (?, 'image/jpeg', 'raw', ?, ?, ?)",
-                (key, len(data), len(data), data),
-            )
-            self._untiled.append((recording_id, key))
-            return key
-        tiled = _try_split(data, masks) if kind == "screenshot" else None
-        if masks and tiled is None:
-            raise _OverLimit("a masked screenshot that cannot be decoded is not stored")
-        if tiled is not None:
-            _add_tiles(conn, tiled.tiles)
-            stored, media_type = tiled.manifest, tiles.MEDIA_TYPE
-        else:
-            stored, media_type = data, blobs.sniff_media_type(data)
-            if media_type == "application/octet-stream":
-                media_type = "text/html"
-        encoded, next_base = self._encode_delta(conn, recording_id, kind, key, stored, media_type)
-        conn.execute(
-            "INSERT INTO blobs (key, media_type, codec, base_key, size, stored_size, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, media_type, encoded.codec, encoded.base_key, len(data), len(encoded.data), encoded.data),
-        )
-        if next_base:  # were this job rolled back, the base check above would notice the key gone
-            self._delta_bases[(recording_id, kind)] = next_base
-        return key
-
-    def _put_resource_blob(self, conn: sqlite3.Connection, key: str, data: bytes, media_type: str) -> None:
-        """Store a page resource's bytes once (writer thread only); compressed unless already."""
-        if conn.execute("SELECT 1 FROM blobs WHERE key = ?", (key,)).fetchone():
-            return
-        encoded = blobs.encode(data, media_type)
-        conn.execute(
-            "INSERT INTO blobs (key, media_type, codec, size, stored_size, data) VALUES (?, ?, ?, ?, ?, ?)",
-            (key, media_type, encoded.codec, len(data), len(encoded.data), encoded.data),
-        )
-
-    def _encode_delta(self, conn: sqlite3.Connection, recording_id: int | None, kind: str, key: str,
-                      stored: bytes, media_type: str) -> tuple[blobs.EncodedBlob, tuple[str, bytes, int] | None]:
-        """Compress ``stored`` as a delta of the recording's previous snapshot of this kind.
-
-        Returns the encoding and what the next snapshot's base would be; the caller makes
-        it the base once its write is certain (see _tile_next).
-        """
-        base = self._delta_bases.get((recording_id, kind))
-        # The base may be gone (another process deleted its recording, a write was rolled
-        # back) or not what was compressed (a screenshot whose tiling failed is still the
-        # JPEG), or its chain long.
-        if base and (base[2] >= blobs.MAX_DELTA_CHAIN or not conn.execute(
-                "SELECT 1 FROM blobs WHERE key = ? AND media_type = ?", (base[0], media_type)).fetchone()):
-            base = None
-        encoded = blobs.encode(stored, media_type, base=(base[0], base[1]) if base else None)
-        next_base = None if encoded.codec == "raw" else (key, stored, (base[2] + 1) if base else 0)
-        return encoded, next_base
-
-    # -- tiling, in the writer's idle time ----------------------------------------------
-
-    def _tile_next(self, conn: sqlite3.Connection) -> bool:
-        """Cut one screenshot stored as captured into tiles; False when none is waiting.
-
-        The decoding and WebP encoding (the slow part) happen outside the transaction;
-        inside it the blob's row is swapped for its tile manifest under the same key, so
-        actions pointing at it never notice. A blob deleted meanwhile is skipped.
-        """
-        if not self._untiled:
-            return False
-        recording_id, key = self._untiled.popleft()
-        if key is None:  # the recording ended: its last manifest is no one's base any more
-            self._delta_bases.pop((recording_id, "screenshot"), None)
-            return True
-        row = conn.execute(
-            "SELECT data FROM blobs WHERE key = ? AND codec = 'raw' AND media_type = 'image/jpeg'", (key,)
-        ).fetchone()
-        tiled = _try_split(row[0]) if row else None
-        if tiled is None:
-            return True  # gone, already tiled, or not an image Pillow reads: it stays as it is
-        present = {tile for tile in tiled.tiles
-                   if conn.execute("SELECT 1 FROM blobs WHERE key = ?", (tile,)).fetchone()}
-        encoded_tiles = {tile: encode() for tile, encode in tiled.tiles.items() if tile not in present}
-        next_base = None
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            if conn.execute("SELECT 1 FROM blobs WHERE key = ? AND codec = 'raw'", (key,)).fetchone():
-                _add_tiles(conn, {tile: encoded_tiles.get(tile) or encode for tile, encode in tiled.tiles.items()})
-                encoded, next_base = self._encode_delta(conn, recording_id, "screenshot", key, tiled.manifest,
-                                                        tiles.MEDIA_TYPE)
-                conn.execute(
-                    "UPDATE blobs SET media_type = ?, codec = ?, base_key = ?, stored_size = ?, data = ? WHERE key = ?",
-                    (tiles.MEDIA_TYPE, encoded.codec, encoded.base_key, len(encoded.data), encoded.data, key),
-                )
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if not isinstance(exc, sqlite3.Error):
-                raise
-            self._writer.warn(f"could not write to {self.path}: {exc}", "the screenshot stays stored as captured")
-            return True
-        if next_base:  # only now: a manifest rolled back must not become the next one's base
-            self._delta_bases[(recording_id, "screenshot")] = next_base
-        return True
-
-    def _tile_all(self, conn: sqlite3.Connection) -> None:
-        while self._tile_next(conn):
-            pass
-
-    def _tile_leftovers(self, conn: sqlite3.Connection) -> None:
-        """Tile screenshots left as captured by a process that stopped before it could."""
-        self._untiled.extend(conn.execute(
-            "SELECT (SELECT recording_id FROM actions WHERE screenshot_key = key LIMIT 1), key FROM blobs"
-            " WHERE codec = 'raw' AND media_type = 'image/jpeg' AND key NOT LIKE 'tile:%'"
-        ).fetchall())
-        self._tile_all(conn)
-
-
-class _OverLimit(Exception):
-    """A screenshot not stored because the database reached ``max_bytes``."""
-
-
-def _database_size(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("PRAGMA page_count").fetchone()[0]) * int(conn.execute("PRAGMA page_size").fetchone()[0])
-
-
-def _file_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
-
-
-# Every blob key a recording uses directly (a delta's base and a screenshot's tiles are
-# reached through these): (recording_id, key) rows.
-_BLOB_USES = """
-    SELECT recording_id, screenshot_key AS key FROM actions
-    UNION ALL SELECT recording_id, dom_snapshot_key FROM actions
-    UNION ALL SELECT recording_id, blob_key FROM resources
-    UNION ALL SELECT recording_id, blob_key FROM sources
-"""
-
-
-def _collect_garbage(conn: sqlite3.Connection) -> int:
-    """Delete blobs that no action reaches, directly, as a delta base, or as a tile."""
-    reachable: set[str] = set()
-    frontier = {key for (key,) in conn.execute(f"SELECT key FROM ({_BLOB_USES})") if key}
-    while frontier:
-        reachable |= frontier
-        frontier = {row[0] for key in frontier
-                    for row in conn.execute("SELECT base_key FROM blobs WHERE key = ? AND base_key IS NOT NULL", (key,))
-                    } - reachable
-    tile_refs: dict[str, int] = {}
-    for (key,) in conn.execute("SELECT key FROM blobs WHERE media_type = ?", (tiles.MEDIA_TYPE,)).fetchall():
-        if key in reachable:
-            for tile in set(tiles.tile_keys(_read_blob(conn, key, Path("?")))):
-                tile_refs[tile] = tile_refs.get(tile, 0) + 1
-    doomed = set()
-    for (key,) in conn.execute("SELECT key FROM blobs").fetchall():
-        if key.startswith("tile:"):
-            if key in tile_refs:
-                conn.execute("UPDATE blobs SET refs = ? WHERE key = ?", (tile_refs[key], key))
-                continue
-        elif key in reachable:
-            continue
-        doomed.add(key)
-    # A delta's base may be deleted only after the delta (base_key is a foreign key); every
-    # delta of a doomed base is doomed too, so passes that take the unused ones end.
-    deleted = 0
-    while doomed:
-        free = {key for key in doomed if not conn.execute("SELECT 1 FROM blobs WHERE base_key = ?", (key,)).fetchone()}
-        if not free:
-            break
-        for key in free:
-            deleted += conn.execute("DELETE FROM blobs WHERE key = ?", (key,)).rowcount
-        doomed -= free
-    return deleted
-
-
-def _add_tiles(conn: sqlite3.Connection, tile_encoders: dict[str, Any]) -> None:
-    """Reference each tile once more, inserting those not stored yet.
-
-    Values are the tile's WebP bytes or a function that encodes them (called only when
-    the tile is new).
-    """
-    for tile, webp in tile_encoders.items():
-        if not conn.execute("UPDATE blobs SET refs = refs + 1 WHERE key = ?", (tile,)).rowcount:
-            data = webp if isinstance(webp, bytes) else webp()
-            conn.execute(
-                "INSERT INTO blobs (key, media_type, codec, size, stored_size, data, refs)"
-                " VALUES (?, 'image/webp', 'raw', ?, ?, ?, 1)",
-                (tile, len(data), len(data), data),
-            )
-
-
-def _try_split(data: bytes, masks: dict[str, Any] | None = None) -> tiles.Tiled | None:
-    """Tiles of a screenshot, or None for bytes no image decoder reads (stored as they are)."""
-    try:
-        return tiles.split(data, masks)
-    except tiles.UNREADABLE:
-        return None
-
-
-def _media_type(conn: sqlite3.Connection, key: str) -> str | None:
-    row = conn.execute("SELECT media_type FROM blobs WHERE key = ?", (key,)).fetchone()
-    return row[0] if row else None
-
-
-def _delete_unused_blobs(conn: sqlite3.Connection, candidates: set[str]) -> int:
-    """Delete those of ``candidates`` no action or delta uses, then their bases likewise."""
-    freed = 0
-    while candidates:
-        next_candidates: set[str] = set()
-        for key in candidates:
-            in_use = conn.execute(
-                "SELECT 1 FROM actions WHERE screenshot_key = ?1 OR dom_snapshot_key = ?1"
-                " UNION ALL SELECT 1 FROM resources WHERE blob_key = ?1"
-                " UNION ALL SELECT 1 FROM sources WHERE blob_key = ?1"
-                " UNION ALL SELECT 1 FROM blobs WHERE base_key = ?1 LIMIT 1",
-                (key,),
-            ).fetchone()
-            if in_use:
-                continue
-            if _media_type(conn, key) == tiles.MEDIA_TYPE:
-                # Read the manifest while its delta base still exists, then release its tiles.
-                for tile in set(tiles.tile_keys(_read_blob(conn, key, Path("?")))):
-                    conn.execute("UPDATE blobs SET refs = refs - 1 WHERE key = ?", (tile,))
-                    freed += conn.execute("DELETE FROM blobs WHERE key = ? AND refs <= 0", (tile,)).rowcount
-            row = conn.execute("DELETE FROM blobs WHERE key = ? RETURNING base_key", (key,)).fetchone()
-            if row is not None:
-                freed += 1
-                if row[0]:
-                    next_candidates.add(row[0])
-        candidates = next_candidates
-    return freed
-
-
-def _read_blob(conn: sqlite3.Connection, key: str, path: Path) -> bytes:
-    chain = []
-    current: str | None = key
-    while current is not None:
-        row = conn.execute("SELECT codec, base_key, data FROM blobs WHERE key = ?", (current,)).fetchone()
-        if row is None:
-            what = "blob" if current == key else f"base blob {current} of blob"
-            raise RecordingNotFound(f"no {what} with key {key} in {path}")
-        chain.append(row)
-        current = row[1]
-    data: bytes | None = None
-    for codec, _, stored in reversed(chain):
-        data = blobs.decode(codec, stored, base=data)
-    assert data is not None
-    return data
 
 
 class Recording:
@@ -1134,35 +463,28 @@ class Recording:
         )
         with self._lock:
             self.action_count += 1
-        store, encoded_metadata = self.store, _json(action.metadata)
+        store, repo, encoded_metadata = self.store, self.store._repo, _json(action.metadata)
 
         # The row first, in the writer's urgent lane: committed within milliseconds however
         # far behind the snapshot work is. Its snapshot keys are filled in when stored.
-        def insert(conn: sqlite3.Connection) -> None:
+        def insert(conn: Connection) -> None:
             early_key, patch = store._early_screenshots.pop((action.recording_id, action.sequence), (None, {}))
-            conn.execute(
-                "INSERT INTO actions (recording_id, sequence, type, timestamp_ms, duration_ms, selector, value,"
-                " url, status, error, screenshot_key, dom_snapshot_key, metadata)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (action.recording_id, action.sequence, action.type, action.timestamp_ms, action.duration_ms,
-                 action.selector, action.value, action.url, action.status, action.error,
-                 early_key, None, _json({**json.loads(encoded_metadata), **patch}) if patch else encoded_metadata),
-            )
-            conn.execute("UPDATE recordings SET action_count = action_count + 1 WHERE id = ?", (action.recording_id,))
+            repo.insert_action(conn, {
+                "recording_id": action.recording_id, "sequence": action.sequence, "type": action.type,
+                "timestamp_ms": action.timestamp_ms, "duration_ms": action.duration_ms, "selector": action.selector,
+                "value": action.value, "url": action.url, "status": action.status, "error": action.error,
+                "screenshot_key": early_key, "dom_snapshot_key": None,
+                "metadata": _json({**json.loads(encoded_metadata), **patch}) if patch else encoded_metadata})
 
-        def store_snapshots(conn: sqlite3.Connection) -> None:
+        def store_snapshots(conn: Connection) -> None:
             # The keys were hashed when the action was made: not again here, on the writer's time.
-            screenshot_key = store._put_screenshot(conn, action.recording_id, screenshot, key=action.screenshot_key) \
-                if screenshot else None
-            dom_key = store._put_blob(conn, action.recording_id, dom_snapshot, "dom", key=action.dom_snapshot_key) \
+            screenshot_key = store._blobs.put_screenshot(conn, action.recording_id, screenshot,
+                                                         key=action.screenshot_key) if screenshot else None
+            dom_key = store._blobs.put(conn, action.recording_id, dom_snapshot, "dom", key=action.dom_snapshot_key) \
                 if dom_snapshot else None
-            conn.execute(
-                "UPDATE actions SET screenshot_key = coalesce(?, screenshot_key), dom_snapshot_key = ?"
-                " WHERE recording_id = ? AND sequence = ?",
-                (screenshot_key, dom_key, action.recording_id, action.sequence),
-            )
+            repo.set_snapshot_keys(conn, action.recording_id, action.sequence, screenshot_key, dom_key)
 
-        store._writer.submit(insert, urgent=True)
+        store._submit(insert, urgent=True)
         if screenshot or dom_snapshot:
             store._submit(store_snapshots)
         return action
@@ -1180,15 +502,11 @@ class Recording:
         store, recording_id = self.store, self.id
         patch = {"screenshot_timing": timing} if timing else {}
 
-        def update(conn: sqlite3.Connection) -> None:
-            if store._put_screenshot(conn, recording_id, screenshot, masks=masks, key=key) is None:
+        def update(conn: Connection) -> None:
+            if store._blobs.put_screenshot(conn, recording_id, screenshot, masks=masks, key=key) is None:
                 return
-            updated = conn.execute(
-                "UPDATE actions SET screenshot_key = ?, metadata = json_patch(metadata, ?)"
-                " WHERE recording_id = ? AND sequence = ?",
-                (key, _json(patch), recording_id, sequence),
-            ).rowcount
-            if not updated:  # the action's own row is still queued behind this job
+            if not store._repo.set_screenshot(conn, recording_id, sequence, key, patch):
+                # the action's own row is still queued behind this job
                 store._early_screenshots[(recording_id, sequence)] = (key, patch)
 
         store._submit(update)
@@ -1201,12 +519,9 @@ class Recording:
         key = blobs.blob_key(data)
         store, recording_id = self.store, self.id
 
-        def update(conn: sqlite3.Connection) -> None:
-            stored = store._put_blob(conn, recording_id, data, "dom", key=key)
-            conn.execute(
-                "UPDATE actions SET dom_snapshot_key = ? WHERE recording_id = ? AND sequence = ? AND dom_snapshot_key IS NULL",
-                (stored, recording_id, sequence),
-            )
+        def update(conn: Connection) -> None:
+            stored = store._blobs.put(conn, recording_id, data, "dom", key=key)
+            store._repo.set_dom_snapshot(conn, recording_id, sequence, stored)
 
         store._submit(update)
         return key
@@ -1220,23 +535,15 @@ class Recording:
         key = blobs.blob_key(data)
         store, recording_id = self.store, self.id
 
-        def insert(conn: sqlite3.Connection) -> None:
-            store._put_resource_blob(conn, key, data, media_type)
-            conn.execute(
-                "INSERT INTO resources (recording_id, url, media_type, blob_key, size, sequence) VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (recording_id, url) DO UPDATE SET media_type = excluded.media_type,"
-                " blob_key = excluded.blob_key, size = excluded.size",
-                (recording_id, url, media_type, key, len(data), sequence),
-            )
+        def insert(conn: Connection) -> None:
+            store._repo.put_resource(conn, recording_id, url, media_type, key, data, sequence)
 
         store._submit(insert)
         return key
 
     def resources(self) -> dict[str, dict[str, Any]]:
         """The resources this recording's snapshots use: URL -> {key, media_type, size, sequence}."""
-        rows = self.store._call(lambda conn: conn.execute(
-            "SELECT url, blob_key, media_type, size, sequence FROM resources WHERE recording_id = ? ORDER BY url",
-            (self.id,)).fetchall())
+        rows = self.store._call(lambda conn: self.store._repo.resources(conn, self.id))
         return {url: {"key": key, "media_type": media_type, "size": size, "sequence": sequence}
                 for url, key, media_type, size, sequence in rows}
 
@@ -1259,23 +566,13 @@ class Recording:
         sequence = self.last_sequence() if action_sequence is None else action_sequence
         row = (self.id, sequence or None, page_index, kind, self.elapsed_ms() if time_ms is None else time_ms,
                _json(details))
-        self.store._submit(lambda conn: conn.execute(
-            "INSERT INTO events (recording_id, action_sequence, page_index, kind, time_ms, details)"
-            " VALUES (?, ?, ?, ?, ?, ?)", row))
+        self.store._submit(lambda conn: self.store._repo.insert_event(conn, *row))
 
     def events(self, kind: str | None = None, action: int | None = None) -> list[dict[str, Any]]:
         """What happened around the actions, in order: dicts of the event's details plus
         ``kind``, ``action_sequence``, ``page_index`` and ``time_ms``; only one ``kind``
         (console, error, request, crash) or those of one action (its sequence) if asked."""
-        where: list[str] = ["recording_id = ?"]
-        params: list[Any] = [self.id]
-        for column, wanted in (("kind", kind), ("action_sequence", action)):
-            if wanted is not None:
-                where.append(f"{column} = ?")
-                params.append(wanted)
-        rows = self.store._call(lambda conn: conn.execute(
-            f"SELECT kind, action_sequence, page_index, time_ms, details FROM events WHERE {' AND '.join(where)}"
-            " ORDER BY time_ms, id", params).fetchall())
+        rows = self.store._call(lambda conn: self.store._repo.events(conn, self.id, kind, action))
         return [{**json.loads(details), "kind": kind_, "action_sequence": sequence, "page_index": page,
                  "time_ms": at} for kind_, sequence, page, at, details in rows]
 
@@ -1283,11 +580,7 @@ class Recording:
         """Per action sequence (None: before the first action): how many console
         ``messages``, page ``errors`` (crashes included) and ``failed_requests`` (no answer,
         or a status of 400 or more) it had."""
-        rows = self.store._call(lambda conn: conn.execute(
-            "SELECT action_sequence, sum(kind = 'console'), sum(kind IN ('error', 'crash')),"
-            " sum(kind = 'request' AND (json_extract(details, '$.failure') IS NOT NULL"
-            "     OR json_extract(details, '$.status') >= 400))"
-            " FROM events WHERE recording_id = ? GROUP BY action_sequence", (self.id,)).fetchall())
+        rows = self.store._call(lambda conn: self.store._repo.event_counts(conn, self.id))
         return {sequence: {"messages": messages, "errors": errors, "failed_requests": failed}
                 for sequence, messages, errors, failed in rows}
 
@@ -1297,12 +590,8 @@ class Recording:
         key = blobs.blob_key(data)
         store, recording_id = self.store, self.id
 
-        def insert(conn: sqlite3.Connection) -> None:
-            store._put_resource_blob(conn, key, data, "text/plain; charset=utf-8")
-            conn.execute(
-                "INSERT INTO sources (recording_id, path, blob_key, size) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (recording_id, path) DO UPDATE SET blob_key = excluded.blob_key, size = excluded.size",
-                (recording_id, path, key, len(text)))
+        def insert(conn: Connection) -> None:
+            store._repo.put_source(conn, recording_id, path, key, data, len(text))
 
         store._submit(insert)
         return key
@@ -1310,8 +599,7 @@ class Recording:
     def sources(self) -> dict[str, dict[str, Any]]:
         """The source files kept with this recording: path -> {key, size}; read one with
         ``store.blob(key).decode()``."""
-        rows = self.store._call(lambda conn: conn.execute(
-            "SELECT path, blob_key, size FROM sources WHERE recording_id = ? ORDER BY path", (self.id,)).fetchall())
+        rows = self.store._call(lambda conn: self.store._repo.sources(conn, self.id))
         return {path: {"key": key, "size": size} for path, key, size in rows}
 
     # -- ending ----------------------------------------------------------------------
@@ -1330,35 +618,27 @@ class Recording:
                 return
             self.status = status
             self.duration_ms = self.elapsed_ms()
-            stamp = _now_iso()
+            stamp = now_iso()
             if status == "completed":
                 self.completed_at = stamp
             else:
                 self.failed_at, self.error = stamp, error
-        column = "completed_at" if status == "completed" else "failed_at"
-        self.store._writer.submit(
-            lambda conn: conn.execute(
-                f"UPDATE recordings SET status = ?, duration_ms = ?, {column} = ?, error = ? WHERE id = ?",
-                (status, self.duration_ms, stamp, error, self.id),
-            ),
+        self.store._submit(
+            lambda conn: self.store._repo.finish_recording(conn, self.id, status, self.duration_ms, stamp, error),
             urgent=True,
         ).result()
         # After this recording's queued snapshots: they still compress against these bases.
-        self.store._submit(lambda conn: self.store._forget_bases(self.id))
+        self.store._submit(lambda conn: self.store._blobs.recording_ended(self.id))
 
     def update_metadata(self, values: dict[str, Any]) -> None:
         """Merge ``values`` into the recording's metadata (JSON), at any status."""
         self.user_metadata.update(values)
-        patch, recording_id = _json(values), self.id
-        self.store._submit(lambda conn: conn.execute(
-            "UPDATE recordings SET metadata = json_patch(metadata, ?) WHERE id = ?", (patch, recording_id)
-        ))
+        values, recording_id = dict(values), self.id
+        self.store._submit(lambda conn: self.store._repo.merge_metadata(conn, recording_id, values))
 
     def refresh(self) -> Recording:
         """Reload this recording's row from the database."""
-        self._load(_row_dict(self.store._call(
-            lambda conn: conn.execute("SELECT * FROM recordings WHERE id = ?", (self.id,)).fetchone()
-        )))
+        self._load(row_dict(self.store._call(lambda conn: self.store._repo.recording(conn, self.id))))
         return self
 
     # -- reading ---------------------------------------------------------------------
@@ -1372,16 +652,9 @@ class Recording:
         return list(self.iter_timeline(after_sequence, limit))
 
     def iter_timeline(self, after_sequence: int | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
-        rows = self.store._call(
-            lambda conn: conn.execute(
-                "SELECT id, type, sequence, timestamp_ms, duration_ms, selector, value, url, status, error,"
-                " screenshot_key, dom_snapshot_key, metadata FROM actions WHERE recording_id = ? AND sequence > ?"
-                " ORDER BY sequence LIMIT ?",
-                (self.id, after_sequence or 0, -1 if limit is None else limit),
-            ).fetchall()
-        )
+        rows = self.store._call(lambda conn: self.store._repo.actions(conn, self.id, after_sequence, limit))
         for row in rows:
-            item = _row_dict(row)
+            item = row_dict(row)
             item["metadata"] = json.loads(item["metadata"] or "{}")
             yield item
 
@@ -1398,193 +671,8 @@ class Recording:
         }
 
 
+
 _INT64 = range(-(2**63), 2**63)
-
-
-_BLOB_KEY = re.compile(r"[0-9a-f]{64}")
-# type "/" subtype, as RFC 9110 spells a media type without parameters: the viewer sends it
-# as a Content-Type header.
-_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
-# What a DOM snapshot names and recorder keeps: absolute http(s) URLs, no spaces or controls.
-_RESOURCE_URL = re.compile(r"https?://[^\s/?#\x00-\x1f\x7f]+[^\s\x00-\x1f\x7f]*", re.IGNORECASE)
-
-
-def _check_restorable(recording: Any, timeline: Any, snapshots: dict[str, bytes],
-                      resources: Sequence[Any] = (), events: Sequence[Any] = (), sources: Sequence[Any] = ()) -> None:
-    """Refuse, with the reason, a recording that would not read back as it was exported."""
-    def optional(value: Any, kind: type | tuple[type, ...], what: str) -> None:
-        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)
-                                  or (isinstance(value, int) and value not in _INT64)):
-            raise ValueError(f"{what} is {value!r}")
-
-    if not isinstance(recording, dict):
-        raise ValueError(f"the recording is {type(recording).__name__}, not an object")
-    if not isinstance(recording.get("name"), str) or recording.get("status") not in STATUSES:
-        raise ValueError(f"the recording needs a name and a status in {', '.join(STATUSES)}")
-    try:
-        datetime.fromisoformat(str(recording.get("started_at")))
-    except ValueError:
-        raise ValueError(f"the recording's started_at {recording.get('started_at')!r} is not an ISO-8601 time") from None
-    optional(recording.get("metadata"), dict, "the recording's metadata")
-    optional(recording.get("duration_ms"), int, "the recording's duration_ms")
-    if not isinstance(timeline, list) or not all(isinstance(action, dict) for action in timeline):
-        raise ValueError("the timeline is not a list of actions")
-    sequences = [action.get("sequence") for action in timeline]
-    if any(not isinstance(n, int) or isinstance(n, bool) or n not in _INT64 or n < 1 for n in sequences) \
-            or len(set(sequences)) != len(sequences):
-        raise ValueError("the actions' sequences are not distinct whole numbers from 1")
-    for action in timeline:
-        what = f"action {action['sequence']}"
-        check_action_type(action.get("type"))
-        for column in ("selector", "value", "url", "error", "screenshot_key", "dom_snapshot_key"):
-            optional(action.get(column), str, f"{what}'s {column}")
-        for column in ("timestamp_ms", "duration_ms"):
-            optional(action.get(column), int, f"{what}'s {column}")
-        optional(action.get("metadata"), dict, f"{what}'s metadata")
-        if action.get("status") not in ("ok", "error"):
-            raise ValueError(f"{what}'s status is {action.get('status')!r}, not 'ok' or 'error'")
-        # A DOM snapshot comes back exactly as stored, so its key must be its hash. (A
-        # screenshot comes back composed from tiles, not as the bytes first hashed.)
-        key = action.get("dom_snapshot_key")
-        if key in snapshots and blobs.blob_key(snapshots[key]) != key:
-            raise ValueError(f"the DOM snapshot {key} of {what} does not match its key")
-    _check_resources(resources, snapshots)
-    _check_events(events)
-    _check_sources(sources, snapshots)
-
-
-def _check_resources(resources: Sequence[Any], snapshots: dict[str, bytes]) -> None:
-    """Each resource names an absolute http(s) URL once, a media type, and bytes that are
-    among ``snapshots`` and hash to its key (a resource comes back exactly as stored)."""
-    urls: set[str] = set()
-    for number, resource in enumerate(resources, 1):
-        if not isinstance(resource, dict):
-            raise ValueError(f"resource {number} is {type(resource).__name__}, not an object")
-        url = resource.get("url")
-        if not isinstance(url, str) or not _RESOURCE_URL.fullmatch(url):
-            raise ValueError(f"resource {number}'s url {url!r} is not an absolute http(s) URL")
-        what = f"resource {number} ({url})"
-        if url in urls:
-            raise ValueError(f"{what} is listed twice")
-        urls.add(url)
-        media_type = resource.get("media_type")
-        if not isinstance(media_type, str) or not _MEDIA_TYPE.fullmatch(media_type):
-            raise ValueError(f"{what}'s media type {media_type!r} is not a type/subtype")
-        key = resource.get("key")
-        if not isinstance(key, str) or not _BLOB_KEY.fullmatch(key):
-            raise ValueError(f"{what}'s key {key!r} is not a sha256 (64 hex digits)")
-        if key not in snapshots:
-            raise ValueError(f"{what}'s key {key} is unknown: its bytes are not among the blobs")
-        if blobs.blob_key(snapshots[key]) != key:
-            raise ValueError(f"the bytes of {what} do not match its key {key}")
-        size, sequence = resource.get("size"), resource.get("sequence")
-        if size is not None and (type(size) is not int or size != len(snapshots[key])):
-            raise ValueError(f"{what}'s size is {size!r}, but its bytes are {len(snapshots[key])}")
-        if sequence is not None and (not isinstance(sequence, int) or isinstance(sequence, bool)
-                                     or sequence not in _INT64 or sequence < 1):
-            raise ValueError(f"{what}'s sequence is {sequence!r}, not a whole number from 1")
-
-
-# An event's own columns; the rest of what Recording.events() gives is its details.
-_EVENT_COLUMNS = ("kind", "action_sequence", "page_index", "time_ms")
-# What each kind's details must hold for a viewer or an export to read them (recorder/events.py):
-# name -> the types it may have (None: may be missing or null).
-_EVENT_FIELDS: dict[str, dict[str, tuple[Any, ...]]] = {
-    "console": {"level": (str,), "text": (str, None), "location": (dict, None)},
-    "error": {"name": (str, None), "message": (str, None), "stack": (str, None)},
-    "crash": {"message": (str, None)},
-    "request": {"method": (str, None), "url": (str,), "resource_type": (str, None), "frame_id": (str, None),
-                "document_url": (str, None), "status": (int, None), "status_text": (str, None),
-                "mime_type": (str, None), "from_cache": (bool, None), "remote_address": (str, None),
-                "request_headers": (dict, None), "response_headers": (dict, None),
-                "duration_ms": (int, float, None), "timing": (dict, None), "request_size": (int, None),
-                "response_size": (int, None), "body_size": (int, None), "failure": (str, None),
-                "redirects": (list, None), "unfinished": (bool, None), "request_body": (str, None),
-                "response_body": (str, None)},
-}
-
-
-def _is(value: Any, kinds: tuple[Any, ...]) -> bool:
-    """Whether ``value`` is one of ``kinds`` (None: null or missing); a bool is no number."""
-    if value is None:
-        return None in kinds
-    if isinstance(value, bool):
-        return bool in kinds
-    if isinstance(value, int) and value not in _INT64:
-        return False
-    return any(kind is not None and kind is not bool and isinstance(value, kind) for kind in kinds)
-
-
-def _check_events(events: Sequence[Any]) -> None:
-    """Each event is an object of a known kind, with whole-number times and sequences and
-    the details its kind needs, of the right types."""
-    for number, event in enumerate(events, 1):
-        if not isinstance(event, dict):
-            raise ValueError(f"event {number} is {type(event).__name__}, not an object")
-        kind = event.get("kind")
-        if kind not in EVENT_KINDS:
-            raise ValueError(f"event {number}'s kind {kind!r} is not one of {', '.join(EVENT_KINDS)}")
-        what = f"event {number} ({kind})"
-        if not _is(event.get("time_ms"), (int,)):
-            raise ValueError(f"{what}'s time_ms is {event.get('time_ms')!r}, not a whole number of ms")
-        sequence, page = event.get("action_sequence"), event.get("page_index")
-        if not _is(sequence, (int, None)) or (sequence is not None and sequence < 1):
-            raise ValueError(f"{what}'s action_sequence is {sequence!r}, not a whole number from 1")
-        if not _is(page, (int, None)) or (page is not None and page < 0):
-            raise ValueError(f"{what}'s page_index is {page!r}, not a whole number from 0")
-        for name, kinds in _EVENT_FIELDS[kind].items():
-            if not _is(event.get(name), kinds):
-                raise ValueError(f"{what}'s {name} is {event.get(name)!r}")
-        if kind == "request":
-            for name in ("request_headers", "response_headers"):
-                found = event.get(name) or {}
-                if not all(isinstance(k, str) and isinstance(v, str) for k, v in found.items()):
-                    raise ValueError(f"{what}'s {name} are not {{name: text}}")
-            timing = event.get("timing") or {}
-            if not all(_is(v, (int, float)) for v in timing.values()):
-                raise ValueError(f"{what}'s timing is not {{phase: ms}}")
-            if not all(isinstance(r, dict) and isinstance(r.get("url"), str) and _is(r.get("status"), (int, None))
-                       for r in event.get("redirects") or []):
-                raise ValueError(f"{what}'s redirects are not a list of {{url, status}}")
-        if kind == "console":
-            location = event.get("location") or {}
-            if not (_is(location.get("url"), (str, None)) and _is(location.get("line"), (int, None))
-                    and _is(location.get("column"), (int, None))):
-                raise ValueError(f"{what}'s location is not {{url, line, column}}")
-
-
-def _check_sources(sources: Sequence[Any], snapshots: dict[str, bytes]) -> None:
-    """Each source names a file once, and UTF-8 text that is among ``snapshots`` and
-    hashes to its key."""
-    paths: set[str] = set()
-    for number, source in enumerate(sources, 1):
-        if not isinstance(source, dict):
-            raise ValueError(f"source {number} is {type(source).__name__}, not an object")
-        path = source.get("path")
-        if not isinstance(path, str) or not path or len(path) > 4096 or re.search(r"[\x00-\x1f\x7f]", path):
-            raise ValueError(f"source {number}'s path {path!r} is not a file path")
-        what = f"source {number} ({path})"
-        if path in paths:
-            raise ValueError(f"{what} is listed twice")
-        paths.add(path)
-        key = source.get("key")
-        if not isinstance(key, str) or not _BLOB_KEY.fullmatch(key):
-            raise ValueError(f"{what}'s key {key!r} is not a sha256 (64 hex digits)")
-        if key not in snapshots:
-            raise ValueError(f"{what}'s key {key} is unknown: its text is not among the blobs")
-        if blobs.blob_key(snapshots[key]) != key:
-            raise ValueError(f"the text of {what} does not match its key {key}")
-        try:
-            text = snapshots[key].decode("utf-8")
-        except UnicodeDecodeError:
-            raise ValueError(f"the text of {what} is not UTF-8") from None
-        size = source.get("size")
-        if size is not None and (type(size) is not int or size != len(text)):
-            raise ValueError(f"{what}'s size is {size!r}, but its text is {len(text)} characters")
-
-
-def _row_dict(row: Any) -> dict[str, Any]:
-    return dict(zip(row.keys(), row)) if hasattr(row, "keys") else row
 
 
 def _json(value: dict[str, Any]) -> str:

@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 from recorder import RecordingStore, record
 from recorder.cli import main
-from recorder.store import _read_blob
 from recorder.tiles import tile_keys
 from tests.test_tiles import screenshot
 
@@ -58,7 +57,7 @@ def test_vacuum_removes_blobs_no_action_uses_and_shrinks_the_file(db_path: Path)
         (action,) = store.get(keep).timeline()
         assert b"kept text" in store.blob(action["dom_snapshot_key"])
         assert store.blob(action["screenshot_key"])[:3] == b"\xff\xd8\xff"
-        manifest = store._call(lambda conn: _read_blob(conn, action["screenshot_key"], db_path))
+        manifest = store.stored_blob(action["screenshot_key"])
     with sqlite3.connect(db_path) as conn:
         remaining = {key for (key,) in conn.execute("SELECT key FROM blobs")}
     assert remaining == {action["screenshot_key"], action["dom_snapshot_key"], *tile_keys(manifest)}

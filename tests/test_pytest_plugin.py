@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from recorder import RecordingStore
-from recorder.store import _read_blob
 from recorder.tiles import tile_keys
 
 pytest_plugins = ["pytester"]
@@ -100,7 +99,7 @@ def test_retain_on_failure_keeps_failed_recordings_and_shared_blobs(suite: pytes
         needed_tiles = set()
         for key in screenshots:
             assert store.blob(key)[:3] == b"\xff\xd8\xff", "a kept screenshot lost a tile"
-            needed_tiles |= set(tile_keys(store._call(lambda conn, key=key: _read_blob(conn, key, db))))
+            needed_tiles |= set(tile_keys(store.stored_blob(key)))
     assert stored_tiles == needed_tiles, "tiles only the passing test used were left behind"
 
 

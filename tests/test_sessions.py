@@ -11,7 +11,7 @@ import pytest
 from recorder import RecordingStore, record
 from recorder.errors import RecordingNotFound
 from recorder.model import ACTION_TYPES, AgentRun, SandboxSession, parameterize
-from recorder.schema import MIGRATIONS, SCHEMA_VERSION
+from recorder.storage.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 
 STAMP = r"\d{8}_\d{6}"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from recorder import DatabaseError, RecordingClosed, RecordingStore
-from recorder.schema import SCHEMA_VERSION
+from recorder.storage.sqlite.schema import SCHEMA_VERSION
 
 TIMELINE_KEYS = {"id", "type", "sequence", "timestamp_ms", "duration_ms", "selector", "value", "url", "status",
                  "error", "screenshot_key", "dom_snapshot_key", "metadata"}

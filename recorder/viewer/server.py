@@ -71,9 +71,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(404, str(exc), "text/plain")
 
     def _blob(self, key: str) -> None:
-        used = _KEY.match(key) and self.store._call(lambda conn: conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM actions WHERE screenshot_key = ?1 OR dom_snapshot_key = ?1)", (key,)
-        ).fetchone()[0])
+        used = _KEY.match(key) and self.store.is_action_snapshot(key)
         if not used:
             self._send(404, "no such blob in this database", "text/plain")
             return

@@ -1,4 +1,4 @@
-"""The database schema: one readable DDL, applied as numbered migrations.
+"""The SQLite schema: one readable DDL, applied as numbered migrations.
 
 Open a recordings database in ``sqlite3`` and these are the tables you see::
 
@@ -20,7 +20,7 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import DatabaseError
+from ...errors import DatabaseError
 
 # Each entry migrates the schema from version N-1 to N. Never edit a released entry:
 # add a new one, so that old files on users' disks can follow.

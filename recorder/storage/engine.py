@@ -1,0 +1,95 @@
+"""What differs between the database engines recorder stores into, named in one place.
+
+Everything else in recorder/storage (the repository's SQL, the blob store, the writer
+thread) is written once, in SQL both engines speak, with ``?`` for parameters. An engine
+(one folder each: ``sqlite/``, ``postgres/``) supplies the connection, its migrations, and
+the few expressions that differ, much as a Django database backend supplies its
+``operations`` and ``features``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Protocol
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    """The slice of a DB-API connection recorder uses: ``execute`` with ``?`` parameters,
+    rows that index by position and by column name."""
+
+    def execute(self, sql: str, parameters: Any = ...) -> Cursor: ...
+
+    def close(self) -> None: ...
+
+
+class Engine(ABC):
+    """One database: how to connect, migrate, and say what differs."""
+
+    name: str  # "sqlite" | "postgresql"
+    # The driver's exception classes: a write that raises one of these was refused by the
+    # database (disk full, server gone), not a bug of recorder's.
+    errors: tuple[type[BaseException], ...]
+    # Whether the whole transaction is lost when one statement in it fails (PostgreSQL) or
+    # only that statement (SQLite, unless it was a disk error).
+    statement_error_aborts_transaction: bool = False
+
+    def __init__(self, location: str) -> None:
+        self.location = location  # a file path, or a URL without its password: for messages
+
+    @abstractmethod
+    def connect(self) -> Connection:
+        """A new connection to a database brought up to date (created and migrated if
+        needed); raises ``DatabaseError`` naming the problem."""
+
+    @abstractmethod
+    def begin(self, conn: Connection) -> None:
+        """Start a write transaction (writers take turns)."""
+
+    @abstractmethod
+    def in_transaction(self, conn: Connection) -> bool: ...
+
+    def rollback(self, conn: Connection) -> None:
+        if self.in_transaction(conn):
+            conn.execute("ROLLBACK")
+
+    @abstractmethod
+    def database_size(self, conn: Connection) -> int:
+        """Bytes the database takes (for ``max_bytes``)."""
+
+    @abstractmethod
+    def storage_size(self) -> int:
+        """Bytes on disk, as ``vacuum`` reports before and after (without a connection)."""
+
+    @abstractmethod
+    def compact(self, conn: Connection) -> None:
+        """Give freed space back (outside any transaction)."""
+
+    @abstractmethod
+    def json_merge(self, column: str) -> str:
+        """An SQL expression: the JSON object in ``column`` with a JSON object parameter
+        (``?``, as text) merged in (RFC 7386: nested objects merge, null removes a key)."""
+
+    @abstractmethod
+    def json_text(self, column: str, field: str) -> str:
+        """An SQL expression: a top-level field of the JSON object in ``column``, as text
+        (NULL when absent)."""
+
+    @abstractmethod
+    def json_number(self, column: str, field: str) -> str:
+        """An SQL expression: a top-level numeric field of ``column`` as a number."""
+
+    def lock_blobs(self, conn: Connection, exclusive: bool) -> None:
+        """Within the current transaction, keep blobs from being added (``exclusive``: by
+        garbage collection) and collected (not exclusive: by a writer) at the same time.
+        SQLite's writers already take turns; PostgreSQL's do not."""
+
+    def describe_error(self, error: BaseException) -> str:
+        return str(error).strip()

@@ -1,0 +1,184 @@
+"""PostgreSQL: one database many machines record into and read from.
+
+``RecordingStore("postgresql://user:password@host:5432/recordings")``; needs the
+``postgres`` extra (``pip install 'recorder[postgres]'``: psycopg 3). Each store holds one
+connection, owned by its writer thread, as a SQLite store does.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import zlib
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from psycopg.types.json import set_json_loads
+
+from ...errors import DatabaseError
+from ..engine import Connection, Cursor, Engine
+from .schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
+
+__all__ = ["PostgresEngine", "SCHEMA_VERSION"]
+
+CONNECT_TIMEOUT_S = 10
+# Advisory lock keys (any stable 64-bit numbers): migrations take turns; garbage collection
+# excludes writers that are adding blobs (see Engine.lock_blobs).
+_MIGRATION_LOCK = zlib.crc32(b"recorder:migrate")
+_BLOBS_LOCK = zlib.crc32(b"recorder:blobs")
+
+
+class PostgresEngine(Engine):
+    name = "postgresql"
+    errors = (psycopg.Error,)
+
+    def __init__(self, url: str) -> None:
+        super().__init__(_without_password(url))
+        self.url = url
+
+    def connect(self) -> Connection:
+        try:
+            raw = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
+                                  row_factory=_rows, application_name="recorder")
+        except psycopg.Error as exc:
+            raise DatabaseError(f"cannot connect to {self.location}: {_first_line(exc)}") from None
+        # jsonb comes back as its text, as SQLite's JSON does: the model parses it once.
+        set_json_loads(_as_text, context=raw)
+        conn = _Connection(raw)
+        try:
+            _migrate(conn, self.location)
+        except psycopg.Error as exc:
+            raw.close()
+            raise DatabaseError(f"cannot use {self.location} as a recorder database: {_first_line(exc)}") from None
+        except BaseException:
+            raw.close()
+            raise
+        return conn
+
+    def begin(self, conn: Connection) -> None:
+        conn.execute("BEGIN")
+
+    def in_transaction(self, conn: Connection) -> bool:
+        return conn.raw.info.transaction_status != TransactionStatus.IDLE  # type: ignore[attr-defined]
+
+    def database_size(self, conn: Connection) -> int:
+        return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
+
+    def storage_size(self) -> int:
+        try:
+            with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as raw:
+                return int(raw.execute("SELECT pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
+        except psycopg.Error as exc:
+            raise DatabaseError(f"cannot connect to {self.location}: {_first_line(exc)}") from None
+
+    def compact(self, conn: Connection) -> None:
+        conn.execute("VACUUM")
+
+    def json_merge(self, column: str) -> str:
+        return f"recorder_json_patch({column}, CAST(? AS jsonb))"
+
+    def json_text(self, column: str, field: str) -> str:
+        return f"({column} ->> '{field}')"
+
+    def json_number(self, column: str, field: str) -> str:
+        return f"(CASE WHEN jsonb_typeof({column} -> '{field}') = 'number' THEN ({column} ->> '{field}')::numeric END)"
+
+    def lock_blobs(self, conn: Connection, exclusive: bool) -> None:
+        # Held to the end of the transaction; shared between writers, exclusive for collection.
+        conn.execute(f"SELECT pg_advisory_xact_lock{'' if exclusive else '_shared'}({_BLOBS_LOCK})")
+
+    def describe_error(self, error: BaseException) -> str:
+        return _first_line(error)
+
+
+class _Connection:
+    """A psycopg connection that takes recorder's ``?`` parameters."""
+
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, parameters: Any = None) -> Cursor:
+        if parameters is None:
+            return self.raw.execute(sql)  # type: ignore[return-value]
+        return self.raw.execute(_placeholders(sql), tuple(parameters))  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+@functools.lru_cache(maxsize=512)
+def _placeholders(sql: str) -> str:
+    """``?`` -> ``%s``, a literal ``%`` doubled (recorder's SQL has no ``?`` inside strings)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _Row(tuple):  # type: ignore[type-arg]
+    """A row that indexes by position and by column name, as sqlite3.Row does."""
+
+    _names: dict[str, int]
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._names[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _rows(cursor: Any) -> Any:
+    description = cursor.description
+    if description is None:
+        return tuple
+    names = {column.name: index for index, column in enumerate(description)}
+    row_class = type("Row", (_Row,), {"_names": names, "__slots__": ()})
+    return lambda values: row_class(values)
+
+
+def _as_text(data: str | bytes) -> str:
+    return data.decode("utf-8") if isinstance(data, (bytes, bytearray, memoryview)) else data
+
+
+def _migrate(conn: _Connection, location: str) -> None:
+    """Bring the database up to SCHEMA_VERSION, one process at a time."""
+    conn.execute("BEGIN")
+    try:
+        conn.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+        tables = {row[0] for row in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()").fetchall()}
+        if tables and "schema_version" not in tables:
+            raise DatabaseError(
+                f"{location} has tables but no schema_version table: it is not a recorder database;"
+                " pass another database")
+        found = 0
+        if "schema_version" in tables:
+            found = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+        if found > SCHEMA_VERSION:
+            raise DatabaseError(
+                f"{location} has schema version {found}, newer than this recorder understands"
+                f" (version {SCHEMA_VERSION}); upgrade recorder to read it")
+        conn.execute(VERSION_TABLE)
+        for number in range(found + 1, SCHEMA_VERSION + 1):
+            conn.execute(MIGRATIONS[number])
+            conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                         (number, datetime.now(timezone.utc).isoformat()))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.raw.info.transaction_status != TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return re.sub(r"\s+", " ", text.splitlines()[0])

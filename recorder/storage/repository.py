@@ -1,0 +1,330 @@
+"""Every SQL statement recorder runs on the rows of its tables, written once for all engines.
+
+The model (recorder/store.py: ``RecordingStore``, ``Recording``) decides what to write and
+when; these functions say how, each taking the writer thread's connection. Parameters are
+``?``; the few expressions that differ between engines come from the engine
+(recorder/storage/engine.py). The blobs table has a module of its own (blobstore.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from .blobstore import BLOB_USES, BlobStore
+from .engine import Connection, Engine
+
+EVENT_COLUMNS = ("kind", "action_sequence", "page_index", "time_ms")
+ACTION_COLUMNS = ("id", "type", "sequence", "timestamp_ms", "duration_ms", "selector", "value", "url", "status",
+                  "error", "screenshot_key", "dom_snapshot_key", "metadata")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def row_dict(row: Any) -> dict[str, Any]:
+    return {key: row[key] for key in row.keys()}
+
+
+class Repository:
+    """The recordings, actions, events, sources and resources tables."""
+
+    def __init__(self, engine: Engine, blob_store: BlobStore) -> None:
+        self.engine = engine
+        self.blobs = blob_store
+
+    # -- recordings ------------------------------------------------------------------
+
+    def insert_recording(self, conn: Connection, row: dict[str, Any]) -> int:
+        columns = ", ".join(row)
+        marks = ", ".join("?" * len(row))
+        return int(conn.execute(f"INSERT INTO recordings ({columns}) VALUES ({marks}) RETURNING id",
+                                tuple(row.values())).fetchone()[0])
+
+    def recording(self, conn: Connection, recording_id: int, owner: dict[str, str] | None = None) -> Any:
+        where, params = _owner_filter(owner)
+        return conn.execute(f"SELECT * FROM recordings WHERE id = ? AND {where}", (recording_id, *params)).fetchone()
+
+    def recordings(self, conn: Connection, owner: dict[str, str] | None = None, status: str | None = None,
+                   limit: int | None = None) -> list[Any]:
+        where, params = _owner_filter(owner)
+        sql = f"SELECT * FROM recordings WHERE {where}"
+        if status:
+            sql += " AND status = ?"
+            params.append(status)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return conn.execute(sql, params).fetchall()
+
+    def recording_ids_started_before(self, conn: Connection, cutoff: str, statuses: Sequence[str],
+                                     owner: dict[str, str] | None = None) -> list[int]:
+        where, params = _owner_filter(owner)
+        return [row[0] for row in conn.execute(
+            f"SELECT id FROM recordings WHERE started_at < ? AND status IN ({', '.join('?' * len(statuses))})"
+            f" AND {where}", (cutoff, *statuses, *params)).fetchall()]
+
+    def finish_recording(self, conn: Connection, recording_id: int, status: str, duration_ms: int | None,
+                         stamp: str, error: str | None) -> None:
+        column = "completed_at" if status == "completed" else "failed_at"
+        conn.execute(f"UPDATE recordings SET status = ?, duration_ms = ?, {column} = ?, error = ? WHERE id = ?",
+                     (status, duration_ms, stamp, error, recording_id))
+
+    def merge_metadata(self, conn: Connection, recording_id: int, values: dict[str, Any]) -> None:
+        conn.execute(f"UPDATE recordings SET metadata = {self.engine.json_merge('metadata')} WHERE id = ?",
+                     (dumps(values), recording_id))
+
+    def mark_interrupted(self, conn: Connection) -> list[int]:
+        """Mark ``interrupted`` the recordings whose recording process is gone; return their ids.
+
+        Their duration runs to the end of their last recorded action.
+        """
+        candidates = conn.execute("SELECT id, recorder_process FROM recordings WHERE status = 'recording'").fetchall()
+        dead = [row[0] for row in candidates if not _is_running(row[1])]
+        for recording_id in dead:
+            conn.execute(
+                "UPDATE recordings SET status = 'interrupted', interrupted_at = ?,"
+                " duration_ms = (SELECT max(timestamp_ms + coalesce(duration_ms, 0)) FROM actions"
+                "                WHERE recording_id = ?)"
+                " WHERE id = ? AND status = 'recording'",
+                (now_iso(), recording_id, recording_id),
+            )
+        return dead
+
+    def delete_recording(self, conn: Connection, recording_id: int) -> int | None:
+        """Delete a recording and everything of it, then the blobs no one else uses; the
+        number of blobs freed, or None when there is no such recording."""
+        if not conn.execute("SELECT 1 FROM recordings WHERE id = ?", (recording_id,)).fetchone():
+            return None
+        keys = {row[0] for row in conn.execute(f"SELECT key FROM ({BLOB_USES}) AS uses WHERE recording_id = ?",
+                                               (recording_id,)) if row[0]}
+        for table in ("events", "sources", "resources", "actions"):
+            conn.execute(f"DELETE FROM {table} WHERE recording_id = ?", (recording_id,))
+        conn.execute("DELETE FROM recordings WHERE id = ?", (recording_id,))
+        return self.blobs.delete_unused(conn, keys)
+
+    # -- actions ---------------------------------------------------------------------
+
+    def insert_action(self, conn: Connection, values: dict[str, Any]) -> None:
+        """One action's row (``values`` by column) and its recording's action count."""
+        conn.execute(
+            f"INSERT INTO actions ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})", tuple(values.values()))
+        conn.execute("UPDATE recordings SET action_count = action_count + 1 WHERE id = ?", (values["recording_id"],))
+
+    def set_snapshot_keys(self, conn: Connection, recording_id: int, sequence: int, screenshot_key: str | None,
+                          dom_key: str | None) -> None:
+        conn.execute(
+            "UPDATE actions SET screenshot_key = coalesce(?, screenshot_key), dom_snapshot_key = ?"
+            " WHERE recording_id = ? AND sequence = ?", (screenshot_key, dom_key, recording_id, sequence))
+
+    def set_screenshot(self, conn: Connection, recording_id: int, sequence: int, key: str,
+                       metadata: dict[str, Any]) -> bool:
+        """Point an action at its screenshot; False when its row is not written yet."""
+        return bool(conn.execute(
+            f"UPDATE actions SET screenshot_key = ?, metadata = {self.engine.json_merge('metadata')}"
+            " WHERE recording_id = ? AND sequence = ?", (key, dumps(metadata), recording_id, sequence)).rowcount)
+
+    def set_dom_snapshot(self, conn: Connection, recording_id: int, sequence: int, key: str) -> None:
+        conn.execute("UPDATE actions SET dom_snapshot_key = ? WHERE recording_id = ? AND sequence = ?"
+                     " AND dom_snapshot_key IS NULL", (key, recording_id, sequence))
+
+    def actions(self, conn: Connection, recording_id: int, after_sequence: int | None,
+                limit: int | None) -> list[Any]:
+        sql = (f"SELECT {', '.join(ACTION_COLUMNS)} FROM actions WHERE recording_id = ? AND sequence > ?"
+               " ORDER BY sequence")
+        params: list[Any] = [recording_id, after_sequence or 0]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return conn.execute(sql, params).fetchall()
+
+    def is_action_snapshot(self, conn: Connection, key: str) -> bool:
+        return conn.execute("SELECT 1 FROM actions WHERE screenshot_key = ? OR dom_snapshot_key = ? LIMIT 1",
+                            (key, key)).fetchone() is not None
+
+    # -- resources, sources, events ----------------------------------------------------
+
+    def put_resource(self, conn: Connection, recording_id: int, url: str, media_type: str, key: str, data: bytes,
+                     sequence: int | None) -> None:
+        self.blobs.put_whole(conn, key, data, media_type)
+        conn.execute(
+            "INSERT INTO resources (recording_id, url, media_type, blob_key, size, sequence) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (recording_id, url) DO UPDATE SET media_type = excluded.media_type,"
+            " blob_key = excluded.blob_key, size = excluded.size",
+            (recording_id, url, media_type, key, len(data), sequence))
+
+    def resources(self, conn: Connection, recording_id: int) -> list[Any]:
+        return conn.execute("SELECT url, blob_key, media_type, size, sequence FROM resources WHERE recording_id = ?"
+                            " ORDER BY url", (recording_id,)).fetchall()
+
+    def put_source(self, conn: Connection, recording_id: int, path: str, key: str, data: bytes, size: int) -> None:
+        self.blobs.put_whole(conn, key, data, "text/plain; charset=utf-8")
+        conn.execute(
+            "INSERT INTO sources (recording_id, path, blob_key, size) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (recording_id, path) DO UPDATE SET blob_key = excluded.blob_key, size = excluded.size",
+            (recording_id, path, key, size))
+
+    def sources(self, conn: Connection, recording_id: int) -> list[Any]:
+        return conn.execute("SELECT path, blob_key, size FROM sources WHERE recording_id = ? ORDER BY path",
+                            (recording_id,)).fetchall()
+
+    def insert_event(self, conn: Connection, recording_id: int, action_sequence: int | None, page_index: int,
+                     kind: str, time_ms: int, details: str) -> None:
+        conn.execute("INSERT INTO events (recording_id, action_sequence, page_index, kind, time_ms, details)"
+                     " VALUES (?, ?, ?, ?, ?, ?)", (recording_id, action_sequence, page_index, kind, time_ms, details))
+
+    def events(self, conn: Connection, recording_id: int, kind: str | None, action: int | None) -> list[Any]:
+        where: list[str] = ["recording_id = ?"]
+        params: list[Any] = [recording_id]
+        for column, wanted in (("kind", kind), ("action_sequence", action)):
+            if wanted is not None:
+                where.append(f"{column} = ?")
+                params.append(wanted)
+        return conn.execute(f"SELECT kind, action_sequence, page_index, time_ms, details FROM events"
+                            f" WHERE {' AND '.join(where)} ORDER BY time_ms, id", params).fetchall()
+
+    def event_counts(self, conn: Connection, recording_id: int) -> list[Any]:
+        """(action_sequence, console messages, page errors, failed requests) per action."""
+        return conn.execute(
+            f"SELECT action_sequence, {_count(_CONSOLE)}, {_count(_PAGE_ERROR)}, {_count(self.failed_request('details'))}"
+            " FROM events WHERE recording_id = ? GROUP BY action_sequence", (recording_id,)).fetchall()
+
+    def failed_request(self, column: str) -> str:
+        """SQL: whether an event is a request that failed or got a status of 400 or more."""
+        engine = self.engine
+        return (f"(kind = 'request' AND ({engine.json_text(column, 'failure')} IS NOT NULL"
+                f" OR {engine.json_number(column, 'status')} >= 400))")
+
+    # -- restoring ---------------------------------------------------------------------
+
+    def restore(self, conn: Connection, row: dict[str, Any], timeline: Iterable[dict[str, Any]],
+                snapshots: dict[str, bytes], resources: Iterable[dict[str, Any]],
+                events: Iterable[dict[str, Any]], sources: Iterable[dict[str, Any]]) -> int:
+        """Insert a recording read from elsewhere with all of it (checked by the caller)."""
+        recording_id = self.insert_recording(conn, row)
+        # Resources first: a key shared with a screenshot then reads back as these bytes.
+        for resource in resources:
+            self.put_resource(conn, recording_id, resource["url"], resource["media_type"], resource["key"],
+                              snapshots[resource["key"]], resource.get("sequence"))
+        for action in timeline:
+            keys = {}
+            for column, kind in (("screenshot_key", "screenshot"), ("dom_snapshot_key", "dom")):
+                key = action.get(column)
+                keys[column] = self.blobs.put(conn, recording_id, snapshots[key], kind, key=key) \
+                    if key and key in snapshots else None
+            self.insert_action(conn, {
+                "recording_id": recording_id, "sequence": action["sequence"], "type": action["type"],
+                "timestamp_ms": action["timestamp_ms"], "duration_ms": action["duration_ms"],
+                "selector": action["selector"], "value": action["value"], "url": action["url"],
+                "status": action["status"], "error": action["error"], **keys,
+                "metadata": dumps(action.get("metadata") or {})})
+        for event in events:
+            details = {k: v for k, v in event.items() if k not in EVENT_COLUMNS}
+            self.insert_event(conn, recording_id, event.get("action_sequence"), event.get("page_index") or 0,
+                              event["kind"], event["time_ms"], dumps(details))
+        for source in sources:
+            data = snapshots[source["key"]]
+            self.put_source(conn, recording_id, source["path"], source["key"], data, len(data.decode("utf-8")))
+        conn.execute("UPDATE recordings SET action_count = ? WHERE id = ?", (row["action_count"], recording_id))
+        return recording_id
+
+    # -- numbers over every recording --------------------------------------------------
+
+    def stats(self, conn: Connection, owner: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+        """The tables ``recorder stats`` prints, each one query."""
+        engine = self.engine
+        where, params = _owner_filter(owner, "r.")
+        scoped = f"JOIN recordings r ON r.id = {{table}}.recording_id WHERE {where}"
+        failed = self.failed_request("events.details")
+        console_error = f"{_CONSOLE} AND {engine.json_text('events.details', 'level')} = 'error'"
+        queries = {
+            "recordings by status": (
+                f"SELECT status, count(*) AS recordings, CAST(sum(action_count) AS BIGINT) AS actions FROM recordings r"
+                f" WHERE {where} GROUP BY status ORDER BY recordings DESC"),
+            "slowest action types": (
+                "SELECT a.type, count(*) AS actions, CAST(avg(a.duration_ms) AS INTEGER) AS avg_ms,"
+                f" max(a.duration_ms) AS max_ms FROM actions a {scoped.format(table='a')}"
+                " GROUP BY a.type ORDER BY avg(a.duration_ms) DESC"),
+            "selectors that fail most": (
+                "SELECT a.selector, count(*) AS errors, max(a.error) AS example_error FROM actions a"
+                f" {scoped.format(table='a')} AND a.status = 'error' AND a.selector IS NOT NULL"
+                " GROUP BY a.selector ORDER BY errors DESC LIMIT 10"),
+            "page errors and failed requests": (
+                "SELECT count(DISTINCT events.recording_id) AS recordings,"
+                f" {_count(_PAGE_ERROR)} AS page_errors, {_count(failed)} AS failed_requests,"
+                f" {_count(console_error)} AS console_errors"
+                f" FROM events {scoped.format(table='events')}"),
+            "requests that fail most": (
+                f"SELECT {engine.json_text('events.details', 'method')} || ' ' ||"
+                f" {engine.json_text('events.details', 'url')} AS request, count(*) AS failures,"
+                f" coalesce(max({engine.json_text('events.details', 'failure')}),"
+                f" max({engine.json_text('events.details', 'status')})) AS example"
+                f" FROM events {scoped.format(table='events')} AND {failed}"
+                " GROUP BY request ORDER BY failures DESC LIMIT 10"),
+        }
+        return {title: [row_dict(row) for row in conn.execute(sql, params).fetchall()]
+                for title, sql in queries.items()}
+
+
+_CONSOLE = "kind = 'console'"
+_PAGE_ERROR = "kind IN ('error', 'crash')"
+
+
+def _count(condition: str) -> str:
+    """SQL: how many rows of the group meet ``condition`` (0, not NULL, for none)."""
+    return f"CAST(coalesce(sum(CASE WHEN {condition} THEN 1 ELSE 0 END), 0) AS BIGINT)"
+
+
+def _owner_filter(owner: dict[str, str] | None, prefix: str = "") -> tuple[str, list[Any]]:
+    if not owner:
+        return "1 = 1", []
+    clauses, params = [], []
+    for column in ("owner_user_id", "owner_account_id"):
+        if owner.get(column) is not None:
+            clauses.append(f"{prefix}{column} = ?")
+            params.append(owner[column])
+    return " AND ".join(clauses) or "1 = 1", params
+
+
+# -- which process is recording ----------------------------------------------------------
+
+
+def _process_start(pid: int) -> str:
+    """When a process started (clock ticks since boot), to tell a reused pid apart."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return "?"
+
+
+def process_token() -> str:
+    """``host:pid:start`` of this process, stored with the recordings it is recording."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def _is_running(token: str | None) -> bool:
+    try:
+        host, pid_text, start = (token or "").rsplit(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return False  # written by no live recorder we can know of
+    if host != socket.gethostname():
+        return True  # another machine's process: we cannot tell, so never steal its recording
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, owned by someone else
+    return start == "?" or _process_start(pid) == start
