@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from ._core import recorded_argument
 from .model import parameterize
@@ -227,11 +228,20 @@ def export_pytest(recording: Recording) -> str:
 # -- Playwright trace ----------------------------------------------------------------------
 #
 # A trace.zip laid out as Playwright's own tracing writes it (format 10):
-#   trace.trace    a JSON event a line: context-options; before, input and after per call;
+#   trace.trace    a JSON event a line: context-options; before, input and after per call
+#                  (before with the call's stack: the file, line and function recorder saw);
 #                  frame-snapshot (a document as nested [TAG, {attrs}, ...children]);
-#                  screencast-frame (screencast/*.jpeg)
-#   trace.network  a resource-snapshot a line: the HAR entry of a stylesheet, image or font,
-#                  its bytes in resources/<sha1>.<ext>
+#                  screencast-frame (screencast/*.jpeg); console (a console message) and
+#                  event/pageError (an uncaught error; recorder's crash event is one too)
+#   trace.network  a resource-snapshot a line: the HAR entry of a stylesheet, image or font
+#                  kept for the snapshots, its bytes in resources/<sha1>.<ext>; then one of
+#                  each request the page made (a redirect's hops first), a body recorder kept
+#                  in resources/ too
+#   src/<sha1 of the file's path><its extension>   the text of a file the calls were made
+#                  from (Playwright 1.6x's name; Trace Viewer's Source tab also reads the
+#                  older resources/src@<sha1>.txt, and else the file on the viewer's disk)
+# Every time (startTime, endTime, time, timestamp, _monotonicTime) is in ms since the
+# recording started, as recorder stores them; context-options says when that was (wallTime).
 # Trace Viewer renders a frame snapshot as HTML from its service worker, which then answers
 # each URL that HTML asks for (a stylesheet, its @import, a font, a background image) with
 # the resource-snapshot of that URL: the last one whose _monotonicTime is before the
@@ -239,6 +249,13 @@ def export_pytest(recording: Recording) -> str:
 # recorder keeps one version of each URL per recording, so every resource is dated at the
 # recording's start and every snapshot finds it, a font that finished loading after the
 # first snapshot included.
+# The page's requests are resource-snapshots too (that is what the Network tab lists), at
+# their real times, so one for a kept URL could be the one a snapshot picks. They never
+# name a snapshot's frame (_frameref is Chromium's frame id, a snapshot's is frame@N), so
+# the main frame's snapshots keep picking the kept copy; a successful GET of a kept URL
+# carries the kept bytes, so a frame's snapshot that picks it gets them too; and where a
+# GET of a kept URL failed, the kept copy is written again for each other snapshot frame,
+# which then picks it as its own.
 
 TRACE_VERSION = 10  # the trace.trace format of Playwright 1.5x-1.6x
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -367,20 +384,25 @@ def frame_snapshots(document: str, frame_id: str, base: str | None = None, depth
     return [{"frame_id": frame_id, "url": builder.url, "doctype": builder.doctype, "html": builder.root}, *inner]
 
 
-def _resource_snapshots(recording: Recording, wall_ms: float) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
-    """The recording's stylesheets, images and fonts: a resource-snapshot (HAR entry) each,
-    and their bytes by file name (resources/<sha1>.<ext>, once however many URLs share them)."""
-    entries: list[dict[str, Any]] = []
+def _iso(wall_ms: float) -> str:
+    when = datetime.fromtimestamp(wall_ms / 1000, timezone.utc)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _resource_snapshots(recording: Recording, wall_ms: float) -> tuple[dict[str, dict[str, Any]], dict[str, bytes]]:
+    """The recording's stylesheets, images and fonts: a resource-snapshot (HAR entry) each
+    by URL, and their bytes by file name (resources/<sha1>.<ext>, once however many URLs
+    share them)."""
+    entries: dict[str, dict[str, Any]] = {}
     files: dict[str, bytes] = {}
-    started = datetime.fromtimestamp(wall_ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
-    started = started.replace("+00:00", "Z")
+    started = _iso(wall_ms)
     for url, info in recording.resources().items():
         data = recording.store.blob(info["key"])
         media_type = info["media_type"] or "application/octet-stream"
         name = "resources/" + hashlib.sha1(data).hexdigest() + (mimetypes.guess_extension(media_type) or ".dat")
         files[name] = data
         kind = "stylesheet" if media_type == "text/css" else media_type.partition("/")[0]
-        entries.append({"type": "resource-snapshot", "snapshot": {
+        entries[url] = {"type": "resource-snapshot", "snapshot": {
             "pageref": "page@0", "_frameref": "frame@0", "_monotonicTime": _RESOURCES_AT,
             "_resourceType": kind if kind in ("stylesheet", "image", "font") else "other",
             "startedDateTime": started, "time": 0,
@@ -390,14 +412,159 @@ def _resource_snapshots(recording: Recording, wall_ms: float) -> tuple[list[dict
                          "content": {"size": len(data), "mimeType": media_type, "_file": name},
                          "redirectURL": "", "headersSize": -1, "bodySize": len(data), "_transferSize": len(data)},
             "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0},
-        }})
+        }}
     return entries, files
+
+
+def _har_headers(headers: Any) -> list[dict[str, str]]:
+    """``{name: value}`` as HAR's ``[{name, value}]``; Chromium joins a repeated header's
+    values with line breaks, which no HTTP header (nor Trace Viewer's Response) may hold."""
+    if not isinstance(headers, dict):
+        return []
+    return [{"name": str(name), "value": part} for name, value in headers.items()
+            for part in str(value).split("\n")]
+
+
+def _body_file(text: str, media_type: str | None) -> tuple[str, bytes]:
+    data = text.encode("utf-8", "surrogatepass")
+    plain = (media_type or "").partition(";")[0].strip().lower()
+    return "resources/" + hashlib.sha1(data).hexdigest() + (mimetypes.guess_extension(plain) or ".txt"), data
+
+
+def _number(value: Any, default: float = -1) -> float:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def _request_snapshots(events: list[dict[str, Any]], wall_ms: float, kept: dict[str, dict[str, Any]],
+                       files: dict[str, bytes]) -> tuple[list[dict[str, Any]], set[str]]:
+    """Each request event as a resource-snapshot (a HAR entry as Playwright's tracing
+    writes it), a redirect's hops each as one before it; the bodies recorder kept go in
+    ``files``. Also returns the kept URLs a failed GET named (see the note above)."""
+    entries: list[dict[str, Any]] = []
+    failed_kept: set[str] = set()
+    for event in events:
+        if event.get("kind") != "request" or not isinstance(event.get("url"), str):
+            continue
+        at = float(_number(event.get("time_ms"), 0))
+        method = str(event.get("method") or "GET")
+        status = event.get("status")
+        ok = isinstance(status, int) and 200 <= status < 300 and not event.get("failure")
+        page = f"page@{event.get('page_index') or 0}"
+        owner: dict[str, Any] = {"pageref": page}
+        if event.get("frame_id"):
+            owner["_frameref"] = f"frame@{event['frame_id']}"  # Chromium's id: never a snapshot's frame@N
+        request_headers = _har_headers(event.get("request_headers"))
+        redirects = [r for r in event.get("redirects") or [] if isinstance(r, dict) and isinstance(r.get("url"), str)]
+        hops = [r["url"] for r in redirects] + [event["url"]]
+        for hop, redirect in zip(hops[1:], redirects):
+            code = redirect.get("status") if isinstance(redirect.get("status"), int) else -1
+            entries.append({"type": "resource-snapshot", "snapshot": {
+                **owner, "_monotonicTime": at, "_resourceType": event.get("resource_type") or "other",
+                "startedDateTime": _iso(wall_ms + at), "time": -1,
+                "request": {"method": method, "url": redirect["url"], "httpVersion": "HTTP/1.1", "cookies": [],
+                            "headers": request_headers, "queryString": _query(redirect["url"]), "headersSize": -1,
+                            "bodySize": -1},
+                "response": {"status": code, "statusText": "", "httpVersion": "HTTP/1.1", "cookies": [],
+                             "headers": [{"name": "Location", "value": hop}],
+                             "content": {"size": -1, "mimeType": "x-unknown"}, "redirectURL": hop,
+                             "headersSize": -1, "bodySize": -1, "_transferSize": -1},
+                "cache": {}, "timings": {"send": -1, "wait": -1, "receive": -1},
+            }})
+        url = event["url"]
+        mime_type = event.get("mime_type") or None
+        content: dict[str, Any] = {"size": _number(event.get("body_size")), "mimeType": mime_type or "x-unknown"}
+        if isinstance(event.get("response_body"), str):
+            name, data = _body_file(event["response_body"], mime_type)
+            files[name] = data
+            content["_file"] = name
+        copy = kept.get(url) if method == "GET" else None
+        if copy is not None and ok:
+            # The bytes the snapshots use: whichever entry of this URL a snapshot picks, it gets them.
+            copied = copy["snapshot"]["response"]["content"]
+            content.update(_file=copied["_file"], size=copied["size"], mimeType=mime_type or copied["mimeType"])
+        elif copy is not None and status != 304:
+            failed_kept.add(url)
+        request: dict[str, Any] = {
+            "method": method, "url": url, "httpVersion": "HTTP/1.1", "cookies": [], "headers": request_headers,
+            "queryString": _query(url), "headersSize": -1, "bodySize": _number(event.get("request_size")),
+        }
+        if isinstance(event.get("request_body"), str):
+            kind = next((h["value"] for h in request_headers if h["name"].lower() == "content-type"),
+                        "application/octet-stream")
+            request["postData"] = {"mimeType": kind, "text": event["request_body"], "params": []}
+        response: dict[str, Any] = {
+            "status": status if isinstance(status, int) else -1, "statusText": str(event.get("status_text") or ""),
+            "httpVersion": "HTTP/1.1", "cookies": [], "headers": _har_headers(event.get("response_headers")),
+            "content": content, "redirectURL": "", "headersSize": -1, "bodySize": _number(event.get("body_size")),
+            "_transferSize": _number(event.get("response_size")),
+        }
+        if event.get("failure"):
+            response["_failureText"] = str(event["failure"])
+        timing: dict[str, Any] = event["timing"] if isinstance(event.get("timing"), dict) else {}
+        snapshot: dict[str, Any] = {
+            **owner, "_monotonicTime": at, "_resourceType": event.get("resource_type") or "other",
+            "startedDateTime": _iso(wall_ms + at), "time": _number(event.get("duration_ms")),
+            "request": request, "response": response, "cache": {},
+            "timings": {phase: _number(timing.get(phase)) for phase in
+                        ("blocked", "dns", "connect", "ssl", "send", "wait", "receive")},
+        }
+        address = event.get("remote_address")
+        if isinstance(address, str) and ":" in address:
+            host, _, port = address.rpartition(":")
+            snapshot["serverIPAddress"] = host.strip("[]")
+            if port.isdigit():
+                snapshot["_serverPort"] = int(port)
+        entries.append({"type": "resource-snapshot", "snapshot": snapshot})
+    return entries, failed_kept
+
+
+def _query(url: str) -> list[dict[str, str]]:
+    try:
+        pairs = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+        return [{"name": name, "value": value} for name, value in pairs]
+    except ValueError:
+        return []
+
+
+def _page_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Console messages as Playwright's tracing writes them (``console``), uncaught errors
+    and crashes as its ``pageError`` events: what Trace Viewer's Console tab lists."""
+    found: list[dict[str, Any]] = []
+    for event in events:
+        kind, at = event.get("kind"), float(_number(event.get("time_ms"), 0))
+        page = f"page@{event.get('page_index') or 0}"
+        if kind == "console":
+            location: dict[str, Any] = event["location"] if isinstance(event.get("location"), dict) else {}
+            found.append({"type": "console", "time": at, "pageId": page,
+                          "messageType": str(event.get("level") or "log"), "text": str(event.get("text") or ""),
+                          "location": {"url": str(location.get("url") or ""),
+                                       "lineNumber": int(_number(location.get("line"), 0)),
+                                       "columnNumber": int(_number(location.get("column"), 0))}})
+        elif kind in ("error", "crash"):
+            error = {"name": str(event.get("name") or "Error"), "message": str(event.get("message") or "")}
+            if kind == "crash":
+                error["name"] = "Crash"
+            if event.get("stack"):
+                error["stack"] = str(event["stack"])
+            found.append({"type": "event", "time": at, "class": "BrowserContext", "method": "pageError",
+                          "params": {"error": {"error": error}}, "pageId": page})
+    return found
+
+
+def source_file_name(path: str) -> str:
+    """Where a trace keeps the text of the source file at ``path``, as Playwright names it
+    (src/ + the sha1 of the path + the file's extension) and Trace Viewer looks it up."""
+    base = re.split(r"[/\\]", path)[-1]
+    dot = base.rfind(".")
+    return "src/" + hashlib.sha1(path.encode("utf-8", "surrogatepass")).hexdigest() + (base[dot:] if dot > 0 else "")
 
 
 def export_trace(recording: Recording, path: str | os.PathLike[str]) -> None:
     """Write a trace.zip that Playwright's Trace Viewer opens: each action, its screenshot,
-    its DOM snapshot (and the frames it holds), and the stylesheets, images and fonts the
-    snapshots use, so that they show styled."""
+    its DOM snapshot (and the frames it holds), the stylesheets, images and fonts the
+    snapshots use, so that they show styled; the page's console messages, uncaught errors
+    and requests (the Console and Network tabs), and each call's source line with the
+    file's text (the Source tab)."""
     store = recording.store
     viewport = recording.user_metadata.get("viewport") or {"width": 1280, "height": 720}
     started_ms = datetime.fromisoformat(recording.started_at).timestamp() * 1000
@@ -407,7 +574,13 @@ def export_trace(recording: Recording, path: str | os.PathLike[str]) -> None:
         "sdkLanguage": "python", "title": f"{recording.name} (recording {recording.id})",
         "testIdAttributeName": "data-testid",
     }]
-    network, files = _resource_snapshots(recording, started_ms)
+    kept, files = _resource_snapshots(recording, started_ms)
+    recorded = recording.events()
+    requests, failed_kept = _request_snapshots(recorded, started_ms, kept, files)
+    events += _page_events(recorded)
+    frames: set[str] = set()
+    for file, info in recording.sources().items():
+        files[source_file_name(file)] = store.blob(info["key"])
     for action in recording.timeline():
         metadata = action["metadata"]
         call_id = f"call@{action['sequence']}"
@@ -422,9 +595,16 @@ def export_trace(recording: Recording, path: str | os.PathLike[str]) -> None:
             params["value"] = "[redacted]"
         elif action["value"] is not None:
             params["url" if action["type"] == "navigate" else "value"] = action["value"]
-        events.append({"type": "before", "callId": call_id, "startTime": start, "class": "Frame" if owner == "Locator"
-                       else owner, "method": method, "params": params, "pageId": page_id,
-                       "title": f"{action['type']} {action['selector'] or action['url'] or ''}".strip()})
+        before: dict[str, Any] = {
+            "type": "before", "callId": call_id, "startTime": start, "class": "Frame" if owner == "Locator" else owner,
+            "method": method, "params": params, "pageId": page_id,
+            "title": f"{action['type']} {action['selector'] or action['url'] or ''}".strip()}
+        source = metadata.get("source")
+        if isinstance(source, dict) and isinstance(source.get("file"), str):
+            # Python gives no column: 0, as Playwright writes a step's location without one.
+            before["stack"] = [{"file": source["file"], "line": int(_number(source.get("line"), 0)), "column": 0,
+                                "function": str(source.get("function") or "")}]
+        events.append(before)
         if metadata.get("bounding_box"):
             events.append({"type": "input", "callId": call_id, "box": metadata["bounding_box"]})
         after: dict[str, Any] = {"type": "after", "callId": call_id, "endTime": end}
@@ -448,17 +628,25 @@ def export_trace(recording: Recording, path: str | os.PathLike[str]) -> None:
                 if frame["doctype"]:
                     snapshot["doctype"] = frame["doctype"]
                 events.append({"type": "frame-snapshot", "snapshot": snapshot})
+                frames.add(frame["frame_id"])
         if action["screenshot_key"]:
             name = f"screencast/{page_id}-{action['sequence']}.jpeg"
             files[name] = store.blob(action["screenshot_key"])
             width, height = _jpeg_size(files[name])
             events.append({"type": "screencast-frame", "pageId": page_id, "file": name, "width": width,
                            "height": height, "timestamp": end + 0.5, "frameSwapWallTime": started_ms + end})
+    network = list(kept.values())
+    for url in sorted(failed_kept):  # each other snapshot frame gets the kept copy as its own
+        for frame_id in sorted(frames - {"frame@0"}):
+            snapshot = {**kept[url]["snapshot"], "_frameref": frame_id, "pageref": f"page@{frame_id[6:].split('.')[0]}"}
+            network.append({"type": "resource-snapshot", "snapshot": snapshot})
+    network += requests
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("trace.trace", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
         archive.writestr("trace.network", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in network))
         for name, data in files.items():
-            compress = zipfile.ZIP_DEFLATED if name.endswith((".css", ".svg")) else zipfile.ZIP_STORED
+            compress = zipfile.ZIP_STORED if name.endswith((".jpeg", ".png", ".woff", ".woff2", ".gif", ".webp")) \
+                else zipfile.ZIP_DEFLATED
             archive.writestr(name, data, compress_type=compress)
 
 

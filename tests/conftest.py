@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: a local page server, a real Chromium, a database path.
+"""Fixtures shared by every test: a local page server, a real Chromium, a database path,
+a real PostgreSQL server (``postgres_server``) and a fresh database on it (``postgres_url``).
 
 pytest-playwright provides ``browser``, ``context`` and ``page``; we only tell it how to
 launch a Chromium on this machine (Playwright's own if installed, else the system one).
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import http.server
+import os
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import Any
 import pytest
 
 from recorder import launch_options
+from tests import postgres
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -96,3 +99,44 @@ def run_async() -> Callable[[Coroutine[Any, Any, Any]], Any]:
         return outcome.get("value")
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """Base URL (``postgresql://recorder@127.0.0.1:PORT/postgres``) of a real PostgreSQL server:
+    ``$RECORDER_TEST_POSTGRES_URL`` if set, else a throwaway cluster started for this session
+    (one per xdist worker; tests/postgres.py says how) and deleted after it. Fails, saying
+    why and how to fix it, when there is none: never skips."""
+    why = ""
+    if os.environ.get(postgres.URL_ENV):
+        url = os.environ[postgres.URL_ENV]
+        try:
+            postgres.check_server(url)
+        except postgres.PostgresUnavailable as exc:
+            why = str(exc)
+        if why:  # failed outside the except block, so that pytest shows the message once
+            pytest.fail(why, pytrace=False)
+        yield url
+        return
+    cluster = None
+    try:
+        cluster = postgres.start_cluster()
+    except postgres.PostgresUnavailable as exc:
+        why = str(exc)
+    if cluster is None:
+        pytest.fail(why, pytrace=False)
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """URL of a new, empty database (``test_<hex>``) on ``postgres_server``, dropped after the
+    test (even with connections to it still open)."""
+    url = postgres.create_database(postgres_server)
+    try:
+        yield url
+    finally:
+        postgres.drop_database(postgres_server, url)
