@@ -14,7 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -447,6 +447,68 @@ def parse_age(text: str) -> timedelta:
         raise click.BadParameter(f"{text!r} is not an age like 30d, 12h, 90m or 2w (a positive whole number, "
                                  "at most 7 digits)", param_hint="--older-than")
     return timedelta(**{units[match.group(2)]: int(match.group(1))})
+
+
+def parse_since(text: str) -> datetime:
+    """An age (``2d``: started in the last two days) or an ISO-8601 date or time."""
+    if re.fullmatch(r"[0-9]{1,7}[mhdw]", text):
+        return datetime.now(timezone.utc) - parse_age(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is neither an age like 2d, 12h, 90m, 1w nor an ISO-8601 date or time",
+                                 param_hint="--since") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@main.command("push")
+@click.argument("source", metavar="SRC")
+@click.option("--to", "destination", required=True, metavar="PATH|URL",
+              help="The store to copy into: a postgresql:// URL or a SQLite file (created if missing).")
+@click.option("--since", default=None, metavar="AGE|DATE",
+              help="Only recordings started since then: an age like 2d, 12h, or an ISO date like 2026-11-01.")
+@click.option("--id", "ids", type=RECORDING_ID, multiple=True, help="Only this recording of SRC (repeatable).")
+@json_option
+@friendly_errors
+def push_command(source: str, destination: str, since: str | None, ids: tuple[int, ...], as_json: bool) -> None:
+    """Copy recordings from SRC to another store, with their screenshots, snapshots,
+    resources, events and sources.
+
+    Each recording keeps its uid, so one pushed twice is stored once: run it again after a
+    retried CI job and only what is new is copied. Recordings still being recorded are
+    skipped.
+
+    \b
+    Examples:
+      recorder push test-results/recordings.db --to postgresql://ci@db.internal/recordings
+      recorder push recordings.db --to postgresql://... --since 2d --json
+      recorder push recordings.db --to archive.db --id 12
+    """
+    from .push import push
+
+    moment = parse_since(since) if since else None
+    show = _push_progress() if sys.stderr.isatty() and not as_json else None
+    with open_store(source) as src, RecordingStore(destination) as dst:
+        result = push(src, dst, since=moment, ids=list(ids) or None, progress=show)
+        where = dst.location
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return
+    for item in result.pushed:
+        click.echo(f"pushed {item['id']} ({item['name']}, {item['actions']} actions) as recording {item['new_id']}")
+    for item in result.skipped:
+        click.echo(f"skipped {item['id']} ({item['name']}): {item['reason']}")
+    click.echo(f"{len(result.pushed)} pushed, {len(result.skipped)} skipped, into {where}")
+
+
+def _push_progress() -> Callable[[int, int, Any], None]:
+    """A one-line progress display on a terminal: `pushing 3/10  checkout_flow`."""
+
+    def show(done: int, total: int, recording: Any) -> None:
+        line = f"pushing {min(done + 1, total)}/{total}  {recording.name}" if done < total else f"pushed {total}/{total}"
+        click.echo(f"\r{line[:78]:<78}", err=True, nl=done == total)
+
+    return show
 
 
 @main.command("prune")

@@ -19,6 +19,7 @@ import os
 import re
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -36,28 +37,53 @@ CASSETTE_FORMAT = "recorder-cassette"
 CASSETTE_VERSION = 3
 
 
+@dataclass
+class Contents:
+    """Everything of a recording another store needs to hold it, as ``RecordingStore.restore``
+    takes it: ``blobs`` are the keys of the bytes it uses (screenshots, DOM snapshots,
+    resources, source files)."""
+
+    recording: dict[str, Any]
+    timeline: list[dict[str, Any]]
+    resources: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    sources: list[dict[str, Any]]
+    blobs: list[str]
+
+
+def contents(recording: Recording) -> Contents:
+    timeline = recording.timeline()
+    resources = [{"url": url, "media_type": info["media_type"], "key": info["key"], "size": info["size"],
+                  "sequence": info["sequence"]} for url, info in recording.resources().items()]
+    sources = [{"path": path, "key": info["key"], "size": info["size"]} for path, info in recording.sources().items()]
+    keys = {a[k] for a in timeline for k in ("screenshot_key", "dom_snapshot_key") if a[k]}
+    keys |= {item["key"] for item in [*resources, *sources]}
+    return Contents(recording.to_dict(), timeline, resources, recording.events(), sources, sorted(keys))
+
+
+def copy_recording(recording: Recording, destination: RecordingStore) -> Recording:
+    """Store ``recording`` (of another store) in ``destination``, everything of it, under its
+    uid (a new id there). See ``recorder.push`` for copying many at once."""
+    found = contents(recording)
+    data = {key: recording.store.blob(key) for key in found.blobs}
+    return destination.restore(found.recording, found.timeline, data, found.resources, found.events, found.sources)
+
+
 def export_json(recording: Recording, blobs: bool = True) -> dict[str, Any]:
     """The recording, its timeline, the resources its snapshots use, its events, the
     source files its calls were made from, and (base64, by sha256 key) the bytes of its
     screenshots, DOM snapshots, resources and sources."""
-    timeline = recording.timeline()
-    kept = recording.resources()
-    resources = [{"url": url, "media_type": info["media_type"], "key": info["key"], "size": info["size"],
-                  "sequence": info["sequence"]} for url, info in kept.items()]
-    sources = [{"path": path, "key": info["key"], "size": info["size"]} for path, info in recording.sources().items()]
+    found = contents(recording)
     cassette: dict[str, Any] = {
         "format": CASSETTE_FORMAT, "version": CASSETTE_VERSION,
-        "recording": recording.to_dict(), "timeline": timeline, "resources": resources,
-        "events": recording.events(), "sources": sources,
+        "recording": found.recording, "timeline": found.timeline, "resources": found.resources,
+        "events": found.events, "sources": found.sources,
     }
     if blobs:
-        keys = {a[k] for a in timeline for k in ("screenshot_key", "dom_snapshot_key") if a[k]}
-        keys |= {info["key"] for info in kept.values()}
-        keys |= {source["key"] for source in sources}
         cassette["blobs"] = {
             key: {"media_type": recording.store.blob_info(key)["media_type"],
                   "data": base64.b64encode(recording.store.blob(key)).decode()}
-            for key in sorted(keys)
+            for key in found.blobs
         }
     return cassette
 

@@ -30,6 +30,7 @@ import pytest
 from .errors import DatabaseError, RecorderError
 from .browser import launch_options
 from .instrument import record
+from .storage import is_server_url
 from .store import Recording, RecorderWarning, RecordingStore
 
 MODES = ("on", "off", "retain-on-failure")
@@ -48,7 +49,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--record-db", default="test-results/recordings.db",
-        help="Database to record into (default: test-results/recordings.db).",
+        help="Database to record into: a SQLite file or a postgresql:// URL (default: test-results/recordings.db).",
+    )
+    group.addoption(
+        "--record-push", default=None, metavar="URL",
+        help="At the end of the session, copy this run's kept recordings to this store (a postgresql:// URL, or a"
+             " SQLite file): shards record locally at full speed and share in one place.",
     )
     group.addoption("--record-screenshots", action=argparse.BooleanOptionalAction, default=True,
                     help="Store a screenshot per action (default: on).")
@@ -61,7 +67,10 @@ class TestRecorder:
 
     def __init__(self, config: pytest.Config) -> None:
         self.mode: str | None = config.getoption("--record")
-        self.db_path = Path(config.getoption("--record-db"))
+        self.db: str = config.getoption("--record-db")
+        # The SQLite file (None when recording into a server).
+        self.db_path: Path | None = None if is_server_url(self.db) else Path(self.db)
+        self.push_to: str | None = config.getoption("--record-push")
         self.screenshots: bool = config.getoption("record_screenshots")
         self.dom: bool = config.getoption("record_dom")
         worker_input = getattr(config, "workerinput", None)
@@ -80,8 +89,9 @@ class TestRecorder:
     @property
     def store(self) -> RecordingStore:
         if self._store is None:
-            self.db_path.parent.mkdir(parents=True, exist_ok=True)
-            self._store = RecordingStore(self.db_path)
+            if self.db_path is not None:
+                self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            self._store = RecordingStore(self.db)
         return self._store
 
     def close(self) -> None:
@@ -110,12 +120,23 @@ class TestRecorder:
             recording.complete()
         return failed is not None or self.mode != "retain-on-failure"
 
-    def summary(self) -> tuple[list[Recording], Path] | None:
-        if not self.db_path.exists():
+    def summary(self) -> tuple[list[Recording], str] | None:
+        """This run's kept recordings (every xdist worker's), and where they are."""
+        if self.db_path is not None and not self.db_path.exists():
             return None
-        with RecordingStore(self.db_path) as store:
+        with RecordingStore(self.db) as store:
             kept = [r for r in store.list() if r.user_metadata.get("run_id") == self.run_id]
-        return kept, self.db_path
+            return kept, store.location
+
+    def push(self, kept: list[Recording]) -> str:
+        """Copy this run's kept recordings to ``--record-push``; what happened, in a line."""
+        from .push import push
+
+        assert self.push_to is not None
+        with RecordingStore(self.db) as source, RecordingStore(self.push_to) as destination:
+            result = push(source, destination, ids=[recording.id for recording in kept])
+            return (f"recorder: pushed {len(result.pushed)} recordings to {destination.location}"
+                    + (f" ({len(result.skipped)} already there)" if result.skipped else ""))
 
 
 def failure_message(report: pytest.TestReport) -> str:
@@ -171,8 +192,9 @@ def failure_section(recording: Recording, config: pytest.Config) -> str:
     """What the failure report shows: the recording id and its last actions."""
     recorder = config.stash[_RECORDER_KEY]
     timeline = recording.timeline()
-    lines = [f"recording {recording.id} ({len(timeline)} actions) in {recorder.db_path}",
-             f"show it: recorder show {recording.id} --db {recorder.db_path}", "last actions:"]
+    where = recording.store.location
+    lines = [f"recording {recording.id} ({len(timeline)} actions) in {where}",
+             f"show it: recorder show {recording.id} --db {where}", "last actions:"]
     for action in timeline[-RECENT_ACTIONS:]:
         status = action["status"] if action["status"] == "ok" else f"ERROR {action['error']}"
         lines.append(f"  {action['sequence']:>4} {action['type']:<9} {action['selector'] or action['url'] or ''}  {status}")
@@ -215,7 +237,7 @@ def _recording(request: pytest.FixtureRequest, page: Any, explicit: bool) -> Ite
         recording = session.recording
         request.node.stash[_RECORDING_KEY] = recording
         request.node.user_properties.append(("recording_id", recording.id))
-        request.node.user_properties.append(("recording_db", str(recorder.db_path)))
+        request.node.user_properties.append(("recording_db", recorder.store.location))
         yield
         keep = True
         with _tolerating_disk_trouble():
@@ -287,11 +309,16 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     try:
         found = recorder.summary()
     except RecorderError as exc:
-        terminalreporter.write_line(f"recorder: could not read {recorder.db_path}: {exc}")
+        terminalreporter.write_line(f"recorder: could not read {recorder.db}: {exc}")
         return
     if not found or not found[0]:
         return
     kept, path = found
+    if recorder.push_to:
+        try:
+            terminalreporter.write_line(recorder.push(kept))
+        except RecorderError as exc:
+            terminalreporter.write_line(f"recorder: could not push to {recorder.push_to}: {exc}", red=True)
     failed = [r for r in kept if r.status == "failed"]
     terminalreporter.write_sep("-", "recorder")
     terminalreporter.write_line(f"recorder: {len(kept)} recordings kept, {len(failed)} failed, in {path}")

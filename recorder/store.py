@@ -28,6 +28,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -161,7 +162,7 @@ class RecordingStore:
             "sandbox_template": sandbox.template_name if sandbox else None,
             "owner_user_id": owner_.user_id if owner_ else None,
             "owner_account_id": owner_.account_id if owner_ else None,
-            "parent_id": parent_id, "recorder_process": process_token(),
+            "parent_id": parent_id, "recorder_process": process_token(), "uid": uuid.uuid4().hex,
         }
 
         row.update(id=self._writer.call(lambda conn: self._repo.insert_recording(conn, row)), completed_at=None, failed_at=None, duration_ms=None,
@@ -213,6 +214,14 @@ class RecordingStore:
         if row is None:
             scope = f" for owner {self.owner}" if self.owner else ""
             raise RecordingNotFound(f"no recording with id {recording_id}{scope} in {self.location}")
+        return Recording(self, row_dict(row), live=False)
+
+    def get_by_uid(self, uid: str) -> Recording:
+        """The recording with this uid (its identity in every store it was pushed to);
+        raises ``RecordingNotFound``."""
+        row = self._writer.call(lambda conn: self._repo.recording_by_uid(conn, uid, self._owner()))
+        if row is None:
+            raise RecordingNotFound(f"no recording with uid {uid!r} in {self.location}")
         return Recording(self, row_dict(row), live=False)
 
     def list(self, status: str | None = None, limit: int | None = None) -> list[Recording]:
@@ -284,7 +293,7 @@ class RecordingStore:
         row.update(agent_run_id=run.get("id"), agent_name=run.get("agent_name"),
                    sandbox_session_id=sandbox.get("id"), sandbox_template=sandbox.get("template_name"),
                    owner_user_id=owner.get("user_id"), owner_account_id=owner.get("account_id"),
-                   action_count=len(timeline))
+                   action_count=len(timeline), uid=recording.get("uid"))
         if row["status"] == "recording":
             row["status"] = "interrupted"  # its recording process is not this one
 
@@ -373,6 +382,8 @@ class Recording:
         self.owner = Owner(row["owner_user_id"], row["owner_account_id"]) if has_owner else None
         self.parent_id: int | None = row.get("parent_id")
         self.interrupted_at: str | None = row.get("interrupted_at")
+        # The same in every store it is copied to (recorder push); an id is one database's.
+        self.uid: str | None = row.get("uid")
 
     def __repr__(self) -> str:
         return f"<Recording id={self.id} name={self.name!r} status={self.status} actions={self.action_count}>"
@@ -667,7 +678,7 @@ class Recording:
             "agent_run": self.agent_run.__dict__ if self.agent_run else None,
             "sandbox_session": self.sandbox_session.__dict__ if self.sandbox_session else None,
             "owner": self.owner.__dict__ if self.owner else None, "parent_id": self.parent_id,
-            "interrupted_at": self.interrupted_at,
+            "interrupted_at": self.interrupted_at, "uid": self.uid,
         }
 
 

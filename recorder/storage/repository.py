@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -53,6 +54,10 @@ class Repository:
     def recording(self, conn: Connection, recording_id: int, owner: dict[str, str] | None = None) -> Any:
         where, params = _owner_filter(owner)
         return conn.execute(f"SELECT * FROM recordings WHERE id = ? AND {where}", (recording_id, *params)).fetchone()
+
+    def recording_by_uid(self, conn: Connection, uid: str, owner: dict[str, str] | None = None) -> Any:
+        where, params = _owner_filter(owner)
+        return conn.execute(f"SELECT * FROM recordings WHERE uid = ? AND {where}", (uid, *params)).fetchone()
 
     def recordings(self, conn: Connection, owner: dict[str, str] | None = None, status: str | None = None,
                    limit: int | None = None) -> list[Any]:
@@ -210,7 +215,10 @@ class Repository:
     def restore(self, conn: Connection, row: dict[str, Any], timeline: Iterable[dict[str, Any]],
                 snapshots: dict[str, bytes], resources: Iterable[dict[str, Any]],
                 events: Iterable[dict[str, Any]], sources: Iterable[dict[str, Any]]) -> int:
-        """Insert a recording read from elsewhere with all of it (checked by the caller)."""
+        """Insert a recording read from elsewhere with all of it (checked by the caller). It
+        keeps its uid unless this database already has that uid (then it is a copy)."""
+        if not row.get("uid") or conn.execute("SELECT 1 FROM recordings WHERE uid = ?", (row["uid"],)).fetchone():
+            row = {**row, "uid": uuid.uuid4().hex}
         recording_id = self.insert_recording(conn, row)
         # Resources first: a key shared with a screenshot then reads back as these bytes.
         for resource in resources:

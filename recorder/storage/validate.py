@@ -42,6 +42,9 @@ def check_restorable(recording: Any, timeline: Any, snapshots: dict[str, bytes],
     except ValueError:
         raise ValueError(f"the recording's started_at {recording.get('started_at')!r} is not an ISO-8601 time") from None
     optional(recording.get("metadata"), dict, "the recording's metadata")
+    uid = recording.get("uid")
+    if uid is not None and not (isinstance(uid, str) and re.fullmatch(r"[0-9A-Za-z_-]{1,64}", uid)):
+        raise ValueError(f"the recording's uid {uid!r} is not 1-64 letters, digits, - or _")
     optional(recording.get("duration_ms"), int, "the recording's duration_ms")
     if not isinstance(timeline, list) or not all(isinstance(action, dict) for action in timeline):
         raise ValueError("the timeline is not a list of actions")

@@ -145,6 +145,11 @@ SELECT e.recording_id, e.action_sequence, e.page_index, e.kind, e.time_ms,
 FROM events e
 ORDER BY e.recording_id, e.time_ms, e.id;
 """,
+    6: """
+ALTER TABLE recordings ADD COLUMN uid TEXT;
+UPDATE recordings SET uid = md5(random()::text || id::text);
+CREATE UNIQUE INDEX recordings_by_uid ON recordings (uid);
+""",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

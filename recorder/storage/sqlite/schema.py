@@ -10,6 +10,8 @@ Open a recordings database in ``sqlite3`` and these are the tables you see::
     sources         the text of the files whose code made the recorded calls
     schema_version  which migrations this file has had
 
+recorder/storage/postgres/schema.py is the same schema for PostgreSQL, numbered alike.
+
 Migrations only ever append: a database made by an older recorder is brought up to
 date in place when it is opened; one made by a newer recorder is refused.
 """
@@ -154,6 +156,13 @@ SELECT e.recording_id, e.action_sequence, e.page_index, e.kind, e.time_ms,
        END AS summary
 FROM events e
 ORDER BY e.recording_id, e.time_ms, e.id;
+""",
+    # A recording's identity beyond one database: `recorder push` copies a recording to
+    # another store once, however often it is pushed.
+    6: """
+ALTER TABLE recordings ADD COLUMN uid TEXT;
+UPDATE recordings SET uid = lower(hex(randomblob(16)));
+CREATE UNIQUE INDEX recordings_by_uid ON recordings (uid);
 """,
 }
 

@@ -1,0 +1,67 @@
+"""Copying recordings from one store to another: CI shards and agent sandboxes record into a
+local SQLite file at full speed, then push what they kept to one shared PostgreSQL.
+
+    with RecordingStore("test-results/recordings.db") as local, \\
+         RecordingStore("postgresql://ci@db.internal/recordings") as shared:
+        result = push(local, shared)
+    print(result.pushed, result.skipped)
+
+A recording is known everywhere by its uid: pushing it again finds it there and skips it,
+so a push can be repeated (a retried CI job) without storing anything twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .errors import RecordingNotFound
+from .exchange import copy_recording
+from .store import Recording, RecordingStore
+
+
+@dataclass
+class PushResult:
+    pushed: list[dict[str, Any]] = field(default_factory=list)  # {id, uid, name, new_id, actions}
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # {id, uid, name, reason}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pushed": self.pushed, "skipped": self.skipped}
+
+
+def push(source: RecordingStore, destination: RecordingStore, *, since: datetime | None = None,
+         ids: list[int] | None = None, progress: Callable[[int, int, Recording], None] | None = None) -> PushResult:
+    """Copy the ended recordings of ``source`` that ``destination`` does not have yet (by
+    uid), oldest first: those started at or after ``since``, or only ``ids``.
+
+    A recording still being recorded is skipped (push it once it has ended).
+    ``progress(done, total, recording)`` is called before each one.
+    """
+    if ids is not None:
+        chosen = [source.get(recording_id) for recording_id in ids]
+    else:
+        chosen = sorted(source.list(), key=lambda recording: recording.id)
+    if since is not None:
+        chosen = [r for r in chosen if datetime.fromisoformat(r.started_at) >= since]
+    result = PushResult()
+    for done, recording in enumerate(chosen):
+        if progress is not None:
+            progress(done, len(chosen), recording)
+        what = {"id": recording.id, "uid": recording.uid, "name": recording.name}
+        if recording.is_recording:
+            result.skipped.append({**what, "reason": "still recording"})
+            continue
+        try:
+            there = destination.get_by_uid(recording.uid) if recording.uid else None
+        except RecordingNotFound:
+            there = None
+        if there is not None:
+            result.skipped.append({**what, "reason": f"already there as recording {there.id}"})
+            continue
+        copy = copy_recording(recording, destination)
+        result.pushed.append({**what, "new_id": copy.id, "actions": copy.action_count})
+    if progress is not None and chosen:
+        progress(len(chosen), len(chosen), chosen[-1])
+    return result
