@@ -1,0 +1,105 @@
+"""recorder push: recordings copied from a local SQLite file to a shared PostgreSQL, whole,
+once each however often pushed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from playwright.sync_api import Page
+
+from recorder import RecordingStore, record
+from recorder.cli import main
+from recorder.push import push
+
+
+def recorded_session(page: Page, server: str, db: Path) -> int:
+    with record(page, db=db, name="shop_session") as page:
+        page.goto(f"{server}/events/index.html")
+        page.click("#log")
+        page.wait_for_function("() => document.getElementById('out').textContent.startsWith('done')")
+        page.fill("#password", "not-to-be-pushed")
+    return page.recording.id
+
+
+def test_push_copies_a_recording_whole_to_postgresql_once(page: Page, server: str, db_path: Path,
+                                                           postgres_url: str) -> None:
+    recording_id = recorded_session(page, server, db_path)
+    with RecordingStore(db_path) as local, RecordingStore(postgres_url) as shared:
+        first = push(local, shared)
+        again = push(local, shared)
+        original = local.get(recording_id)
+        [copy] = shared.list()
+        assert [item["id"] for item in first.pushed] == [recording_id] and not first.skipped
+        assert not again.pushed and again.skipped[0]["reason"] == f"already there as recording {copy.id}"
+
+        assert copy.uid == original.uid and copy.name == "shop_session" and copy.status == "completed"
+        assert copy.metadata == {**original.metadata, **{k: copy.metadata[k] for k in ("started_at",)}}
+        strip = lambda action: {k: v for k, v in action.items() if k != "id"}  # noqa: E731
+        assert [strip(a) for a in copy.timeline()] == [strip(a) for a in original.timeline()]
+        assert copy.events() == original.events() and copy.resources() == original.resources()
+        assert copy.sources() == original.sources()
+        last = copy.timeline()[-1]
+        assert shared.blob(last["dom_snapshot_key"]) == local.blob(last["dom_snapshot_key"])
+        assert shared.blob(last["screenshot_key"])[:3] == b"\xff\xd8\xff"  # a JPEG, composed from its tiles
+        assert last["value"] is None and last["metadata"]["redacted"]
+
+
+def test_push_on_the_command_line_with_since_json_and_progress(page: Page, server: str, db_path: Path,
+                                                               tmp_path: Path) -> None:
+    recorded_session(page, server, db_path)
+    with RecordingStore(db_path) as local:
+        unfinished = local.start(name="still_going")
+        unfinished.record_action("click", selector="#a")
+        local.flush()
+        runner = CliRunner()
+        target = tmp_path / "archive.db"
+        result = runner.invoke(main, ["push", str(db_path), "--to", str(target), "--since", "1h", "--json"])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output)
+        assert [item["name"] for item in report["pushed"]] == ["shop_session"]
+        assert report["skipped"] == [{"id": unfinished.id, "uid": unfinished.uid, "name": "still_going",
+                                      "reason": "still recording"}]
+        later = runner.invoke(main, ["push", str(db_path), "--to", str(target), "--since", "2099-01-01"])
+        assert later.exit_code == 0 and "0 pushed, 0 skipped" in later.output
+        unfinished.complete()
+    bad = runner.invoke(main, ["push", str(db_path), "--to", str(target), "--since", "yesterday"])
+    assert bad.exit_code == 2 and "neither an age like 2d" in bad.output
+    missing = runner.invoke(main, ["push", str(tmp_path / "nothing.db"), "--to", str(target)])
+    assert missing.exit_code == 1 and "no recordings database at" in missing.output
+
+
+def test_push_to_an_unreachable_server_is_one_clear_error(db_path: Path) -> None:
+    RecordingStore(db_path).close()
+    result = CliRunner().invoke(main, ["push", str(db_path), "--to", "postgresql://ci:hunter2@127.0.0.1:9/x"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: cannot connect to postgresql://ci:***@127.0.0.1:9/x")
+    assert "hunter2" not in result.output and "Traceback" not in result.output
+
+
+def test_pytest_record_push_shares_the_runs_recordings(pytester: pytest.Pytester, server: str,
+                                                       postgres_url: str) -> None:
+    pytester.makeconftest("""
+import pytest
+from recorder import launch_options
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return launch_options(**browser_type_launch_args)
+""")
+    pytester.makepyfile(test_shard=f"""
+def test_one(page):
+    page.goto("{server}/app.html")
+
+def test_two(page):
+    page.goto("{server}/app.html")
+    page.get_by_label("Name").fill("Ada")
+""")
+    result = pytester.runpytest_subprocess("--record", "on", "--record-db", "local.db", "--record-push", postgres_url)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["recorder: pushed 2 recordings to postgresql://*"])
+    with RecordingStore(postgres_url) as shared, RecordingStore(pytester.path / "local.db") as local:
+        assert sorted((r.name, r.action_count, r.uid) for r in shared.list()) == \
+            sorted((r.name, r.action_count, r.uid) for r in local.list())
