@@ -1,5 +1,7 @@
 """Fixtures shared by every test: a local page server, a real Chromium, a database path,
-a real PostgreSQL server (``postgres_server``) and a fresh database on it (``postgres_url``).
+a real PostgreSQL server (``postgres_server``), a fresh database on it (``postgres_url``),
+and ``store_target``: a SQLite file path or a PostgreSQL URL, so that one test runs on both
+engines (tests/engines.py runs SQL on either, for tests that look into the database).
 
 pytest-playwright provides ``browser``, ``context`` and ``page``; we only tell it how to
 launch a Chromium on this machine (Playwright's own if installed, else the system one).
@@ -140,3 +142,13 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
         yield url
     finally:
         postgres.drop_database(postgres_server, url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a store keeps its recordings, once per engine: a SQLite file path (as a string,
+    in ``tmp_path``, not created yet) or the URL of a fresh empty PostgreSQL database
+    (``postgres_url``: a real server, never a skip). ``RecordingStore(store_target)``."""
+    if request.param == "sqlite":
+        return str(tmp_path / "recordings.db")
+    return str(request.getfixturevalue("postgres_url"))
