@@ -1,4 +1,5 @@
-"""The seed model's sessions: agent runs, sandbox sessions, user takeovers, owners."""
+"""The seed model's sessions: agent runs, sandbox sessions, user takeovers, owners; what is
+stored runs on SQLite and PostgreSQL (``store``), naming rules on SQLite alone."""
 
 from __future__ import annotations
 
@@ -12,12 +13,21 @@ from recorder import RecordingStore, record
 from recorder.errors import RecordingNotFound
 from recorder.model import ACTION_TYPES, AgentRun, SandboxSession, parameterize
 from recorder.storage.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+from tests import engines
 
 STAMP = r"\d{8}_\d{6}"
 
 
 @pytest.fixture
-def store(db_path: Path):  # type: ignore[no-untyped-def]
+def store(store_target: str):  # type: ignore[no-untyped-def]
+    """A store on each engine (SQLite, PostgreSQL)."""
+    with RecordingStore(store_target) as store:
+        yield store
+
+
+@pytest.fixture
+def sqlite_store(db_path: Path):  # type: ignore[no-untyped-def]
+    """A SQLite store, for what does not depend on the engine (names, a real browser)."""
     with RecordingStore(db_path) as store:
         yield store
 
@@ -33,17 +43,16 @@ def store(db_path: Path):  # type: ignore[no-untyped-def]
         (AgentRun("10", "日本語"), None, "session"),  # nothing ASCII left: the default prefix
     ],
 )
-def test_generated_name_follows_agent_then_template_then_session(store, agent_run, sandbox_session, prefix) -> None:  # type: ignore[no-untyped-def]
-    recording = store.start(agent_run=agent_run, sandbox_session=sandbox_session)
+def test_generated_name_follows_agent_then_template_then_session(sqlite_store, agent_run, sandbox_session, prefix) -> None:  # type: ignore[no-untyped-def]
+    recording = sqlite_store.start(agent_run=agent_run, sandbox_session=sandbox_session)
     assert re.fullmatch(f"{prefix}_{STAMP}", recording.name), recording.name
 
 
-def test_references_are_stored_in_their_own_columns(store, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_references_are_stored_in_their_own_columns(store, store_target: str) -> None:  # type: ignore[no-untyped-def]
     recording = store.start(agent_run={"id": 8, "agent_name": "Shopper"}, sandbox_session=SandboxSession("s1", "Tpl"))
     store.flush()
-    with sqlite3.connect(db_path) as conn:
-        row = conn.execute("SELECT agent_run_id, agent_name, sandbox_session_id, sandbox_template FROM recordings"
-                           " WHERE id = ?", (recording.id,)).fetchone()
+    (row,) = engines.query(store_target, "SELECT agent_run_id, agent_name, sandbox_session_id, sandbox_template"
+                                         " FROM recordings WHERE id = ?", (recording.id,))
     assert row == ("8", "Shopper", "s1", "Tpl")
     assert store.get(recording.id).agent_run == AgentRun("8", "Shopper")
 
@@ -62,11 +71,11 @@ def test_user_session_name_and_metadata(store) -> None:  # type: ignore[no-untyp
     assert "user_agent" in metadata and metadata["started_at"]
 
 
-def test_user_session_gets_the_browsers_user_agent(page, server: str, store) -> None:  # type: ignore[no-untyped-def]
-    session = store.start_user_session(visitor_id="v-2")
+def test_user_session_gets_the_browsers_user_agent(page, server: str, sqlite_store) -> None:  # type: ignore[no-untyped-def]
+    session = sqlite_store.start_user_session(visitor_id="v-2")
     with record(page, recording=session) as page:
         page.goto(server + "/app.html")
-    stored = store.get(session.id)
+    stored = sqlite_store.get(session.id)
     assert "Chrome" in stored.metadata["user_agent"]
     assert stored.status == "completed" and stored.action_count == 1
 
@@ -76,8 +85,8 @@ def test_user_session_gets_the_browsers_user_agent(page, server: str, store) -> 
     [("demo", True, False), ("lander_home", True, False), ("demo_2", False, False),
      ("user_takeover_20260101_000000_abcd1234", False, True), ("session_x", False, False)],
 )
-def test_demo_and_user_session_predicates(store, name: str, demo: bool, user: bool) -> None:  # type: ignore[no-untyped-def]
-    recording = store.start(name=name)
+def test_demo_and_user_session_predicates(sqlite_store, name: str, demo: bool, user: bool) -> None:  # type: ignore[no-untyped-def]
+    recording = sqlite_store.start(name=name)
     assert (recording.is_demo_recording, recording.is_user_session) == (demo, user)
 
 
