@@ -1,15 +1,15 @@
-"""Screenshots stored as tiles: shared tiles once, composed back into a real image."""
+"""Screenshots stored as tiles: shared tiles once, composed back into a real image (on
+SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import io
-import sqlite3
-from pathlib import Path
 
 from PIL import Image, ImageDraw
 
 from recorder import RecordingStore
 from recorder.tiles import TILE, split
+from tests import engines
 
 
 def screenshot(text: str = "", size: tuple[int, int] = (320, 192)) -> bytes:
@@ -27,20 +27,19 @@ def test_a_screenshot_is_cut_into_tiles_with_repeats_stored_once() -> None:
     assert len(tiled.tiles) == 2  # the tile with text, and white
 
 
-def test_a_small_change_stores_only_the_changed_tile(db_path: Path) -> None:
-    with RecordingStore(db_path) as store:
+def test_a_small_change_stores_only_the_changed_tile(store_target: str) -> None:
+    with RecordingStore(store_target) as store:
         recording = store.start()
         recording.record_action("type", screenshot=screenshot("a"))
         recording.record_action("type", screenshot=screenshot("ab"))
         store.flush()
-    with sqlite3.connect(db_path) as conn:
-        tiles = conn.execute("SELECT count(*) FROM blobs WHERE key LIKE 'tile:%'").fetchone()[0]
+    tiles = engines.scalar(store_target, "SELECT count(*) FROM blobs WHERE key LIKE 'tile:%'")
     assert tiles == 3  # white, "a", "ab": the second screenshot added one tile
 
 
-def test_stored_screenshot_reads_back_as_the_same_picture(db_path: Path) -> None:
+def test_stored_screenshot_reads_back_as_the_same_picture(store_target: str) -> None:
     original = screenshot("The quick brown fox", size=(3 * TILE + 5, 2 * TILE + 7))
-    with RecordingStore(db_path) as store:
+    with RecordingStore(store_target) as store:
         action = store.start().record_action("click", screenshot=original)
         image = Image.open(io.BytesIO(store.blob(action.screenshot_key)))
         assert store.blob_info(action.screenshot_key)["media_type"] == "image/jpeg"
@@ -51,8 +50,8 @@ def test_stored_screenshot_reads_back_as_the_same_picture(db_path: Path) -> None
     assert difference < 8, "the composed screenshot should look like the captured one"
 
 
-def test_bytes_that_are_not_an_image_are_stored_as_they_are(db_path: Path) -> None:
-    with RecordingStore(db_path) as store:
+def test_bytes_that_are_not_an_image_are_stored_as_they_are(store_target: str) -> None:
+    with RecordingStore(store_target) as store:
         action = store.start().record_action("click", screenshot=b"not an image at all")
         assert store.blob(action.screenshot_key) == b"not an image at all"
         assert len(store.get(action.recording_id).timeline()) == 1
@@ -64,64 +63,62 @@ def jpeg(text: str = "", size: tuple[int, int] = (320, 192)) -> bytes:
     return out.getvalue()
 
 
-def blob_rows(db_path: Path) -> dict[str, tuple[str, str]]:
-    with sqlite3.connect(db_path) as conn:
-        return {key: (media_type, codec) for key, media_type, codec in conn.execute("SELECT key, media_type, codec FROM blobs")}
+def blob_rows(target: str) -> dict[str, tuple[str, str]]:
+    return {key: (media_type, codec) for key, media_type, codec in engines.query(target, "SELECT key, media_type, codec FROM blobs")}
 
 
-def test_a_jpeg_is_committed_as_captured_then_tiled_under_the_same_key(db_path: Path) -> None:
+def test_a_jpeg_is_committed_as_captured_then_tiled_under_the_same_key(store_target: str) -> None:
     original = jpeg("deferred")
-    with RecordingStore(db_path) as store:
+    with RecordingStore(store_target) as store:
         action = store.start().record_action("click", screenshot=original)
         store.flush(tiled=False)
         # Durable without waiting for tiling (which may or may not have happened yet).
-        assert blob_rows(db_path)[action.screenshot_key] in {("image/jpeg", "raw"),
+        assert blob_rows(store_target)[action.screenshot_key] in {("image/jpeg", "raw"),
                                                               ("application/vnd.recorder.tiles", "zstd")}
         store.flush()
-        assert blob_rows(db_path)[action.screenshot_key][0] == "application/vnd.recorder.tiles"
-        assert any(key.startswith("tile:") for key in blob_rows(db_path))
+        assert blob_rows(store_target)[action.screenshot_key][0] == "application/vnd.recorder.tiles"
+        assert any(key.startswith("tile:") for key in blob_rows(store_target))
         image = Image.open(io.BytesIO(store.blob(action.screenshot_key)))
         assert image.format == "JPEG" and image.size == (320, 192)
 
 
-def test_screenshots_a_killed_process_left_untiled_are_tiled_by_vacuum(db_path: Path) -> None:
-    with RecordingStore(db_path) as store:
+def test_screenshots_a_killed_process_left_untiled_are_tiled_by_vacuum(store_target: str) -> None:
+    with RecordingStore(store_target) as store:
         action = store.start().record_action("click", screenshot=jpeg("crash"))
     # What a process killed before its idle time leaves: the action and its JPEG as captured.
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("DELETE FROM blobs WHERE key LIKE 'tile:%'")
-        conn.execute("UPDATE blobs SET media_type = 'image/jpeg', codec = 'raw', base_key = NULL, data = ? WHERE key = ?",
-                     (jpeg("crash"), action.screenshot_key))
-    with RecordingStore(db_path) as store:
+    engines.execute(store_target, "DELETE FROM blobs WHERE key LIKE 'tile:%'")
+    engines.execute(store_target, "UPDATE blobs SET media_type = 'image/jpeg', codec = 'raw', base_key = NULL, data = ?"
+                                  " WHERE key = ?", (jpeg("crash"), action.screenshot_key))
+    with RecordingStore(store_target) as store:
         assert Image.open(io.BytesIO(store.blob(action.screenshot_key))).format == "JPEG"
         store.vacuum()
-        assert blob_rows(db_path)[action.screenshot_key][0] == "application/vnd.recorder.tiles"
+        assert blob_rows(store_target)[action.screenshot_key][0] == "application/vnd.recorder.tiles"
         assert Image.open(io.BytesIO(store.blob(action.screenshot_key))).size == (320, 192)
 
 
-def test_deleting_a_recording_before_its_screenshots_are_tiled_leaves_no_tiles(db_path: Path) -> None:
-    with RecordingStore(db_path) as store:
+def test_deleting_a_recording_before_its_screenshots_are_tiled_leaves_no_tiles(store_target: str) -> None:
+    with RecordingStore(store_target) as store:
         recording = store.start()
         for i in range(5):
             recording.record_action("click", screenshot=jpeg(f"gone {i}"), dom_snapshot=f"<p>{i}</p>")
         recording.complete()
         store.delete(recording.id)
         store.flush()
-    assert blob_rows(db_path) == {}
+    assert blob_rows(store_target) == {}
 
 
-def test_a_decompression_bomb_is_stored_as_it_is_and_the_writer_goes_on(db_path: Path) -> None:
+def test_a_decompression_bomb_is_stored_as_it_is_and_the_writer_goes_on(store_target: str) -> None:
     """A JPEG header claiming 20000x20000 pixels made Pillow raise an error tiling did not
     expect, which stopped the writer thread: every later write then waited forever."""
     bomb = bytearray(jpeg("bomb", size=(16, 16)))
     frame_header = bomb.find(b"\xff\xc0")
     bomb[frame_header + 5:frame_header + 9] = (20000).to_bytes(2, "big") * 2
-    with RecordingStore(db_path) as store:
+    with RecordingStore(store_target) as store:
         recording = store.start()
         first = recording.record_action("click", screenshot=bytes(bomb))
         store.flush()
         second = recording.record_action("click", screenshot=jpeg("after"), dom_snapshot="<p>after</p>")
         store.flush()
         assert store.blob(first.screenshot_key) == bytes(bomb)  # kept as captured
-        assert blob_rows(db_path)[second.screenshot_key][0] == "application/vnd.recorder.tiles"
+        assert blob_rows(store_target)[second.screenshot_key][0] == "application/vnd.recorder.tiles"
         assert [a["sequence"] for a in recording.timeline()] == [1, 2]
