@@ -1,23 +1,23 @@
-"""Ordering of the writes the page instrumentation queues."""
+"""Ordering of the writes the page instrumentation queues, and writes the database refuses
+(on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import io
-import sqlite3
 import threading
 import warnings
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from recorder import RecorderWarning, RecordingStore
 from recorder.errors import DatabaseError
+from tests import engines
 from tests.test_tiles import jpeg, screenshot
 
 
-def test_a_screenshot_attached_before_its_action_is_written_is_kept(db_path: Path) -> None:
-    with RecordingStore(db_path) as store:
+def test_a_screenshot_attached_before_its_action_is_written_is_kept(store_target: str) -> None:
+    with RecordingStore(store_target) as store:
         recording = store.start()
         sequence, started_ms = recording.reserve_sequence()
         key = recording.attach_screenshot(sequence, screenshot("early frame"))  # the frame came first
@@ -30,8 +30,8 @@ def test_a_screenshot_attached_before_its_action_is_written_is_kept(db_path: Pat
 
 
 @pytest.mark.parametrize("frame_first", [True, False], ids=["frame first", "row first"])
-def test_a_screenshot_from_before_its_action_says_so_in_the_action_metadata(db_path: Path, frame_first: bool) -> None:
-    with RecordingStore(db_path) as store:
+def test_a_screenshot_from_before_its_action_says_so_in_the_action_metadata(store_target: str, frame_first: bool) -> None:
+    with RecordingStore(store_target) as store:
         recording = store.start()
         sequence, started_ms = recording.reserve_sequence()
         if frame_first:
@@ -48,16 +48,16 @@ def test_a_screenshot_from_before_its_action_says_so_in_the_action_metadata(db_p
         assert action["screenshot_key"] is not None
 
 
-def test_ids_of_deleted_recordings_are_not_reused(db_path: Path) -> None:
-    with RecordingStore(db_path) as store:
+def test_ids_of_deleted_recordings_are_not_reused(store_target: str) -> None:
+    with RecordingStore(store_target) as store:
         first = store.start(name="deleted")
         store.delete(first.id)
         assert store.start(name="next").id == first.id + 1
 
 
-def test_snapshots_queued_behind_a_backlog_still_reach_their_rows(db_path: Path) -> None:
+def test_snapshots_queued_behind_a_backlog_still_reach_their_rows(store_target: str) -> None:
     """Rows jump the queue; each action's snapshot work must still find its row."""
-    with RecordingStore(db_path) as store:
+    with RecordingStore(store_target) as store:
         recording = store.start()
         for i in range(300):
             recording.record_action("type", value=str(i), screenshot=screenshot(f"frame {i}"),
@@ -68,40 +68,38 @@ def test_snapshots_queued_behind_a_backlog_still_reach_their_rows(db_path: Path)
     assert all(a["screenshot_key"] and a["dom_snapshot_key"] for a in timeline)
 
 
-def test_a_screenshot_whose_tiling_failed_is_never_a_delta_base(db_path: Path) -> None:
+def test_a_screenshot_whose_tiling_failed_is_never_a_delta_base(store_target: str) -> None:
     """The manifest of a failed tiling was still made the next manifest's delta base,
     though the row had stayed a JPEG: the next screenshot could not be read or deleted."""
-    with RecordingStore(db_path) as store:
+    with RecordingStore(store_target) as store:
         recording = store.start()
-        with sqlite3.connect(db_path) as conn:  # what a full disk does to that one write
-            conn.execute("CREATE TRIGGER refuse_tiling BEFORE UPDATE OF media_type ON blobs"
-                         " BEGIN SELECT RAISE(ABORT, 'disk trouble'); END")
+        # What a full disk does to that one write.
+        engines.refuse_updates(store_target, "refuse_tiling", "blobs", "media_type", "disk trouble")
         with pytest.warns(RecorderWarning, match="disk trouble"):
             first = recording.record_action("click", screenshot=jpeg("first"))
             store.flush()
-        with sqlite3.connect(db_path) as conn:
-            conn.execute("DROP TRIGGER refuse_tiling")
+        engines.drop_trigger(store_target, "refuse_tiling", "blobs")
         second = recording.record_action("click", screenshot=jpeg("second"))
         store.flush()
         assert Image.open(io.BytesIO(store.blob(second.screenshot_key))).size == (320, 192)
         assert store.blob(first.screenshot_key) == jpeg("first")  # still as captured
         recording.complete()
         assert store.delete(recording.id) > 0
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT count(*) FROM blobs").fetchone()[0] == 0
+    assert engines.scalar(store_target, "SELECT count(*) FROM blobs") == 0
 
 
-def test_with_warnings_as_errors_a_refused_write_fails_its_caller_and_hangs_nobody(db_path: Path) -> None:
+def test_with_warnings_as_errors_a_refused_write_fails_its_caller_and_hangs_nobody(store_target: str) -> None:
     """A RecorderWarning turned into an exception on the writer thread killed it, and every
     caller then waited forever."""
     outcome: dict[str, object] = {}
+    engine = "postgresql" if engines.is_postgres(store_target) else "sqlite"
 
     def scenario() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            store = RecordingStore(db_path)
+            store = RecordingStore(store_target)
             recording = store.start()
-            store._writer.call_outside_transaction(lambda conn: conn.execute("PRAGMA query_only = ON"))
+            store._writer.call_outside_transaction(lambda conn: engines.make_read_only(store.engine.name, conn))
             recording.record_action("type", value="refused", dom_snapshot="<p>refused</p>")
             try:
                 recording.complete()
@@ -117,19 +115,19 @@ def test_with_warnings_as_errors_a_refused_write_fails_its_caller_and_hangs_nobo
     thread.start()
     thread.join(timeout=30)
     assert not thread.is_alive(), "a store call hung"
-    assert "readonly" in str(outcome["complete"])
+    assert engines.READ_ONLY_MESSAGE[engine] in str(outcome["complete"])
     assert "is closed" in str(outcome["after close"])
 
 
-def test_vacuum_deletes_orphaned_delta_chains_in_an_order_the_foreign_key_allows(db_path: Path) -> None:
-    with RecordingStore(db_path) as store:
+def test_vacuum_deletes_orphaned_delta_chains_in_an_order_the_foreign_key_allows(store_target: str) -> None:
+    with RecordingStore(store_target) as store:
         recording = store.start()
         for i in range(6):  # each DOM snapshot a delta of the one before
             recording.record_action("type", dom_snapshot=f"<html><body>{'row ' * 500}{i}</body></html>")
         recording.complete()
-    with sqlite3.connect(db_path) as conn:  # what a crash between the two deletes would leave
-        conn.execute("DELETE FROM actions")
-        assert conn.execute("SELECT count(*) FROM blobs WHERE base_key IS NOT NULL").fetchone()[0] == 5
-    with RecordingStore(db_path) as store:
+    # What a crash between the two deletes would leave.
+    engines.execute(store_target, "DELETE FROM actions")
+    assert engines.scalar(store_target, "SELECT count(*) FROM blobs WHERE base_key IS NOT NULL") == 5
+    with RecordingStore(store_target) as store:
         deleted, _, _ = store.vacuum()
     assert deleted == 6
