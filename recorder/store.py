@@ -24,6 +24,7 @@ process recorded before it asked.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import threading
@@ -332,7 +333,7 @@ class RecordingStore:
         self._writer.call_outside_transaction(self.engine.compact)
         return deleted, before, self.engine.storage_size()
 
-    def stats(self) -> dict[str, list[dict[str, Any]]]:
+    def stats(self) -> dict[str, builtins.list[dict[str, Any]]]:
         """Numbers over every recording (of this store's owner, if scoped), as ``recorder
         stats`` prints them: title -> rows."""
         return self._writer.call(lambda conn: self._repo.stats(conn, self._owner()))
