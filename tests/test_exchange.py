@@ -175,8 +175,10 @@ def test_trace_export_carries_each_stored_resource_once(styled: int, db_path: Pa
             hashlib.sha1(data).hexdigest() for data in set(stored.values()))  # once each, named as Playwright does
         network = trace_events(archive, "trace.network")
         assert {entry["type"] for entry in network} == {"resource-snapshot"}
-        entries = {entry["snapshot"]["request"]["url"]: entry["snapshot"] for entry in network}
-        assert entries.keys() == stored.keys() and len(network) == len(stored)
+        # The kept copies (the snapshots' frame); the page's own requests are entries too.
+        copies = [entry["snapshot"] for entry in network if entry["snapshot"]["_frameref"] == "frame@0"]
+        entries = {entry["request"]["url"]: entry for entry in copies}
+        assert entries.keys() == stored.keys() and len(copies) == len(stored)
         for url, entry in entries.items():
             assert entry["request"]["method"] == "GET" and entry["response"]["status"] == 200
             assert entry["response"]["content"]["mimeType"] == media_types[url]
@@ -309,7 +311,7 @@ def test_json_cassette_carries_the_resources_and_they_import(styled: int, db_pat
         original = kept(store, styled)
         listed = store.get(styled).resources()
     assert {url.rsplit("/", 1)[1] for url in original} == STYLED_FILES
-    assert cassette["version"] == 2
+    assert cassette["version"] == 3
     assert cassette["resources"] == [{"url": url, **{k: info[k] for k in ("media_type", "key", "size", "sequence")}}
                                      for url, info in listed.items()]
     for resource in cassette["resources"]:  # their bytes travel with the other blobs, by sha256

@@ -86,7 +86,9 @@ def test_retain_on_failure_keeps_failed_recordings_and_shared_blobs(suite: pytes
     db = suite.path / "rec.db"
     assert set(recordings(db)) == {"test_fails"}
     with sqlite3.connect(db) as conn:
-        used = {key for row in conn.execute("SELECT screenshot_key, dom_snapshot_key FROM actions") for key in row if key}
+        used = {key for row in conn.execute("SELECT screenshot_key, dom_snapshot_key FROM actions"
+                                            " UNION ALL SELECT blob_key, NULL FROM resources"
+                                            " UNION ALL SELECT blob_key, NULL FROM sources") for key in row if key}
         stored = {row[0] for row in conn.execute("SELECT key FROM blobs")}
         bases = {row[0] for row in conn.execute("SELECT base_key FROM blobs WHERE base_key IS NOT NULL")}
     assert used and used <= stored, "a blob the failed recording uses was deleted"
