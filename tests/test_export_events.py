@@ -62,8 +62,8 @@ def events_recording(page: Page, server: str, db_path: Path, tmp_path: Path) -> 
     return {"id": page.recording.id, "lines": lines, "helper": str(helper_path), "file": __file__}
 
 
-def read_trace(recording_id: int, db_path: Path, trace: Path) -> zipfile.ZipFile:
-    with RecordingStore(db_path) as store:
+def read_trace(recording_id: int, target: str | Path, trace: Path) -> zipfile.ZipFile:
+    with RecordingStore(target) as store:
         export_trace(store.get(recording_id), trace)
     return zipfile.ZipFile(trace)
 
@@ -201,9 +201,10 @@ def test_the_cassette_carries_the_events_and_sources_and_they_import(
 SITE = "http://127.0.0.1:9"
 
 
-def small_cassette(db_path: Path) -> dict[str, Any]:
-    """A cassette of a recording made without a browser, with an event of each kind and a source."""
-    with RecordingStore(db_path) as store:
+def small_cassette(target: str | Path) -> dict[str, Any]:
+    """A cassette of a recording made without a browser, with an event of each kind and a
+    source (recording 1 of ``target``, a SQLite path or a PostgreSQL URL)."""
+    with RecordingStore(target) as store:
         recording = store.start(name="small")
         recording.record_action("navigate", value=SITE + "/", url=SITE + "/", metadata={
             "api": "Page.goto", "source": {"file": "/work/flows/test_small.py", "line": 3, "function": "test_small"}})
@@ -216,7 +217,7 @@ def small_cassette(db_path: Path) -> dict[str, Any]:
                                            "timing": {"wait": 1.5}}, time_ms=8)
         recording.record_source("/work/flows/test_small.py", "def test_small(page):\n\n    page.goto('/')\n")
         recording.complete()
-    with RecordingStore(db_path) as store:
+    with RecordingStore(target) as store:
         return json.loads(json.dumps(export_json(store.get(1))))
 
 
@@ -226,19 +227,19 @@ def rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
                 for table in ("recordings", "actions", "events", "sources", "resources")}
 
 
-def test_a_version_2_cassette_without_events_or_sources_still_imports(db_path: Path, tmp_path: Path) -> None:
-    cassette = small_cassette(db_path)
+def test_a_version_2_cassette_without_events_or_sources_still_imports(store_target: str) -> None:
+    cassette = small_cassette(store_target)
     del cassette["events"], cassette["sources"]
     cassette["version"] = 2
-    with RecordingStore(tmp_path / "other.db") as store:
+    with RecordingStore(store_target) as store:
         copy = import_json(store, cassette)
         assert copy.events() == [] and copy.sources() == {} and len(copy.timeline()) == 1
 
 
-def test_a_cassette_without_blobs_imports_its_events_but_not_its_sources(db_path: Path, tmp_path: Path) -> None:
-    cassette = small_cassette(db_path)
+def test_a_cassette_without_blobs_imports_its_events_but_not_its_sources(store_target: str) -> None:
+    cassette = small_cassette(store_target)
     del cassette["blobs"]
-    with RecordingStore(tmp_path / "other.db") as store:
+    with RecordingStore(store_target) as store:
         copy = import_json(store, cassette)
         assert len(copy.events()) == 4 and copy.sources() == {}
 
@@ -293,9 +294,9 @@ def test_a_cassette_with_a_malformed_event_or_source_is_refused_and_stores_nothi
     assert rows(target) == before
 
 
-def test_the_trace_of_a_small_recording_names_its_crash_and_its_source(db_path: Path, tmp_path: Path) -> None:
-    small_cassette(db_path)
-    with read_trace(1, db_path, tmp_path / "trace.zip") as archive:
+def test_the_trace_of_a_small_recording_names_its_crash_and_its_source(store_target: str, tmp_path: Path) -> None:
+    small_cassette(store_target)
+    with read_trace(1, store_target, tmp_path / "trace.zip") as archive:
         events = trace_events(archive, "trace.trace")
         crash = next(e for e in events if e["type"] == "event" and e["params"]["error"]["error"]["name"] == "Crash")
         assert crash["method"] == "pageError" and crash["time"] == 7
@@ -308,8 +309,8 @@ def test_the_trace_of_a_small_recording_names_its_crash_and_its_source(db_path: 
         assert request["snapshot"]["response"]["status"] == 404 and request["snapshot"]["timings"]["wait"] == 1.5
 
 
-def test_a_request_with_bodies_and_redirects_in_the_trace(db_path: Path, tmp_path: Path) -> None:
-    with RecordingStore(db_path) as store:
+def test_a_request_with_bodies_and_redirects_in_the_trace(store_target: str, tmp_path: Path) -> None:
+    with RecordingStore(store_target) as store:
         recording = store.start(name="bodies")
         recording.record_action("navigate", value=SITE + "/", url=SITE + "/", metadata={"api": "Page.goto"})
         recording.record_event("request", {
@@ -319,7 +320,7 @@ def test_a_request_with_bodies_and_redirects_in_the_trace(db_path: Path, tmp_pat
             "request_body": '{"name": "Ada"}', "response_body": '{"id": 7}', "remote_address": "[::1]:8080",
             "redirects": [{"url": SITE + "/old", "status": 307}], "duration_ms": 12.5}, time_ms=40)
         recording.complete()
-    with read_trace(1, db_path, tmp_path / "trace.zip") as archive:
+    with read_trace(1, store_target, tmp_path / "trace.zip") as archive:
         hop, entry = (e["snapshot"] for e in trace_events(archive, "trace.network"))
         assert (hop["request"]["url"], hop["response"]["status"], hop["response"]["redirectURL"]) == (
             SITE + "/old", 307, SITE + "/api/items?page=2")
