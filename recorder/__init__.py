@@ -1,4 +1,5 @@
-"""recorder: record what a Playwright page did into SQLite, then list, show and view it.
+"""recorder: record what a Playwright page did into SQLite (or PostgreSQL), then list, show,
+view, replay and push it.
 
     from recorder import record
 
@@ -15,11 +16,15 @@ from .takeover import takeover
 from .replay import ReplayReport, StepResult, replay
 from .model import ACTION_TYPES, AgentRun, Owner, SandboxSession
 from .store import Action, Recording, RecordingStore, RecorderWarning
+from .async_store import AsyncRecording, AsyncRecordingStore
+from .push import PushResult, push
 
 __all__ = [
     "ACTION_TYPES",
     "Action",
     "AgentRun",
+    "AsyncRecording",
+    "AsyncRecordingStore",
     "DatabaseError",
     "RecorderError",
     "RecorderWarning",
@@ -28,10 +33,12 @@ __all__ = [
     "RecordingNotFound",
     "RecordingStore",
     "Owner",
+    "PushResult",
     "SandboxSession",
     "ReplayReport",
     "StepResult",
     "launch_options",
+    "push",
     "record",
     "replay",
     "takeover",

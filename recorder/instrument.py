@@ -10,12 +10,12 @@ derived from it (``.first``, ``.filter()``, ``frame_locator()`` ...) just work.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import os
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -191,23 +191,30 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
             raise RecorderError("the recording starts when the `with record(page)` block is entered")
         return self._session.recording
 
-    def _start(self) -> Session:
+    def _check_page(self) -> dict[str, Any]:
+        """Refuse a page that cannot be recorded; what is known of it (start metadata)."""
         page = self.page
         if page.is_closed():
             raise RecorderError("cannot record a closed page: record() needs an open Playwright page")
         if ATTRIBUTE in page.__dict__:
             raise RecorderError("this page is already being recorded; nest record() blocks on different pages")
         install()
+        return {**_page_metadata(page), **(self._metadata or {})}
+
+    def _open_recording(self, metadata: dict[str, Any]) -> Recording:
+        """Open the store and start the recording: waits on the database (a thread of its own
+        under the async API, so the event loop goes on)."""
         if self._store is None:
-            self._store = RecordingStore(Path(self._db) if self._db is not None else None, max_bytes=self._max_bytes)
-        metadata = {**_page_metadata(page), **(self._metadata or {})}
+            self._store = RecordingStore(self._db if self._db is not None else None, max_bytes=self._max_bytes)
         if self._recording is not None:  # e.g. a user session started with start_user_session()
             recording = self._recording
             recording.update_metadata({k: v for k, v in metadata.items() if k not in recording.user_metadata})
-        else:
-            recording = self._store.start(name=self._name, metadata=metadata, **self._references)
+            return recording
+        return self._store.start(name=self._name, metadata=metadata, **self._references)
+
+    def _begin(self, recording: Recording) -> Session:
         self._session = Session(recording, self._options, is_async=self._is_async)
-        page.recording = recording
+        self.page.recording = recording
         return self._session
 
     def _finish(self, exc: BaseException | None) -> None:
@@ -233,7 +240,7 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
     def __enter__(self) -> Any:
         if self._is_async:
             raise TypeError("this is an async page: use `async with record(page) as page:`")
-        session = self._start()
+        session = self._begin(self._open_recording(self._check_page()))
         run_sync(_register_target_engine(session, self.page))
         run_sync(session.attach(self.page))
         return self.page
@@ -249,7 +256,8 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
     async def __aenter__(self) -> Any:
         if not self._is_async:
             raise TypeError("this is a sync page: use `with record(page) as page:`")
-        session = self._start()
+        metadata = self._check_page()
+        session = self._begin(await asyncio.to_thread(self._open_recording, metadata))
         await run_async(_register_target_engine(session, self.page))
         await run_async(session.attach(self.page))
         return self.page
@@ -260,7 +268,8 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         try:
             await run_async(self._session.detach_all())
         finally:
-            self._finish(exc)
+            # Ending the recording and closing the store wait on the database: off the loop.
+            await asyncio.to_thread(self._finish, exc)
 
 
 def _engine_selectors(page: Any, is_async: bool) -> Any:

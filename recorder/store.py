@@ -46,6 +46,7 @@ from .model import (
 from .storage import open_engine
 from .storage.blobstore import BlobStore
 from .storage.engine import Connection
+from .storage.queries import QueryFlow, run
 from .storage.repository import Repository, now_iso, process_token, row_dict
 from .storage.validate import EVENT_KINDS, STATUSES, check_restorable
 from .storage.writer import RecorderWarning, Writer
@@ -211,7 +212,7 @@ class RecordingStore:
         """The recording with this id; raises ``RecordingNotFound``."""
         if not isinstance(recording_id, int) or recording_id not in _INT64:
             raise RecordingNotFound(f"no recording with id {recording_id!r} in {self.location}")
-        row = self._writer.call(lambda conn: self._repo.recording(conn, recording_id, self._owner()))
+        row = self._read(self._repo.recording(recording_id, self._owner()))
         if row is None:
             scope = f" for owner {self.owner}" if self.owner else ""
             raise RecordingNotFound(f"no recording with id {recording_id}{scope} in {self.location}")
@@ -220,14 +221,14 @@ class RecordingStore:
     def get_by_uid(self, uid: str) -> Recording:
         """The recording with this uid (its identity in every store it was pushed to);
         raises ``RecordingNotFound``."""
-        row = self._writer.call(lambda conn: self._repo.recording_by_uid(conn, uid, self._owner()))
+        row = self._read(self._repo.recording_by_uid(uid, self._owner()))
         if row is None:
             raise RecordingNotFound(f"no recording with uid {uid!r} in {self.location}")
         return Recording(self, row_dict(row), live=False)
 
     def list(self, status: str | None = None, limit: int | None = None) -> list[Recording]:
         """Recordings, newest first, optionally only those with ``status``."""
-        rows = self._writer.call(lambda conn: self._repo.recordings(conn, self._owner(), status, limit))
+        rows = self._read(self._repo.recordings(self._owner(), status, limit))
         return [Recording(self, row_dict(row), live=False) for row in rows]
 
     def blob(self, key: str) -> bytes:
@@ -240,20 +241,20 @@ class RecordingStore:
         if not isinstance(key, str) or not key:
             raise ValueError(f"a blob key is a non-empty string (an action's screenshot_key or dom_snapshot_key), not {key!r}")
 
-        return self._writer.call(lambda conn: self._blobs.read(conn, key))
+        return self._read(self._blobs.read(key))
 
     def blob_info(self, key: str) -> dict[str, Any]:
         """Media type (as ``blob()`` returns it) and sizes of a blob, without its bytes."""
-        return self._writer.call(lambda conn: self._blobs.info(conn, key))
+        return self._read(self._blobs.info(key))
 
     def stored_blob(self, key: str) -> bytes:
         """A blob's bytes as stored, before tiles are composed: a screenshot's tile manifest
         (recorder/tiles.py), a DOM snapshot's HTML."""
-        return self._writer.call(lambda conn: self._blobs.read_stored(conn, key))
+        return self._read(self._blobs.read_stored(key))
 
     def is_action_snapshot(self, key: str) -> bool:
         """Whether some action's screenshot or DOM snapshot is the blob ``key``."""
-        return self._writer.call(lambda conn: self._repo.is_action_snapshot(conn, key))
+        return self._read(self._repo.is_action_snapshot(key))
 
     def delete(self, recording_id: int) -> int:
         """Delete a recording, its actions, and the blobs nothing else uses; return blobs freed.
@@ -336,7 +337,7 @@ class RecordingStore:
     def stats(self) -> dict[str, builtins.list[dict[str, Any]]]:
         """Numbers over every recording (of this store's owner, if scoped), as ``recorder
         stats`` prints them: title -> rows."""
-        return self._writer.call(lambda conn: self._repo.stats(conn, self._owner()))
+        return self._read(self._repo.stats(self._owner()))
 
     # -- used by Recording -----------------------------------------------------------
 
@@ -346,24 +347,16 @@ class RecordingStore:
     def _call(self, job: Callable[[Connection], T]) -> T:
         return self._writer.call(job)
 
+    def _read(self, flow: QueryFlow[T]) -> T:
+        """Run a read (storage/queries.py) on the writer's connection, behind the writes queued."""
+        return self._writer.call(lambda conn: run(conn, flow))
 
-class Recording:
-    """One recorded session. Get one from ``RecordingStore.start``, ``get`` or ``list``.
 
-    Attributes mirror the ``recordings`` table: ``id``, ``name``, ``status``,
-    ``started_at``, ``completed_at``, ``failed_at``, ``duration_ms``, ``action_count``,
-    ``error`` and ``metadata`` (the caller's metadata plus ``started_at``,
-    ``completed_at``/``failed_at`` and ``error``, as in the seed model).
-    """
-
-    def __init__(self, store: RecordingStore, row: dict[str, Any], live: bool) -> None:
-        self.store = store
-        self._lock = threading.Lock()
-        self._load(row)
-        # Timing is measured with a monotonic clock from when this process started the
-        # recording; a recording loaded from disk is not recorded into by this process.
-        self._started_monotonic = time.monotonic() if live else None
-        self._next_sequence = self.action_count + 1
+class RecordingFields:
+    """What a recording's row says: ``id``, ``uid``, ``name``, ``status``, ``started_at``,
+    ``completed_at``, ``failed_at``, ``interrupted_at``, ``duration_ms``, ``action_count``,
+    ``error``, ``metadata``, ``agent_run``, ``sandbox_session``, ``owner``, ``parent_id``.
+    Shared by ``Recording`` and ``AsyncRecording`` (recorder/async_store.py)."""
 
     def _load(self, row: dict[str, Any]) -> None:
         self.id: int = row["id"]
@@ -387,7 +380,8 @@ class Recording:
         self.uid: str | None = row.get("uid")
 
     def __repr__(self) -> str:
-        return f"<Recording id={self.id} name={self.name!r} status={self.status} actions={self.action_count}>"
+        return (f"<{type(self).__name__} id={self.id} name={self.name!r} status={self.status}"
+                f" actions={self.action_count}>")
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -408,6 +402,37 @@ class Recording:
     def is_user_session(self) -> bool:
         """A user-takeover session: named ``user_takeover_...``."""
         return is_user_session_name(self.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recording's row as plain data (for JSON output)."""
+        return {
+            "id": self.id, "name": self.name, "status": self.status, "started_at": self.started_at,
+            "completed_at": self.completed_at, "failed_at": self.failed_at, "duration_ms": self.duration_ms,
+            "action_count": self.action_count, "error": self.error, "metadata": self.user_metadata,
+            "agent_run": self.agent_run.__dict__ if self.agent_run else None,
+            "sandbox_session": self.sandbox_session.__dict__ if self.sandbox_session else None,
+            "owner": self.owner.__dict__ if self.owner else None, "parent_id": self.parent_id,
+            "interrupted_at": self.interrupted_at, "uid": self.uid,
+        }
+
+
+class Recording(RecordingFields):
+    """One recorded session. Get one from ``RecordingStore.start``, ``get`` or ``list``.
+
+    Attributes mirror the ``recordings`` table: ``id``, ``name``, ``status``,
+    ``started_at``, ``completed_at``, ``failed_at``, ``duration_ms``, ``action_count``,
+    ``error`` and ``metadata`` (the caller's metadata plus ``started_at``,
+    ``completed_at``/``failed_at`` and ``error``, as in the seed model).
+    """
+
+    def __init__(self, store: RecordingStore, row: dict[str, Any], live: bool) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._load(row)
+        # Timing is measured with a monotonic clock from when this process started the
+        # recording; a recording loaded from disk is not recorded into by this process.
+        self._started_monotonic = time.monotonic() if live else None
+        self._next_sequence = self.action_count + 1
 
     def elapsed_ms(self) -> int:
         """Milliseconds since the recording started."""
@@ -555,9 +580,7 @@ class Recording:
 
     def resources(self) -> dict[str, dict[str, Any]]:
         """The resources this recording's snapshots use: URL -> {key, media_type, size, sequence}."""
-        rows = self.store._call(lambda conn: self.store._repo.resources(conn, self.id))
-        return {url: {"key": key, "media_type": media_type, "size": size, "sequence": sequence}
-                for url, key, media_type, size, sequence in rows}
+        return self.store._read(self.store._repo.resources(self.id))
 
     def last_sequence(self) -> int:
         """The sequence number of the latest action begun (0 before the first)."""
@@ -584,17 +607,13 @@ class Recording:
         """What happened around the actions, in order: dicts of the event's details plus
         ``kind``, ``action_sequence``, ``page_index`` and ``time_ms``; only one ``kind``
         (console, error, request, crash) or those of one action (its sequence) if asked."""
-        rows = self.store._call(lambda conn: self.store._repo.events(conn, self.id, kind, action))
-        return [{**json.loads(details), "kind": kind_, "action_sequence": sequence, "page_index": page,
-                 "time_ms": at} for kind_, sequence, page, at, details in rows]
+        return self.store._read(self.store._repo.events(self.id, kind, action))
 
     def event_counts(self) -> dict[int | None, dict[str, int]]:
         """Per action sequence (None: before the first action): how many console
         ``messages``, page ``errors`` (crashes included) and ``failed_requests`` (no answer,
         or a status of 400 or more) it had."""
-        rows = self.store._call(lambda conn: self.store._repo.event_counts(conn, self.id))
-        return {sequence: {"messages": messages, "errors": errors, "failed_requests": failed}
-                for sequence, messages, errors, failed in rows}
+        return self.store._read(self.store._repo.event_counts(self.id))
 
     def record_source(self, path: str, text: str) -> str:
         """Keep the text of a source file the recorded calls were made from; returns its blob key."""
@@ -611,8 +630,7 @@ class Recording:
     def sources(self) -> dict[str, dict[str, Any]]:
         """The source files kept with this recording: path -> {key, size}; read one with
         ``store.blob(key).decode()``."""
-        rows = self.store._call(lambda conn: self.store._repo.sources(conn, self.id))
-        return {path: {"key": key, "size": size} for path, key, size in rows}
+        return self.store._read(self.store._repo.sources(self.id))
 
     # -- ending ----------------------------------------------------------------------
 
@@ -650,7 +668,7 @@ class Recording:
 
     def refresh(self) -> Recording:
         """Reload this recording's row from the database."""
-        self._load(row_dict(self.store._call(lambda conn: self.store._repo.recording(conn, self.id))))
+        self._load(row_dict(self.store._read(self.store._repo.recording(self.id))))
         return self
 
     # -- reading ---------------------------------------------------------------------
@@ -664,23 +682,8 @@ class Recording:
         return list(self.iter_timeline(after_sequence, limit))
 
     def iter_timeline(self, after_sequence: int | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
-        rows = self.store._call(lambda conn: self.store._repo.actions(conn, self.id, after_sequence, limit))
-        for row in rows:
-            item = row_dict(row)
-            item["metadata"] = json.loads(item["metadata"] or "{}")
-            yield item
+        yield from self.store._read(self.store._repo.actions(self.id, after_sequence, limit))
 
-    def to_dict(self) -> dict[str, Any]:
-        """The recording's row as plain data (for JSON output)."""
-        return {
-            "id": self.id, "name": self.name, "status": self.status, "started_at": self.started_at,
-            "completed_at": self.completed_at, "failed_at": self.failed_at, "duration_ms": self.duration_ms,
-            "action_count": self.action_count, "error": self.error, "metadata": self.user_metadata,
-            "agent_run": self.agent_run.__dict__ if self.agent_run else None,
-            "sandbox_session": self.sandbox_session.__dict__ if self.sandbox_session else None,
-            "owner": self.owner.__dict__ if self.owner else None, "parent_id": self.parent_id,
-            "interrupted_at": self.interrupted_at, "uid": self.uid,
-        }
 
 
 

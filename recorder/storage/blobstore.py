@@ -24,6 +24,7 @@ from typing import Any
 from .. import blobs, tiles
 from ..errors import RecordingNotFound
 from .engine import Connection, Engine
+from .queries import QueryFlow, run
 
 # Every blob key a recording uses directly (a delta's base and a screenshot's tiles are
 # reached through these): (recording_id, key) rows.
@@ -211,37 +212,39 @@ class BlobStore:
 
     # -- reading ---------------------------------------------------------------------
 
-    def read(self, conn: Connection, key: str) -> bytes:
+    def read(self, key: str) -> QueryFlow[bytes]:
         """A blob's bytes as captured; a screenshot composed from its tiles into a JPEG."""
-        data = self.read_stored(conn, key)
-        if media_type(conn, key) == tiles.MEDIA_TYPE:
-            return tiles.compose(data, lambda tile: self.read_stored(conn, tile))
+        found = yield ("SELECT media_type FROM blobs WHERE key = ?", (key,))
+        data = yield from self.read_stored(key)
+        if found and found[0][0] == tiles.MEDIA_TYPE:
+            pieces = {}
+            for tile in dict.fromkeys(tiles.tile_keys(data)):
+                pieces[tile] = yield from self.read_stored(tile)
+            return tiles.compose(data, pieces.__getitem__)
         return data
 
-    def read_stored(self, conn: Connection, key: str) -> bytes:
+    def read_stored(self, key: str) -> QueryFlow[bytes]:
         """A blob's bytes as stored before tiling is undone: a screenshot's tile manifest."""
         chain = []
         current: str | None = key
         while current is not None:
-            row = conn.execute("SELECT codec, base_key, data FROM blobs WHERE key = ?", (current,)).fetchone()
-            if row is None:
+            found = yield ("SELECT codec, base_key, data FROM blobs WHERE key = ?", (current,))
+            if not found:
                 what = "blob" if current == key else f"base blob {current} of blob"
                 raise RecordingNotFound(f"no {what} with key {key} in {self.engine.location}")
-            chain.append(row)
-            current = row[1]
+            chain.append(found[0])
+            current = found[0][1]
         data: bytes | None = None
         for codec, _, stored in reversed(chain):
             data = blobs.decode(codec, bytes(stored), base=data)
         assert data is not None
         return data
 
-    def info(self, conn: Connection, key: str) -> dict[str, Any]:
-        row = conn.execute(
-            "SELECT key, media_type, codec, base_key, size, stored_size FROM blobs WHERE key = ?", (key,)
-        ).fetchone()
-        if row is None:
+    def info(self, key: str) -> QueryFlow[dict[str, Any]]:
+        found = yield ("SELECT key, media_type, codec, base_key, size, stored_size FROM blobs WHERE key = ?", (key,))
+        if not found:
             raise RecordingNotFound(f"no blob with key {key} in {self.engine.location}")
-        info = {name: row[index] for index, name in enumerate(
+        info = {name: found[0][index] for index, name in enumerate(
             ("key", "media_type", "codec", "base_key", "size", "stored_size"))}
         if info["media_type"] == tiles.MEDIA_TYPE:
             info["media_type"], info["stored_as"] = "image/jpeg", "tiles"
@@ -267,7 +270,7 @@ class BlobStore:
                     continue
                 if media_type(conn, key) == tiles.MEDIA_TYPE:
                     # Read the manifest while its delta base still exists, then release its tiles.
-                    for tile in set(tiles.tile_keys(self.read_stored(conn, key))):
+                    for tile in set(tiles.tile_keys(run(conn, self.read_stored(key)))):
                         conn.execute("UPDATE blobs SET refs = refs - 1 WHERE key = ?", (tile,))
                         freed += conn.execute("DELETE FROM blobs WHERE key = ? AND refs <= 0", (tile,)).rowcount
                 row = conn.execute("DELETE FROM blobs WHERE key = ? RETURNING base_key", (key,)).fetchone()
@@ -291,7 +294,7 @@ class BlobStore:
         tile_refs: dict[str, int] = {}
         for (key,) in conn.execute("SELECT key FROM blobs WHERE media_type = ?", (tiles.MEDIA_TYPE,)).fetchall():
             if key in reachable:
-                for tile in set(tiles.tile_keys(self.read_stored(conn, key))):
+                for tile in set(tiles.tile_keys(run(conn, self.read_stored(key)))):
                     tile_refs[tile] = tile_refs.get(tile, 0) + 1
         doomed = set()
         for (key,) in conn.execute("SELECT key FROM blobs").fetchall():

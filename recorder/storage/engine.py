@@ -53,6 +53,11 @@ class Engine(ABC):
         needed); raises ``DatabaseError`` naming the problem."""
 
     @abstractmethod
+    async def connect_async(self) -> Any:
+        """An async connection for reads (storage/queries.py ``AsyncConnection``) to a
+        database brought up to date as ``connect`` does; raises ``DatabaseError``."""
+
+    @abstractmethod
     def begin(self, conn: Connection) -> None:
         """Start a write transaction (writers take turns)."""
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from .blobstore import BLOB_USES, BlobStore
 from .engine import Connection, Engine
+from .queries import QueryFlow
 
 EVENT_COLUMNS = ("kind", "action_sequence", "page_index", "time_ms")
 ACTION_COLUMNS = ("id", "type", "sequence", "timestamp_ms", "duration_ms", "selector", "value", "url", "status",
@@ -51,16 +52,21 @@ class Repository:
         return int(conn.execute(f"INSERT INTO recordings ({columns}) VALUES ({marks}) RETURNING id",
                                 tuple(row.values())).fetchone()[0])
 
-    def recording(self, conn: Connection, recording_id: int, owner: dict[str, str] | None = None) -> Any:
-        where, params = _owner_filter(owner)
-        return conn.execute(f"SELECT * FROM recordings WHERE id = ? AND {where}", (recording_id, *params)).fetchone()
+    # Reads are query flows (storage/queries.py): the same for the writer's connection and
+    # an async one.
 
-    def recording_by_uid(self, conn: Connection, uid: str, owner: dict[str, str] | None = None) -> Any:
+    def recording(self, recording_id: int, owner: dict[str, str] | None = None) -> QueryFlow[Any]:
         where, params = _owner_filter(owner)
-        return conn.execute(f"SELECT * FROM recordings WHERE uid = ? AND {where}", (uid, *params)).fetchone()
+        found = yield (f"SELECT * FROM recordings WHERE id = ? AND {where}", (recording_id, *params))
+        return found[0] if found else None
 
-    def recordings(self, conn: Connection, owner: dict[str, str] | None = None, status: str | None = None,
-                   limit: int | None = None) -> list[Any]:
+    def recording_by_uid(self, uid: str, owner: dict[str, str] | None = None) -> QueryFlow[Any]:
+        where, params = _owner_filter(owner)
+        found = yield (f"SELECT * FROM recordings WHERE uid = ? AND {where}", (uid, *params))
+        return found[0] if found else None
+
+    def recordings(self, owner: dict[str, str] | None = None, status: str | None = None,
+                   limit: int | None = None) -> QueryFlow[list[Any]]:
         where, params = _owner_filter(owner)
         sql = f"SELECT * FROM recordings WHERE {where}"
         if status:
@@ -70,7 +76,7 @@ class Repository:
         if limit:
             sql += " LIMIT ?"
             params.append(limit)
-        return conn.execute(sql, params).fetchall()
+        return (yield (sql, params))
 
     def recording_ids_started_before(self, conn: Connection, cutoff: str, statuses: Sequence[str],
                                      owner: dict[str, str] | None = None) -> list[int]:
@@ -143,19 +149,25 @@ class Repository:
         conn.execute("UPDATE actions SET dom_snapshot_key = ? WHERE recording_id = ? AND sequence = ?"
                      " AND dom_snapshot_key IS NULL", (key, recording_id, sequence))
 
-    def actions(self, conn: Connection, recording_id: int, after_sequence: int | None,
-                limit: int | None) -> list[Any]:
+    def actions(self, recording_id: int, after_sequence: int | None,
+                limit: int | None) -> QueryFlow[list[dict[str, Any]]]:
+        """The timeline: each action a dict of its columns, ``metadata`` parsed."""
         sql = (f"SELECT {', '.join(ACTION_COLUMNS)} FROM actions WHERE recording_id = ? AND sequence > ?"
                " ORDER BY sequence")
         params: list[Any] = [recording_id, after_sequence or 0]
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return conn.execute(sql, params).fetchall()
+        actions = []
+        for row in (yield (sql, params)):
+            item = row_dict(row)
+            item["metadata"] = json.loads(item["metadata"] or "{}")
+            actions.append(item)
+        return actions
 
-    def is_action_snapshot(self, conn: Connection, key: str) -> bool:
-        return conn.execute("SELECT 1 FROM actions WHERE screenshot_key = ? OR dom_snapshot_key = ? LIMIT 1",
-                            (key, key)).fetchone() is not None
+    def is_action_snapshot(self, key: str) -> QueryFlow[bool]:
+        return bool((yield ("SELECT 1 FROM actions WHERE screenshot_key = ? OR dom_snapshot_key = ? LIMIT 1",
+                            (key, key))))
 
     # -- resources, sources, events ----------------------------------------------------
 
@@ -168,9 +180,12 @@ class Repository:
             " blob_key = excluded.blob_key, size = excluded.size",
             (recording_id, url, media_type, key, len(data), sequence))
 
-    def resources(self, conn: Connection, recording_id: int) -> list[Any]:
-        return conn.execute("SELECT url, blob_key, media_type, size, sequence FROM resources WHERE recording_id = ?"
-                            " ORDER BY url", (recording_id,)).fetchall()
+    def resources(self, recording_id: int) -> QueryFlow[dict[str, dict[str, Any]]]:
+        """URL -> {key, media_type, size, sequence}."""
+        rows = yield ("SELECT url, blob_key, media_type, size, sequence FROM resources WHERE recording_id = ?"
+                      " ORDER BY url", (recording_id,))
+        return {url: {"key": key, "media_type": media_type, "size": size, "sequence": sequence}
+                for url, key, media_type, size, sequence in rows}
 
     def put_source(self, conn: Connection, recording_id: int, path: str, key: str, data: bytes, size: int) -> None:
         self.blobs.put_whole(conn, key, data, "text/plain; charset=utf-8")
@@ -179,30 +194,37 @@ class Repository:
             " ON CONFLICT (recording_id, path) DO UPDATE SET blob_key = excluded.blob_key, size = excluded.size",
             (recording_id, path, key, size))
 
-    def sources(self, conn: Connection, recording_id: int) -> list[Any]:
-        return conn.execute("SELECT path, blob_key, size FROM sources WHERE recording_id = ? ORDER BY path",
-                            (recording_id,)).fetchall()
+    def sources(self, recording_id: int) -> QueryFlow[dict[str, dict[str, Any]]]:
+        """path -> {key, size}."""
+        rows = yield ("SELECT path, blob_key, size FROM sources WHERE recording_id = ? ORDER BY path",
+                      (recording_id,))
+        return {path: {"key": key, "size": size} for path, key, size in rows}
 
     def insert_event(self, conn: Connection, recording_id: int, action_sequence: int | None, page_index: int,
                      kind: str, time_ms: int, details: str) -> None:
         conn.execute("INSERT INTO events (recording_id, action_sequence, page_index, kind, time_ms, details)"
                      " VALUES (?, ?, ?, ?, ?, ?)", (recording_id, action_sequence, page_index, kind, time_ms, details))
 
-    def events(self, conn: Connection, recording_id: int, kind: str | None, action: int | None) -> list[Any]:
+    def events(self, recording_id: int, kind: str | None, action: int | None) -> QueryFlow[list[dict[str, Any]]]:
+        """Each event's details with its kind, action_sequence, page_index and time_ms."""
         where: list[str] = ["recording_id = ?"]
         params: list[Any] = [recording_id]
         for column, wanted in (("kind", kind), ("action_sequence", action)):
             if wanted is not None:
                 where.append(f"{column} = ?")
                 params.append(wanted)
-        return conn.execute(f"SELECT kind, action_sequence, page_index, time_ms, details FROM events"
-                            f" WHERE {' AND '.join(where)} ORDER BY time_ms, id", params).fetchall()
+        rows = yield (f"SELECT kind, action_sequence, page_index, time_ms, details FROM events"
+                      f" WHERE {' AND '.join(where)} ORDER BY time_ms, id", params)
+        return [{**json.loads(details), "kind": kind_, "action_sequence": sequence, "page_index": page,
+                 "time_ms": at} for kind_, sequence, page, at, details in rows]
 
-    def event_counts(self, conn: Connection, recording_id: int) -> list[Any]:
-        """(action_sequence, console messages, page errors, failed requests) per action."""
-        return conn.execute(
+    def event_counts(self, recording_id: int) -> QueryFlow[dict[int | None, dict[str, int]]]:
+        """Per action: {messages, errors, failed_requests}."""
+        rows = yield (
             f"SELECT action_sequence, {_count(_CONSOLE)}, {_count(_PAGE_ERROR)}, {_count(self.failed_request('details'))}"
-            " FROM events WHERE recording_id = ? GROUP BY action_sequence", (recording_id,)).fetchall()
+            " FROM events WHERE recording_id = ? GROUP BY action_sequence", (recording_id,))
+        return {sequence: {"messages": messages, "errors": errors, "failed_requests": failed}
+                for sequence, messages, errors, failed in rows}
 
     def failed_request(self, column: str) -> str:
         """SQL: whether an event is a request that failed or got a status of 400 or more."""
@@ -248,7 +270,7 @@ class Repository:
 
     # -- numbers over every recording --------------------------------------------------
 
-    def stats(self, conn: Connection, owner: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    def stats(self, owner: dict[str, str] | None = None) -> QueryFlow[dict[str, list[dict[str, Any]]]]:
         """The tables ``recorder stats`` prints, each one query."""
         engine = self.engine
         where, params = _owner_filter(owner, "r.")
@@ -280,8 +302,10 @@ class Repository:
                 f" FROM events {scoped.format(table='events')} AND {failed}"
                 " GROUP BY request ORDER BY failures DESC LIMIT 10"),
         }
-        return {title: [row_dict(row) for row in conn.execute(sql, params).fetchall()]
-                for title, sql in queries.items()}
+        results = {}
+        for title, sql in queries.items():
+            results[title] = [row_dict(row) for row in (yield (sql, params))]
+        return results
 
 
 _CONSOLE = "kind = 'console'"

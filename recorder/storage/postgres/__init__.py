@@ -7,8 +7,10 @@ connection, owned by its writer thread, as a SQLite store does.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
+from collections.abc import Sequence
 import zlib
 from datetime import datetime, timezone
 from typing import Any
@@ -57,6 +59,26 @@ class PostgresEngine(Engine):
             raw.close()
             raise
         return conn
+
+    async def connect_async(self) -> _AsyncPostgres:
+        from psycopg_pool import AsyncConnectionPool
+
+        # Migrated and checked as a store would, with its clear errors (in a thread).
+        await asyncio.to_thread(lambda: self.connect().close())  # type: ignore[attr-defined]
+
+        async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
+            set_json_loads(_as_text, context=conn)
+
+        pool = AsyncConnectionPool(
+            self.url, min_size=1, max_size=4, open=False, configure=configure, name="recorder",
+            kwargs={"autocommit": True, "row_factory": _rows, "connect_timeout": CONNECT_TIMEOUT_S,
+                    "application_name": "recorder"})
+        try:
+            await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+        except Exception as exc:
+            await pool.close()
+            raise DatabaseError(f"cannot connect to {self.location}: {_first_line(exc)}") from None
+        return _AsyncPostgres(pool, self.location)
 
     def begin(self, conn: Connection) -> None:
         conn.execute("BEGIN")
@@ -107,6 +129,25 @@ class _Connection:
 
     def close(self) -> None:
         self.raw.close()
+
+
+class _AsyncPostgres:
+    """A small psycopg_pool of async connections, for reads that may run side by side."""
+
+    def __init__(self, pool: Any, location: str) -> None:
+        self.pool = pool
+        self.location = location
+
+    async def fetchall(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        try:
+            async with self.pool.connection() as conn:
+                cursor = await conn.execute(_placeholders(sql), tuple(parameters))
+                return list(await cursor.fetchall())
+        except psycopg.Error as exc:
+            raise DatabaseError(f"could not read {self.location}: {_first_line(exc)}") from None
+
+    async def close(self) -> None:
+        await self.pool.close()
 
 
 @functools.lru_cache(maxsize=512)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ...errors import DatabaseError
 from ..engine import Connection, Engine
@@ -39,6 +42,15 @@ class SQLiteEngine(Engine):
             raise DatabaseError(f"cannot open {path} as a recorder database: {exc}") from None
         return conn  # type: ignore[return-value]
 
+    async def connect_async(self) -> _AsyncSQLite:
+        import aiosqlite
+
+        # Created, migrated and checked as a store would (a few ms, in a thread).
+        await asyncio.to_thread(lambda: self.connect().close())  # type: ignore[attr-defined]
+        conn = await aiosqlite.connect(self.path, timeout=30)
+        conn.row_factory = sqlite3.Row
+        return _AsyncSQLite(conn)
+
     def begin(self, conn: Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")  # the write lock now: writers take turns, never deadlock
 
@@ -64,3 +76,20 @@ class SQLiteEngine(Engine):
 
     def json_number(self, column: str, field: str) -> str:
         return f"json_extract({column}, '$.{field}')"
+
+
+class _AsyncSQLite:
+    """aiosqlite, for reads: one connection on its own thread."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    async def fetchall(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        try:
+            async with self.conn.execute(sql, tuple(parameters)) as cursor:
+                return list(await cursor.fetchall())
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"could not read {self.conn}: {exc}") from None
+
+    async def close(self) -> None:
+        await self.conn.close()

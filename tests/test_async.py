@@ -1,0 +1,158 @@
+"""Async code records and reads without recorder ever waiting on its database inside the
+event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recorder import AsyncRecordingStore, RecordingStore, launch_options, record
+from recorder.errors import RecordingNotFound
+
+# A frame of the loop's thread inside one of these means it is blocked waiting.
+_WAITS = {("_base.py", "result"), ("threading.py", "wait"), ("threading.py", "join"),
+          ("threading.py", "_wait_for_tstate_lock")}
+_RECORDER = str(Path(__import__("recorder").__file__).parent)
+
+
+class LoopWatcher:
+    """Samples the event loop thread's stack every millisecond from another thread and keeps
+    each sample where the loop is blocked waiting (a future's result, a lock, a join) with
+    recorder's code on the stack: recorder waiting on its writer inside the loop."""
+
+    def __init__(self, loop_thread: int) -> None:
+        self.loop_thread = loop_thread
+        self.blocked: list[str] = []
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> LoopWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.001):
+            frame = sys._current_frames().get(self.loop_thread)
+            self.samples += 1
+            stack = []
+            while frame is not None:
+                stack.append((frame.f_code.co_filename, frame.f_code.co_name, frame.f_lineno))
+                frame = frame.f_back
+            # (Starting a thread waits for it to run: that is no wait on the database.)
+            waiting = any((Path(file).name, name) in _WAITS for file, name, _ in stack[:3]) \
+                and not any((Path(file).name, name) == ("threading.py", "start") for file, name, _ in stack)
+            ours = [f"{file}:{line} {name}" for file, name, line in stack if file.startswith(_RECORDER)]
+            if waiting and ours:
+                self.blocked.append(ours[0])
+
+
+def test_async_recordings_never_wait_on_the_database_inside_the_loop(server: str, tmp_path: Path,
+                                                                      run_async: Any) -> None:
+    slow: list[str] = []
+
+    class SlowCallbacks(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "took" in record.getMessage():
+                slow.append(record.getMessage())
+
+    async def one_agent(browser: Any, number: int) -> int:
+        page = await browser.new_page()
+        async with record(page, db=tmp_path / "agents.db", name=f"agent_{number}") as page:
+            await page.goto(f"{server}/app.html")
+            for step in range(5):
+                await page.get_by_label("Name").fill(f"agent {number} step {step}")
+                await page.get_by_role("button", name="Save").click()
+        await page.close()
+        return page.recording.id
+
+    async def scenario() -> tuple[list[int], LoopWatcher]:
+        from playwright.async_api import async_playwright
+
+        loop = asyncio.get_running_loop()
+        loop.set_debug(True)
+        loop.slow_callback_duration = 0.1
+        handler = SlowCallbacks()
+        logging.getLogger("asyncio").addHandler(handler)
+        try:
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(**launch_options())
+                with LoopWatcher(threading.get_ident()) as watcher:
+                    ids = await asyncio.gather(*(one_agent(browser, n) for n in range(4)))
+                    # ... and reading while others may write
+                    async with AsyncRecordingStore(tmp_path / "agents.db") as store:
+                        listed = await store.list()
+                        timelines = [await r.timeline() for r in listed]
+                await browser.close()
+        finally:
+            logging.getLogger("asyncio").removeHandler(handler)
+        assert sorted(r.id for r in listed) == sorted(ids) and all(len(t) == 11 for t in timelines)
+        return ids, watcher
+
+    ids, watcher = run_async(scenario())
+    assert watcher.samples > 100
+    assert watcher.blocked == [], f"the loop waited inside recorder: {sorted(set(watcher.blocked))}"
+    recorder_slow = [message for message in slow if _RECORDER in message]
+    assert recorder_slow == [], recorder_slow
+    with RecordingStore(tmp_path / "agents.db") as store:
+        assert sorted(r.status for r in store.list()) == ["completed"] * 4
+        assert all(store.get(i).action_count == 11 for i in ids)
+
+
+def test_the_async_store_reads_what_the_sync_store_wrote(store_target: str, run_async: Any) -> None:
+    with RecordingStore(store_target) as store:
+        recording = store.start(name="written", metadata={"k": "v"}, owner="alice")
+        recording.record_action("navigate", url="http://127.0.0.1/", dom_snapshot="<html><p>hi</p></html>")
+        recording.record_action("click", selector="#go", metadata={"api": "Page.click"})
+        recording.record_event("console", {"level": "log", "text": "hello"}, action_sequence=2)
+        recording.record_source("/tmp/agent.py", "page.click('#go')\n")
+        recording.complete()
+        store.flush()
+        expected = store.get(recording.id)
+        timeline, events, sources = expected.timeline(), expected.events(), expected.sources()
+        snapshot = store.blob(timeline[0]["dom_snapshot_key"])
+
+    async def read() -> None:
+        async with AsyncRecordingStore(store_target) as store:
+            [found] = await store.list()
+            assert found.to_dict() == expected.to_dict() and found.metadata == expected.metadata
+            assert await found.timeline() == timeline and await found.timeline(after_sequence=1) == timeline[1:]
+            assert await found.events() == events and await found.events("console", action=2) == events
+            assert await found.sources() == sources and await found.event_counts() == {2: {
+                "messages": 1, "errors": 0, "failed_requests": 0}}
+            assert (await store.get_by_uid(expected.uid)).id == expected.id
+            assert await store.blob(timeline[0]["dom_snapshot_key"]) == snapshot
+            assert [r.id for r in await store.for_owner(user_id="bob").list()] == []
+            with pytest.raises(RecordingNotFound, match="no recording with id 424242"):
+                await store.get(424242)
+            # Reads side by side on one store
+            results = await asyncio.gather(*(found.timeline() for _ in range(8)))
+            assert all(result == timeline for result in results)
+
+    run_async(read())
+
+
+def test_the_async_store_must_be_opened_and_names_a_missing_server(run_async: Any) -> None:
+    from recorder.errors import DatabaseError, RecorderError
+
+    async def scenario() -> None:
+        store = AsyncRecordingStore("postgresql://reader:secret@127.0.0.1:9/none")
+        with pytest.raises(RecorderError, match="not open"):
+            await store.list()
+        started = time.monotonic()
+        with pytest.raises(DatabaseError, match=r"cannot connect to postgresql://reader:\*\*\*@127.0.0.1:9/none"):
+            await store.open()
+        assert time.monotonic() - started < 15
+
+    run_async(scenario())
