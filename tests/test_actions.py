@@ -247,12 +247,12 @@ def test_redact_option_hides_configured_fields(page: Page, server: str, db_path:
         assert b"4242424242424242" not in path.read_bytes()
 
 
-def test_snapshots_decode_to_an_image_and_html_with_the_typed_text(page: Page, server: str, db_path: Path) -> None:
+def test_snapshots_decode_to_an_image_and_html_with_the_typed_text(page: Page, server: str, store_target: str) -> None:
     page.goto(server + "/app.html")
-    with record(page, db=db_path) as page:
+    with record(page, db=store_target) as page:
         page.get_by_label("Name").fill("Grace Hopper ✓ 🚀")
         page.locator("#notes").fill("a note\nover lines")
-    with RecordingStore(db_path) as store:
+    with RecordingStore(store_target) as store:
         name, notes = store.get(page.recording.id).timeline()
         html = store.blob(notes["dom_snapshot_key"]).decode()
         image = Image.open(io.BytesIO(store.blob(name["screenshot_key"])))

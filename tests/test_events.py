@@ -91,27 +91,30 @@ def recording_events(db_path: Path) -> list[dict[str, Any]]:
         return store.list()[0].events()
 
 
-def test_show_and_stats_count_messages_errors_and_failed_requests(page: Page, server: str, db_path: Path) -> None:
-    with record(page, db=db_path) as page:
+def test_show_and_stats_count_messages_errors_and_failed_requests(page: Page, server: str, store_target: str) -> None:
+    with record(page, db=store_target) as page:
         page.goto(f"{server}/events/index.html")
         click_and_wait(page, "#log")
         click_and_wait(page, "#missing")
     runner = CliRunner()
-    shown = runner.invoke(main, ["show", str(page.recording.id), "--db", str(db_path)])
+    shown = runner.invoke(main, ["show", str(page.recording.id), "--db", store_target])
     assert shown.exit_code == 0, shown.output
     rows = {line.split()[0]: line for line in shown.output.splitlines() if line[:1].isdigit()}
     assert rows["2"].endswith("2 msgs")
     # "Failed to load resource" for each, and "unreachable as expected"
     assert rows["3"].endswith("3 msgs, 2 failed reqs")
 
-    as_json = json.loads(runner.invoke(main, ["show", str(page.recording.id), "--db", str(db_path), "--json"]).output)
+    as_json = json.loads(runner.invoke(main, ["show", str(page.recording.id), "--db", store_target, "--json"]).output)
     kinds = {(e["kind"], e["action_sequence"]) for e in as_json["events"]}
     assert ("console", 2) in kinds and ("request", 3) in kinds
 
-    stats = json.loads(runner.invoke(main, ["stats", "--db", str(db_path), "--json"]).output)
+    stats = json.loads(runner.invoke(main, ["stats", "--db", store_target, "--json"]).output)
     [totals] = stats["page errors and failed requests"]
-    assert totals["failed_requests"] == 2 and totals["page_errors"] == 0
     failing = {row["request"]: row for row in stats["requests that fail most"]}
+    # The browser's own favicon request (a 404 here) is recorded when it ends before the
+    # recording does, which it may or may not: counted apart.
+    favicon = 1 if f"GET {server}/favicon.ico" in failing else 0
+    assert totals["failed_requests"] - favicon == 2 and totals["page_errors"] == 0
     assert failing[f"GET {server}/events/missing.json"]["example"] == 404
 
 
