@@ -303,9 +303,9 @@ def concurrency(target: Target, writers: int, actions: int, shots_dir: Path) -> 
     seconds = max(committed) - go if len(committed) == writers else None
     return {
         "writers": writers, "actions_each": actions,
-        "seconds_committed": round(seconds, 1) if seconds else None,
+        "seconds_committed": round(seconds, 2) if seconds else None,
         "actions_per_second": round(writers * actions / seconds) if seconds else None,
-        "seconds_closed": round(max(closed) - go, 1) if len(closed) == writers else None,
+        "seconds_closed": round(max(closed) - go, 2) if len(closed) == writers else None,
         "missing_actions": writers * actions - present,
         "recordings": len(rows),
         "bad_sequences": sum(not (n == distinct == actions and low == 1 and high == actions)
@@ -388,7 +388,7 @@ ROWS: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
     ("kills", "SIGKILLs of a recording process", lambda k: _n(k["kills"])),
     ("kills", "recording `interrupted` on reopen", lambda k: f"{k['interrupted']}/{k['kills']}"
      + ("" if k["interrupted"] == k["kills"] else "  FAIL")),
-    ("kills", "rows consistent (sqlite: + integrity_check)", lambda k: f"{k['intact']}/{k['kills']}"
+    ("kills", "rows consistent (SQLite: + integrity_check)", lambda k: f"{k['intact']}/{k['kills']}"
      + ("" if k["intact"] == k["kills"] else "  FAIL")),
     ("kills", "actions kept / required",
      lambda k: f"{k['actions_kept']:,} / {k['actions_required']:,}"),
