@@ -1,4 +1,6 @@
-"""The `recorder` command, driven through click's CliRunner on real database files."""
+"""The `recorder` command, driven through click's CliRunner on real databases: what reads and
+writes recordings on SQLite files and PostgreSQL (``--db URL``), the command line itself on
+SQLite."""
 
 from __future__ import annotations
 
@@ -16,9 +18,9 @@ from recorder.cli import main
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4
 
 
-@pytest.fixture
-def recorded_db(db_path: Path) -> Path:
-    with RecordingStore(db_path) as store:
+def fill(target: str | Path) -> None:
+    """Two recordings: 1 "first" completed, 2 "checkout ✓" failed with a screenshot."""
+    with RecordingStore(target) as store:
         first = store.start(name="first")
         first.record_action("navigate", value="http://127.0.0.1/", url="http://127.0.0.1/")
         first.complete()
@@ -26,7 +28,20 @@ def recorded_db(db_path: Path) -> Path:
         second.record_action("click", selector='get_by_role("button", name="Pay")', screenshot=JPEG)
         second.record_action("type", selector="#card", value=None, metadata={"redacted": True})
         second.fail("AssertionError: total was 0")
+
+
+@pytest.fixture
+def recorded_db(db_path: Path) -> Path:
+    """A SQLite file holding ``fill``'s recordings (for what only concerns the command line)."""
+    fill(db_path)
     return db_path
+
+
+@pytest.fixture
+def recorded(store_target: str) -> str:
+    """``fill``'s recordings on each engine: a SQLite path or a PostgreSQL URL for --db."""
+    fill(store_target)
+    return store_target
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -40,8 +55,8 @@ def test_every_command_has_help() -> None:
         assert code == 0 and "Usage:" in out
 
 
-def test_list_shows_recordings_newest_first(recorded_db: Path) -> None:
-    code, out, _ = invoke("list", "--db", str(recorded_db))
+def test_list_shows_recordings_newest_first(recorded: str) -> None:
+    code, out, _ = invoke("list", "--db", recorded)
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["ID", "NAME", "STATUS"]
@@ -49,32 +64,32 @@ def test_list_shows_recordings_newest_first(recorded_db: Path) -> None:
     assert "first" in lines[2] and "completed" in lines[2]
 
 
-def test_list_json_and_status_filter(recorded_db: Path) -> None:
-    code, out, _ = invoke("list", "--db", str(recorded_db), "--json", "--status", "failed")
+def test_list_json_and_status_filter(recorded: str) -> None:
+    code, out, _ = invoke("list", "--db", recorded, "--json", "--status", "failed")
     assert code == 0
     assert [r["name"] for r in json.loads(out)] == ["checkout ✓"]
 
 
-def test_show_prints_the_timeline_with_redaction_and_error(recorded_db: Path) -> None:
-    code, out, _ = invoke("show", "2", "--db", str(recorded_db))
+def test_show_prints_the_timeline_with_redaction_and_error(recorded: str) -> None:
+    code, out, _ = invoke("show", "2", "--db", recorded)
     assert code == 0
     assert "AssertionError: total was 0" in out
     assert 'get_by_role("button", name="Pay")' in out
     assert "[redacted]" in out
 
 
-def test_show_json_has_the_timeline(recorded_db: Path) -> None:
-    code, out, _ = invoke("show", "2", "--db", str(recorded_db), "--json")
+def test_show_json_has_the_timeline(recorded: str) -> None:
+    code, out, _ = invoke("show", "2", "--db", recorded, "--json")
     data = json.loads(out)
     assert code == 0 and data["status"] == "failed"
     assert [a["sequence"] for a in data["timeline"]] == [1, 2]
     assert data["timeline"][0]["screenshot_key"]
 
 
-def test_blob_writes_the_original_bytes(recorded_db: Path, tmp_path: Path) -> None:
-    key = RecordingStore(recorded_db).get(2).timeline()[0]["screenshot_key"]
+def test_blob_writes_the_original_bytes(recorded: str, tmp_path: Path) -> None:
+    key = RecordingStore(recorded).get(2).timeline()[0]["screenshot_key"]
     target = tmp_path / "shot.jpg"
-    code, _, err = invoke("blob", key, "--db", str(recorded_db), "-o", str(target))
+    code, _, err = invoke("blob", key, "--db", recorded, "-o", str(target))
     assert code == 0 and "image/jpeg" in err
     assert target.read_bytes() == JPEG
 
@@ -86,8 +101,8 @@ def test_blob_writes_the_original_bytes(recorded_db: Path, tmp_path: Path) -> No
         (["blob", "abc", "-o", "-"], "no blob with key abc"),
     ],
 )
-def test_unknown_ids_are_one_line_errors(recorded_db: Path, args: list[str], message: str) -> None:
-    code, out, err = invoke(*args, "--db", str(recorded_db))
+def test_unknown_ids_are_one_line_errors(recorded: str, args: list[str], message: str) -> None:
+    code, out, err = invoke(*args, "--db", recorded)
     assert code == 1 and message in err and "Traceback" not in err + out
 
 
@@ -105,8 +120,8 @@ def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
     assert garbage.read_bytes() == b"this is not sqlite" * 100
 
 
-def test_db_defaults_to_recorder_db_env(recorded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RECORDER_DB", str(recorded_db))
+def test_db_defaults_to_recorder_db_env(recorded: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECORDER_DB", recorded)
     code, out, _ = invoke("list")
     assert code == 0 and "checkout ✓" in out
 
@@ -126,35 +141,35 @@ def test_readme_documents_every_command() -> None:
         assert f"recorder {name}" in readme, f"README does not mention `recorder {name}`"
 
 
-def test_list_owner_shows_only_that_owners_recordings(db_path: Path) -> None:
-    with RecordingStore(db_path) as store:
+def test_list_owner_shows_only_that_owners_recordings(store_target: str) -> None:
+    with RecordingStore(store_target) as store:
         store.start(name="alice's", owner={"user_id": "alice", "account_id": "acme"})
         store.start(name="bob's", owner={"user_id": "bob", "account_id": "acme"})
-    code, out, _ = invoke("list", "--db", str(db_path), "--owner", "alice")
+    code, out, _ = invoke("list", "--db", store_target, "--owner", "alice")
     assert code == 0 and "alice's" in out and "bob's" not in out
-    code, out, _ = invoke("list", "--db", str(db_path), "--account", "acme", "--json")
+    code, out, _ = invoke("list", "--db", store_target, "--account", "acme", "--json")
     assert sorted(r["name"] for r in json.loads(out)) == ["alice's", "bob's"]
 
 
-def test_show_pages_through_the_timeline(db_path: Path) -> None:
-    with RecordingStore(db_path) as store:
+def test_show_pages_through_the_timeline(store_target: str) -> None:
+    with RecordingStore(store_target) as store:
         recording = store.start(name="long")
         for i in range(10):
             recording.record_action("click", selector=f"#b{i}")
-    code, out, _ = invoke("show", str(recording.id), "--db", str(db_path), "--after", "4", "--limit", "2", "--json")
+    code, out, _ = invoke("show", str(recording.id), "--db", store_target, "--after", "4", "--limit", "2", "--json")
     assert code == 0
     assert [a["selector"] for a in json.loads(out)["timeline"]] == ["#b4", "#b5"]
 
 
-def test_stats_summarise_statuses_slow_types_and_failing_selectors(db_path: Path) -> None:
-    with RecordingStore(db_path) as store:
+def test_stats_summarise_statuses_slow_types_and_failing_selectors(store_target: str) -> None:
+    with RecordingStore(store_target) as store:
         for name in ("one", "two"):
             recording = store.start(name=name)
             recording.record_action("click", selector="#flaky", status="error", error="Timeout 300ms exceeded.",
                                     duration_ms=300)
             recording.record_action("type", selector="#name", value="x", duration_ms=5)
             recording.fail("TimeoutError: Timeout 300ms exceeded.") if name == "one" else recording.complete()
-    code, out, _ = invoke("stats", "--db", str(db_path), "--json")
+    code, out, _ = invoke("stats", "--db", store_target, "--json")
     stats = json.loads(out)
     assert code == 0
     assert {r["status"]: r["recordings"] for r in stats["recordings by status"]} == {"failed": 1, "completed": 1}
