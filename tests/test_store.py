@@ -170,3 +170,12 @@ def test_a_missing_blob_key_is_named_not_an_assertion(store_target: str, key: ob
     with RecordingStore(store_target) as store:
         with pytest.raises(ValueError, match="blob key is a non-empty string"):
             store.blob(key)  # type: ignore[arg-type]
+
+
+def test_the_default_database_is_recorder_db(store_target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECORDER_DB", store_target)
+    with RecordingStore() as store:
+        store.start(name="by default").complete()
+        assert store.location == store_target
+    with RecordingStore(store_target) as store:
+        assert [r.name for r in store.list()] == ["by default"]
