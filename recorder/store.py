@@ -98,7 +98,8 @@ class RecordingStore:
         self.path: Path | None = getattr(self.engine, "path", None)
         self._blobs = BlobStore(self.engine, max_bytes)
         self._repo = Repository(self.engine, self._blobs)
-        self._writer = Writer(self.engine, idle=self._blobs.tile_next, setup=self._repo.mark_interrupted)
+        self._writer = Writer(self.engine, idle=self._blobs.tile_next, setup=self._repo.mark_interrupted,
+                             report_losses=self._repo.note_losses)
         self._blobs.warn = self._writer.warn
         self.owner: Owner | None = None  # set on the views for_owner() returns
         # Screenshots attached to (recording, sequence) before that action's row was
@@ -341,8 +342,9 @@ class RecordingStore:
 
     # -- used by Recording -----------------------------------------------------------
 
-    def _submit(self, job: Callable[[Connection], T], urgent: bool = False) -> Future[T]:
-        return self._writer.submit(job, urgent)
+    def _submit(self, job: Callable[[Connection], T], urgent: bool = False,
+                what: tuple[str, int] | None = None) -> Future[T]:
+        return self._writer.submit(job, urgent, what)
 
     def _call(self, job: Callable[[Connection], T]) -> T:
         return self._writer.call(job)
@@ -521,9 +523,9 @@ class Recording(RecordingFields):
                 if dom_snapshot else None
             repo.set_snapshot_keys(conn, action.recording_id, action.sequence, screenshot_key, dom_key)
 
-        store._submit(insert, urgent=True)
+        store._submit(insert, urgent=True, what=("actions", action.recording_id))
         if screenshot or dom_snapshot:
-            store._submit(store_snapshots)
+            store._submit(store_snapshots, what=("snapshots", action.recording_id))
         return action
 
     def attach_screenshot(
@@ -546,7 +548,7 @@ class Recording(RecordingFields):
                 # the action's own row is still queued behind this job
                 store._early_screenshots[(recording_id, sequence)] = (key, patch)
 
-        store._submit(update)
+        store._submit(update, what=("screenshots", recording_id))
         return key
 
     def attach_dom_snapshot(self, sequence: int, dom_snapshot: str | bytes) -> str:
@@ -560,7 +562,7 @@ class Recording(RecordingFields):
             stored = store._blobs.put(conn, recording_id, data, "dom", key=key)
             store._repo.set_dom_snapshot(conn, recording_id, sequence, stored)
 
-        store._submit(update)
+        store._submit(update, what=("snapshots", recording_id))
         return key
 
     def record_resource(self, url: str, data: bytes, media_type: str, sequence: int | None = None) -> str:
@@ -575,7 +577,7 @@ class Recording(RecordingFields):
         def insert(conn: Connection) -> None:
             store._repo.put_resource(conn, recording_id, url, media_type, key, data, sequence)
 
-        store._submit(insert)
+        store._submit(insert, what=("resources", recording_id))
         return key
 
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -601,7 +603,7 @@ class Recording(RecordingFields):
         sequence = self.last_sequence() if action_sequence is None else action_sequence
         row = (self.id, sequence or None, page_index, kind, self.elapsed_ms() if time_ms is None else time_ms,
                _json(details))
-        self.store._submit(lambda conn: self.store._repo.insert_event(conn, *row))
+        self.store._submit(lambda conn: self.store._repo.insert_event(conn, *row), what=("events", self.id))
 
     def events(self, kind: str | None = None, action: int | None = None) -> list[dict[str, Any]]:
         """What happened around the actions, in order: dicts of the event's details plus
@@ -624,7 +626,7 @@ class Recording(RecordingFields):
         def insert(conn: Connection) -> None:
             store._repo.put_source(conn, recording_id, path, key, data, len(text))
 
-        store._submit(insert)
+        store._submit(insert, what=("sources", recording_id))
         return key
 
     def sources(self) -> dict[str, dict[str, Any]]:
@@ -653,10 +655,9 @@ class Recording(RecordingFields):
                 self.completed_at = stamp
             else:
                 self.failed_at, self.error = stamp, error
-        self.store._submit(
+        self.store._writer.wait(self.store._submit(
             lambda conn: self.store._repo.finish_recording(conn, self.id, status, self.duration_ms, stamp, error),
-            urgent=True,
-        ).result()
+            urgent=True, what=("status changes", self.id)))
         # After this recording's queued snapshots: they still compress against these bases.
         self.store._submit(lambda conn: self.store._blobs.recording_ended(self.id))
 
@@ -664,7 +665,8 @@ class Recording(RecordingFields):
         """Merge ``values`` into the recording's metadata (JSON), at any status."""
         self.user_metadata.update(values)
         values, recording_id = dict(values), self.id
-        self.store._submit(lambda conn: self.store._repo.merge_metadata(conn, recording_id, values))
+        self.store._submit(lambda conn: self.store._repo.merge_metadata(conn, recording_id, values),
+                          what=("metadata updates", recording_id))
 
     def refresh(self) -> Recording:
         """Reload this recording's row from the database."""

@@ -64,6 +64,10 @@ class Engine(ABC):
     @abstractmethod
     def in_transaction(self, conn: Connection) -> bool: ...
 
+    def is_disconnected(self, conn: Connection) -> bool:
+        """Whether the connection itself is lost (a server gone), rather than a write refused."""
+        return False
+
     def rollback(self, conn: Connection) -> None:
         if self.in_transaction(conn):
             conn.execute("ROLLBACK")

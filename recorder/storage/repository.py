@@ -18,7 +18,7 @@ from typing import Any
 
 from .blobstore import BLOB_USES, BlobStore
 from .engine import Connection, Engine
-from .queries import QueryFlow
+from .queries import QueryFlow, run
 
 EVENT_COLUMNS = ("kind", "action_sequence", "page_index", "time_ms")
 ACTION_COLUMNS = ("id", "type", "sequence", "timestamp_ms", "duration_ms", "selector", "value", "url", "status",
@@ -94,6 +94,17 @@ class Repository:
     def merge_metadata(self, conn: Connection, recording_id: int, values: dict[str, Any]) -> None:
         conn.execute(f"UPDATE recordings SET metadata = {self.engine.json_merge('metadata')} WHERE id = ?",
                      (dumps(values), recording_id))
+
+    def note_losses(self, conn: Connection, losses: dict[int, dict[str, int]]) -> None:
+        """Add to each recording's ``metadata.lost_writes`` what it lost while the database
+        was away (``{"actions": 3, "snapshots": 10}``)."""
+        for recording_id, kinds in losses.items():
+            found = run(conn, self.recording(recording_id))
+            if found is None:
+                continue
+            before = json.loads(found["metadata"] or "{}").get("lost_writes") or {}
+            total = {kind: int(before.get(kind, 0)) + n for kind, n in kinds.items()}
+            self.merge_metadata(conn, recording_id, {"lost_writes": {**before, **total}})
 
     def mark_interrupted(self, conn: Connection) -> list[int]:
         """Mark ``interrupted`` the recordings whose recording process is gone; return their ids.

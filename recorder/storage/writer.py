@@ -13,6 +13,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -45,13 +46,27 @@ class Writer:
     # ... but never less than one idle step this often: jobs that never pause that long (an
     # animated page's screencast) must not leave every screenshot to be tiled at close.
     IDLE_STEP_AT_LEAST_EVERY = 2.0
+    # When the connection is lost (a database server restarting, a network cut), writes wait
+    # in memory while the writer reconnects: at most this many, the oldest snapshot work
+    # dropped first past it. Nothing recorded waits on this; a caller waiting for an answer
+    # (a recording's start or end) gives up after DISCONNECTED_WAIT_S, and closing the store
+    # after CLOSE_GRACE_S: what is still unwritten then is lost, and said so.
+    MAX_BUFFERED_JOBS = 5_000
+    DISCONNECTED_WAIT_S = 30.0
+    CLOSE_GRACE_S = 15.0
     _STOP = object()
 
     def __init__(self, engine: Engine, idle: Callable[[Connection], bool] | None = None,
-                 setup: Callable[[Connection], Any] | None = None) -> None:
+                 setup: Callable[[Connection], Any] | None = None,
+                 report_losses: Callable[[Connection, dict[int, dict[str, int]]], Any] | None = None) -> None:
         self.engine = engine
         self.where = engine.location
-        self._setup = setup  # run once on the new connection (marking dead recordings interrupted)
+        self._setup = setup  # run on each new connection (marking dead recordings interrupted)
+        # Run once the connection is back: which recordings lost which writes meanwhile.
+        self._report_losses = report_losses
+        self._disconnected_at: float | None = None  # time.monotonic() when the connection was lost
+        self._closing_at: float | None = None
+        self._losses: dict[int, dict[str, int]] = {}  # recording id -> what -> how many
         # Background work done when no job waits (cutting screenshots into tiles): one
         # bounded step per call, True while more remains. Finished before the thread stops.
         self._idle = idle
@@ -68,8 +83,11 @@ class Writer:
         self._thread.start()
         ready.result()
 
-    def submit(self, job: Callable[[Connection], T], urgent: bool = False) -> Future[T]:
-        future: Future[T] = Future()
+    def submit(self, job: Callable[[Connection], T], urgent: bool = False,
+               what: tuple[str, int] | None = None) -> Future[T]:
+        """Queue ``job``; ``what`` (e.g. ``("actions", recording_id)``) names what it writes,
+        should it be lost."""
+        future: _Job[T] = _Job(what)
         self._put((job, future), urgent)
         return future
 
@@ -82,7 +100,19 @@ class Writer:
         item[1].set_exception(DatabaseError(f"the store for {self.where} is closed"))
 
     def call(self, job: Callable[[Connection], T]) -> T:
-        return self.submit(job).result()
+        return self.wait(self.submit(job))
+
+    def wait(self, future: Future[T]) -> T:
+        """A job's result; while the connection is lost, at most DISCONNECTED_WAIT_S of that."""
+        while True:
+            try:
+                return future.result(timeout=1.0)
+            except FutureTimeout:
+                lost = self._disconnected_at
+                if lost is not None and time.monotonic() - lost > self.DISCONNECTED_WAIT_S:
+                    raise DatabaseError(
+                        f"{self.where} has not answered for {time.monotonic() - lost:.0f} s (is the server down?);"
+                        " the write stays queued until it is back") from None
 
     def call_outside_transaction(self, job: Callable[[Connection], T]) -> T:
         """Run a job on its own, not in a round's transaction (VACUUM needs that)."""
@@ -95,8 +125,9 @@ class Writer:
         with self._wakeup:
             if not self._closed:
                 self._closed = True
+                self._closing_at = time.monotonic()
                 self._normal.append(self._STOP)
-                self._wakeup.notify()
+                self._wakeup.notify_all()
         self._thread.join()
 
     def _fail_queued(self, error: BaseException) -> None:
@@ -146,7 +177,14 @@ class Writer:
                 if not urgent and not normal:
                     continue  # quiet long enough: idle work
                 idle_work = True
-                finished = self._run_round(conn, urgent, normal)
+                try:
+                    finished = self._run_round(conn, urgent, normal)
+                except _Disconnected:
+                    found = self._reconnect(conn)
+                    if found is None:
+                        return  # closed while the database stayed away: _give_up said what was lost
+                    conn = found
+                    continue
                 self._last_round = time.monotonic()
                 if finished:
                     while self._idle_step(conn):
@@ -169,6 +207,90 @@ class Writer:
                 # Warnings made errors (-W error) raise here, on the writer thread, where no
                 # caller would see it and the thread would die: the failed futures say it.
                 pass
+
+    # -- a lost connection ---------------------------------------------------------------
+
+    def _reconnect(self, broken: Connection) -> Connection | None:
+        """Connect again, with back-off, keeping the queued writes (at most MAX_BUFFERED_JOBS);
+        None when the store closed and the database did not come back within CLOSE_GRACE_S."""
+        try:
+            broken.close()
+        except Exception:
+            pass
+        self._disconnected_at = time.monotonic()
+        self.warn(f"lost the connection to {self.where}", f"keeping up to {self.MAX_BUFFERED_JOBS:,} writes in"
+                  " memory and reconnecting; recording goes on")
+        delay = 0.1
+        while True:
+            try:
+                conn = self.engine.connect()
+                if self._setup is not None:
+                    self._setup(conn)
+            except DatabaseError:
+                self._trim()
+                closing = self._closing_at
+                if closing is not None and time.monotonic() - closing > self.CLOSE_GRACE_S:
+                    self._give_up()
+                    return None
+                with self._wakeup:
+                    self._wakeup.wait(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            self._disconnected_at = None
+            self._warned = False  # a later problem is news again
+            self._note_losses(conn)
+            return conn
+
+    def _trim(self) -> None:
+        """Past MAX_BUFFERED_JOBS queued, drop the oldest: snapshot work first, then rows."""
+        dropped = []
+        with self._wakeup:
+            while len(self._urgent) + len(self._normal) > self.MAX_BUFFERED_JOBS:
+                lane = self._normal if any(item is not self._STOP for item in self._normal) else self._urgent
+                item = lane.popleft()
+                if item is self._STOP:
+                    lane.append(item)
+                    continue
+                dropped.append(item)
+        for _, future in dropped:
+            self._lose(future, DatabaseError(f"not written: {self.where} was away and the memory kept for it is full"))
+
+    def _give_up(self) -> None:
+        """The store closes and the database is still away: every write still queued is lost."""
+        with self._wakeup:
+            items = [item for item in (*self._urgent, *self._normal) if item is not self._STOP]
+            self._urgent.clear()
+            self._normal.clear()
+        for _, future in items:
+            self._lose(future, DatabaseError(f"not written: {self.where} did not come back before the store closed"))
+        lost = sum(sum(kinds.values()) for kinds in self._losses.values())
+        self._warned = False
+        self.warn(f"{self.where} did not come back within {self.CLOSE_GRACE_S:.0f} s of closing the store",
+                  f"{lost:,} writes are lost ({_describe(self._losses)})")
+
+    def _lose(self, future: Future[Any], error: DatabaseError) -> None:
+        what = getattr(future, "what", None)
+        if what is not None:
+            kind, recording_id = what
+            counts = self._losses.setdefault(recording_id, {})
+            counts[kind] = counts.get(kind, 0) + 1
+        if not future.done():
+            future.set_exception(error)
+
+    def _note_losses(self, conn: Connection) -> None:
+        """Back: say in each recording what it lost while the database was away."""
+        losses, self._losses = self._losses, {}
+        if not losses or self._report_losses is None:
+            return
+        self._warned = False
+        self.warn(f"{self.where} is back; writes were lost while it was away ({_describe(losses)})",
+                  "each recording's metadata says what it lost (lost_writes)")
+        try:
+            self.engine.begin(conn)
+            self._report_losses(conn, losses)
+            conn.execute("COMMIT")
+        except self.engine.errors:
+            self.engine.rollback(conn)
 
     def _idle_step(self, conn: Connection) -> bool:
         """One step of idle work; True while more remains. A failure costs that step only:
@@ -211,7 +333,16 @@ class Writer:
                     item = normal.popleft()
                 yield item
 
-        self._run_batch(conn, jobs())
+        try:
+            self._run_batch(conn, jobs())
+        except _Disconnected as lost:
+            # Nothing of the round was written: every job of it goes back where it was, to
+            # be run again once connected (the urgent ones first, as before).
+            taken_normal = lost.batch[len(urgent):]
+            with self._wakeup:
+                self._normal.extendleft(reversed(taken_normal))
+                self._urgent.extendleft(reversed(urgent))
+            raise
         return False
 
     def _run_alone(self, conn: Connection, job: _Alone, future: Future[Any]) -> None:
@@ -247,13 +378,15 @@ class Writer:
                 conn.execute("RELEASE job")
             conn.execute("COMMIT")
         except self.engine.errors as exc:
+            if self.engine.is_disconnected(conn):
+                raise _Disconnected(batch) from None
             # The transaction itself failed (disk full, read-only file, I/O error):
             # nothing in it was written. Tell every waiter, and warn once for the
             # fire-and-forget writes nobody waits on.
             try:
                 self.engine.rollback(conn)
             except self.engine.errors:
-                pass  # the connection itself is gone
+                pass
             error = DatabaseError(f"could not write to {self.where}: {exc}")
             batch.extend(jobs)  # the rest of the round fails alike, rather than wait forever
             outcomes = [(future, False, error) for _, future in batch]
@@ -263,6 +396,27 @@ class Writer:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+
+
+class _Job(Future[T]):
+    """A queued job's future, knowing what the job writes (for the count of what was lost)."""
+
+    def __init__(self, what: tuple[str, int] | None) -> None:
+        super().__init__()
+        self.what = what
+
+
+class _Disconnected(Exception):
+    """The connection was lost during a round; ``batch`` are the round's jobs taken so far."""
+
+    def __init__(self, batch: list[Any]) -> None:
+        super().__init__("disconnected")
+        self.batch = batch
+
+
+def _describe(losses: dict[int, dict[str, int]]) -> str:
+    return "; ".join(f"recording {recording_id}: " + ", ".join(f"{n:,} {kind}" for kind, n in sorted(kinds.items()))
+                     for recording_id, kinds in sorted(losses.items())) or "nothing"
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,10 @@ class PostgresEngine(Engine):
     def in_transaction(self, conn: Connection) -> bool:
         return conn.raw.info.transaction_status != TransactionStatus.IDLE  # type: ignore[attr-defined]
 
+    def is_disconnected(self, conn: Connection) -> bool:
+        raw = conn.raw  # type: ignore[attr-defined]
+        return bool(raw.closed or raw.broken)
+
     def database_size(self, conn: Connection) -> int:
         return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
 
