@@ -283,7 +283,7 @@ def export_cassette(recording_id: int, db_path: Path, *options: str) -> dict[str
     return json.loads(result.stdout)
 
 
-def import_cassette(cassette: Any, target: Path, tmp_path: Path) -> Any:
+def import_cassette(cassette: Any, target: Path | str, tmp_path: Path) -> Any:
     path = tmp_path / "cassette.json"
     path.write_text(json.dumps(cassette))
     return CliRunner().invoke(main, ["import", str(path), "--db", str(target)])
@@ -377,7 +377,7 @@ def test_a_cassette_without_blobs_lists_the_resources_and_imports_without_them(
         assert store.get(1).resources() == {} and len(store.get(1).timeline()) == 3
 
 
-def test_an_old_cassette_without_resources_imports(tmp_path: Path) -> None:
+def test_an_old_cassette_without_resources_imports(store_target: str, tmp_path: Path) -> None:
     """A version 1 cassette, as recorder wrote them before resources were kept."""
     document = b"<!DOCTYPE html><html><body><h1>Kept before resources</h1></body></html>"
     key = hashlib.sha256(document).hexdigest()
@@ -393,10 +393,9 @@ def test_an_old_cassette_without_resources_imports(tmp_path: Path) -> None:
                       "metadata": {"api": "Page.goto"}}],
         "blobs": {key: {"media_type": "text/html", "data": base64.b64encode(document).decode()}},
     }
-    target = tmp_path / "target.db"
-    result = import_cassette(old, target, tmp_path)
+    result = import_cassette(old, store_target, tmp_path)
     assert result.exit_code == 0 and "imported as recording 1 (older, 1 actions)" in result.stdout, result.output
-    with RecordingStore(target) as store:
+    with RecordingStore(store_target) as store:
         recording = store.get(1)
         assert recording.resources() == {} and store.blob(recording.timeline()[0]["dom_snapshot_key"]) == document
 
