@@ -23,7 +23,7 @@ from .storage import open_engine
 from .storage.queries import AsyncConnection, QueryFlow, run_async
 from .storage.repository import Repository, row_dict
 from .storage.blobstore import BlobStore
-from .store import RecordingFields, default_db_path
+from .store import RecordingFields, default_db
 
 __all__ = ["AsyncRecordingStore", "AsyncRecording"]
 
@@ -39,7 +39,7 @@ class AsyncRecordingStore:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.engine = open_engine(path if path is not None else default_db_path())
+        self.engine = open_engine(path if path is not None else default_db())
         self.location = self.engine.location
         self._repo = Repository(self.engine, BlobStore(self.engine))
         self._conn: AsyncConnection | None = None

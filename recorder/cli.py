@@ -22,7 +22,7 @@ import click
 
 from .errors import RecorderError
 from .storage import is_server_url
-from .store import STATUSES, RecordingStore, default_db_path
+from .store import STATUSES, RecordingStore, default_db
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,7 +49,7 @@ def json_option(function: F) -> F:
 
 def open_store(db: str | None) -> RecordingStore:
     """Open an existing database; reading commands never create a SQLite file."""
-    target = db if db is not None else os.environ.get("RECORDER_DB") or str(default_db_path())
+    target = db if db is not None else default_db()
     if is_server_url(target):
         return RecordingStore(target)
     path = Path(target)
@@ -421,7 +421,7 @@ def import_command(cassette: str, db: str | None) -> None:
     """
     from .exchange import import_json
 
-    target = db if db is not None else os.environ.get("RECORDER_DB") or str(default_db_path())
+    target = db if db is not None else default_db()
     path = None if is_server_url(target) else Path(target)
     created = path is not None and not path.exists()
     with click.open_file(cassette, encoding="utf-8") as handle:

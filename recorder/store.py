@@ -51,7 +51,7 @@ from .storage.repository import Repository, now_iso, process_token, row_dict
 from .storage.validate import EVENT_KINDS, STATUSES, check_restorable
 from .storage.writer import RecorderWarning, Writer
 
-__all__ = ["Action", "Recording", "RecordingStore", "RecorderWarning", "default_db_path", "DEFAULT_DB",
+__all__ = ["Action", "Recording", "RecordingStore", "RecorderWarning", "default_db", "DEFAULT_DB",
            "MAX_VALUE_CHARS", "STATUSES", "EVENT_KINDS"]
 
 T = TypeVar("T")
@@ -60,9 +60,9 @@ DEFAULT_DB = "recordings.db"
 MAX_VALUE_CHARS = 1_000_000
 
 
-def default_db_path() -> Path:
-    """``$RECORDER_DB`` if set, else ``./recordings.db``."""
-    return Path(os.environ.get("RECORDER_DB") or DEFAULT_DB)
+def default_db() -> str:
+    """``$RECORDER_DB`` (a SQLite file or a ``postgresql://`` URL) if set, else ``./recordings.db``."""
+    return os.environ.get("RECORDER_DB") or DEFAULT_DB
 
 
 @dataclass
@@ -92,7 +92,7 @@ class RecordingStore:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, max_bytes: int | None = None) -> None:
-        self.engine = open_engine(path if path is not None else default_db_path())
+        self.engine = open_engine(path if path is not None else default_db())
         self.location = self.engine.location  # the file, or the URL without its password
         # The file of a SQLite store (None for a server's).
         self.path: Path | None = getattr(self.engine, "path", None)
