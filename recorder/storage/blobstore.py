@@ -167,8 +167,7 @@ class BlobStore:
         tiled = _try_split(bytes(row[0])) if row else None
         if tiled is None:
             return True  # gone, already tiled, or not an image Pillow reads: it stays as it is
-        present = {tile for tile in tiled.tiles
-                   if conn.execute("SELECT 1 FROM blobs WHERE key = ?", (tile,)).fetchone()}
+        present = existing(conn, list(tiled.tiles))
         encoded_tiles = {tile: encode() for tile, encode in tiled.tiles.items() if tile not in present}
         next_base = None
         engine = self.engine
@@ -323,18 +322,32 @@ def add_tiles(conn: Connection, tile_encoders: dict[str, Any]) -> None:
     """Reference each tile once more, inserting those not stored yet.
 
     Values are the tile's WebP bytes or a function that encodes them (called only when
-    the tile is new).
+    the tile is new). A few statements for all the tiles, not a few per tile: on a server
+    each statement is a round trip, and a screenshot has a hundred tiles.
     """
+    present = existing(conn, list(tile_encoders))
+    conn.executemany("UPDATE blobs SET refs = refs + 1 WHERE key = ?", [(tile,) for tile in tile_encoders
+                                                                         if tile in present])
+    rows = []
     for tile, webp in tile_encoders.items():
-        if not conn.execute("UPDATE blobs SET refs = refs + 1 WHERE key = ?", (tile,)).rowcount:
+        if tile not in present:
             data = webp if isinstance(webp, bytes) else webp()
-            # Another process may have inserted it since: then it is one more reference.
-            conn.execute(
-                "INSERT INTO blobs (key, media_type, codec, size, stored_size, data, refs)"
-                " VALUES (?, 'image/webp', 'raw', ?, ?, ?, 1)"
-                " ON CONFLICT (key) DO UPDATE SET refs = blobs.refs + 1",
-                (tile, len(data), len(data), data),
-            )
+            rows.append((tile, len(data), len(data), data))
+    # Another process may have inserted one since: then it is one more reference.
+    conn.executemany(
+        "INSERT INTO blobs (key, media_type, codec, size, stored_size, data, refs)"
+        " VALUES (?, 'image/webp', 'raw', ?, ?, ?, 1)"
+        " ON CONFLICT (key) DO UPDATE SET refs = blobs.refs + 1", rows)
+
+
+def existing(conn: Connection, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the blobs table has (a query per 500, not one per key)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        found.update(row[0] for row in conn.execute(f"SELECT key FROM blobs WHERE key IN ({marks})", chunk))
+    return found
 
 
 def media_type(conn: Connection, key: str) -> str | None:

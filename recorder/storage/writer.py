@@ -166,7 +166,7 @@ class Writer:
             while True:
                 wait = None
                 now = time.monotonic()
-                if idle_work and (now - last_idle_step >= self.IDLE_STEP_AT_LEAST_EVERY
+                if idle_work and ((now - last_idle_step >= self.IDLE_STEP_AT_LEAST_EVERY and not self._urgent)
                                   or (not self._has_jobs() and now - self._last_round >= self.QUIET_SECONDS)):
                     last_idle_step = now
                     idle_work = self._idle_step(conn)
@@ -310,7 +310,7 @@ class Writer:
             return bool(self._urgent or self._normal)
 
     def _run_round(self, conn: Connection, urgent: list[Any], normal: deque[Any]) -> bool:
-        """One transaction: the urgent jobs, then normal ones while time is left; True at STOP."""
+        """One transaction: the urgent jobs, or else normal ones while time is left; True at STOP."""
         with self._wakeup:
             head = normal[0] if normal else None
             if not urgent and (head is self._STOP or (head is not None and isinstance(head[0], _Alone))):
@@ -323,7 +323,12 @@ class Writer:
         deadline = time.monotonic() + self.ROUND_SECONDS
 
         def jobs() -> Iterator[Any]:
-            yield from urgent
+            if urgent:
+                # Rows commit in a transaction of their own, never behind snapshot work: on a
+                # server a snapshot job can take a few hundred ms, and an action not yet
+                # committed is lost with a killed process.
+                yield from urgent
+                return
             while time.monotonic() < deadline:
                 with self._wakeup:
                     # An urgent job queued meanwhile goes first: the normal jobs behind it

@@ -131,6 +131,12 @@ class _Connection:
             return self.raw.execute(sql)  # type: ignore[return-value]
         return self.raw.execute(_placeholders(sql), tuple(parameters))  # type: ignore[return-value]
 
+    def executemany(self, sql: str, rows: Any) -> None:
+        rows = [tuple(row) for row in rows]
+        if rows:  # psycopg sends them in one pipeline: a round trip for all, not one each
+            with self.raw.cursor() as cursor:
+                cursor.executemany(_placeholders(sql), rows)
+
     def close(self) -> None:
         self.raw.close()
 
