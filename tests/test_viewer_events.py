@@ -79,29 +79,41 @@ def select(viewer: Page, selector: str) -> None:
     expect(viewer.locator(".row.selected")).to_contain_text(f'locator("{selector}")')
 
 
+def expected_labels(recorded: dict[str, Any], selector: str) -> list[str]:
+    """The tab labels of the click on ``selector``, counted from what was recorded: the
+    browser's favicon request (and its console error) may land on any early action."""
+    count = lambda *kinds: sum(len(of_action(recorded, selector, kind)) for kind in kinds)  # noqa: E731
+    return [f"Console {count('console')}", f"Network {count('request')}", f"Errors {count('error', 'crash')}", "Source"]
+
+
 def tab_labels(viewer: Page) -> list[str]:
     return [" ".join(text.split()) for text in viewer.locator("#tabs .tab").all_inner_texts()]
 
 
-def test_console_tab_counts_and_shows_the_actions_messages(viewer: Page) -> None:
+def test_console_tab_counts_and_shows_the_actions_messages(viewer: Page, recorded: dict[str, Any]) -> None:
     select(viewer, "#log")
-    assert tab_labels(viewer) == ["Console 2", "Network 0", "Errors 0", "Source"]
+    labels = expected_labels(recorded, "#log")
+    page_messages = [m["text"] for m in of_action(recorded, "#log", "console") if "favicon" not in m["location"]["url"]]
+    assert page_messages == ["hello from the page {n: 1}", "careful now"]
+    assert tab_labels(viewer) == labels
     viewer.locator("#tab-console").click()
     rows = viewer.locator("#panel-console .console-row")
-    expect(rows).to_have_count(2)
-    expect(rows.nth(0).locator(".level")).to_have_text("log")
-    expect(rows.nth(0).locator(".text")).to_have_text("hello from the page {n: 1}")
-    assert rows.nth(0).locator(".where").inner_text().endswith("/events/app.js:8:11")  # 1-based, as an editor counts
-    expect(rows.nth(1)).to_have_class("console-row level-warning")
-    expect(rows.nth(1).locator(".text")).to_have_text("careful now")
-    assert rows.nth(1).evaluate("(e) => getComputedStyle(e).color") != "rgb(29, 35, 48)"  # coloured, not --fg
+    expect(rows).to_have_count(int(labels[0].split()[1]))
+    hello = rows.filter(has_text="hello from the page")
+    expect(hello.locator(".level")).to_have_text("log")
+    expect(hello.locator(".text")).to_have_text("hello from the page {n: 1}")
+    assert hello.locator(".where").inner_text().endswith("/events/app.js:8:11")  # 1-based, as an editor counts
+    careful = rows.filter(has_text="careful now")
+    expect(careful).to_have_class("console-row level-warning")
+    expect(careful.locator(".text")).to_have_text("careful now")
+    assert careful.evaluate("(e) => getComputedStyle(e).color") != "rgb(29, 35, 48)"  # coloured, not --fg
     # The next action had no messages: the label and the panel follow the selection.
     viewer.keyboard.press("ArrowRight")
     assert tab_labels(viewer)[0] == "Console 0"
     expect(viewer.locator("#panel-console")).to_contain_text("No console messages during this action.")
 
 
-def test_a_page_error_shows_in_errors_and_marks_the_action_red(viewer: Page) -> None:
+def test_a_page_error_shows_in_errors_and_marks_the_action_red(viewer: Page, recorded: dict[str, Any]) -> None:
     fail = viewer.locator("#timeline .row").filter(has_text='locator("#fail")')
     log = viewer.locator("#timeline .row").filter(has_text='locator("#log")')
     expect(fail).to_have_class(TROUBLED)
@@ -111,7 +123,8 @@ def test_a_page_error_shows_in_errors_and_marks_the_action_red(viewer: Page) -> 
     assert log.locator(".what").evaluate("(e) => getComputedStyle(e).color") != RED
     assert viewer.locator("#timeline .row.error").count() == 0  # no action itself failed
     select(viewer, "#fail")
-    assert tab_labels(viewer) == ["Console 0", "Network 0", "Errors 1", "Source"]
+    assert expected_labels(recorded, "#fail")[2] == "Errors 1"
+    assert tab_labels(viewer) == expected_labels(recorded, "#fail")
     viewer.locator("#tab-errors").click()
     error = viewer.locator("#panel-errors .error-item")
     expect(error).to_have_count(1)
@@ -129,13 +142,11 @@ def test_failed_requests_are_red_rows_with_their_failure_in_network(viewer: Page
     assert refused["failure"]  # what the browser said, e.g. net::ERR_UNSAFE_PORT or ERR_CONNECTION_REFUSED
     select(viewer, "#missing")
     # Its two fetches, and the console's word on each (the page's own "unreachable as expected" too).
-    assert len(of_action(recorded, "#missing", "request")) == 2
-    messages = len(of_action(recorded, "#missing", "console"))
-    assert messages >= 3
-    assert tab_labels(viewer) == [f"Console {messages}", "Network 2", "Errors 0", "Source"]
+    assert len([e for e in of_action(recorded, "#missing", "request") if "favicon" not in e["url"]]) == 2
+    assert len(of_action(recorded, "#missing", "console")) >= 3
+    assert tab_labels(viewer) == expected_labels(recorded, "#missing")
     viewer.locator("#tab-network").click()
     rows = viewer.locator("#panel-network tr.request")
-    expect(rows).to_have_count(2)
     missing = rows.filter(has_text="/events/missing.json")
     expect(missing).to_have_class("request failed")
     expect(missing.locator(".code")).to_have_text("404")
@@ -218,7 +229,8 @@ def test_the_filter_box_narrows_actions_and_requests(viewer: Page, recorded: dic
     viewer.locator("#tab-network").click()
     expect(viewer.locator("#panel-network tr.request")).to_have_count(1)
     expect(viewer.locator("#panel-network tr.request")).to_contain_text("127.0.0.1:9/unreachable.json")
-    expect(viewer.locator("#panel-network .filtered-note")).to_have_text("1 of 2 requests match the filter")
+    made = len(of_action(recorded, "#missing", "request"))  # 2 (and the favicon's, had it come this late)
+    expect(viewer.locator("#panel-network .filtered-note")).to_have_text(f"1 of {made} requests match the filter")
     # By status: the actions with a 404 (the #missing fetch; the browser's favicon request).
     viewer.locator("#filter").fill("404")
     expect(shown).to_have_count(len({e["action_sequence"] for e in recorded["requests"] if e["status"] == 404}))
@@ -230,7 +242,7 @@ def test_the_filter_box_narrows_actions_and_requests(viewer: Page, recorded: dic
     expect(viewer.locator("#filter-count")).to_have_text("0 of 5")
     viewer.locator("#filter").press("Escape")
     expect(shown).to_have_count(5)
-    expect(viewer.locator("#panel-network tr.request")).to_have_count(2)
+    expect(viewer.locator("#panel-network tr.request")).to_have_count(made)
 
 
 def test_the_keys_step_through_the_actions_the_filter_shows(viewer: Page) -> None:
@@ -296,15 +308,18 @@ def test_served_viewer_shows_the_panels_and_loads_details_from_its_server(record
         url, server = serve_in_thread(store)
         try:
             page_html = urllib.request.urlopen(f"{url}/recording/{recorded['id']}").read().decode()
-            assert "Authorization" not in page_html  # headers are fetched when a row is opened
+            # The events come after the first paint, a request's headers when its row is opened.
+            assert "hello from the page" not in page_html and "Authorization" not in page_html
             viewer = context.new_page()
             viewer.set_viewport_size({"width": 1400, "height": 900})
             asked: list[str] = []
             viewer.on("request", lambda request: asked.append(request.url))
             viewer.goto(f"{url}/recording/{recorded['id']}")
+            viewer.locator("body[data-events=loaded]").wait_for()
             select(viewer, "#log")
-            assert tab_labels(viewer) == ["Console 2", "Network 0", "Errors 0", "Source"]
-            expect(viewer.locator("#panel-console .console-row .text").nth(0)).to_have_text("hello from the page {n: 1}")
+            assert tab_labels(viewer) == expected_labels(recorded, "#log")
+            expect(viewer.locator("#panel-console .console-row .text").filter(has_text="hello from the page")).to_have_text(
+                "hello from the page {n: 1}")
             expect(viewer.locator(".row").filter(has_text='locator("#fail")')).to_have_class(TROUBLED)
             viewer.locator("#tab-source").click()
             line = source_line(LOG_CALL)
@@ -318,6 +333,7 @@ def test_served_viewer_shows_the_panels_and_loads_details_from_its_server(record
             expect(authorization.locator(".pair-value")).to_have_text("[redacted]")
             viewer.locator("#filter").fill("missing.json")
             expect(viewer.locator("#timeline .row:not([hidden]) .what")).to_have_text(['locator("#missing")'])
+            assert any(request.endswith("/events") for request in asked)
             assert any("/requests/" in request for request in asked)
             assert any("/source/" in request for request in asked)
             assert [r for r in asked if not r.startswith((url + "/", "data:", "blob:"))] == []
@@ -331,3 +347,30 @@ def test_served_viewer_shows_the_panels_and_loads_details_from_its_server(record
         finally:
             server.shutdown()
             server.server_close()
+
+
+
+SELECTIONS = """() => { window.__selected = [];
+  new MutationObserver(() => { const row = document.querySelector('.row.selected .seq');
+    if (row && window.__selected[window.__selected.length - 1] !== row.textContent) window.__selected.push(row.textContent); })
+    .observe(document.getElementById('rows'), {subtree: true, attributes: true, attributeFilter: ['class']}); }"""
+
+
+def test_play_steps_through_the_filtered_actions_and_stops_at_the_last(viewer: Page) -> None:
+    errors: list[str] = []
+    viewer.on("pageerror", lambda error: errors.append(str(error)))
+    viewer.locator("#filter").fill("#")  # the four clicks
+    viewer.locator("#filter").blur()
+    viewer.keyboard.press("End")
+    viewer.keyboard.press(" ")  # at the last action: nothing to play (this used to recurse until the stack ran out)
+    expect(viewer.locator("#play")).to_have_text("\u25b6 play")
+    # "ok": the actions with a request answered "200 OK", the navigation and #api.
+    viewer.locator("#filter").fill("ok")
+    expect(viewer.locator("#timeline .row:not([hidden]) .seq")).to_have_text(["1", "5"])
+    viewer.locator("#filter").blur()
+    viewer.keyboard.press("Home")
+    viewer.evaluate(SELECTIONS)
+    viewer.keyboard.press(" ")
+    expect(viewer.locator("#play")).to_have_text("\u25b6 play", timeout=15_000)
+    assert viewer.evaluate("window.__selected") == ["5"]
+    assert errors == []

@@ -120,29 +120,38 @@ def _events_and_sources(store: RecordingStore, recording: Recording, actions: li
     """The events of the shown actions (and those before the first action, when it is
     shown), and the source files their calls were made from.
 
-    ``events`` keep their details; served, a request's headers, bodies and timing are left
-    out (``more``: the page fetches them when its row is opened). ``sources`` maps each
-    file the actions name to its text's key; embedded, ``source_text`` holds the texts.
+    Embedded, ``events`` are in the page with all their details and ``source_text`` holds
+    the files' texts. Served, the page fetches its events after its first paint
+    (``event_summaries``, from /recording/ID/events), so that a recording's many events do
+    not delay it. ``sources`` maps each file the actions name to its text's key.
     """
+    kept = recording.sources()
+    named = {a["source"]["file"] for a in actions if a["source"]}
+    sources = {path: kept[path]["key"] for path in sorted(named) if path in kept}
+    if not embed:
+        return {"events": None, "sources": sources}
     shown = {a["sequence"] for a in actions}
     events = []
     for event in recording.events():
         sequence = event["action_sequence"]
-        if not (sequence in shown or (sequence is None and first_shown)):
-            continue
+        if sequence in shown or (sequence is None and first_shown):
+            event.pop("frame_id", None)
+            events.append(event)
+    return {"events": events, "sources": sources,
+            "source_text": {key: store.blob(key).decode("utf-8", "replace") for key in set(sources.values())}}
+
+
+def event_summaries(recording: Recording) -> list[dict[str, Any]]:
+    """A recording's events for the served page: a request's headers, bodies and timing
+    left out (``more``: the page fetches them, ``request_details``, when its row is opened)."""
+    events = recording.events()
+    for event in events:
         event.pop("frame_id", None)
-        if not embed and event["kind"] == "request":
+        if event["kind"] == "request":
             for name in REQUEST_DETAILS:
                 event.pop(name, None)
             event["more"] = True
-        events.append(event)
-    kept = recording.sources()
-    named = {a["source"]["file"] for a in actions if a["source"]}
-    sources = {path: kept[path]["key"] for path in sorted(named) if path in kept}
-    data: dict[str, Any] = {"events": events, "sources": sources}
-    if embed:
-        data["source_text"] = {key: store.blob(key).decode("utf-8", "replace") for key in set(sources.values())}
-    return data
+    return events
 
 
 def request_details(recording: Recording, sequence: str) -> list[dict[str, Any]]:

@@ -4,6 +4,8 @@
     /recording/ID                       the viewer page, its screenshots and snapshots loaded lazily
     /blob/KEY                           a screenshot or DOM snapshot some action uses
     /recording/ID/resource/KEY          a stylesheet, image or font recording ID kept
+    /recording/ID/events                its events (console, errors, requests without their
+                                        headers and bodies), fetched after the first paint (JSON)
     /recording/ID/requests/SEQ          the requests of one action (or "before" the first) in
                                         full, headers and bodies included (JSON)
     /recording/ID/source/KEY            the text of a source file recording ID kept
@@ -24,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..errors import RecordingNotFound
 from ..store import RecordingStore
-from .page import BEFORE_FIRST, INDEX_POLICY, PAGE_POLICY, render, render_index, request_details
+from .page import BEFORE_FIRST, INDEX_POLICY, PAGE_POLICY, event_summaries, render, render_index, request_details
 
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 # Served bytes are meant for the viewer's scripts; opened by themselves (an SVG, say) they
@@ -57,9 +59,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                            policy=PAGE_POLICY + "; frame-ancestors 'none'")
             elif match := re.fullmatch(r"/recording/(\d+)/resource/([^/]+)", url.path):
                 self._resource(int(match.group(1)), match.group(2))
+            elif match := re.fullmatch(r"/recording/(\d+)/events", url.path):
+                # Events and requests are not cached: a recording still under way gains them.
+                events = event_summaries(self.store.get(int(match.group(1))))
+                self._send(200, json.dumps(events, ensure_ascii=False, separators=(",", ":")), "application/json",
+                           policy=_INERT)
             elif match := re.fullmatch(rf"/recording/(\d+)/requests/(\d{{1,18}}|{BEFORE_FIRST})", url.path):
                 requests = request_details(self.store.get(int(match.group(1))), match.group(2))
-                # Not cached: a recording still under way gains requests.
                 self._send(200, json.dumps(requests, ensure_ascii=False), "application/json", policy=_INERT)
             elif match := re.fullmatch(r"/recording/(\d+)/source/([^/]+)", url.path):
                 self._source(int(match.group(1)), match.group(2))

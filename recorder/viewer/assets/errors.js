@@ -13,8 +13,11 @@ function makeErrorsPanel(container) {
         if (e.kind === 'crash') head.append(node('span', 'error-name', 'Page crashed'), node('span', 'error-message', e.message || ''));
         else head.append(node('span', 'error-name', String(e.name || 'Error') + ':'), node('span', 'error-message', e.message || ''));
         item.append(head);
-        // The stack's first line repeats name and message: show the frames.
-        if (e.stack) item.append(node('pre', 'stack', String(e.stack)));
+        // V8's stack begins with "Name: message", shown just above: then only its frames.
+        let stack = e.stack == null ? '' : String(e.stack);
+        const lead = String(e.name || 'Error') + ': ' + (e.message || '') + '\n';
+        if (e.kind !== 'crash' && stack.startsWith(lead)) stack = stack.slice(lead.length);
+        if (stack) item.append(node('pre', 'stack', stack));
         container.append(item);
       }
     },

@@ -1,6 +1,7 @@
-// The recording's events (console messages, page errors, crashes, requests: `data.events`,
-// in time order) indexed once by the action they happened during, so that selecting an
-// action or painting the list never scans them all. Events from before the first action
+// The recording's events (console messages, page errors, crashes, requests, in time order:
+// `data.events` in the self-contained file; the served page fetches them after its first
+// paint) indexed once by the action they happened during, so that selecting an action or
+// painting the list never scans them all. Events from before the first action
 // (action_sequence null) go with the first action, marked `before`.
 //
 // The helpers here (formatting, the detail table) are shared by the panel files that come
@@ -25,32 +26,41 @@ function requestIncidental(e) {
 }
 
 function makeEventIndex(data) {
-  const bySequence = new Map();  // action sequence -> {console, errors, requests}
+  let bySequence = new Map();  // action sequence -> {console, errors, requests}
+  let troubles = new Map();  // action sequence -> a short text of what went wrong, if anything
   const empty = Object.freeze({console: [], errors: [], requests: []});
-  const first = data.actions.length ? data.actions[0].sequence : null;
-  for (const e of data.events || []) {
-    let sequence = e.action_sequence;
-    if (sequence == null) { if (first == null) continue; sequence = first; e.before = true; }
-    let lists = bySequence.get(sequence);
-    if (!lists) { lists = {console: [], errors: [], requests: []}; bySequence.set(sequence, lists); }
-    if (e.kind === 'console') lists.console.push(e);
-    else if (e.kind === 'error' || e.kind === 'crash') lists.errors.push(e);
-    else if (e.kind === 'request') lists.requests.push(e);
-  }
-  const troubles = new Map();  // action sequence -> a short text of what went wrong, if anything
-  for (const [sequence, lists] of bySequence) {
-    const failed = lists.requests.filter((e) => requestFailed(e) && !requestIncidental(e)).length;
-    const parts = [];
-    if (lists.errors.length) parts.push(lists.errors.length + (lists.errors.length === 1 ? ' page error' : ' page errors'));
-    if (failed) parts.push(failed + (failed === 1 ? ' failed request' : ' failed requests'));
-    if (parts.length) troubles.set(sequence, parts.join(', '));
-  }
-  return {
+  const index = {
+    /** Whether the events are here: embedded in the file, or fetched by the served page. */
+    loaded: false,
     /** The action's {console, errors, requests}, each in time order. */
     of: (a) => bySequence.get(a.sequence) || empty,
     /** What went wrong during the action (page errors, crashes, failed requests), or ''. */
     troubles: (a) => troubles.get(a.sequence) || '',
+    /** Index `events` (in time order), in one pass. */
+    load(events) {
+      bySequence = new Map(); troubles = new Map();
+      const first = data.actions.length ? data.actions[0].sequence : null;
+      for (const e of events) {
+        let sequence = e.action_sequence;
+        if (sequence == null) { if (first == null) continue; sequence = first; e.before = true; }
+        let lists = bySequence.get(sequence);
+        if (!lists) { lists = {console: [], errors: [], requests: []}; bySequence.set(sequence, lists); }
+        if (e.kind === 'console') lists.console.push(e);
+        else if (e.kind === 'error' || e.kind === 'crash') lists.errors.push(e);
+        else if (e.kind === 'request') lists.requests.push(e);
+      }
+      for (const [sequence, lists] of bySequence) {
+        const failed = lists.requests.filter((e) => requestFailed(e) && !requestIncidental(e)).length;
+        const parts = [];
+        if (lists.errors.length) parts.push(lists.errors.length + (lists.errors.length === 1 ? ' page error' : ' page errors'));
+        if (failed) parts.push(failed + (failed === 1 ? ' failed request' : ' failed requests'));
+        if (parts.length) troubles.set(sequence, parts.join(', '));
+      }
+      index.loaded = true;
+    },
   };
+  if (data.events) index.load(data.events);
+  return index;
 }
 
 const eventTools = {

@@ -33,6 +33,12 @@ function makePanels(data, index) {
 
   function draw() {
     if (!selected) return;
+    if (!index.loaded && tab !== 'source') {
+      const panel = $p('panel-' + tab);
+      panel.textContent = '';
+      panel.append(node('div', 'note', index.failed ? 'The events of this recording could not be loaded.' : 'Loading events\u2026'));
+      return;
+    }
     const lists = index.of(selected);
     if (tab === 'console') panels.console.render(selected, lists.console);
     else if (tab === 'network') panels.network.render(selected, lists.requests, query);
@@ -41,7 +47,7 @@ function makePanels(data, index) {
   }
   function count(name, n, bad) {
     const label = $p('count-' + name);
-    label.textContent = String(n);
+    label.textContent = index.loaded ? String(n) : index.failed ? '?' : '\u2026';
     label.classList.toggle('none', !n);
     label.classList.toggle('bad', !!bad);
   }

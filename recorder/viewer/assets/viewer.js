@@ -26,10 +26,7 @@ if (rec.error) $('error').textContent = rec.error;
 
 const maxDuration = Math.max(1, ...actions.map((a) => a.duration_ms || 0));
 const rows = actions.map((a, i) => {
-  // Red: the action failed (.error), or the page had errors or failed requests meanwhile (.troubled).
-  const troubles = eventIndex.troubles(a);
-  const row = el('div', 'row' + (a.status === 'error' ? ' error' : '') + (troubles ? ' troubled' : ''));
-  if (troubles) row.title = troubles;
+  const row = el('div', 'row' + (a.status === 'error' ? ' error' : ''));
   row.dataset.index = i;
   row.append(el('span', 'seq', a.sequence), el('span', null, a.type));
   const what = el('span', 'what', a.selector || a.url || a.api || '');
@@ -40,11 +37,24 @@ const rows = actions.map((a, i) => {
   bar.title = (a.duration_ms == null ? '-' : a.duration_ms + ' ms');
   row.append(what, bar);
   if (a.error) row.append(el('span', 'err', a.error));
-  else if (troubles) row.append(el('span', 'err', troubles));
   row.addEventListener('click', () => select(i));
   return row;
 });
 $('rows').append(...rows);
+// Red: the action failed (.error), or the page had errors or failed requests meanwhile (.troubled).
+function markTroubles() {
+  rows.forEach((row, i) => {
+    const a = actions[i], troubles = eventIndex.troubles(a);
+    row.classList.toggle('troubled', !!troubles);
+    if (troubles) row.title = troubles; else row.removeAttribute('title');
+    if (!a.error) {
+      let note = row.querySelector('.err');
+      if (troubles && !note) { note = el('span', 'err'); row.append(note); }
+      if (note) { if (troubles) note.textContent = troubles; else note.remove(); }
+    }
+  });
+}
+if (eventIndex.loaded) markTroubles();
 if (!actions.length) $('rows').append(el('div', 'note', data.trimmed ? 'No action matches the filter.' : 'No actions were recorded.'));
 
 const blobUrl = (key) => data.embedded ? data.screenshots[key] : '/blob/' + key;
@@ -167,10 +177,11 @@ function filmstrip() {
 function play() {
   if (timer) { clearTimeout(timer); timer = null; $('play').textContent = '\u25B6 play'; return; }
   $('play').textContent = '\u275A\u275A pause';
-  const step = () => {
-    if (current >= actions.length - 1) { play(); return; }
-    const gap = (actions[current + 1].timestamp_ms - actions[current].timestamp_ms) / Number($('speed').value);
-    timer = setTimeout(() => { select(current + 1); step(); }, Math.max(60, Math.min(3000, gap)));
+  const step = () => {  // through the actions the filter shows
+    const next = shownFrom(current + 1, 1, -1);
+    if (next < 0) { timer = null; $('play').textContent = '\u25B6 play'; return; }  // at the end (calling play() here looped)
+    const gap = (actions[next].timestamp_ms - actions[current].timestamp_ms) / Number($('speed').value);
+    timer = setTimeout(() => { select(next); step(); }, Math.max(60, Math.min(3000, gap)));
   };
   step();
 }
@@ -223,3 +234,18 @@ window.addEventListener('resize', () => actions.length && placeBox(actions[curre
 new ResizeObserver(() => { if (mode === 'dom') fitDom(); }).observe($('view'));
 const firstError = actions.findIndex((a) => a.status === 'error');
 select(firstError >= 0 ? firstError : 0);
+// Served, the events come after the first paint (a long recording has many).
+if (eventIndex.loaded) document.body.dataset.events = 'loaded';
+else {
+  fetch('/recording/' + rec.id + '/events').then((r) => { if (!r.ok) throw new Error(r.status); return r.json(); }).then((events) => {
+    eventIndex.load(events);
+    markTroubles();
+    if ($('filter').value.trim()) applyFilter();
+    if (actions.length) panels.show(actions[current]);
+    document.body.dataset.events = 'loaded';
+  }).catch(() => {
+    eventIndex.failed = true;
+    if (actions.length) panels.show(actions[current]);
+    document.body.dataset.events = 'failed';
+  });
+}
