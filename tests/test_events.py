@@ -115,7 +115,8 @@ def test_show_and_stats_count_messages_errors_and_failed_requests(page: Page, se
     # recording does, which it may or may not: counted apart.
     favicon = 1 if f"GET {server}/favicon.ico" in failing else 0
     assert totals["failed_requests"] - favicon == 2 and totals["page_errors"] == 0
-    assert failing[f"GET {server}/events/missing.json"]["example"] == 404
+    assert failing[f"GET {server}/events/missing.json"]["status"] == 404
+    assert failing[f"GET {server}/events/missing.json"]["failure"] is None
 
 
 def test_credentials_and_typed_secrets_are_stored_nowhere(page: Page, server: str, db_path: Path) -> None:

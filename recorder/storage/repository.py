@@ -308,8 +308,8 @@ class Repository:
             "requests that fail most": (
                 f"SELECT {engine.json_text('events.details', 'method')} || ' ' ||"
                 f" {engine.json_text('events.details', 'url')} AS request, count(*) AS failures,"
-                f" coalesce(max({engine.json_text('events.details', 'failure')}),"
-                f" max({engine.json_text('events.details', 'status')})) AS example"
+                f" CAST(max({engine.json_number('events.details', 'status')}) AS BIGINT) AS status,"
+                f" max({engine.json_text('events.details', 'failure')}) AS failure"
                 f" FROM events {scoped.format(table='events')} AND {failed}"
                 " GROUP BY request ORDER BY failures DESC LIMIT 10"),
         }
