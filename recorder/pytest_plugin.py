@@ -149,9 +149,26 @@ def failure_message(report: pytest.TestReport) -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_RECORDER_KEY] = TestRecorder(config)
+    if config.getoption("--record") in ("on", "retain-on-failure") and not _has_playwright_plugin(config):
+        config.stash[_MISSING_PLAYWRIGHT_KEY] = True
     if config.pluginmanager.has_plugin("playwright") and not config.pluginmanager.has_plugin("recorder-chromium"):
         # Registered now, after every installed plugin, so its fixture wraps pytest-playwright's.
         config.pluginmanager.register(_FindChromium(), "recorder-chromium")
+
+
+_MISSING_PLAYWRIGHT_KEY = pytest.StashKey[bool]()
+MISSING_PLAYWRIGHT = ("recorder: --record needs a `page` fixture and none is installed: pip install 'recorder[sync]'"
+                      " (pytest-playwright) or 'recorder[asyncio]' (pytest-playwright-asyncio); nothing is recorded")
+
+
+def _has_playwright_plugin(config: pytest.Config) -> bool:
+    """pytest-playwright or pytest-playwright-asyncio, whatever name they registered under."""
+    return any(getattr(plugin, "__name__", "").startswith("pytest_playwright")
+               for plugin in config.pluginmanager.get_plugins())
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return MISSING_PLAYWRIGHT if config.stash.get(_MISSING_PLAYWRIGHT_KEY, False) else None
 
 
 class _FindChromium:

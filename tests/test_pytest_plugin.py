@@ -275,3 +275,19 @@ def test_an_existing_suite_runs_without_any_browser_configuration(pytester: pyte
     result = pytester.runpytest_subprocess("--record", "on", "--record-db", "rec.db")
     result.assert_outcomes(passed=1, failed=1)
     assert set(recordings(pytester.path / "rec.db")) == {"test_passes", "test_fails"}
+
+
+def test_record_without_pytest_playwright_says_what_to_install(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_plain="""
+def test_nothing_to_do_with_a_browser():
+    assert 1 + 1 == 2
+""")
+    result = pytester.runpytest_subprocess("-p", "no:playwright", "--record", "on", "--record-db", "rec.db")
+    result.assert_outcomes(passed=1)
+    lines = [line for line in result.outlines if line.startswith("recorder:")]
+    assert lines == ["recorder: --record needs a `page` fixture and none is installed: pip install 'recorder[sync]'"
+                     " (pytest-playwright) or 'recorder[asyncio]' (pytest-playwright-asyncio); nothing is recorded"]
+    assert not (pytester.path / "rec.db").exists()
+    # With pytest-playwright there, nothing is said.
+    quiet = pytester.runpytest_subprocess("--record", "on", "--record-db", "rec.db")
+    assert not [line for line in quiet.outlines if "needs a `page` fixture" in line]
