@@ -1208,7 +1208,10 @@ class PageCapture:
         )
 
     def _on_screencast_frame(self, params: dict[str, Any]) -> None:
-        self.session.spawn(self.cdp.send("Page.screencastFrameAck", {"sessionId": params["sessionId"]}))
+        try:  # (the sync API sends at once: to a page closed meanwhile, it raises)
+            self.session.spawn(self.cdp.send("Page.screencastFrameAck", {"sessionId": params["sessionId"]}))
+        except Exception:
+            return  # the page is gone: its last frames are of no use
         self._attach_screenshots(self.timeline.frame(params["metadata"]["timestamp"], params["data"]))
 
     def _attach_screenshots(self, picks: list[Pick]) -> None:
