@@ -1186,6 +1186,20 @@ class Recording:
         store._submit(update)
         return key
 
+    def note_dom_snapshot_skipped(self, sequence: int, reason: str) -> None:
+        """Say in an already recorded action's ``metadata.dom_snapshot_skipped`` why it has no
+        DOM snapshot (its snapshot is asked for as the action ends and answered later)."""
+        store, recording_id = self.store, self.id
+
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE actions SET metadata = json_set(metadata, '$.dom_snapshot_skipped', ?)"
+                " WHERE recording_id = ? AND sequence = ? AND dom_snapshot_key IS NULL",
+                (reason, recording_id, sequence),
+            )
+
+        store._submit(update)
+
     def record_resource(self, url: str, data: bytes, media_type: str, sequence: int | None = None) -> str:
         """Keep a stylesheet, image or font the page used, under its URL; returns its blob key.
 
