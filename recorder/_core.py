@@ -17,7 +17,8 @@ import inspect
 import json
 import re
 import time
-from collections.abc import Callable, Generator
+from collections import deque
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import quote, quote_plus, urlsplit
@@ -450,11 +451,42 @@ class Session:
     def resources(self) -> ResourceKeeper:
         """What the recording now being recorded into keeps of the pages' resources (a
         takeover records into a user session of its own)."""
-        keeper = self._keepers.get(self.recording.id)
+        return self.keeper(self.recording)
+
+    def keeper(self, recording: Recording) -> ResourceKeeper:
+        """What ``recording`` keeps of the pages' resources."""
+        keeper = self._keepers.get(recording.id)
         if keeper is None:
-            keeper = self._keepers[self.recording.id] = ResourceKeeper(
-                self.recording, self.scrub, self.options.resource_max_bytes)
+            keeper = self._keepers[recording.id] = ResourceKeeper(
+                recording, self.scrub, self.options.resource_max_bytes)
         return keeper
+
+    def sends_ahead(self, cdp: Any) -> bool:
+        """Whether ``send_ahead`` works with this CDP session (see there)."""
+        if self.is_async:
+            return True
+        impl = getattr(cdp, "_impl_obj", None)
+        return (impl is not None and callable(getattr(cdp, "_sync", None))
+                and "timeout" in inspect.signature(impl.send).parameters)
+
+    def send_ahead(self, cdp: Any, method: str, params: dict[str, Any], timeout_ms: int) -> Step:
+        """A step that sends a CDP command and returns the future of its answer as soon as the
+        command has gone out, so that what follows overlaps with the browser's work on it.
+        ``answer`` is the step that waits for that future.
+
+        The sync API's ``send`` waits for the answer; its async implementation, run on the
+        event loop the sync API drives, does not (Playwright's private seam, checked by
+        ``sends_ahead``).
+        """
+        if self.is_async:
+            return lambda: _sent(cdp.send(method, params, timeout=timeout_ms))
+        return lambda: cdp._sync(_sent(cdp._impl_obj.send(method, params, timeout_ms)))
+
+    def answer(self, cdp: Any, future: asyncio.Future[Any]) -> Step:
+        """A step that waits for a future ``send_ahead`` returned and returns its result."""
+        if self.is_async:
+            return lambda: future
+        return lambda: cdp._sync(future)
 
     def run(self, flow: Flow) -> None:
         """Run a flow from an event handler: at once (sync API) or as a task (async API)."""
@@ -509,7 +541,33 @@ class Session:
         self.source_files.clear()
 
 
+async def _sent(request: Awaitable[Any]) -> asyncio.Future[Any]:
+    future = asyncio.ensure_future(request)
+    future.add_done_callback(_retrieved)
+    await asyncio.sleep(0)  # one turn of the event loop: the request starts and is written out
+    return future
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    # Read where it is used; this only keeps asyncio from logging an error never retrieved
+    # of a capture given up (its page closed before anyone read the answer).
+    if not future.cancelled():
+        future.exception()
+
+
+@dataclass
+class _AskedSnapshot:
+    """A DOM snapshot asked for as an action ended, its answer not used yet."""
+
+    answer: asyncio.Future[Any]
+    id: str
+    since: str | None  # the snapshot it was asked as a patch of
+    recording: Recording
+    sequence: int
+
+
 ATTRIBUTE = "_recorder_capture"
+STUCK = "the page did not answer (stuck in a script?)"
 
 
 class PageCapture:
@@ -536,7 +594,8 @@ class PageCapture:
         self.frame_id: str | None = None  # the main frame's CDP id
         self.world: int | None = None  # recorder's isolated world in the current document
         # Events recorded without a DOM snapshot (a navigation has no content yet when it
-        # starts; a dialog blocks the page): snapshotted when the page is next looked at.
+        # starts; a dialog blocks the page), and actions whose snapshot asked ahead was lost:
+        # snapshotted when the page is next looked at.
         self.pending_dom: list[tuple[Recording, int]] = []
         self.dialog_open = False  # a JavaScript dialog blocks the page: it is asked nothing then
         self.responses: dict[str, tuple[str, str | None]] = {}  # URL -> (CDP request id, media type)
@@ -549,6 +608,11 @@ class PageCapture:
         options = session.options
         self.network = NetworkLog(options.redact_headers, options.bodies)
         self._listeners: list[tuple[Any, str, Callable[..., Any]]] = []  # (emitter, event, handler)
+        # Snapshots asked for as actions ended and not used yet, in the order asked: each may
+        # be a patch of the one before, so they are used in that order (apply_snapshots).
+        self.asked: deque[_AskedSnapshot] = deque()
+        self.snapshots_asked = 0
+        self.sends_ahead = False  # whether the page's CDP session can send without waiting
 
     @property
     def recording(self) -> Recording:
@@ -578,6 +642,7 @@ class PageCapture:
         if self.cdp is None:
             return
         self.bounded = "timeout" in inspect.signature(self.cdp.send).parameters
+        self.sends_ahead = self.bounded and self.session.sends_ahead(self.cdp)
         self._listen(self.cdp, "Page.javascriptDialogOpening", self._on_dialog)
         self._listen(self.cdp, "Page.javascriptDialogClosed", self._on_dialog_closed)
         if self.session.options.events:
@@ -610,12 +675,8 @@ class PageCapture:
         page = self.page
         for owner in (page, page.keyboard, page.mouse):
             owner.__dict__.pop(ATTRIBUTE, None)
-        for emitter, event, handler in self._listeners:
-            if event != "Page.screencastFrame":  # frames still come until the screencast stops
-                emitter.remove_listener(event, handler)
-        for request in self.network.unfinished():
-            self._store_request(request)
         final = None
+        yield from self.apply_snapshots(wait=True)
         responsive = not self.stuck or (yield from self.answers())
         if self.pending_dom and responsive and not self.dialog_open:
             yield from self._quietly_flow(self._snapshot_pending(list(self.session.options.redact + self.session.options.mask)))
@@ -638,11 +699,14 @@ class PageCapture:
                     yield lambda: self.cdp.send("Page.stopScreencast")
                 except Exception:
                     pass
-        self._attach_screenshots(self.timeline.finish(final))
+        # Only now: what the page did until here (a crash, a late console message) is the
+        # recording's, and a frame now would be acknowledged to a page maybe closed.
         for emitter, event, handler in self._listeners:
-            if event == "Page.screencastFrame":  # a frame now would be acknowledged to a page maybe closed
-                emitter.remove_listener(event, handler)
+            emitter.remove_listener(event, handler)
         self._listeners.clear()
+        for request in self.network.unfinished():
+            self._store_request(request)
+        self._attach_screenshots(self.timeline.finish(final))
         if self.cdp is not None and responsive and self.is_alive():
             try:
                 yield lambda: self.cdp.detach()
@@ -667,6 +731,7 @@ class PageCapture:
             return (yield call)
         # A masked element's value is as private as its pixels.
         redact = list(self.session.options.redact + self.session.options.mask)
+        yield from self.apply_snapshots(wait=False)
         if self.pending_dom and not self.dialog_open:
             yield from self._quietly_flow(self._snapshot_pending(redact))
         self.timeline.action_started(sequence)
@@ -714,10 +779,14 @@ class PageCapture:
             self.in_flight.remove((sequence, spec))
             self.timeline.action_ended(sequence, time.time())
         duration_ms = int((time.perf_counter() - began) * 1000)
+        if error is None:
+            # Playwright's call had the page answer (it ran its scripts, or its input was
+            # handled): as good as recorder's own question for answers().
+            self.answered_at = time.monotonic()
 
         dom = dom_skipped = None
         mask = list(self.session.options.mask)
-        if self.session.options.dom and self.is_alive():
+        if self.session.options.dom and self.is_alive() and not (yield from self._ask_snapshot_ahead(redact, sequence)):
             dom, dom_skipped = yield from self.snapshot_dom(redact, mask, sequence)
         elif mask and self.is_alive():
             self.mask_boxes = (yield from self._quietly_flow(self.ask("maskBoxes", mask))) or []
@@ -895,16 +964,32 @@ class PageCapture:
 
         The resources it names that this recording has not kept yet are kept as well.
         """
+        yield from self.apply_snapshots(wait=True)  # (a patch may build on the last of those)
         options = {"redact": redact, "mask": mask, "maxChars": MAX_DOM_CHARS}
         framed = (yield from self._quietly_flow(self._foreign_frame_snapshots(options, sequence))) or {}
-        since = self.last_snapshot[0] if self.last_snapshot else None
-        snapshot = yield from self._quietly_flow(self.ask("snapshot", {**options, "since": since}))
+        snapshot_id, since = self._snapshot_ids()
+        snapshot = yield from self._quietly_flow(self.ask("snapshot", {**options, "since": since, "id": snapshot_id}))
         if self.stuck:
-            return None, "the page did not answer (stuck in a script?)"
+            return None, STUCK
         if not snapshot:
             return None, None
+        return (yield from self._use_snapshot(snapshot, since, framed, self.recording, sequence))
+
+    def _snapshot_ids(self) -> tuple[str, str | None]:
+        """A name for the snapshot about to be asked for, and the one it may be a patch of: the
+        last asked for, answered or not (world.js patches against the last it took)."""
+        self.snapshots_asked += 1
+        since = self.asked[-1].id if self.asked else (self.last_snapshot[0] if self.last_snapshot else None)
+        return f"recorder-{self.snapshots_asked}", since
+
+    def _use_snapshot(self, snapshot: dict[str, Any], since: str | None, framed: dict[str, str],
+                      recording: Recording, sequence: int | None) -> Generator[Any, Any, tuple[str | None, str | None]]:
+        """The HTML of a snapshot world.js answered (made whole, if it sent a patch), or why
+        there is none; (None, None) for a patch of a snapshot recorder does not have."""
         self.mask_boxes = snapshot["masks"]
-        if "patch" in snapshot and self.last_snapshot:  # only what changed since the last one came
+        if "patch" in snapshot:  # only what changed since the last one came
+            if not self.last_snapshot or self.last_snapshot[0] != since:
+                return None, None  # the answer it patches was lost (timed out, say)
             _, last_html, last_lead = self.last_snapshot
             snapshot["html"] = snapshot["lead"] + _apply_patch(last_html[len(last_lead):], snapshot["patch"])
         self.last_snapshot = (snapshot["id"], snapshot["html"], snapshot["lead"]) \
@@ -912,12 +997,81 @@ class PageCapture:
         if snapshot.get("html") is None:
             return None, f"the page's HTML is {snapshot['length']:,} characters, over recorder's limit of {MAX_DOM_CHARS:,}"
         if snapshot["urls"]:
-            yield from self._quietly_flow(self.session.resources.keep(self, snapshot["urls"], sequence))
+            yield from self._quietly_flow(self.session.keeper(recording).keep(self, snapshot["urls"], sequence))
         html = snapshot["html"]
         for token, document in framed.items():
             mark = f'data-recorder-frame-token="{token}"'
             html = html.replace(mark, f'{mark} srcdoc="{_escape_attribute(document)}"', 1)
         return html, None
+
+    def _ask_snapshot_ahead(self, redact: list[str], sequence: int) -> Generator[Step, Any, bool]:
+        """Ask for the action's DOM snapshot without waiting for it; False where it must be
+        taken now instead (snapshot_dom).
+
+        The answer is used when it is back, at a later action at the latest
+        (apply_snapshots): the page finishes rendering the action while the caller goes on,
+        instead of recorder waiting for it. Not with masks (their boxes, from the snapshot,
+        must be current for the next screenshots), nor with frames of other origins (each
+        its own round trips), nor while the page is in trouble (stuck, a dialog, a document
+        whose world recorder has not made yet).
+        """
+        if (not self.sends_ahead or self.stuck or self.dialog_open or self.world is None
+                or self.session.options.mask or self._foreign_frames()):
+            return False
+        yield from self.apply_snapshots(wait=False)
+        snapshot_id, since = self._snapshot_ids()
+        options = {"redact": redact, "mask": [], "maxChars": MAX_DOM_CHARS, "since": since, "id": snapshot_id}
+        params = {"expression": inpage.call("snapshot", options), "returnByValue": True, "contextId": self.world}
+        try:
+            answer = yield self.session.send_ahead(self.cdp, "Runtime.evaluate", params, CAPTURE_TIMEOUT_MS)
+        except Exception:
+            return False
+        self.asked.append(_AskedSnapshot(answer, snapshot_id, since, self.recording, sequence))
+        return True
+
+    def apply_snapshots(self, wait: bool) -> Generator[Step, Any, None]:
+        """Use the answers to the snapshots asked ahead, in the order asked: those back by now,
+        or (``wait``) all of them.
+
+        Each goes to its action, scrubbed of the secrets known by now. One that timed out
+        says so in its action; one otherwise lost (the page changed document, say) is taken
+        again the next time the page is looked at, as an event's is.
+        """
+        while self.asked:
+            asked = self.asked[0]
+            if not asked.answer.done():
+                if not wait:
+                    return
+                try:
+                    yield self.session.answer(self.cdp, asked.answer)
+                except Exception:
+                    pass  # read below
+                if not asked.answer.done():  # the wait itself failed (Playwright's connection closed)
+                    asked.answer.cancel()
+                continue  # (another flow of the async API may have used it meanwhile)
+            self.asked.popleft()
+            html = skipped = None
+            try:
+                if asked.answer.cancelled():
+                    raise RuntimeError("cancelled")
+                snapshot = _evaluated(asked.answer.result())
+                if snapshot:
+                    html, skipped = yield from self._use_snapshot(snapshot, asked.since, {}, asked.recording,
+                                                                  asked.sequence)
+            except Exception as exc:
+                if _is_timeout(exc):
+                    self.stuck, skipped = True, STUCK
+                elif "context" in str(exc).lower():
+                    self.world = None  # the page changed document: its world went with it
+            try:
+                if html is not None:
+                    asked.recording.attach_dom_snapshot(asked.sequence, self.session.scrub(html) or html)
+                elif skipped:
+                    asked.recording.note_dom_snapshot_skipped(asked.sequence, skipped)
+                else:
+                    self.pending_dom.append((asked.recording, asked.sequence))
+            except Exception:
+                pass  # recording must never break the page it watches
 
     def _foreign_frame_snapshots(self, options: dict[str, Any],
                                  sequence: int | None) -> Generator[Step, Any, dict[str, str]]:
@@ -926,10 +1080,7 @@ class PageCapture:
         page's own snapshot, which cannot look into them, marks where they go)."""
         if not self.bounded:
             return {}
-        main = self.page.main_frame
-        foreign = [frame for frame in self.page.frames[1:]
-                   if frame.parent_frame is main and _origin(frame.url) != _origin(main.url)
-                   and frame not in self.stuck_frames][:MAX_FOREIGN_FRAMES]
+        foreign = self._foreign_frames()
         if not foreign:
             return {}
         if self.world is None:
@@ -978,6 +1129,13 @@ class PageCapture:
                 if snapshot["urls"]:
                     yield from self._quietly_flow(self.session.resources.keep(self, snapshot["urls"], sequence, session))
         return documents
+
+    def _foreign_frames(self) -> list[Any]:
+        """The page's frames of other origins (those that answer), as its snapshot takes them."""
+        main = self.page.main_frame
+        return [frame for frame in self.page.frames[1:]
+                if frame.parent_frame is main and _origin(frame.url) != _origin(main.url)
+                and frame not in self.stuck_frames][:MAX_FOREIGN_FRAMES]
 
     def _snapshot_foreign_frame(self, session: Any, frame_id: str, token: str,
                                 options: dict[str, Any]) -> Generator[Step, Any, Any]:
@@ -1125,10 +1283,7 @@ class PageCapture:
             raise
         if cdp is None or cdp is self.cdp:
             self.stuck, self.answered_at = False, time.monotonic()
-        if "exceptionDetails" in reply:
-            details = reply["exceptionDetails"]
-            raise RuntimeError(details.get("exception", {}).get("description") or details.get("text"))
-        return reply["result"].get("value")
+        return _evaluated(reply)
 
     def is_alive(self) -> bool:
         """Whether the page can still be asked anything (it is neither closed nor crashed)."""
@@ -1243,6 +1398,14 @@ def _apply_patch(before: str, change: dict[str, Any]) -> str:
     units = before.encode("utf-16-le", "surrogatepass")
     joined = units[:2 * start] + text.encode("utf-16-le", "surrogatepass") + units[len(units) - 2 * end:]
     return joined.decode("utf-16-le", "surrogatepass")
+
+
+def _evaluated(reply: dict[str, Any]) -> Any:
+    """The value of a CDP Runtime.evaluate answer; raises what the expression threw."""
+    if "exceptionDetails" in reply:
+        details = reply["exceptionDetails"]
+        raise RuntimeError(details.get("exception", {}).get("description") or details.get("text"))
+    return reply["result"].get("value")
 
 
 def _origin(url: str) -> str:

@@ -565,6 +565,13 @@ class Recording(RecordingFields):
         store._submit(update, what=("snapshots", recording_id))
         return key
 
+    def note_dom_snapshot_skipped(self, sequence: int, reason: str) -> None:
+        """Say in an already recorded action's ``metadata.dom_snapshot_skipped`` why it has no
+        DOM snapshot (its snapshot is asked for as the action ends and answered later)."""
+        store, recording_id = self.store, self.id
+        store._submit(lambda conn: store._repo.note_dom_snapshot_skipped(conn, recording_id, sequence, reason),
+                      what=("metadata updates", recording_id))
+
     def record_resource(self, url: str, data: bytes, media_type: str, sequence: int | None = None) -> str:
         """Keep a stylesheet, image or font the page used, under its URL; returns its blob key.
 

@@ -54,6 +54,10 @@ def test_disk_trouble_warns_once_and_never_breaks_the_page(server: str, page, db
         assert [a["type"] for a in timeline[:2]] == ["navigate", "type"]
         assert timeline[1]["value"] == "saved before"
         assert b"app" in reopened.blob(timeline[0]["dom_snapshot_key"]).lower()
-        assert b"saved before" in reopened.blob(timeline[1]["dom_snapshot_key"])
+        # The fill's DOM snapshot was asked for as it ended and is stored when its answer is
+        # used, at the next action: by then the disk had broken, so it may be lost (the action
+        # and its value are not).
+        fill_dom = timeline[1]["dom_snapshot_key"]
+        assert fill_dom is None or b"saved before" in reopened.blob(fill_dom)
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

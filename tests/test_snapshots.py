@@ -299,3 +299,71 @@ def test_a_field_in_a_frame_of_another_origin_is_kept_out_when_anything_is_redac
     store.close()
     assert "Inside the frame" in html.unescape(last)  # the frame's document is there ...
     assert "4000056655665556" not in last  # ... without the value
+
+
+AHEAD_PAGE = """<!DOCTYPE html><html><body>
+<input id="f0"><input id="f1"><input id="f2"><input id="f3">
+<input id="pw" type="password"><button id="show" onclick="echo.textContent = 'You typed ' + pw.value">Show</button>
+<div id="echo"></div><input id="f4">
+</body></html>"""
+AHEAD_SECRET = "ahead-Secret-77"
+
+
+def ahead_steps() -> list[tuple[str, str, str | None]]:
+    """(method, selector, value) of the session: fields one by one, a password, its echo."""
+    return [("fill", f"#f{i}", f"alpha-{i}") for i in range(4)] + [
+        ("fill", "#pw", AHEAD_SECRET), ("click", "#show", None), ("fill", "#f4", "alpha-4")]
+
+
+def check_snapshots_asked_ahead(db_path: Path, recording_id: int, queued: list[int]) -> None:
+    # Right after each action returned, its snapshot was asked for and not yet used.
+    assert queued == [1] * len(queued)
+    timeline, _, store = stored(db_path, recording_id)
+    try:
+        doms = [dom(store, action) for action in timeline]
+        for k, text in enumerate(doms):  # each is its own action's page, patches used in order
+            for i in range(5):
+                assert (f'value="alpha-{i}"' in text) == (i < 4 and i <= k or i == 4 and k == 6), (k, i)
+        assert AHEAD_SECRET not in "".join(doms)
+        assert "You typed [redacted]" in doms[5]  # the echo, scrubbed when the answer was used
+    finally:
+        store.close()
+
+
+def test_snapshots_asked_ahead_are_used_in_order_whole_and_scrubbed(page, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An action's DOM snapshot is asked for as it ends and used later (the page renders
+    meanwhile): each must still be that action's page, a patch of the one before, scrubbed."""
+    page.set_content(AHEAD_PAGE)
+    queued = []
+    with record(page, db=db_path) as page:
+        capture = page.__dict__["_recorder_capture"]
+        for method, selector, value in ahead_steps():
+            locator = page.locator(selector)
+            locator.fill(value) if method == "fill" else locator.click()
+            if selector != "#f0":  # (the first makes recorder's world in the page, and waits)
+                queued.append(len(capture.asked))
+    check_snapshots_asked_ahead(db_path, page.recording.id, queued)
+
+
+def test_snapshots_asked_ahead_with_the_async_api(db_path: Path, run_async) -> None:  # type: ignore[no-untyped-def]
+    from playwright.async_api import async_playwright
+
+    from recorder import launch_options
+
+    async def scenario() -> tuple[int, list[int]]:
+        queued = []
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**launch_options())
+            page = await browser.new_page()
+            await page.set_content(AHEAD_PAGE)
+            async with record(page, db=db_path) as page:
+                capture = page.__dict__["_recorder_capture"]
+                for method, selector, value in ahead_steps():
+                    locator = page.locator(selector)
+                    await (locator.fill(value) if method == "fill" else locator.click())
+                    if selector != "#f0":
+                        queued.append(len(capture.asked))
+            await browser.close()
+            return page.recording.id, queued
+
+    check_snapshots_asked_ahead(db_path, *run_async(scenario()))

@@ -12,7 +12,7 @@ from recorder.tiles import TILE, split
 from tests import engines
 
 
-def screenshot(text: str = "", size: tuple[int, int] = (320, 192)) -> bytes:
+def screenshot(text: str = "", size: tuple[int, int] = (5 * TILE, 3 * TILE)) -> bytes:
     image = Image.new("RGB", size, "white")
     ImageDraw.Draw(image).text((10, 10), text, fill="black")
     out = io.BytesIO()

@@ -495,7 +495,9 @@
     const lead = html.slice(0, html.indexOf(rootTag) + rootTag.length);
     const rest = html.slice(lead.length);
     const previous = last;
-    last = {id: worldId + ':' + (++count), rest};
+    // recorder may name the snapshot itself (`id`): it asks for the next one, as a patch of
+    // this one, before this one's answer is back.
+    last = {id: options.id || (worldId + ':' + (++count)), rest};
     if (previous && options.since === previous.id) {
       return {id: last.id, lead, patch: patch(previous.rest, rest), masks, urls, foreignFrames};
     }

@@ -160,6 +160,12 @@ class Repository:
         conn.execute("UPDATE actions SET dom_snapshot_key = ? WHERE recording_id = ? AND sequence = ?"
                      " AND dom_snapshot_key IS NULL", (key, recording_id, sequence))
 
+    def note_dom_snapshot_skipped(self, conn: Connection, recording_id: int, sequence: int, reason: str) -> None:
+        conn.execute(
+            f"UPDATE actions SET metadata = {self.engine.json_merge('metadata')}"
+            " WHERE recording_id = ? AND sequence = ? AND dom_snapshot_key IS NULL",
+            (dumps({"dom_snapshot_skipped": reason}), recording_id, sequence))
+
     def actions(self, recording_id: int, after_sequence: int | None,
                 limit: int | None) -> QueryFlow[list[dict[str, Any]]]:
         """The timeline: each action a dict of its columns, ``metadata`` parsed."""
