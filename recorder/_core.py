@@ -397,6 +397,7 @@ class SecretScrubber:
 
     def __init__(self) -> None:
         self._forms: list[str] = []
+        self.values: list[str] = []  # the secrets as typed: their pixels are painted over too
 
     def add(self, secret: Any) -> None:
         if isinstance(secret, (list, tuple)):  # select_option(["a", "b"]), set_input_files([...])
@@ -405,6 +406,8 @@ class SecretScrubber:
             return
         if not isinstance(secret, str) or len(secret) < self.MIN_LENGTH:
             return
+        if secret not in self.values:
+            self.values.append(secret)
         forms = {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret)}
         self._forms = sorted(set(self._forms) | forms, key=len, reverse=True)
 
@@ -588,9 +591,13 @@ class PageCapture:
         # Playwright older than CDPSession.send(timeout=): there page.evaluate, unbounded.
         self.bounded = False
         self.in_flight: list[tuple[int, ActionSpec]] = []
-        # Where masked elements were when last looked (CSS px): painted over on the frames
-        # that follow, until the next look.
+        # Where masked elements and secrets (password and redacted fields, typed secrets
+        # shown as text) were when last looked (CSS px): painted over on the frames that
+        # follow, until the next look.
         self.mask_boxes: list[dict[str, float]] = []
+        # Frames picked for actions whose snapshot (and so the boxes to paint over) is not
+        # back yet: (recording, pick), stored once it is (apply_snapshots).
+        self.waiting_picks: list[tuple[Recording, Pick]] = []
         self.frame_id: str | None = None  # the main frame's CDP id
         self.world: int | None = None  # recorder's isolated world in the current document
         # Events recorded without a DOM snapshot (a navigation has no content yet when it
@@ -707,6 +714,7 @@ class PageCapture:
         for request in self.network.unfinished():
             self._store_request(request)
         self._attach_screenshots(self.timeline.finish(final))
+        self._store_waiting_picks()
         if self.cdp is not None and responsive and self.is_alive():
             try:
                 yield lambda: self.cdp.detach()
@@ -797,7 +805,8 @@ class PageCapture:
         screenshot = None
         if self.cdp is None and self.session.options.screenshots and self.is_alive():
             screenshot = yield from self._quietly(lambda: self.page.screenshot(
-                type="jpeg", quality=SCREENCAST_QUALITY, mask=[self.page.locator(m) for m in mask]))
+                type="jpeg", quality=SCREENCAST_QUALITY,
+                mask=[self.page.locator(m) for m in [*mask, *redact, "input[type=password]"]]))
 
         metadata: dict[str, Any] = {"api": api, "page_index": self.index}
         if source:
@@ -934,6 +943,7 @@ class PageCapture:
     def settle_screenshots(self) -> None:
         """Give every action still waiting for a frame the latest one (before the recording changes)."""
         self._attach_screenshots(self.timeline.finish())
+        self._store_waiting_picks()
 
     def _on_frame_navigated(self, frame: Any) -> None:
         if frame.parent_frame is not None:
@@ -965,7 +975,7 @@ class PageCapture:
         The resources it names that this recording has not kept yet are kept as well.
         """
         yield from self.apply_snapshots(wait=True)  # (a patch may build on the last of those)
-        options = {"redact": redact, "mask": mask, "maxChars": MAX_DOM_CHARS}
+        options = {"redact": redact, "mask": mask, "maxChars": MAX_DOM_CHARS, "secrets": self.session.scrub.values}
         framed = (yield from self._quietly_flow(self._foreign_frame_snapshots(options, sequence))) or {}
         snapshot_id, since = self._snapshot_ids()
         snapshot = yield from self._quietly_flow(self.ask("snapshot", {**options, "since": since, "id": snapshot_id}))
@@ -1020,7 +1030,8 @@ class PageCapture:
             return False
         yield from self.apply_snapshots(wait=False)
         snapshot_id, since = self._snapshot_ids()
-        options = {"redact": redact, "mask": [], "maxChars": MAX_DOM_CHARS, "since": since, "id": snapshot_id}
+        options = {"redact": redact, "mask": [], "maxChars": MAX_DOM_CHARS, "since": since, "id": snapshot_id,
+                   "secrets": self.session.scrub.values}
         params = {"expression": inpage.call("snapshot", options), "returnByValue": True, "contextId": self.world}
         try:
             answer = yield self.session.send_ahead(self.cdp, "Runtime.evaluate", params, CAPTURE_TIMEOUT_MS)
@@ -1072,6 +1083,8 @@ class PageCapture:
                     self.pending_dom.append((asked.recording, asked.sequence))
             except Exception:
                 pass  # recording must never break the page it watches
+            # Its frame, painted over where the snapshot saw secrets (or, lost, where the last did).
+            self._store_waiting_picks(up_to=asked.sequence)
 
     def _foreign_frame_snapshots(self, options: dict[str, Any],
                                  sequence: int | None) -> Generator[Step, Any, dict[str, str]]:
@@ -1370,17 +1383,34 @@ class PageCapture:
         self._attach_screenshots(self.timeline.frame(params["metadata"]["timestamp"], params["data"]))
 
     def _attach_screenshots(self, picks: list[Pick]) -> None:
+        """Store picked frames; one whose action's snapshot is still to come waits for it,
+        since the boxes painted over (secrets, masks) come with that snapshot."""
+        asked = {snapshot.sequence for snapshot in self.asked}
+        for pick in picks:
+            if pick.sequence in asked:
+                self.waiting_picks.append((self.recording, pick))
+            else:
+                self._store_pick(self.recording, pick)
+
+    def _store_waiting_picks(self, up_to: int | None = None) -> None:
+        """Store the frames waiting for snapshots up to this action's (all of them: None)."""
+        waiting, self.waiting_picks = self.waiting_picks, []
+        for recording, pick in waiting:
+            if up_to is None or pick.sequence <= up_to:
+                self._store_pick(recording, pick)
+            else:
+                self.waiting_picks.append((recording, pick))
+
+    def _store_pick(self, recording: Recording, pick: Pick) -> None:
         masks = None
         viewport = self.page.viewport_size
-        if self.session.options.mask and viewport:
+        if self.mask_boxes and viewport:
             masks = {"viewport_width": viewport["width"], "boxes": self.mask_boxes}
-        for pick in picks:
-            try:
-                self.recording.attach_screenshot(
-                    pick.sequence, base64.b64decode(pick.frame), masks=masks,
-                    timing="before_action" if pick.before_action else None)
-            except Exception:
-                pass
+        try:
+            recording.attach_screenshot(pick.sequence, base64.b64decode(pick.frame), masks=masks,
+                                        timing="before_action" if pick.before_action else None)
+        except Exception:
+            pass
 
 
 _BEYOND_BMP = re.compile("[\U00010000-\U0010FFFF]")  # characters JavaScript counts as two

@@ -99,6 +99,43 @@
     return info;
   };
 
+  // Where a secret shows on screen (CSS px, in the viewport): password fields, fields the
+  // redact selectors match (`redacted`), fields whose value holds a typed secret, and (best
+  // effort) text that shows one. Painted over in the screenshot the action gets.
+  const secretBoxes = (roots, redacted, secrets) => {
+    const boxes = [];
+    const add = (r) => {
+      if (r.width && r.height && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth) {
+        boxes.push({x: r.x, y: r.y, width: r.width, height: r.height});
+      }
+    };
+    const holdsSecret = (text) => !!text && secrets.some((secret) => text.includes(secret));
+    for (const root of roots) {
+      if (root.nodeType === 9 && root !== document) continue;  // a frame's: its boxes are its own
+      for (const field of Array.from(root.querySelectorAll('input, textarea'))) {
+        if ((field.type || '').toLowerCase() === 'password' || redacted.has(field) || holdsSecret(field.value)) {
+          add(field.getBoundingClientRect());
+        }
+      }
+    }
+    for (const el of redacted) if (el.ownerDocument === document && el.isConnected) add(el.getBoundingClientRect());
+    if (secrets.length && document.body && holdsSecret(document.body.textContent)) {
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const text = node.nodeValue;
+        for (const secret of secrets) {
+          for (let at = text.indexOf(secret); at >= 0; at = text.indexOf(secret, at + secret.length)) {
+            const range = document.createRange();
+            range.setStart(node, at);
+            range.setEnd(node, at + secret.length);
+            for (const r of Array.from(range.getClientRects())) add(r);
+          }
+        }
+      }
+    }
+    return boxes;
+  };
+
   const maskBoxes = (mask) => mask.flatMap((selector) => {
     try {
       return Array.from(document.querySelectorAll(selector)).map((el) => el.getBoundingClientRect())
@@ -228,7 +265,7 @@
   };
 
   const snapshot = (options) => {
-    const {redact = [], mask = [], maxChars = 25000000, foreign = false} = options || {};
+    const {redact = [], mask = [], maxChars = 25000000, foreign = false, secrets = []} = options || {};
     const key = JSON.stringify([redact, mask, foreign]);
     if (key !== optionsKey) { cache = new WeakMap(); optionsKey = key; }
     watch(document);
@@ -269,6 +306,7 @@
     for (const el of nowFlagged) if (!flagged.has(el)) forgetField(el);
     for (const el of flagged) if (!nowFlagged.has(el)) forgetField(el);
     flagged = nowFlagged;
+    if (!foreign) masks.push(...secretBoxes(roots, redacted, secrets));
     for (const selector of mask) {
       try {
         for (const el of Array.from(document.querySelectorAll(selector))) {
