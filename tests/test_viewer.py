@@ -520,7 +520,10 @@ def test_every_url_in_a_snapshot_becomes_a_stored_resource_or_nothing(site: Site
         assert sprite.startswith("blob:") and sprite.endswith("#icon")
         assert frame.evaluate("document.getElementById('svg-image').hasAttribute('href')") is False
         assert frame.evaluate("document.querySelector('link[integrity], meta[http-equiv=refresh], link[rel=icon][href]')") is None
-        assert "url(\"#gradient\")" in frame.evaluate("document.querySelector('style').textContent")
+        # The <style> is a blob: style sheet now (no inline style runs under the policy), its URLs rewritten.
+        assert frame.evaluate("document.querySelector('style')") is None
+        assert "url(\"#gradient\")" in frame.evaluate(
+            "Array.from(document.styleSheets, (s) => Array.from(s.cssRules, (r) => r.cssText).join(' ')).join(' ')")
         policy = frame.evaluate("document.querySelector('meta[http-equiv=Content-Security-Policy]').content")
         assert policy.startswith("default-src 'none'")
         unrecorded, foreign, same = frame.child_frames

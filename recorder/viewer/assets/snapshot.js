@@ -11,12 +11,19 @@
 // were removed when it was taken, and the sandbox would stop them), but the viewer can reach
 // into it to put back the recorded scroll positions, outline the action's target and stop
 // links from navigating.
+//
+// Neither policy allows inline styles ('unsafe-inline'): a snapshot's <style> elements
+// become <link rel="stylesheet">s to blob: URLs of their (rewritten) text, and its style
+// attributes wait in data-recorder-style until the document has loaded, when settle() puts
+// them back through the CSSOM (which no policy stops).
 
-const SNAPSHOT_CSP = "default-src 'none'; style-src 'unsafe-inline' data: blob:; img-src data: blob:; " +
+const SNAPSHOT_CSP = "default-src 'none'; style-src data: blob:; img-src data: blob:; " +
   "font-src data: blob:; media-src data: blob:; frame-src 'none'; form-action 'none'; base-uri 'none'";
+const XHTML = 'http://www.w3.org/1999/xhtml';
+const LATER_STYLE = 'data-recorder-style';  // a style attribute, applied once the document has loaded
 const MAX_FRAME_DEPTH = 10;  // frames inside frames inside ...: deeper ones show FOREIGN_FRAME
 const FOREIGN_FRAME = '<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="' + SNAPSHOT_CSP +
-  '"></head><body style="margin:0;height:100vh;display:flex;align-items:center;justify-content:center;' +
+  '"></head><body ' + LATER_STYLE + '="margin:0;height:100vh;display:flex;align-items:center;justify-content:center;' +
   'font:13px system-ui,sans-serif;color:#6b7383;background:#f3f4f6">This frame\'s content was not recorded.</body></html>';
 
 /** The URL and descriptor of each candidate in a srcset attribute (data: URIs keep their commas). */
@@ -62,6 +69,21 @@ function* shownElementsOf(root) {
 function makeSnapshots(resources) {
   const parser = new DOMParser();
   const prepared = new Map();  // snapshot key -> Promise<string>: the document to show
+  const sheets = new Map();  // the text of a <style> -> the blob: URL that stands for it
+
+  /** A <style> (its CSS already rewritten) as a <link rel="stylesheet"> to that text. In
+   * SVG or MathML a <link> would not load: there it goes before the outermost such element. */
+  function styleToLink(el, css) {
+    if (!sheets.has(css)) sheets.set(css, URL.createObjectURL(new Blob([css], {type: 'text/css'})));
+    const link = el.ownerDocument.createElementNS(XHTML, 'link');
+    for (const attr of Array.from(el.attributes)) link.setAttributeNS(attr.namespaceURI, attr.name, attr.value);
+    link.setAttribute('rel', 'stylesheet');
+    link.setAttribute('href', sheets.get(css));
+    let at = el;
+    while (at.parentNode && at.parentNode.namespaceURI && at.parentNode.namespaceURI !== XHTML) at = at.parentNode;
+    at.before(link);
+    el.remove();
+  }
 
   // Where a document names URLs: [element, attribute (null: the text of a <style>), kind].
   // Along the way, what must not be in a shown snapshot goes: scripts, event handler
@@ -78,7 +100,8 @@ function makeSnapshots(resources) {
       if (tag === 'style') places.push([el, null, 'css']);
       for (const {name} of Array.from(el.attributes)) {
         const lower = name.toLowerCase();
-        if (lower.startsWith('on') || lower === 'ping' || lower === 'integrity' || lower === 'loading') {
+        if (lower.startsWith('on') || lower === 'ping' || lower === 'integrity' || lower === 'loading' ||
+            lower === LATER_STYLE) {
           el.removeAttribute(name);  // integrity: a rewritten stylesheet no longer matches its hash
         } else if (lower === 'style') {
           places.push([el, name, 'css']);
@@ -124,7 +147,7 @@ function makeSnapshots(resources) {
       else el.setAttribute(attr, kept.map(([url, descriptor]) => (descriptor ? url + ' ' + descriptor : url)).join(', '));
     } else {
       const css = mapCssUrls(value, (url) => local(url) || 'data:,');
-      if (attr) el.setAttribute(attr, css); else el.textContent = css;
+      if (attr) { el.setAttribute(LATER_STYLE, css); el.removeAttribute(attr); } else styleToLink(el, css);
     }
   }
 
@@ -166,11 +189,18 @@ function makeSnapshots(resources) {
     }
   };
 
-  /** Once the shown document has loaded: links that stay put, the recorded scroll
-   * positions, in every frame. Calls `done` again once web fonts have loaded (they can move
-   * what the positions point at). */
+  /** Once the shown document has loaded: its style attributes back (through the CSSOM),
+   * links that stay put, the recorded scroll positions, in every frame. Calls `done` again
+   * once web fonts have loaded (they can move what the positions point at). */
   function settle(doc, done) {
     if (!doc || !doc.documentElement) return;
+    for (const el of shownElementsOf(doc)) {
+      const css = el.getAttribute(LATER_STYLE);
+      if (css != null) {
+        el.removeAttribute(LATER_STYLE);
+        if (el.style) el.style.cssText = css;
+      }
+    }
     for (const type of ['click', 'auxclick', 'submit']) doc.addEventListener(type, stay, true);
     const scroll = () => {
       for (const el of [doc.documentElement, ...shownElementsOf(doc)]) {
