@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,6 +29,42 @@ PAGES = Path(__file__).parent / "pages"
 # viewer's Content-Security-Policy (rightly) forbids.
 IMAGE_LOADED = "(id) => { const image = document.getElementById(id); return !!image && image.src !== '' && image.complete; }"
 HOSTILE_VALUE = '</script><b id="injected">bold</b><script>parent.__pwned_by_value = 1</script>'
+PAYLOAD_TEXT = '<script>window.__pwned_by_text = 1</script><img src=x onerror="window.__pwned_by_text = 1">'
+PWNED = "Object.keys(window).filter((k) => k.startsWith('__pwned'))"
+# Chromium reports a Content-Security-Policy violation on the console: "Refused to load ...",
+# "Applying inline style violates the following Content Security Policy directive ...".
+VIOLATION = re.compile(r"Refused to|Content Security Policy", re.IGNORECASE)
+
+
+def violations(viewer: Page) -> list[str]:
+    """The policy violations the page (and its frames) will report, as they come."""
+    found: list[str] = []
+    viewer.on("console", lambda message: found.append(message.text) if VIOLATION.search(message.text) else None)
+    return found
+
+
+def directives(policy: str) -> dict[str, list[str]]:
+    """A Content-Security-Policy as {directive: [its sources]}."""
+    return {name: sources for name, *sources in (part.split() for part in policy.split(";") if part.strip())}
+
+
+def sha256_source(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def assert_every_response_has_a_policy(responses: list[Any], base: str) -> None:
+    """Each of the server's responses carries a Content-Security-Policy header; its pages',
+    one that allows no inline script or style but by hash."""
+    mine = [r for r in responses if r.url.startswith(base + "/")]
+    assert mine
+    for response in mine:
+        policy = response.headers.get("content-security-policy")
+        assert policy, (response.url, response.status)
+        assert "unsafe" not in policy, response.url
+        parts = directives(policy)
+        assert parts.get("default-src") == ["'none'"] and parts.get("frame-ancestors") == ["'none'"], response.url
+        for name in ("script-src", "style-src"):
+            assert all(not source.startswith("'") or source.startswith("'sha256-") for source in parts.get(name, [])), policy
 
 
 @pytest.fixture
@@ -122,18 +160,32 @@ def test_hostile_recorded_content_never_runs_in_the_viewer(page, server: str, db
     with record(page, db=db_path) as page:
         page.goto(server + "/hostile.html")
         page.get_by_label("Comment").fill(HOSTILE_VALUE)
-    viewer = context.new_page()
-    viewer.goto(write_viewer(db_path, page.recording.id, tmp_path).as_uri())
-    viewer.get_by_role("button", name="DOM").click()
-    viewer.keyboard.press("End")
-    viewer.frame_locator("#dom").locator("h1").click()
-    viewer.wait_for_timeout(300)
-    pwned = viewer.evaluate("Object.keys(window).filter((k) => k.startsWith('__pwned'))")
-    assert pwned == []
-    for frame in viewer.frames:
-        assert frame.evaluate("Object.keys(window).filter((k) => k.startsWith('__pwned'))") == []
-    assert viewer.locator("#injected").count() == 0
-    assert HOSTILE_VALUE in viewer.locator(".row.selected").inner_text()
+    with RecordingStore(db_path) as store:
+        url, server = serve_in_thread(store)
+        try:
+            for address in (write_viewer(db_path, page.recording.id, tmp_path).as_uri(), f"{url}/recording/{page.recording.id}"):
+                viewer = context.new_page()
+                refused = violations(viewer)
+                viewer.goto(address)
+                viewer.get_by_role("button", name="DOM").click()
+                viewer.keyboard.press("End")
+                viewer.wait_for_function(DOM_SETTLED)
+                shown = viewer.frame_locator("#dom")
+                expect(shown.locator("#payload")).to_have_text(PAYLOAD_TEXT)  # the page's text, shown as text
+                assert shown.locator("#payload *").count() == 0
+                shown.locator("h1").click()
+                viewer.wait_for_timeout(300)
+                assert viewer.evaluate(PWNED) == []
+                for frame in viewer.frames:
+                    assert frame.evaluate(PWNED) == []
+                assert viewer.locator("#injected").count() == 0
+                assert HOSTILE_VALUE in viewer.locator(".row.selected").inner_text()
+                # Nothing even tried: the scripts and handlers were gone before the snapshot was shown.
+                assert refused == []
+                viewer.close()
+        finally:
+            server.shutdown()
+            server.server_close()
 
 
 def test_server_lists_recordings_and_serves_only_its_own_blobs(recording_id: int, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
@@ -212,6 +264,7 @@ def test_the_server_answers_only_to_its_own_host_names(recording_id: int, db_pat
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(rebound)
             assert refused.value.code == 403
+            assert "default-src 'none'" in refused.value.headers["Content-Security-Policy"]  # refusals too
         finally:
             server.shutdown()
             server.server_close()
@@ -335,10 +388,14 @@ def looks_like_the_live_page(viewer: Page, frame: Frame, styled: dict[str, Any])
 def test_dom_view_shows_the_snapshot_styled_offline_as_the_page_looked(styled: dict[str, Any], tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                       context) -> None:
     viewer = context.new_page()
+    refused = violations(viewer)
     viewer.set_viewport_size({"width": 1400, "height": 900})
     viewer.goto(write_viewer(styled["db"], styled["id"], tmp_path).as_uri())
     frame = show_dom(viewer, "End")
     looks_like_the_live_page(viewer, frame, styled)
+    # Styled as the page was, with no inline style: the policy refused nothing.
+    assert refused == []
+    assert frame.evaluate("document.querySelectorAll('style, [data-recorder-style]').length") == 0
     viewer.screenshot(path=ARTIFACTS / "viewer-dom.png")
     # The keys still step and toggle, also with the focus inside the snapshot.
     frame.click("h1")
@@ -383,13 +440,26 @@ def test_served_dom_view_shows_the_same_and_asks_only_the_server(styled: dict[st
             viewer = context.new_page()
             viewer.set_viewport_size({"width": 1400, "height": 900})
             requests: list[str] = []
+            responses: list[Any] = []
             viewer.on("request", lambda request: requests.append(request.url))
+            viewer.on("response", lambda response: responses.append(response))
+            refused = violations(viewer)
             response = viewer.goto(f"{url}/recording/{styled['id']}")
             assert response is not None and "frame-src 'none'" in response.headers["content-security-policy"]
             frame = show_dom(viewer, "End")
             looks_like_the_live_page(viewer, frame, styled)
+            assert refused == []
             assert any("/resource/" in request for request in requests)
             assert [r for r in requests if not r.startswith((url + "/", "data:", "blob:"))] == []
+            # Every response has its policy: the list, the page, screenshots and snapshots
+            # (/blob/), resources, and what is not there.
+            for address in ("/", "/nothing/here", f"/blob/{'0' * 64}", f"/recording/999",
+                            f"/recording/{styled['id']}/resource/{'0' * 64}"):
+                viewer.goto(url + address)
+            kinds = {(r.status, r.url.split("/")[3] if r.url.count("/") > 3 else "") for r in responses}
+            assert {(200, ""), (200, "recording"), (200, "blob"), (404, "nothing"), (404, "blob"), (404, "recording")} <= kinds
+            assert any("/resource/" in r.url and r.status == 200 for r in responses)
+            assert_every_response_has_a_policy(responses, url)
         finally:
             server.shutdown()
             server.server_close()
@@ -419,6 +489,70 @@ def test_server_serves_a_recordings_own_resources_only(styled: dict[str, Any]) -
         finally:
             server.shutdown()
             server.server_close()
+
+
+def test_the_file_viewer_allows_its_own_script_and_style_by_hash_only(recording_id: int, db_path: Path,  # type: ignore[no-untyped-def]
+                                                                     tmp_path: Path) -> None:
+    html = write_viewer(db_path, recording_id, tmp_path).read_text(encoding="utf-8")
+    policy = directives(re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', html).group(1))
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.DOTALL)  # the data is <script type="application/json">
+    styles = re.findall(r"<style>(.*?)</style>", html, re.DOTALL)
+    assert len(scripts) == 1 and len(styles) == 1
+    assert policy["script-src"] == [sha256_source(scripts[0])]
+    assert policy["style-src"] == [sha256_source(styles[0]), "data:", "blob:"]
+    assert policy["default-src"] == ["'none'"] and not any("unsafe" in s for v in policy.values() for s in v)
+    # The served page sends the same policy as a header (and frame-ancestors, which a <meta> cannot).
+    with RecordingStore(db_path) as store:
+        url, server = serve_in_thread(store)
+        try:
+            with urllib.request.urlopen(f"{url}/recording/{recording_id}") as response:
+                served = directives(response.headers["Content-Security-Policy"])
+            assert served == {**policy, "frame-ancestors": ["'none'"]}
+        finally:
+            server.shutdown()
+            server.server_close()
+    # No event handler attributes in the viewer's own markup: they would need 'unsafe-inline'.
+    assets = Path(__file__).parent.parent / "recorder" / "viewer" / "assets"
+    for name in ("page.html", "index.html"):
+        assert not re.search(r"<[^>]*\son\w+\s*=", (assets / name).read_text()), name
+    assert not re.search(r"\.on(click|change|input|keydown|submit)\s*=", (assets / "viewer.js").read_text())
+
+
+def test_the_viewer_works_under_its_policy_compare_and_dom_view_included(db_path: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                        context) -> None:
+    snapshot = ('<!DOCTYPE html><html><head><style>p { color: rgb(0, 0, 200) } p > b { color: red }</style></head>'
+                '<body><p id="p" style="font-weight: 700; background: url(data:,)">styled <b>bold</b></p>'
+                '<svg><style>circle { fill: rgb(0, 128, 0) }</style><circle id="c" r="4"/></svg></body></html>')
+    with RecordingStore(db_path) as store:
+        original = store.start(name="original")
+        for name in ("a", "b"):
+            original.record_action("click", selector=f"#{name}", screenshot=jpeg(name), dom_snapshot=snapshot)
+        original.complete()
+        replay = store.start(name="replay", metadata={"replay_of": original.id})
+        for name in ("a", "b"):
+            replay.record_action("click", selector=f"#{name}", screenshot=jpeg(name + "!"), dom_snapshot=snapshot)
+        replay.complete()
+    viewer = context.new_page()
+    refused = violations(viewer)
+    viewer.goto(write_viewer(db_path, replay.id, tmp_path).as_uri())
+    viewer.get_by_role("button", name="Compare with original").click()
+    expect(viewer.locator("#view")).to_have_class(re.compile(r"\bcompare\b"))
+    expect(viewer.locator("#original-caption")).to_contain_text(f"original: recording {original.id} #1")
+    viewer.get_by_role("button", name="\u25b6", exact=True).click()  # next
+    expect(viewer.locator(".row.selected .seq")).to_have_text("2")
+    viewer.wait_for_function(IMAGE_LOADED, arg="original-shot")
+    frame = show_dom(viewer)
+    # The snapshot's <style>s and style attribute apply, none of them inline.
+    assert frame.evaluate("getComputedStyle(document.getElementById('p')).color") == "rgb(0, 0, 200)"
+    assert frame.evaluate("getComputedStyle(document.querySelector('b')).color") == "rgb(255, 0, 0)"
+    assert frame.evaluate("getComputedStyle(document.getElementById('p')).fontWeight") == "700"
+    assert frame.evaluate("getComputedStyle(document.getElementById('c')).fill") == "rgb(0, 128, 0)"
+    assert frame.evaluate("document.querySelectorAll('style, [data-recorder-style]').length") == 0
+    viewer.get_by_role("button", name="Screenshot").click()
+    viewer.keyboard.press("Home")
+    expect(viewer.locator(".row.selected .seq")).to_have_text("1")
+    viewer.wait_for_timeout(200)
+    assert refused == []
 
 
 def test_dom_view_puts_back_scroll_positions_frames_and_shadow_roots(page, site: Site, db_path: Path,  # type: ignore[no-untyped-def]
@@ -520,7 +654,10 @@ def test_every_url_in_a_snapshot_becomes_a_stored_resource_or_nothing(site: Site
         assert sprite.startswith("blob:") and sprite.endswith("#icon")
         assert frame.evaluate("document.getElementById('svg-image').hasAttribute('href')") is False
         assert frame.evaluate("document.querySelector('link[integrity], meta[http-equiv=refresh], link[rel=icon][href]')") is None
-        assert "url(\"#gradient\")" in frame.evaluate("document.querySelector('style').textContent")
+        # The <style> is a blob: style sheet now (no inline style runs under the policy), its URLs rewritten.
+        assert frame.evaluate("document.querySelector('style')") is None
+        assert "url(\"#gradient\")" in frame.evaluate(
+            "Array.from(document.styleSheets, (s) => Array.from(s.cssRules, (r) => r.cssText).join(' ')).join(' ')")
         policy = frame.evaluate("document.querySelector('meta[http-equiv=Content-Security-Policy]').content")
         assert policy.startswith("default-src 'none'")
         unrecorded, foreign, same = frame.child_frames

@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from recorder import RecordingStore, record
 from recorder.viewer import render, serve_in_thread
+from tests.test_viewer import assert_every_response_has_a_policy, directives, violations
 
 THIS_FILE = str(Path(__file__).resolve())
 RED = "rgb(198, 40, 40)"  # --bad in viewer.css
@@ -313,7 +314,10 @@ def test_served_viewer_shows_the_panels_and_loads_details_from_its_server(record
             viewer = context.new_page()
             viewer.set_viewport_size({"width": 1400, "height": 900})
             asked: list[str] = []
+            responses: list[Any] = []
             viewer.on("request", lambda request: asked.append(request.url))
+            viewer.on("response", lambda response: responses.append(response))
+            refused = violations(viewer)
             viewer.goto(f"{url}/recording/{recorded['id']}")
             viewer.locator("body[data-events=loaded]").wait_for()
             select(viewer, "#log")
@@ -337,6 +341,16 @@ def test_served_viewer_shows_the_panels_and_loads_details_from_its_server(record
             assert any("/requests/" in request for request in asked)
             assert any("/source/" in request for request in asked)
             assert [r for r in asked if not r.startswith((url + "/", "data:", "blob:"))] == []
+            assert refused == []
+            # Every response had its policy: the page, its events, requests and source (JSON,
+            # text), the screenshots; and so do the refusals.
+            viewer.goto(f"{url}/recording/{recorded['id']}/source/{'0' * 64}")
+            viewer.goto(f"{url}/recording/{recorded['id']}/requests/x")
+            routes = {(r.url[len(url):].split("/") + [""] * 4)[3 if "/recording/" in r.url else 1]
+                      for r in responses if r.status == 200}
+            assert {"", "events", "requests", "source", "blob"} <= routes  # "": the page itself
+            assert sum(r.status == 404 for r in responses) == 2
+            assert_every_response_has_a_policy(responses, url)
             # The server gives out only the sources a recording kept.
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(f"{url}/recording/{recorded['id']}/source/{'0' * 64}")
@@ -348,6 +362,41 @@ def test_served_viewer_shows_the_panels_and_loads_details_from_its_server(record
             server.shutdown()
             server.server_close()
 
+
+
+def test_the_file_viewer_runs_under_its_policy_with_nothing_refused(recorded: dict[str, Any], context) -> None:  # type: ignore[no-untyped-def]
+    """Clicked and keyed through (actions, every tab, a request opened, the filter, play, the
+    DOM view): the hash-only policy refuses nothing the viewer does."""
+    viewer = context.new_page()
+    viewer.set_viewport_size({"width": 1400, "height": 900})
+    refused = violations(viewer)
+    viewer.goto(recorded["file"].as_uri())
+    policy = directives(viewer.locator("meta[http-equiv=Content-Security-Policy]").get_attribute("content") or "")
+    assert policy["script-src"][0].startswith("'sha256-") and len(policy["script-src"]) == 1
+    assert not any("unsafe" in source for sources in policy.values() for source in sources)
+    select(viewer, "#log")
+    expect(viewer.locator("#panel-console .console-row").first).to_be_visible()
+    select(viewer, "#api")
+    viewer.locator("#tab-network").click()
+    viewer.locator("#panel-network tr.request").filter(has_text="/events/api/items.json").click()
+    expect(viewer.locator("#panel-network tr.request-details").first).to_be_visible()
+    select(viewer, "#fail")
+    viewer.locator("#tab-errors").click()
+    expect(viewer.locator("#panel-errors")).not_to_be_empty()
+    viewer.locator("#tab-source").click()
+    expect(viewer.locator("#panel-source .source-line.current")).to_have_count(1)
+    viewer.locator("#filter").fill("#")
+    viewer.locator("#filter").press("Enter")
+    viewer.keyboard.press("End")
+    viewer.keyboard.press("d")  # the DOM view
+    viewer.wait_for_function("() => !!document.getElementById('dom').dataset.settled")
+    viewer.keyboard.press("ArrowLeft")
+    viewer.keyboard.press("d")
+    viewer.keyboard.press("Home")
+    viewer.keyboard.press(" ")  # play
+    expect(viewer.locator("#play")).to_have_text("\u25b6 play", timeout=15_000)
+    viewer.wait_for_timeout(200)
+    assert refused == []
 
 
 SELECTIONS = """() => { window.__selected = [];

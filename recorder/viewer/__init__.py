@@ -12,7 +12,8 @@ Recorded pages are hostile input. Nothing recorded is ever put into the viewer's
 as markup: the data travels as escaped JSON and is shown with ``textContent``; DOM
 snapshots are shown only inside an ``<iframe sandbox>`` without ``allow-scripts``, under a
 Content-Security-Policy that lets nothing be fetched but data: and blob: URLs and no frame
-navigate; the server answers on 127.0.0.1 only and serves only blobs its database's
+navigate (the viewer's own script and style sheet are allowed by hash, no inline script
+or style otherwise); the server answers on 127.0.0.1 only and serves only blobs its database's
 actions use and resources its recordings kept.
 
 The page itself (HTML, CSS, JavaScript) is in ``recorder/viewer/assets/``; ``page.py``

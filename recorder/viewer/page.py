@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import html
 import json
 import re
@@ -18,14 +19,18 @@ from typing import Any
 from ..errors import RecordingNotFound
 from ..store import Recording, RecordingStore
 
-# What the viewer page may load: its own inline script and style, screenshots and snapshot
-# resources as data: and blob: URLs, and (served) its own server's blobs. DOM snapshots are
-# srcdoc frames: they inherit this policy and add a stricter one of their own (snapshot.js).
-# No frame may navigate anywhere (frame-src): a link in a snapshot goes nowhere.
-PAGE_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline' data: blob:; "
+# What the viewer page may load (policy(), filled in by page_policy() and index_policy()):
+# its own inline script and style sheet, each by its sha256 hash (no 'unsafe-inline': no
+# other inline script, style element or style attribute runs or applies), screenshots and
+# snapshot resources as data: and blob: URLs, and (served) its own server's blobs. DOM
+# snapshots are srcdoc frames: they inherit this policy and add a stricter one of their own
+# (snapshot.js), so their <style> text and style attributes are moved out of the markup
+# before they are shown (blob: style sheets, and the CSSOM). No frame may navigate anywhere
+# (frame-src): a link in a snapshot goes nowhere.
+PAGE_POLICY = ("default-src 'none'; script-src {script}; style-src {style} data: blob:; "
                "img-src data: blob: 'self'; font-src data: blob:; media-src data: blob:; connect-src 'self'; "
                "frame-src 'none'; base-uri 'none'; form-action 'none'")
-INDEX_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'self'"
+INDEX_POLICY = "default-src 'none'; style-src {style}; img-src data:; base-uri 'none'; form-action 'self'"
 # In this order, as one <script>: events.js indexes the recording's events by action, one
 # file per panel of the selected action, panels.js the tabs and the filter box over them.
 SCRIPTS = ("resources.js", "snapshot.js", "events.js", "console.js", "network.js", "errors.js", "source.js",
@@ -45,6 +50,28 @@ def asset(name: str) -> str:
     if name.endswith((".js", ".css")) and re.search(r"</(script|style)", text, re.IGNORECASE):
         raise ValueError(f"recorder/viewer/assets/{name} must not contain '</script' or '</style'")
     return text
+
+
+def source_hash(text: str) -> str:
+    """The CSP source that allows exactly one inline <script> or <style> with this text."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+def _script() -> str:
+    """The viewer page's one script: the asset files, in order."""
+    return "\n".join(asset(name) for name in SCRIPTS)
+
+
+@functools.lru_cache(maxsize=None)
+def page_policy() -> str:
+    """The viewer page's Content-Security-Policy (its <meta>, and served, its header)."""
+    return PAGE_POLICY.format(script=source_hash(_script()), style=source_hash(asset("viewer.css")))
+
+
+@functools.lru_cache(maxsize=None)
+def index_policy() -> str:
+    """The policy of the server's list of recordings (no script at all)."""
+    return INDEX_POLICY.format(style=source_hash(asset("viewer.css")))
 
 
 def _script_json(data: Any) -> str:
@@ -194,8 +221,8 @@ def render(store: RecordingStore, recording: Recording, *, embed: bool = True, m
     """The viewer page for one recording (self-contained with ``embed``)."""
     data = recording_data(store, recording, embed=embed, max_actions=max_actions, only_errors=only_errors)
     title = html.escape(f"{recording.name} · recording {recording.id}")
-    return _fill(asset("page.html"), CSP=PAGE_POLICY, TITLE=title, STYLE=asset("viewer.css"), DATA=_script_json(data),
-                 SCRIPT="\n".join(asset(name) for name in SCRIPTS))
+    return _fill(asset("page.html"), CSP=page_policy(), TITLE=title, STYLE=asset("viewer.css"),
+                 DATA=_script_json(data), SCRIPT=_script())
 
 
 def render_index(store: RecordingStore, status: str | None = None, name: str | None = None) -> str:
@@ -210,7 +237,7 @@ def render_index(store: RecordingStore, status: str | None = None, name: str | N
     ) or "<tr><td colspan='6'>no recordings match</td></tr>"
     options = "".join(f"<option{' selected' if s == status else ''}>{s}</option>"
                       for s in ("", "recording", "completed", "failed", "interrupted"))
-    return _fill(asset("index.html"), CSP=INDEX_POLICY, STYLE=asset("viewer.css"), ROWS=rows, OPTIONS=options,
+    return _fill(asset("index.html"), CSP=index_policy(), STYLE=asset("viewer.css"), ROWS=rows, OPTIONS=options,
                  NAME=html.escape(name or "", quote=True), DB=html.escape(str(store.path)))
 
 

@@ -26,12 +26,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..errors import RecordingNotFound
 from ..store import RecordingStore
-from .page import BEFORE_FIRST, INDEX_POLICY, PAGE_POLICY, event_summaries, render, render_index, request_details
+from .page import BEFORE_FIRST, event_summaries, index_policy, page_policy, render, render_index, request_details
 
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 # Served bytes are meant for the viewer's scripts; opened by themselves (an SVG, say) they
-# must not run as a page of this origin.
-_INERT = "sandbox; default-src 'none'"
+# must not run as a page of this origin. Every response but the two pages goes out with
+# this policy: JSON, blobs, resources, sources, and the answers that refuse (403, 404).
+_INERT = "sandbox; default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -52,21 +53,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         try:
             if url.path == "/":
                 self._send(200, render_index(self.store, query.get("status"), query.get("name")), "text/html",
-                           policy=INDEX_POLICY + "; frame-ancestors 'none'")
+                           policy=index_policy() + "; frame-ancestors 'none'")
             elif match := re.fullmatch(r"/recording/(\d+)", url.path):
                 recording = self.store.get(int(match.group(1)))
                 self._send(200, render(self.store, recording, embed=False), "text/html",
-                           policy=PAGE_POLICY + "; frame-ancestors 'none'")
+                           policy=page_policy() + "; frame-ancestors 'none'")
             elif match := re.fullmatch(r"/recording/(\d+)/resource/([^/]+)", url.path):
                 self._resource(int(match.group(1)), match.group(2))
             elif match := re.fullmatch(r"/recording/(\d+)/events", url.path):
                 # Events and requests are not cached: a recording still under way gains them.
                 events = event_summaries(self.store.get(int(match.group(1))))
-                self._send(200, json.dumps(events, ensure_ascii=False, separators=(",", ":")), "application/json",
-                           policy=_INERT)
+                self._send(200, json.dumps(events, ensure_ascii=False, separators=(",", ":")), "application/json")
             elif match := re.fullmatch(rf"/recording/(\d+)/requests/(\d{{1,18}}|{BEFORE_FIRST})", url.path):
                 requests = request_details(self.store.get(int(match.group(1))), match.group(2))
-                self._send(200, json.dumps(requests, ensure_ascii=False), "application/json", policy=_INERT)
+                self._send(200, json.dumps(requests, ensure_ascii=False), "application/json")
             elif match := re.fullmatch(r"/recording/(\d+)/source/([^/]+)", url.path):
                 self._source(int(match.group(1)), match.group(2))
             elif match := re.fullmatch(r"/blob/([^/]+)", url.path):
@@ -84,7 +84,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         media_type = self.store.blob_info(key)["media_type"]
         # A DOM snapshot goes out as plain text: opened directly, it must not run as a page.
         self._send(200, self.store.blob(key), media_type if media_type.startswith("image/") else "text/plain",
-                   cache=True, policy=_INERT)
+                   cache=True)
 
     def _resource(self, recording_id: int, key: str) -> None:
         """A resource by key, if that recording's snapshots use it."""
@@ -93,7 +93,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if info is None:
             self._send(404, "no such resource in this recording", "text/plain")
             return
-        self._send(200, self.store.blob(key), info["media_type"], cache=True, policy=_INERT)
+        self._send(200, self.store.blob(key), info["media_type"], cache=True)
 
     def _source(self, recording_id: int, key: str) -> None:
         """A source file's text by key, if that recording kept it."""
@@ -101,18 +101,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if not any(info["key"] == key for info in kept):
             self._send(404, "no such source file in this recording", "text/plain")
             return
-        self._send(200, self.store.blob(key), "text/plain", cache=True, policy=_INERT)
+        self._send(200, self.store.blob(key), "text/plain", cache=True)
 
     def _send(self, status: int, body: str | bytes, media_type: str, cache: bool = False,
-              policy: str | None = None) -> None:
+              policy: str = _INERT) -> None:
         data = body.encode("utf-8") if isinstance(body, str) else body
         self.send_response(status)
         self.send_header("Content-Type", f"{media_type}; charset=utf-8" if media_type.startswith("text/") else media_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Cache-Control", "private, max-age=31536000, immutable" if cache else "no-store")
-        if policy:
-            self.send_header("Content-Security-Policy", policy)
+        self.send_header("Content-Security-Policy", policy)
         self.end_headers()
         self.wfile.write(data)
 

@@ -146,9 +146,9 @@ async function showDom(a) {
   frame.onload = () => {
     if (shownDom !== wanted) return;
     const doc = frame.contentDocument;
-    snapshots.highlight(doc, a.target);
     doc.addEventListener('keydown', onKey);
     snapshots.settle(doc, () => { if (shownDom === wanted) frame.dataset.settled = wanted; });
+    snapshots.highlight(doc, a.target);  // after settle() has put back the style attributes
     frame.dataset.loaded = wanted;
   };
   delete frame.dataset.loaded; delete frame.dataset.settled;
@@ -211,9 +211,10 @@ function shownFrom(i, step, from) {
   return from;
 }
 const go = (step) => select(shownFrom(current + step, step, current));
-$('prev').onclick = () => go(-1); $('next').onclick = () => go(1);
-$('play').onclick = play; $('show-shot').onclick = () => setMode('shot'); $('show-dom').onclick = () => setMode('dom');
-$('compare').onclick = toggleCompare; $('compare').hidden = !data.original;
+$('prev').addEventListener('click', () => go(-1)); $('next').addEventListener('click', () => go(1));
+$('play').addEventListener('click', play);
+$('show-shot').addEventListener('click', () => setMode('shot')); $('show-dom').addEventListener('click', () => setMode('dom'));
+$('compare').addEventListener('click', toggleCompare); $('compare').hidden = !data.original;
 // Keys work with the focus in the viewer or in the shown snapshot (but not while typing in one of its fields).
 function onKey(e) {
   const target = e.composedPath()[0] || e.target;
