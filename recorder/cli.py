@@ -131,9 +131,11 @@ def list_command(db: str | None, as_json: bool, status: str | None, limit: int |
 @json_option
 @click.option("--after", "after_sequence", type=SEQUENCE, default=None, help="Only actions after this sequence number.")
 @click.option("--limit", type=COUNT, default=None, help="At most this many actions.")
+@click.option("--include-storage-state", is_flag=True,
+              help="--json: include the cookie and localStorage values a takeover stored (keep_storage_state=True).")
 @friendly_errors
 def show_command(recording_id: int, db: str | None, as_json: bool, after_sequence: int | None,
-                 limit: int | None) -> None:
+                 limit: int | None, include_storage_state: bool) -> None:
     """Show one recording and its timeline of actions.
 
     \b
@@ -149,6 +151,7 @@ def show_command(recording_id: int, db: str | None, as_json: bool, after_sequenc
             shown = {action["sequence"] for action in timeline}
             events = [event for event in recording.events()
                       if event["action_sequence"] in shown or (after_sequence is None and limit is None)]
+            timeline = _storage_state_shown(timeline, include_storage_state)
             click.echo(json.dumps({**recording.to_dict(), "timeline": timeline, "events": events},
                                   indent=2, ensure_ascii=False))
             return
@@ -373,8 +376,11 @@ def _replay_progress() -> Callable[[Any, int], None]:
               help="File to write (default: standard output).")
 @click.option("--no-blobs", is_flag=True, help="json: leave out the bytes of the screenshots, DOM snapshots and "
               "page resources (the resources are still listed).")
+@click.option("--include-storage-state", is_flag=True,
+              help="json: include the cookie and localStorage values a takeover stored (keep_storage_state=True).")
 @friendly_errors
-def export_command(recording_id: int, db: str | None, format_: str, output: str, no_blobs: bool) -> None:
+def export_command(recording_id: int, db: str | None, format_: str, output: str, no_blobs: bool,
+                   include_storage_state: bool) -> None:
     """Export a recording: a portable JSON cassette, or a pytest file.
 
     \b
@@ -388,6 +394,9 @@ def export_command(recording_id: int, db: str | None, format_: str, output: str,
 
     if format_ == "playwright-trace" and output == "-":
         raise click.BadParameter("a trace is a zip file: give -o trace.zip", param_hint="-o")
+    if include_storage_state and format_ != "json":
+        raise click.BadParameter(f"the {format_} export never carries storage state; only --format json does",
+                                 param_hint="--include-storage-state")
     with open_store(db) as store:
         recording = store.get(recording_id)
         if format_ == "playwright-trace":
@@ -396,7 +405,9 @@ def export_command(recording_id: int, db: str | None, format_: str, output: str,
                        f"open it with: playwright show-trace {output}", err=True)
             return
         if format_ == "json":
-            text = json.dumps(export_json(recording, blobs=not no_blobs), indent=1, ensure_ascii=False)
+            cassette = export_json(recording, blobs=not no_blobs, storage_state=include_storage_state)
+            _storage_state_shown(cassette["timeline"], include_storage_state)
+            text = json.dumps(cassette, indent=1, ensure_ascii=False)
         else:
             text = export_pytest(recording)
     if output == "-":
@@ -409,11 +420,15 @@ def export_command(recording_id: int, db: str | None, format_: str, output: str,
 @main.command("import")
 @click.argument("cassette", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @db_option
+@click.option("--keep-storage-state", is_flag=True,
+              help="Store the cookie and localStorage values the cassette carries (left out by default).")
 @friendly_errors
-def import_command(cassette: str, db: str | None) -> None:
+def import_command(cassette: str, db: str | None, keep_storage_state: bool) -> None:
     """Import a JSON cassette made by `recorder export` as a new recording.
 
-    The database is created if it does not exist.
+    The database is created if it does not exist. Cookie and localStorage values in the
+    cassette (an export with --include-storage-state) are left out unless
+    --keep-storage-state.
 
     \b
     Example:
@@ -428,7 +443,7 @@ def import_command(cassette: str, db: str | None) -> None:
         try:
             data = json.load(handle)
             with RecordingStore(target) as store:
-                recording = import_json(store, data)
+                recording = import_json(store, data, storage_state=keep_storage_state)
         except (ValueError, KeyError, TypeError) as exc:
             if created and path is not None:  # a refused import leaves no empty database behind
                 for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
@@ -576,6 +591,20 @@ def stats_command(db: str | None, as_json: bool) -> None:
         headers = tuple(rows[0])
         _table(headers, [tuple(_clip("" if v is None else str(v), 60) for v in row.values()) for row in rows])
         click.echo("")
+
+
+def _storage_state_shown(timeline: list[dict[str, Any]], include: bool) -> list[dict[str, Any]]:
+    """The timeline as shown: without stored cookie and localStorage values unless ``include``,
+    and then with a warning on stderr when there are some."""
+    from .page_state import holds_storage_values, without_storage_values
+
+    if not include:
+        return without_storage_values(timeline)
+    if holds_storage_values(timeline):
+        click.echo("warning: this output includes the cookie and localStorage values a takeover stored "
+                   "(--include-storage-state): they can log anyone in as that user; keep it as private as a password",
+                   err=True)
+    return timeline
 
 
 def _event_summary(counts: dict[str, int] | None) -> str:
