@@ -131,9 +131,11 @@ def list_command(db: str | None, as_json: bool, status: str | None, limit: int |
 @json_option
 @click.option("--after", "after_sequence", type=SEQUENCE, default=None, help="Only actions after this sequence number.")
 @click.option("--limit", type=COUNT, default=None, help="At most this many actions.")
+@click.option("--include-storage-state", is_flag=True,
+              help="--json: include the cookie and localStorage values a takeover stored (keep_storage_state=True).")
 @friendly_errors
 def show_command(recording_id: int, db: str | None, as_json: bool, after_sequence: int | None,
-                 limit: int | None) -> None:
+                 limit: int | None, include_storage_state: bool) -> None:
     """Show one recording and its timeline of actions.
 
     \b
@@ -149,6 +151,7 @@ def show_command(recording_id: int, db: str | None, as_json: bool, after_sequenc
             shown = {action["sequence"] for action in timeline}
             events = [event for event in recording.events()
                       if event["action_sequence"] in shown or (after_sequence is None and limit is None)]
+            timeline = _storage_state_shown(timeline, include_storage_state)
             click.echo(json.dumps({**recording.to_dict(), "timeline": timeline, "events": events},
                                   indent=2, ensure_ascii=False))
             return
@@ -282,8 +285,9 @@ def view_command(recording_id: int | None, db: str | None, output: Path | None, 
 @click.option("--base-url", default=None, help="Replay against another deployment: recorded URLs move to this origin.")
 @click.option("--headed", is_flag=True, help="Show the browser.")
 @click.option("--slow-mo", type=click.IntRange(0, 600_000), default=0, help="Milliseconds to wait between browser operations.")
-@click.option("--secret", "secrets", multiple=True, metavar="NAME=VALUE",
-              help="Value of a redacted field (repeatable); else $RECORDER_SECRET_<NAME> is read.")
+@click.option("--secret", "secrets", multiple=True, metavar="NAME",
+              help="A redacted field's value, read from $RECORDER_SECRET_<NAME>, else asked for on standard input "
+                   "(repeatable). NAME=VALUE works but shows the value to ps and your shell history.")
 @click.option("--compare-screenshots", is_flag=True, help="Also compare each step's screenshot with the recording.")
 @click.option("--threshold", type=float, default=0.05, show_default=True,
               help="Mean pixel difference (0..1) above which a screenshot diverges.")
@@ -303,12 +307,18 @@ def replay_command(recording_id: int, db: str | None, as_json: bool, base_url: s
     fallback (role and name, text, label, placeholder, test id, CSS path, position).
     Exit code 0 when every step replays, 1 otherwise.
 
+    Values typed into password and redacted fields were never recorded: `--secret NAME`
+    reads one from $RECORDER_SECRET_<NAME> (upper-cased, other characters `_`), else from
+    standard input (a hidden prompt on a terminal, else one line per --secret, in order).
+
     \b
     Examples:
       recorder replay 3
       recorder replay 3 --headed --slow-mo 300
       recorder replay 3 --base-url http://127.0.0.1:9000 --json
-      recorder replay 3 --secret password=hunter2 --record
+      recorder replay 3 --secret password --record          # asks for it
+      RECORDER_SECRET_PASSWORD=... recorder replay 3
+      pass show app/ada | recorder replay 3 --secret password
     """
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
@@ -317,14 +327,9 @@ def replay_command(recording_id: int, db: str | None, as_json: bool, base_url: s
     from .instrument import record
     from .replay import replay
 
-    values = {}
-    for item in secrets:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--secret")
-        values[name] = value
     with open_store(db) as store:
         recording = store.get(recording_id)
+        values = _secret_values(secrets, recording) if secrets else {}
         viewport: Any = recording.user_metadata.get("viewport") or {"width": 1280, "height": 720}
         with sync_playwright() as playwright:
             try:
@@ -339,8 +344,12 @@ def replay_command(recording_id: int, db: str | None, as_json: bool, base_url: s
                            report_dir=report_dir or Path(f"replay-{recording_id}"), find_timeout_ms=timeout_ms,
                            on_step=_replay_progress() if sys.stderr.isatty() else None)
             if record_replay:
-                with record(page, store=store, name=f"replay_of_{recording_id}",
-                            metadata={"replay_of": recording_id, "base_url": base_url}) as page:
+                recorder = record(page, store=store, name=f"replay_of_{recording_id}",
+                                  metadata={"replay_of": recording_id, "base_url": base_url})
+                with recorder as page:
+                    assert recorder._session is not None
+                    for value in values.values():  # a redacted field need not be a password field now
+                        recorder._session.scrub.add(value)
                     report = replay(recording, page, **options, screenshot_threshold=threshold)
                 click.echo(f"replay recorded as recording {page.recording.id}", err=True)
             else:
@@ -348,6 +357,51 @@ def replay_command(recording_id: int, db: str | None, as_json: bool, base_url: s
             browser.close()
     click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if as_json else report.format())
     sys.exit(0 if report.ok else 1)
+
+
+def _secret_values(items: tuple[str, ...], recording: Any) -> dict[str, str]:
+    """``--secret`` as {field name: value}: NAME reads $RECORDER_SECRET_<NAME>, else standard
+    input; NAME=VALUE is taken with a warning. A name the recording does not ask for, and an
+    empty value, are errors."""
+    from .replay import secret_env_var, secret_names
+
+    wanted = secret_names(recording.timeline())
+    values: dict[str, str] = {}
+    for item in items:
+        given, sep, value = item.partition("=")
+        if not given:
+            raise click.BadParameter(f"{item!r} has no name: give --secret NAME", param_hint="--secret")
+        variable = secret_env_var(given)
+        name = next((n for n in wanted if secret_env_var(n) == variable), None)
+        if name is None:
+            known = ", ".join(wanted) if wanted else "none: nothing secret was typed in it"
+            raise click.BadParameter(f"recording {recording.id} has no secret field {given!r} "
+                                     f"(its secret fields: {known})", param_hint="--secret")
+        if sep:
+            click.echo(f"warning: --secret {given}=VALUE puts the value in the process list (ps) and your shell "
+                       f"history; set {variable} or give --secret {given} and type it when asked", err=True)
+            where = "on the command line"
+        elif os.environ.get(variable) is not None:
+            value, where = os.environ[variable], f"in ${variable}"
+        else:
+            value, where = _read_secret(name, variable), "on standard input"
+        if not value:
+            raise click.BadParameter(f"the value of secret {given!r} {where} is empty", param_hint="--secret")
+        values[name] = value
+    return values
+
+
+def _read_secret(name: str, variable: str) -> str:
+    """One secret from standard input: a prompt that does not echo on a terminal, else one line."""
+    stdin = click.get_text_stream("stdin")
+    if stdin.isatty():
+        return str(click.prompt(f"value of secret {name!r}", hide_input=True, default="", show_default=False,
+                                err=True))
+    line = stdin.readline()
+    if not line:
+        raise click.BadParameter(f"no value for secret {name!r}: {variable} is not set and standard input has ended",
+                                 param_hint="--secret")
+    return line.rstrip("\r\n")
 
 
 def _replay_progress() -> Callable[[Any, int], None]:
@@ -373,8 +427,11 @@ def _replay_progress() -> Callable[[Any, int], None]:
               help="File to write (default: standard output).")
 @click.option("--no-blobs", is_flag=True, help="json: leave out the bytes of the screenshots, DOM snapshots and "
               "page resources (the resources are still listed).")
+@click.option("--include-storage-state", is_flag=True,
+              help="json: include the cookie and localStorage values a takeover stored (keep_storage_state=True).")
 @friendly_errors
-def export_command(recording_id: int, db: str | None, format_: str, output: str, no_blobs: bool) -> None:
+def export_command(recording_id: int, db: str | None, format_: str, output: str, no_blobs: bool,
+                   include_storage_state: bool) -> None:
     """Export a recording: a portable JSON cassette, or a pytest file.
 
     \b
@@ -388,6 +445,9 @@ def export_command(recording_id: int, db: str | None, format_: str, output: str,
 
     if format_ == "playwright-trace" and output == "-":
         raise click.BadParameter("a trace is a zip file: give -o trace.zip", param_hint="-o")
+    if include_storage_state and format_ != "json":
+        raise click.BadParameter(f"the {format_} export never carries storage state; only --format json does",
+                                 param_hint="--include-storage-state")
     with open_store(db) as store:
         recording = store.get(recording_id)
         if format_ == "playwright-trace":
@@ -396,7 +456,9 @@ def export_command(recording_id: int, db: str | None, format_: str, output: str,
                        f"open it with: playwright show-trace {output}", err=True)
             return
         if format_ == "json":
-            text = json.dumps(export_json(recording, blobs=not no_blobs), indent=1, ensure_ascii=False)
+            cassette = export_json(recording, blobs=not no_blobs, storage_state=include_storage_state)
+            _storage_state_shown(cassette["timeline"], include_storage_state)
+            text = json.dumps(cassette, indent=1, ensure_ascii=False)
         else:
             text = export_pytest(recording)
     if output == "-":
@@ -409,11 +471,15 @@ def export_command(recording_id: int, db: str | None, format_: str, output: str,
 @main.command("import")
 @click.argument("cassette", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @db_option
+@click.option("--keep-storage-state", is_flag=True,
+              help="Store the cookie and localStorage values the cassette carries (left out by default).")
 @friendly_errors
-def import_command(cassette: str, db: str | None) -> None:
+def import_command(cassette: str, db: str | None, keep_storage_state: bool) -> None:
     """Import a JSON cassette made by `recorder export` as a new recording.
 
-    The database is created if it does not exist.
+    The database is created if it does not exist. Cookie and localStorage values in the
+    cassette (an export with --include-storage-state) are left out unless
+    --keep-storage-state.
 
     \b
     Example:
@@ -428,7 +494,7 @@ def import_command(cassette: str, db: str | None) -> None:
         try:
             data = json.load(handle)
             with RecordingStore(target) as store:
-                recording = import_json(store, data)
+                recording = import_json(store, data, storage_state=keep_storage_state)
         except (ValueError, KeyError, TypeError) as exc:
             if created and path is not None:  # a refused import leaves no empty database behind
                 for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
@@ -576,6 +642,20 @@ def stats_command(db: str | None, as_json: bool) -> None:
         headers = tuple(rows[0])
         _table(headers, [tuple(_clip("" if v is None else str(v), 60) for v in row.values()) for row in rows])
         click.echo("")
+
+
+def _storage_state_shown(timeline: list[dict[str, Any]], include: bool) -> list[dict[str, Any]]:
+    """The timeline as shown: without stored cookie and localStorage values unless ``include``,
+    and then with a warning on stderr when there are some."""
+    from .page_state import holds_storage_values, without_storage_values
+
+    if not include:
+        return without_storage_values(timeline)
+    if holds_storage_values(timeline):
+        click.echo("warning: this output includes the cookie and localStorage values a takeover stored "
+                   "(--include-storage-state): they can log anyone in as that user; keep it as private as a password",
+                   err=True)
+    return timeline
 
 
 def _event_summary(counts: dict[str, int] | None) -> str:

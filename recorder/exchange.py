@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ._core import recorded_argument
 from .model import parameterize
+from .page_state import without_storage_values
 from .replay import secret_env_var, secret_name, url_pattern
 from .store import Recording, RecordingStore
 
@@ -69,14 +70,18 @@ def copy_recording(recording: Recording, destination: RecordingStore) -> Recordi
     return destination.restore(found.recording, found.timeline, data, found.resources, found.events, found.sources)
 
 
-def export_json(recording: Recording, blobs: bool = True) -> dict[str, Any]:
+def export_json(recording: Recording, blobs: bool = True, storage_state: bool = False) -> dict[str, Any]:
     """The recording, its timeline, the resources its snapshots use, its events, the
     source files its calls were made from, and (base64, by sha256 key) the bytes of its
-    screenshots, DOM snapshots, resources and sources."""
+    screenshots, DOM snapshots, resources and sources.
+
+    Cookie and localStorage values a takeover stored (``keep_storage_state=True``) are left
+    out unless ``storage_state`` (see recorder/page_state.py)."""
     found = contents(recording)
+    timeline = found.timeline if storage_state else without_storage_values(found.timeline)
     cassette: dict[str, Any] = {
         "format": CASSETTE_FORMAT, "version": CASSETTE_VERSION,
-        "recording": found.recording, "timeline": found.timeline, "resources": found.resources,
+        "recording": found.recording, "timeline": timeline, "resources": found.resources,
         "events": found.events, "sources": found.sources,
     }
     if blobs:
@@ -88,11 +93,13 @@ def export_json(recording: Recording, blobs: bool = True) -> dict[str, Any]:
     return cassette
 
 
-def import_json(store: RecordingStore, cassette: dict[str, Any]) -> Recording:
+def import_json(store: RecordingStore, cassette: dict[str, Any], storage_state: bool = False) -> Recording:
     """Store a cassette as a new recording; its actions keep their sequence, timing and keys,
     its resources their URLs, its events and sources come along. A cassette without blobs
     (``--no-blobs``) imports without snapshots, resources or sources (their bytes are not
-    in it); its events are."""
+    in it); its events are. Cookie and localStorage values in it (an export with
+    ``--include-storage-state``, or one made before values stopped being stored) are
+    stored only if ``storage_state``."""
     if not isinstance(cassette, dict):
         raise ValueError(f"not a recorder cassette (a JSON {type(cassette).__name__}, not an object)")
     if cassette.get("format") != CASSETTE_FORMAT:
@@ -117,7 +124,10 @@ def import_json(store: RecordingStore, cassette: dict[str, Any]) -> Recording:
     if not isinstance(sources, list):
         raise ValueError("its sources are not a list of {path, key, size}")
     # Without blobs the resources and sources are only named: there are no bytes to keep.
-    return store.restore(source, cassette["timeline"], blobs, resources if found is not None else None,
+    timeline = cassette["timeline"]
+    if not storage_state and isinstance(timeline, list) and all(isinstance(a, dict) for a in timeline):
+        timeline = without_storage_values(timeline)  # anything else restore() refuses, naming it
+    return store.restore(source, timeline, blobs, resources if found is not None else None,
                          events, sources if found is not None else None)
 
 

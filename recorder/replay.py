@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ._core import FRAME_MARK, REDACTED, Flow, recorded_argument, run_async, run_sync
+from ._core import FRAME_MARK, REDACTED, Flow, SecretScrubber, recorded_argument, run_async, run_sync
 from .store import Recording
 
 FIND_TIMEOUT_MS = 5_000
@@ -138,7 +138,22 @@ def secret_name(target: dict[str, Any] | None) -> str:
 
 
 def secret_env_var(name: str) -> str:
+    """The environment variable a secret is read from: ``RECORDER_SECRET_<NAME>``, upper-cased,
+    every character but a letter or digit an underscore."""
     return "RECORDER_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def secret_names(timeline: list[dict[str, Any]]) -> list[str]:
+    """The secrets a replay of this timeline asks for (redacted values it types), by name, in order."""
+    names: list[str] = []
+    for action in timeline:
+        metadata = action["metadata"]
+        owner, _, method = str(metadata.get("api", "")).partition(".")
+        typed = owner == "Keyboard" or (owner in ("Page", "Frame", "Locator") and method in _TEXT_ARGUMENT)
+        name = secret_name(metadata.get("target"))
+        if metadata.get("redacted") and typed and name not in names:
+            names.append(name)
+    return names
 
 
 class Replayer:
@@ -150,6 +165,7 @@ class Replayer:
         # Pages by the recording's page index: 0 is the page given; popups join as they open.
         self.pages: dict[int, Any] = {0: page}
         self.opened: list[Any] = []  # pages the context opened, not yet matched to an index
+        self.scrub = SecretScrubber()  # the secrets typed, cut out of the report (a URL may echo one)
 
     def rebase(self, url: str | None) -> str | None:
         """The recorded URL, moved to ``base_url`` when one is given."""
@@ -178,6 +194,8 @@ class Replayer:
                                       reason=f"not run: step {unreachable.sequence} could not reach the app")
                 else:
                     step = yield from self.step(action)
+                    step.reason, step.expected_url, step.actual_url = (
+                        self.scrub(step.reason), self.scrub(step.expected_url), self.scrub(step.actual_url))
                     if step.status == "failed" and "net::ERR_" in (step.reason or "") and step.api == "Page.goto":
                         # Every later step would wait out its timeout on an error page.
                         unreachable = step
@@ -280,9 +298,10 @@ class Replayer:
         value = self.options.secrets.get(name, os.environ.get(secret_env_var(name)))
         if value is None:
             raise _Unreplayable(
-                f"the value of secret field '{name}' was not recorded: pass --secret {name}=VALUE "
-                f"or set {secret_env_var(name)}"
+                f"the value of secret field '{name}' was not recorded: set {secret_env_var(name)} "
+                f"or pass --secret {name} (asked for on standard input)"
             )
+        self.scrub.add(value)
         return value
         yield  # a generator, like every step of a flow
 

@@ -12,8 +12,10 @@ the page by listeners: clicks, changed fields, Enter/Tab/Escape, submits, scroll
 navigations, each a ``user_action`` (``navigate`` for navigations) with a readable
 selector, a screenshot and a DOM snapshot, and the same redaction. The agent's recording
 gets a ``handoff`` action when the person takes over and a ``completion`` when they hand
-back, each with the page state then (URL, cookies, localStorage, form values) so that a
-continuation can resume from it.
+back, each with the page state then (URL, cookies, localStorage, form values). Cookie and
+localStorage *values* are credentials: they stay in memory (``handoff_state`` and
+``completion_state`` of the ``takeover`` object) and the database gets their names, flags
+and a keyed hash (recorder/page_state.py), unless ``keep_storage_state=True``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from . import inpage
 from ._core import ATTRIBUTE, Flow, PageCapture, run_async, run_sync
 from .errors import RecorderError
+from .page_state import full_state, stored_state
 from .selectors import readable_selector
 from .store import Recording
 
@@ -85,7 +88,8 @@ def describe(target: dict[str, Any] | None) -> str | None:
 class Takeover:
     """The state of one takeover: which capture it pauses, and the person's session."""
 
-    def __init__(self, page: Any, visitor_id: str | None, parent_demo_id: Any) -> None:
+    def __init__(self, page: Any, visitor_id: str | None, parent_demo_id: Any,
+                 keep_storage_state: bool = False) -> None:
         capture = page.__dict__.get(ATTRIBUTE)
         if capture is None:
             raise RecorderError("takeover() needs a page being recorded: use it inside `with record(page):`")
@@ -97,23 +101,28 @@ class Takeover:
         self.parent_demo_id = parent_demo_id
         self.parent: Recording = capture.session.recording
         self.person: Recording | None = None
+        self.keep_storage_state = keep_storage_state
+        # The state with its cookie and localStorage values: in memory only (see page_state.py).
+        self.handoff_state: dict[str, Any] | None = None
+        self.completion_state: dict[str, Any] | None = None
 
     def state(self) -> Flow:
         redact = list(self.capture.session.options.redact + self.capture.session.options.mask)
         cookies = yield lambda: self.page.context.cookies()
-        storage = yield from self.capture.ask("pageState", redact)
-        return {"url": self.page.url, "cookies": cookies, **(storage or {})}
+        storage = (yield from self.capture.ask("pageState", redact)) or {}
+        return full_state(self.page.url, cookies, storage.get("local_storage"), storage.get("form_values"))
 
     def begin(self) -> Flow:
         page, capture, session = self.page, self.capture, self.capture.session
-        state = yield from self.state()
+        state = self.handoff_state = yield from self.state()
         capture.settle_screenshots()
         person = self.parent.store.start_user_session(
             visitor_id=self.visitor_id, parent_demo_id=self.parent_demo_id, page_url=page.url,
             owner=self.parent.owner, parent_id=self.parent.id)
         self.person = person
         capture._record_event("handoff", url=page.url, value=person.name,
-                              metadata={"user_session_id": person.id, "state": state})
+                              metadata={"user_session_id": person.id,
+                                        "state": stored_state(state, self.keep_storage_state)})
         user_agent = yield from capture.ask_expression("navigator.userAgent")
         person.update_metadata({"user_agent": user_agent})
         redact = list(session.options.redact + session.options.mask)
@@ -158,8 +167,10 @@ class Takeover:
         else:
             self.person.fail(session.scrub(f"{type(error).__name__}: {error}"))
         session.recording, session.agent_paused = self.parent, False
+        self.completion_state = state
         capture._record_event("completion", url=state.get("url"), value=self.person.name,
-                              metadata={"user_session_id": self.person.id, "state": state})
+                              metadata={"user_session_id": self.person.id,
+                                        "state": stored_state(state, self.keep_storage_state)})
 
     # -- what the person does -------------------------------------------------------------
 
@@ -198,10 +209,26 @@ class takeover:  # noqa: N801 - used like a function: `with takeover(page) as pe
 
     ``with takeover(page) as person:`` (sync) or ``async with`` (async); ``person`` is the
     user session's :class:`~recorder.Recording`. The page must be inside ``record()``.
+
+    The page state at handoff and completion, cookie and localStorage values included, is
+    ``handoff_state`` / ``completion_state`` (``{url, storage_state, form_values}``;
+    ``storage_state`` in Playwright's shape, for ``new_context(storage_state=...)``): in
+    memory only. The database gets the values only with ``keep_storage_state=True``.
     """
 
-    def __init__(self, page: Any, visitor_id: str | None = None, parent_demo_id: Any = None) -> None:
-        self._takeover = Takeover(page, visitor_id, parent_demo_id)
+    def __init__(self, page: Any, visitor_id: str | None = None, parent_demo_id: Any = None, *,
+                 keep_storage_state: bool = False) -> None:
+        self._takeover = Takeover(page, visitor_id, parent_demo_id, keep_storage_state)
+
+    @property
+    def handoff_state(self) -> dict[str, Any] | None:
+        """The page state when the person took over, values included (never stored by default)."""
+        return self._takeover.handoff_state
+
+    @property
+    def completion_state(self) -> dict[str, Any] | None:
+        """The page state when the person handed back, values included (never stored by default)."""
+        return self._takeover.completion_state
 
     def __enter__(self) -> Recording:
         run_sync(self._takeover.begin())

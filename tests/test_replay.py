@@ -73,7 +73,9 @@ def test_replay_of_an_unchanged_app_passes_every_step(recorded: int, db_path: Pa
     statuses = {(s.type, s.api): s.status for s in report.steps}
     assert statuses[("navigate", "event.navigate")] == "ok"  # the submit's navigation, checked not performed
     assert all(s.status == "ok" for s in report.steps), report.format()
-    assert report.steps[-1].actual_url.endswith("/confirm.html?name=Ada&password=s3cret-hunter2&size=m&gift=on")
+    # The app echoes the password into the URL: the report cuts it out.
+    assert report.steps[-1].actual_url.endswith("/confirm.html?name=Ada&password=[redacted]&size=m&gift=on")
+    assert SECRET not in report.format() and SECRET not in json.dumps(report.to_dict())
 
 
 def test_a_renamed_id_is_recovered_by_role_and_name(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
@@ -130,13 +132,13 @@ def test_a_missing_secret_fails_clearly(recorded: int, db_path: Path, context, m
     step = next(s for s in report.steps if s.selector == 'locator("#password")')
     assert step.status == "failed"
     assert step.reason == ("the value of secret field 'password' was not recorded: "
-                           "pass --secret password=VALUE or set RECORDER_SECRET_PASSWORD")
+                           "set RECORDER_SECRET_PASSWORD or pass --secret password (asked for on standard input)")
 
 
-def invoke(args: list[str]):  # type: ignore[no-untyped-def]
+def invoke(args: list[str], input: str | None = None):  # type: ignore[no-untyped-def]
     """Run the CLI on its own thread: this one already runs pytest-playwright's sync API."""
     outcome = {}
-    thread = threading.Thread(target=lambda: outcome.update(result=CliRunner().invoke(main, args)))
+    thread = threading.Thread(target=lambda: outcome.update(result=CliRunner().invoke(main, args, input=input)))
     thread.start()
     thread.join()
     return outcome["result"]
@@ -156,6 +158,54 @@ def test_cli_replay_reports_json_and_exit_codes(recorded: int, db_path: Path, sh
     edit(shop[1], "confirm.html", 'id="confirm"', 'id="gone"')
     result = invoke(args)
     assert result.exit_code == 1 and "first divergence at step" in result.stdout
+
+
+def test_cli_secret_by_name_from_the_environment_replays_and_records_without_the_value(  # type: ignore[no-untyped-def]
+        recorded: int, db_path: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("RECORDER_SECRET_PASSWORD", SECRET)
+    result = invoke(["replay", str(recorded), "--db", str(db_path), "--secret", "PASSWORD", "--timeout", "1500",
+                     "--report-dir", str(tmp_path / "r"), "--record", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ok"] and "warning" not in result.stderr
+    assert SECRET not in result.output  # the app echoes it into a URL: the report cuts it out
+    for path in db_path.parent.glob("recordings.db*"):  # nor is it in the recorded replay
+        assert SECRET.encode() not in path.read_bytes(), f"the secret is in {path.name}"
+
+
+def test_cli_secret_by_name_from_standard_input(recorded: int, db_path: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                monkeypatch) -> None:
+    monkeypatch.delenv("RECORDER_SECRET_PASSWORD", raising=False)
+    result = invoke(["replay", str(recorded), "--db", str(db_path), "--secret", "password", "--timeout", "1500",
+                     "--report-dir", str(tmp_path / "r")], input=SECRET + "\n")
+    assert result.exit_code == 0, result.output
+    assert "every step replayed" in result.stdout and SECRET not in result.output
+
+
+def test_cli_secret_name_equals_value_still_works_with_a_warning(recorded: int, db_path: Path,  # type: ignore[no-untyped-def]
+                                                                 tmp_path: Path) -> None:
+    result = invoke(["replay", str(recorded), "--db", str(db_path), "--secret", f"password={SECRET}",
+                     "--timeout", "1500", "--report-dir", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert ("warning: --secret password=VALUE puts the value in the process list (ps) and your shell history; "
+            "set RECORDER_SECRET_PASSWORD or give --secret password and type it when asked") in result.stderr
+    assert SECRET not in result.output
+
+
+def test_cli_secret_errors_are_clear(recorded: int, db_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    base = ["replay", str(recorded), "--db", str(db_path)]
+    unknown = invoke([*base, "--secret", "pasword"])
+    assert unknown.exit_code == 2
+    assert f"recording {recorded} has no secret field 'pasword' (its secret fields: password)" in unknown.stderr
+    monkeypatch.setenv("RECORDER_SECRET_PASSWORD", "")
+    empty = invoke([*base, "--secret", "password"])
+    assert empty.exit_code == 2 and "the value of secret 'password' in $RECORDER_SECRET_PASSWORD is empty" in empty.stderr
+    assert "is empty" in invoke([*base, "--secret", "password="]).stderr
+    monkeypatch.delenv("RECORDER_SECRET_PASSWORD")
+    ended = invoke([*base, "--secret", "password"], input="")
+    assert ended.exit_code == 2
+    assert "no value for secret 'password': RECORDER_SECRET_PASSWORD is not set and standard input has ended" \
+        in ended.stderr
+    assert "is empty" in invoke([*base, "--secret", "password"], input="\n").stderr
 
 
 def test_a_secret_the_app_echoes_into_a_url_is_never_stored(recorded: int, db_path: Path) -> None:
