@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import blobs
-from .errors import RecordingClosed, RecordingNotFound
+from .errors import RecorderError, RecordingClosed, RecordingNotFound
 from .model import (
     AgentRun, Owner, SandboxSession, as_agent_run, as_owner, as_sandbox_session, check_action_type,
     generate_name, is_demo_name, is_user_session_name, user_session_name,
@@ -47,7 +47,7 @@ from .storage import open_engine
 from .storage.blobstore import BlobStore
 from .storage.engine import Connection
 from .storage.queries import QueryFlow, run
-from .storage.repository import Repository, now_iso, process_token, row_dict
+from .storage.repository import ACTION_SNAPSHOT_COLUMNS, Repository, now_iso, process_token, row_dict
 from .storage.validate import EVENT_KINDS, STATUSES, check_restorable
 from .storage.writer import RecorderWarning, Writer
 
@@ -151,10 +151,17 @@ class RecordingStore:
         ``agent_run`` and ``sandbox_session`` are references (``AgentRun(id, agent_name)``
         or a dict). The name defaults to the agent's name, else the sandbox template's,
         parameterized, else ``session``, then ``_<YYYYmmdd_HHMMSS>``. ``owner`` (an
-        ``Owner``, a dict, or a user id) defaults to this store's owner if scoped.
+        ``Owner``, a dict, or a user id) defaults to this store's owner if scoped; on a
+        scoped store it may only complete that owner (a user of the scoped account), and
+        ``parent_id`` must be one of its recordings: anything else raises.
         """
         run, sandbox = as_agent_run(agent_run), as_sandbox_session(sandbox_session)
-        owner_ = as_owner(owner) or self.owner
+        owner_ = self._owner_within_scope(as_owner(owner))
+        if owner_ is None and self.owner is not None:
+            raise ValueError(f"this store is scoped to {_describe_owner(self.owner)}: it cannot start a recording"
+                             f" for {_describe_owner(as_owner(owner))}")
+        if parent_id is not None and self.owner is not None:
+            self.get(parent_id)  # a scoped store links only to its owner's recordings
         started = datetime.now(timezone.utc)
         row = {
             "name": name or generate_name(run, sandbox, started.astimezone()),
@@ -193,21 +200,41 @@ class RecordingStore:
         return self.start(user_session_name(started), metadata, owner=owner, parent_id=parent_id)
 
     def for_owner(self, user_id: str | int | None = None, account_id: str | int | None = None) -> RecordingStore:
-        """A view of this store that sees (and starts) only this owner's recordings.
+        """A view of this store that sees, starts, changes and deletes only this owner's
+        recordings: every method enforces the scope.
 
             mine = store.for_owner(user_id=42)
             mine.list()          # only user 42's recordings
             mine.get(other_id)   # RecordingNotFound, even though it exists
+            mine.delete(other_id)                # RecordingNotFound, and nothing deleted
+            mine.blob(key_of_another_users_shot) # RecordingNotFound
+
+        A blob is visible to the view when one of the owner's recordings uses it (an
+        action's screenshot or DOM snapshot, a resource, a source file). ``restore`` stores
+        a recording as the owner's (see there); ``stats``, ``prune`` and ``push`` see only
+        the owner's recordings; ``vacuum`` (the whole database's) is refused. A view of a
+        view narrows it: it must stay inside the first owner. Without ``user_id`` and
+        ``account_id`` this raises ``ValueError`` (a view of no one is not a view of all).
         """
         view = object.__new__(RecordingStore)
         view.__dict__.update(self.__dict__)
-        view.owner = Owner(None if user_id is None else str(user_id), None if account_id is None else str(account_id))
+        view.owner = scope_owner(self.owner, user_id, account_id)
         return view
 
     def _owner(self) -> dict[str, str] | None:
         if self.owner is None:
             return None
         return {"owner_user_id": self.owner.user_id, "owner_account_id": self.owner.account_id}  # type: ignore[dict-item]
+
+    def _owner_within_scope(self, owner: Owner | None) -> Owner | None:
+        """``owner`` with what it leaves out filled in from this store's scope; the scope's
+        owner for None; None when it names another owner than the scope's."""
+        return _within(self.owner, owner)
+
+    def _visible_blob(self, key: str, flow: QueryFlow[T]) -> QueryFlow[T]:
+        """``flow`` (a read of the blob ``key``), after checking that a scoped store's owner
+        uses that blob; another owner's blob is as absent as one that does not exist."""
+        return (yield from visible_blob(self._repo, self._owner(), self.owner, self.location, key, flow))
 
     def get(self, recording_id: int) -> Recording:
         """The recording with this id; raises ``RecordingNotFound``."""
@@ -242,19 +269,22 @@ class RecordingStore:
         if not isinstance(key, str) or not key:
             raise ValueError(f"a blob key is a non-empty string (an action's screenshot_key or dom_snapshot_key), not {key!r}")
 
-        return self._read(self._blobs.read(key))
+        return self._read(self._visible_blob(key, self._blobs.read(key)))
 
     def blob_info(self, key: str) -> dict[str, Any]:
         """Media type (as ``blob()`` returns it) and sizes of a blob, without its bytes."""
-        return self._read(self._blobs.info(key))
+        return self._read(self._visible_blob(key, self._blobs.info(key)))
 
     def stored_blob(self, key: str) -> bytes:
         """A blob's bytes as stored, before tiles are composed: a screenshot's tile manifest
         (recorder/tiles.py), a DOM snapshot's HTML."""
-        return self._read(self._blobs.read_stored(key))
+        return self._read(self._visible_blob(key, self._blobs.read_stored(key)))
 
     def is_action_snapshot(self, key: str) -> bool:
-        """Whether some action's screenshot or DOM snapshot is the blob ``key``."""
+        """Whether some action's screenshot or DOM snapshot is the blob ``key`` (of this
+        store's owner's recordings, if scoped)."""
+        if self.owner is not None:
+            return self._read(self._repo.blob_used_by(key, self._owner(), ACTION_SNAPSHOT_COLUMNS))
         return self._read(self._repo.is_action_snapshot(key))
 
     def delete(self, recording_id: int) -> int:
@@ -264,9 +294,11 @@ class RecordingStore:
         delta-compressed blob.
         """
 
-        freed = self._writer.call(lambda conn: self._repo.delete_recording(conn, recording_id))
+        owner = self._owner()
+        freed = self._writer.call(lambda conn: self._repo.delete_recording(conn, recording_id, owner))
         if freed is None:
-            raise RecordingNotFound(f"no recording with id {recording_id} in {self.location}")
+            scope = f" for {_describe_owner(self.owner)}" if self.owner else ""
+            raise RecordingNotFound(f"no recording with id {recording_id}{scope} in {self.location}")
         self._writer.submit(lambda conn: self._blobs.recording_ended(recording_id))
         return freed
 
@@ -284,6 +316,14 @@ class RecordingStore:
 
         Everything is checked first (a ``ValueError`` names what is wrong), so a bad
         cassette stores nothing and cannot poison what is imported after it.
+
+        On a store scoped with ``for_owner`` the recording is stored as the scope's owner's:
+        an owner the cassette claims inside the scope is kept (what the scope leaves open,
+        such as the user of a scoped account, filled in from the cassette); any other, or
+        none, becomes the scope's owner. And a screenshot key the database already holds for
+        another owner is not taken on trust (screenshots cannot be checked against their
+        key): those bytes are stored under their own hash instead, so a cassette cannot
+        reach another owner's screenshot by naming its key.
         """
         resources = list(resources or [])
         events = list(events or [])
@@ -293,6 +333,11 @@ class RecordingStore:
         row = {column: recording.get(column) for column in columns}
         row["metadata"] = _json(recording.get("metadata") or {})
         run, sandbox, owner = (recording.get(k) or {} for k in ("agent_run", "sandbox_session", "owner"))
+        if self.owner is not None:
+            claimed = as_owner(owner) if owner.get("user_id") is not None or owner.get("account_id") is not None \
+                else None
+            kept = self._owner_within_scope(claimed) or self.owner
+            owner = {"user_id": kept.user_id, "account_id": kept.account_id}
         row.update(agent_run_id=run.get("id"), agent_name=run.get("agent_name"),
                    sandbox_session_id=sandbox.get("id"), sandbox_template=sandbox.get("template_name"),
                    owner_user_id=owner.get("user_id"), owner_account_id=owner.get("account_id"),
@@ -300,10 +345,37 @@ class RecordingStore:
         if row["status"] == "recording":
             row["status"] = "interrupted"  # its recording process is not this one
 
-        new_id = self._writer.call(
-            lambda conn: self._repo.restore(conn, row, timeline, snapshots, resources, events, sources))
+        scope = self._owner()
+
+        def store(conn: Connection) -> int:
+            actions, data = timeline, snapshots
+            if scope is not None:
+                actions, data = self._rekey_foreign_screenshots(conn, scope, timeline, snapshots)
+            return self._repo.restore(conn, row, actions, data, resources, events, sources)
+
+        new_id = self._writer.call(store)
         self._writer.submit(lambda conn: self._blobs.recording_ended(new_id))
         return self.get(new_id)
+
+    def _rekey_foreign_screenshots(self, conn: Connection, scope: dict[str, str], timeline: Sequence[dict[str, Any]],
+                                   snapshots: dict[str, bytes]) -> tuple[Sequence[dict[str, Any]], dict[str, bytes]]:
+        """Screenshots of a restore under a scope whose key the database holds, unseen by the
+        scope, and which do not hash to that key: moved to the key of their own bytes."""
+        moved: dict[str, str] = {}
+        for action in timeline:
+            key = action.get("screenshot_key")
+            if not key or key in moved or key not in snapshots or blobs.blob_key(snapshots[key]) == key:
+                continue
+            if conn.execute("SELECT 1 FROM blobs WHERE key = ?", (key,)).fetchone() is None:
+                continue
+            if not run(conn, self._repo.blob_used_by(key, scope)):
+                moved[key] = blobs.blob_key(snapshots[key])
+        if not moved:
+            return timeline, snapshots
+        data = {**snapshots, **{new: snapshots[old] for old, new in moved.items()}}
+        actions = [{**a, "screenshot_key": moved[a["screenshot_key"]]} if a.get("screenshot_key") in moved else a
+                   for a in timeline]
+        return actions, data
 
     def prune(self, older_than: timedelta, keep_failed: bool = False) -> tuple[int, int]:
         """Delete ended recordings started more than ``older_than`` ago; return (recordings, blobs) deleted.
@@ -329,6 +401,9 @@ class RecordingStore:
         Returns (blobs deleted, file bytes before, file bytes after). Blobs are normally
         freed with their recording; this also catches what a crash left behind.
         """
+        if self.owner is not None:
+            raise RecorderError(f"vacuum works on the whole database, not on the recordings of"
+                                f" {_describe_owner(self.owner)}: call it on the store itself")
         before = self.engine.storage_size()
         self._writer.call_outside_transaction(self._blobs.tile_leftovers)
         deleted = self._writer.call(self._blobs.collect_garbage)
@@ -670,7 +745,10 @@ class Recording(RecordingFields):
 
     def refresh(self) -> Recording:
         """Reload this recording's row from the database."""
-        self._load(row_dict(self.store._read(self.store._repo.recording(self.id))))
+        row = self.store._read(self.store._repo.recording(self.id, self.store._owner()))
+        if row is None:
+            raise RecordingNotFound(f"recording {self.id} is no longer in {self.store.location}")
+        self._load(row_dict(row))
         return self
 
     # -- reading ---------------------------------------------------------------------
@@ -690,6 +768,47 @@ class Recording(RecordingFields):
 
 
 _INT64 = range(-(2**63), 2**63)
+
+
+def visible_blob(repo: Repository, owner: dict[str, str] | None, scope: Owner | None, location: str, key: str,
+                 flow: QueryFlow[T]) -> QueryFlow[T]:
+    """``flow`` (a read of the blob ``key``) when no scope is set or the scope's owner uses
+    the blob; else ``RecordingNotFound``, as for a blob that does not exist. Shared with
+    ``AsyncRecordingStore``."""
+    if owner is not None and not (yield from repo.blob_used_by(key, owner)):
+        raise RecordingNotFound(f"no blob with key {key} for {_describe_owner(scope)} in {location}")
+    return (yield from flow)
+
+
+def scope_owner(outer: Owner | None, user_id: str | int | None, account_id: str | int | None) -> Owner:
+    """The owner of a ``for_owner`` view: inside ``outer``, the scope of the store it is made from."""
+    if user_id is None and account_id is None:
+        raise ValueError("for_owner needs a user_id, an account_id, or both (a view of no one is not a view of all)")
+    wanted = Owner(None if user_id is None else str(user_id), None if account_id is None else str(account_id))
+    narrowed = _within(outer, wanted)
+    if narrowed is None:
+        raise ValueError(f"a view of {_describe_owner(outer)} cannot see {_describe_owner(wanted)}")
+    return narrowed
+
+
+def _within(scope: Owner | None, owner: Owner | None) -> Owner | None:
+    """``owner`` completed from ``scope`` (what it leaves out), or None if it contradicts it."""
+    if scope is None or owner is None:
+        return owner if scope is None else scope
+    user = owner.user_id if owner.user_id is not None else scope.user_id
+    account = owner.account_id if owner.account_id is not None else scope.account_id
+    if (scope.user_id is not None and user != scope.user_id) or \
+            (scope.account_id is not None and account != scope.account_id):
+        return None
+    return Owner(user, account)
+
+
+def _describe_owner(owner: Owner | None) -> str:
+    if owner is None:
+        return "no owner"
+    parts = [f"user {owner.user_id}" if owner.user_id is not None else "",
+             f"account {owner.account_id}" if owner.account_id is not None else ""]
+    return "owner " + " of ".join(p for p in parts if p)
 
 
 def _json(value: dict[str, Any]) -> str:
