@@ -36,10 +36,12 @@ class AsyncRecordingStore:
     """A recordings database (a SQLite file or a ``postgresql://`` URL) read from async code.
 
     Open it with ``async with``, or ``await store.open()`` and ``await store.close()``.
+    ``readonly=True`` opens it as ``RecordingStore(..., readonly=True)`` does: nothing is
+    written, not even a migration (an older schema is refused, naming ``recorder migrate``).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.engine = open_engine(path if path is not None else default_db())
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> None:
+        self.engine = open_engine(path if path is not None else default_db(), readonly=readonly)
         self.location = self.engine.location
         self._repo = Repository(self.engine, BlobStore(self.engine))
         self._conn: AsyncConnection | None = None

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import blobs
-from .errors import RecorderError, RecordingClosed, RecordingNotFound
+from .errors import ReadOnlyStore, RecorderError, RecordingClosed, RecordingNotFound
 from .model import (
     AgentRun, Owner, SandboxSession, as_agent_run, as_owner, as_sandbox_session, check_action_type,
     generate_name, is_demo_name, is_user_session_name, user_session_name,
@@ -47,7 +47,7 @@ from .storage import open_engine
 from .storage.blobstore import BlobStore
 from .storage.engine import Connection
 from .storage.queries import QueryFlow, run
-from .storage.repository import ACTION_SNAPSHOT_COLUMNS, Repository, now_iso, process_token, row_dict
+from .storage.repository import ACTION_SNAPSHOT_COLUMNS, Repository, is_running, now_iso, process_token, row_dict
 from .storage.validate import EVENT_KINDS, STATUSES, check_restorable
 from .storage.writer import RecorderWarning, Writer
 
@@ -88,18 +88,30 @@ class RecordingStore:
     """A recordings database: start recordings, find them, read their blobs.
 
     ``path`` defaults to ``$RECORDER_DB``, else ``./recordings.db``; the file and its tables
-    are created on first use. A store can be used as a context manager, which closes it.
+    are created on first use, and a database made by an older recorder is migrated. A
+    store can be used as a context manager, which closes it.
+
+    ``readonly=True`` opens an existing database to read it and nothing else: nothing is
+    written (a SQLite file's bytes and mtime stay as they were, and no ``-wal``/``-shm``
+    appears beside a cleanly closed one), it is never migrated (an older schema is refused
+    with a ``DatabaseError`` naming ``recorder migrate``), recordings whose process died are
+    shown ``interrupted`` without being marked so, and every write (``start``, ``restore``,
+    ``delete``, ``prune``, ``vacuum``, recording into a recording) raises ``ReadOnlyStore``.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, max_bytes: int | None = None) -> None:
-        self.engine = open_engine(path if path is not None else default_db())
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, max_bytes: int | None = None,
+                 readonly: bool = False) -> None:
+        self.readonly = readonly
+        self.engine = open_engine(path if path is not None else default_db(), readonly=readonly)
         self.location = self.engine.location  # the file, or the URL without its password
         # The file of a SQLite store (None for a server's).
         self.path: Path | None = getattr(self.engine, "path", None)
         self._blobs = BlobStore(self.engine, max_bytes)
         self._repo = Repository(self.engine, self._blobs)
-        self._writer = Writer(self.engine, idle=self._blobs.tile_next, setup=self._repo.mark_interrupted,
-                             report_losses=self._repo.note_losses)
+        # A reader does no idle work (tiling writes) and marks nothing interrupted.
+        self._writer = Writer(self.engine, idle=None if readonly else self._blobs.tile_next,
+                              setup=None if readonly else self._repo.mark_interrupted,
+                              report_losses=None if readonly else self._repo.note_losses)
         self._blobs.warn = self._writer.warn
         self.owner: Owner | None = None  # set on the views for_owner() returns
         # Screenshots attached to (recording, sequence) before that action's row was
@@ -155,6 +167,7 @@ class RecordingStore:
         scoped store it may only complete that owner (a user of the scoped account), and
         ``parent_id`` must be one of its recordings: anything else raises.
         """
+        self._check_writable("start a recording")
         run, sandbox = as_agent_run(agent_run), as_sandbox_session(sandbox_session)
         owner_ = self._owner_within_scope(as_owner(owner))
         if owner_ is None and self.owner is not None:
@@ -244,7 +257,19 @@ class RecordingStore:
         if row is None:
             scope = f" for owner {self.owner}" if self.owner else ""
             raise RecordingNotFound(f"no recording with id {recording_id}{scope} in {self.location}")
-        return Recording(self, row_dict(row), live=False)
+        return self._recording(row)
+
+    def _recording(self, row: Any) -> Recording:
+        data = row_dict(row)
+        if self.readonly and data["status"] == "recording" and not is_running(data.get("recorder_process")):
+            # What a writer opening the database would mark it; a reader only says so.
+            data["status"] = "interrupted"
+        return Recording(self, data, live=False)
+
+    def _check_writable(self, what: str) -> None:
+        if self.readonly:
+            raise ReadOnlyStore(f"cannot {what}: {self.location} was opened read-only (readonly=True);"
+                                " open RecordingStore without readonly to write")
 
     def get_by_uid(self, uid: str) -> Recording:
         """The recording with this uid (its identity in every store it was pushed to);
@@ -252,12 +277,17 @@ class RecordingStore:
         row = self._read(self._repo.recording_by_uid(uid, self._owner()))
         if row is None:
             raise RecordingNotFound(f"no recording with uid {uid!r} in {self.location}")
-        return Recording(self, row_dict(row), live=False)
+        return self._recording(row)
 
     def list(self, status: str | None = None, limit: int | None = None) -> list[Recording]:
         """Recordings, newest first, optionally only those with ``status``."""
+        if self.readonly and status in ("recording", "interrupted"):
+            # Some rows saying 'recording' are shown interrupted (see _recording).
+            rows = self._read(self._repo.recordings(self._owner(), ("recording", "interrupted")))
+            found = [r for r in map(self._recording, rows) if r.status == status]
+            return found[:limit] if limit else found
         rows = self._read(self._repo.recordings(self._owner(), status, limit))
-        return [Recording(self, row_dict(row), live=False) for row in rows]
+        return [self._recording(row) for row in rows]
 
     def blob(self, key: str) -> bytes:
         """The bytes of a stored DOM snapshot, or a screenshot as a JPEG image.
@@ -294,6 +324,7 @@ class RecordingStore:
         delta-compressed blob.
         """
 
+        self._check_writable("delete a recording")
         owner = self._owner()
         freed = self._writer.call(lambda conn: self._repo.delete_recording(conn, recording_id, owner))
         if freed is None:
@@ -325,6 +356,7 @@ class RecordingStore:
         key): those bytes are stored under their own hash instead, so a cassette cannot
         reach another owner's screenshot by naming its key.
         """
+        self._check_writable("restore a recording")
         resources = list(resources or [])
         events = list(events or [])
         sources = list(sources or [])
@@ -383,6 +415,7 @@ class RecordingStore:
         Recordings still recording are never pruned; with ``keep_failed``, neither are
         failed or interrupted ones.
         """
+        self._check_writable("prune recordings")
         if older_than <= timedelta(0):
             raise ValueError(f"older_than must be a positive age, not {older_than}")
         try:
@@ -401,6 +434,7 @@ class RecordingStore:
         Returns (blobs deleted, file bytes before, file bytes after). Blobs are normally
         freed with their recording; this also catches what a crash left behind.
         """
+        self._check_writable("vacuum the database")
         if self.owner is not None:
             raise RecorderError(f"vacuum works on the whole database, not on the recordings of"
                                 f" {_describe_owner(self.owner)}: call it on the store itself")
@@ -419,6 +453,7 @@ class RecordingStore:
 
     def _submit(self, job: Callable[[Connection], T], urgent: bool = False,
                 what: tuple[str, int] | None = None) -> Future[T]:
+        self._check_writable("record into a recording")
         return self._writer.submit(job, urgent, what)
 
     def _call(self, job: Callable[[Connection], T]) -> T:
@@ -557,6 +592,7 @@ class Recording(RecordingFields):
         has ended, and ``ValueError`` for a value that is not text or over 1,000,000
         characters.
         """
+        self.store._check_writable("record an action")
         check_action_type(action_type)
         if value is not None:
             value = _check_value(value)
@@ -720,6 +756,7 @@ class Recording(RecordingFields):
         self._finish("failed", error)
 
     def _finish(self, status: str, error: str | None) -> None:
+        self.store._check_writable(f"mark a recording {status}")
         with self._lock:
             if not self.is_recording:
                 return
@@ -738,6 +775,7 @@ class Recording(RecordingFields):
 
     def update_metadata(self, values: dict[str, Any]) -> None:
         """Merge ``values`` into the recording's metadata (JSON), at any status."""
+        self.store._check_writable("update a recording's metadata")
         self.user_metadata.update(values)
         values, recording_id = dict(values), self.id
         self.store._submit(lambda conn: self.store._repo.merge_metadata(conn, recording_id, values),
@@ -749,6 +787,8 @@ class Recording(RecordingFields):
         if row is None:
             raise RecordingNotFound(f"recording {self.id} is no longer in {self.store.location}")
         self._load(row_dict(row))
+        if self.store.readonly:
+            self.status = self.store._recording(row).status
         return self
 
     # -- reading ---------------------------------------------------------------------

@@ -69,13 +69,15 @@ class Repository:
         found = yield (f"SELECT * FROM recordings WHERE uid = ? AND {where}", (uid, *params))
         return found[0] if found else None
 
-    def recordings(self, owner: dict[str, str] | None = None, status: str | None = None,
+    def recordings(self, owner: dict[str, str] | None = None, status: str | Sequence[str] | None = None,
                    limit: int | None = None) -> QueryFlow[list[Any]]:
         where, params = _owner_filter(owner)
         sql = f"SELECT * FROM recordings WHERE {where}"
+        if isinstance(status, str):
+            status = (status,)
         if status:
-            sql += " AND status = ?"
-            params.append(status)
+            sql += f" AND status IN ({', '.join('?' * len(status))})"
+            params.extend(status)
         sql += " ORDER BY id DESC"
         if limit:
             sql += " LIMIT ?"
@@ -370,6 +372,11 @@ def _process_start(pid: int) -> str:
 def process_token() -> str:
     """``host:pid:start`` of this process, stored with the recordings it is recording."""
     return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def is_running(token: str | None) -> bool:
+    """Whether the recording process ``token`` names may still be running."""
+    return _is_running(token)
 
 
 def _is_running(token: str | None) -> bool:
