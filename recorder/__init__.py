@@ -10,7 +10,7 @@ view, replay and push it.
 """
 
 from .browser import launch_options
-from .errors import DatabaseError, RecorderError, RecordingClosed, RecordingNotFound
+from .errors import DatabaseError, ReadOnlyStore, RecorderError, RecordingClosed, RecordingNotFound
 from .instrument import record
 from .takeover import takeover
 from .replay import ReplayReport, StepResult, replay
@@ -26,6 +26,7 @@ __all__ = [
     "AsyncRecording",
     "AsyncRecordingStore",
     "DatabaseError",
+    "ReadOnlyStore",
     "RecorderError",
     "RecorderWarning",
     "Recording",

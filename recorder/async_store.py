@@ -23,7 +23,7 @@ from .storage import open_engine
 from .storage.queries import AsyncConnection, QueryFlow, run_async
 from .storage.repository import Repository, row_dict
 from .storage.blobstore import BlobStore
-from .store import RecordingFields, default_db
+from .store import RecordingFields, default_db, scope_owner, visible_blob
 
 __all__ = ["AsyncRecordingStore", "AsyncRecording"]
 
@@ -36,10 +36,12 @@ class AsyncRecordingStore:
     """A recordings database (a SQLite file or a ``postgresql://`` URL) read from async code.
 
     Open it with ``async with``, or ``await store.open()`` and ``await store.close()``.
+    ``readonly=True`` opens it as ``RecordingStore(..., readonly=True)`` does: nothing is
+    written, not even a migration (an older schema is refused, naming ``recorder migrate``).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.engine = open_engine(path if path is not None else default_db())
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> None:
+        self.engine = open_engine(path if path is not None else default_db(), readonly=readonly)
         self.location = self.engine.location
         self._repo = Repository(self.engine, BlobStore(self.engine))
         self._conn: AsyncConnection | None = None
@@ -62,10 +64,11 @@ class AsyncRecordingStore:
         await self.close()
 
     def for_owner(self, user_id: str | int | None = None, account_id: str | int | None = None) -> AsyncRecordingStore:
-        """A view that sees only this owner's recordings (as ``RecordingStore.for_owner``)."""
+        """A view that sees only this owner's recordings and their blobs (as
+        ``RecordingStore.for_owner``: every method enforces it)."""
         view = object.__new__(AsyncRecordingStore)
         view.__dict__.update(self.__dict__)
-        view.owner = Owner(None if user_id is None else str(user_id), None if account_id is None else str(account_id))
+        view.owner = scope_owner(self.owner, user_id, account_id)
         return view
 
     def _owner(self) -> dict[str, str] | None:
@@ -102,10 +105,14 @@ class AsyncRecordingStore:
         """A DOM snapshot's HTML as captured, or a screenshot as a JPEG (as ``RecordingStore.blob``)."""
         if not isinstance(key, str) or not key:
             raise ValueError(f"a blob key is a non-empty string, not {key!r}")
-        return await self._read(self._repo.blobs.read(key))
+        return await self._read(self._visible_blob(key, self._repo.blobs.read(key)))
 
     async def blob_info(self, key: str) -> dict[str, Any]:
-        return await self._read(self._repo.blobs.info(key))
+        """Media type and sizes of a blob (of this store's owner's recordings, if scoped)."""
+        return await self._read(self._visible_blob(key, self._repo.blobs.info(key)))
+
+    def _visible_blob(self, key: str, flow: QueryFlow[T]) -> QueryFlow[T]:
+        return visible_blob(self._repo, self._owner(), self.owner, self.location, key, flow)
 
 
 class AsyncRecording(RecordingFields):
@@ -133,5 +140,8 @@ class AsyncRecording(RecordingFields):
         return await self.store._read(self.store._repo.sources(self.id))
 
     async def refresh(self) -> AsyncRecording:
-        self._load(row_dict(await self.store._read(self.store._repo.recording(self.id))))
+        row = await self.store._read(self.store._repo.recording(self.id, self.store._owner()))
+        if row is None:
+            raise RecordingNotFound(f"recording {self.id} is no longer in {self.store.location}")
+        self._load(row_dict(row))
         return self

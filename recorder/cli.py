@@ -4,6 +4,12 @@
     recorder show 3                    # the timeline of recording 3
     recorder show 3 --json             # the same as JSON
     recorder blob <key> -o shot.jpg    # one stored screenshot or DOM snapshot
+    recorder migrate old.db            # upgrade a database made by an older recorder
+
+Reading commands (list, show, view, export, stats, blob, replay, and push's source) open
+the database read-only: they never write to it, never migrate it and never mark its
+recordings interrupted. Only writers migrate (recording, import, push --to, prune,
+vacuum, replay --record) and ``recorder migrate``.
 """
 
 from __future__ import annotations
@@ -47,17 +53,18 @@ def json_option(function: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(function)
 
 
-def open_store(db: str | None) -> RecordingStore:
-    """Open an existing database; reading commands never create a SQLite file."""
+def open_store(db: str | None, *, readonly: bool = True) -> RecordingStore:
+    """Open an existing database, read-only unless told (a reading command writes nothing:
+    no migration, no recording marked interrupted, no -wal/-shm beside a closed file)."""
     target = db if db is not None else default_db()
     if is_server_url(target):
-        return RecordingStore(target)
+        return RecordingStore(target, readonly=readonly)
     path = Path(target)
     if not path.exists():
         raise RecorderError(f"no recordings database at {path}; record something first or pass --db PATH")
     if path.is_file() and path.stat().st_size == 0:  # SQLite would take it as a new database and write to it
         raise RecorderError(f"{path} is an empty file, not a recordings database")
-    return RecordingStore(path)
+    return RecordingStore(path, readonly=readonly)
 
 
 def friendly_errors(function: F) -> F:
@@ -327,7 +334,7 @@ def replay_command(recording_id: int, db: str | None, as_json: bool, base_url: s
     from .instrument import record
     from .replay import replay
 
-    with open_store(db) as store:
+    with open_store(db, readonly=not record_replay) as store:
         recording = store.get(recording_id)
         values = _secret_values(secrets, recording) if secrets else {}
         viewport: Any = recording.user_metadata.get("viewport") or {"width": 1280, "height": 720}
@@ -593,7 +600,7 @@ def prune_command(older_than: str, keep_failed: bool, db: str | None) -> None:
       recorder prune --older-than 7d --keep-failed --db test-results/recordings.db
     """
     age = parse_age(older_than)
-    with open_store(db) as store:
+    with open_store(db, readonly=False) as store:
         recordings, blobs_freed = store.prune(age, keep_failed=keep_failed)
     click.echo(f"deleted {recordings} recordings and {blobs_freed} blobs older than {older_than} from {store.location}")
 
@@ -608,10 +615,41 @@ def vacuum_command(db: str | None) -> None:
     Example:
       recorder vacuum --db test-results/recordings.db
     """
-    with open_store(db) as store:
+    with open_store(db, readonly=False) as store:
         click.echo(f"compacting {store.location} ...", err=True)
         deleted, before, after = store.vacuum()
     click.echo(f"deleted {deleted} unused blobs; {store.location}: {before:,} -> {after:,} bytes")
+
+
+@main.command("migrate")
+@click.argument("database", metavar="DB", required=False)
+@db_option
+@friendly_errors
+def migrate_command(database: str | None, db: str | None) -> None:
+    """Upgrade a database made by an older recorder to this recorder's schema, in place.
+
+    Reading commands (list, show, view, export, stats, blob, replay) never change a
+    database, so they refuse one with an older schema and say to run this. Recording into
+    a database (and import, push --to, prune, vacuum) migrates it too. A SQLite file must
+    exist; an empty PostgreSQL database gets recorder's tables. Prints the schema version
+    before and after. DB is a SQLite file or a postgresql:// URL (default: --db, else
+    $RECORDER_DB, else ./recordings.db).
+
+    \b
+    Examples:
+      recorder migrate test-results/recordings.db
+      recorder migrate postgresql://ci@db.internal/recordings
+    """
+    from .storage import open_engine
+
+    if database is not None and db is not None and database != db:
+        raise click.BadParameter("give the database once: as DB or as --db", param_hint="DB")
+    engine = open_engine(database or db or default_db())
+    before, after = engine.migrate()
+    if before == after:
+        click.echo(f"{engine.location} is already at schema version {after}; nothing to do")
+    else:
+        click.echo(f"migrated {engine.location}: schema version {before} -> {after}")
 
 
 @main.command("stats")

@@ -15,5 +15,9 @@ class RecordingNotFound(RecorderError, LookupError):
     """No recording (or blob) with the given id or key is in the database."""
 
 
+class ReadOnlyStore(RecorderError):
+    """A write to a store opened read-only (``RecordingStore(..., readonly=True)``)."""
+
+
 class RecordingClosed(RecorderError):
     """An action was recorded after the recording completed or failed."""

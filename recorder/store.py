@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import blobs
-from .errors import RecordingClosed, RecordingNotFound
+from .errors import ReadOnlyStore, RecorderError, RecordingClosed, RecordingNotFound
 from .model import (
     AgentRun, Owner, SandboxSession, as_agent_run, as_owner, as_sandbox_session, check_action_type,
     generate_name, is_demo_name, is_user_session_name, user_session_name,
@@ -47,7 +47,7 @@ from .storage import open_engine
 from .storage.blobstore import BlobStore
 from .storage.engine import Connection
 from .storage.queries import QueryFlow, run
-from .storage.repository import Repository, now_iso, process_token, row_dict
+from .storage.repository import ACTION_SNAPSHOT_COLUMNS, Repository, is_running, now_iso, process_token, row_dict
 from .storage.validate import EVENT_KINDS, STATUSES, check_restorable
 from .storage.writer import RecorderWarning, Writer
 
@@ -88,18 +88,30 @@ class RecordingStore:
     """A recordings database: start recordings, find them, read their blobs.
 
     ``path`` defaults to ``$RECORDER_DB``, else ``./recordings.db``; the file and its tables
-    are created on first use. A store can be used as a context manager, which closes it.
+    are created on first use, and a database made by an older recorder is migrated. A
+    store can be used as a context manager, which closes it.
+
+    ``readonly=True`` opens an existing database to read it and nothing else: nothing is
+    written (a SQLite file's bytes and mtime stay as they were, and no ``-wal``/``-shm``
+    appears beside a cleanly closed one), it is never migrated (an older schema is refused
+    with a ``DatabaseError`` naming ``recorder migrate``), recordings whose process died are
+    shown ``interrupted`` without being marked so, and every write (``start``, ``restore``,
+    ``delete``, ``prune``, ``vacuum``, recording into a recording) raises ``ReadOnlyStore``.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, max_bytes: int | None = None) -> None:
-        self.engine = open_engine(path if path is not None else default_db())
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, max_bytes: int | None = None,
+                 readonly: bool = False) -> None:
+        self.readonly = readonly
+        self.engine = open_engine(path if path is not None else default_db(), readonly=readonly)
         self.location = self.engine.location  # the file, or the URL without its password
         # The file of a SQLite store (None for a server's).
         self.path: Path | None = getattr(self.engine, "path", None)
         self._blobs = BlobStore(self.engine, max_bytes)
         self._repo = Repository(self.engine, self._blobs)
-        self._writer = Writer(self.engine, idle=self._blobs.tile_next, setup=self._repo.mark_interrupted,
-                             report_losses=self._repo.note_losses)
+        # A reader does no idle work (tiling writes) and marks nothing interrupted.
+        self._writer = Writer(self.engine, idle=None if readonly else self._blobs.tile_next,
+                              setup=None if readonly else self._repo.mark_interrupted,
+                              report_losses=None if readonly else self._repo.note_losses)
         self._blobs.warn = self._writer.warn
         self.owner: Owner | None = None  # set on the views for_owner() returns
         # Screenshots attached to (recording, sequence) before that action's row was
@@ -151,10 +163,18 @@ class RecordingStore:
         ``agent_run`` and ``sandbox_session`` are references (``AgentRun(id, agent_name)``
         or a dict). The name defaults to the agent's name, else the sandbox template's,
         parameterized, else ``session``, then ``_<YYYYmmdd_HHMMSS>``. ``owner`` (an
-        ``Owner``, a dict, or a user id) defaults to this store's owner if scoped.
+        ``Owner``, a dict, or a user id) defaults to this store's owner if scoped; on a
+        scoped store it may only complete that owner (a user of the scoped account), and
+        ``parent_id`` must be one of its recordings: anything else raises.
         """
+        self._check_writable("start a recording")
         run, sandbox = as_agent_run(agent_run), as_sandbox_session(sandbox_session)
-        owner_ = as_owner(owner) or self.owner
+        owner_ = self._owner_within_scope(as_owner(owner))
+        if owner_ is None and self.owner is not None:
+            raise ValueError(f"this store is scoped to {_describe_owner(self.owner)}: it cannot start a recording"
+                             f" for {_describe_owner(as_owner(owner))}")
+        if parent_id is not None and self.owner is not None:
+            self.get(parent_id)  # a scoped store links only to its owner's recordings
         started = datetime.now(timezone.utc)
         row = {
             "name": name or generate_name(run, sandbox, started.astimezone()),
@@ -193,21 +213,41 @@ class RecordingStore:
         return self.start(user_session_name(started), metadata, owner=owner, parent_id=parent_id)
 
     def for_owner(self, user_id: str | int | None = None, account_id: str | int | None = None) -> RecordingStore:
-        """A view of this store that sees (and starts) only this owner's recordings.
+        """A view of this store that sees, starts, changes and deletes only this owner's
+        recordings: every method enforces the scope.
 
             mine = store.for_owner(user_id=42)
             mine.list()          # only user 42's recordings
             mine.get(other_id)   # RecordingNotFound, even though it exists
+            mine.delete(other_id)                # RecordingNotFound, and nothing deleted
+            mine.blob(key_of_another_users_shot) # RecordingNotFound
+
+        A blob is visible to the view when one of the owner's recordings uses it (an
+        action's screenshot or DOM snapshot, a resource, a source file). ``restore`` stores
+        a recording as the owner's (see there); ``stats``, ``prune`` and ``push`` see only
+        the owner's recordings; ``vacuum`` (the whole database's) is refused. A view of a
+        view narrows it: it must stay inside the first owner. Without ``user_id`` and
+        ``account_id`` this raises ``ValueError`` (a view of no one is not a view of all).
         """
         view = object.__new__(RecordingStore)
         view.__dict__.update(self.__dict__)
-        view.owner = Owner(None if user_id is None else str(user_id), None if account_id is None else str(account_id))
+        view.owner = scope_owner(self.owner, user_id, account_id)
         return view
 
     def _owner(self) -> dict[str, str] | None:
         if self.owner is None:
             return None
         return {"owner_user_id": self.owner.user_id, "owner_account_id": self.owner.account_id}  # type: ignore[dict-item]
+
+    def _owner_within_scope(self, owner: Owner | None) -> Owner | None:
+        """``owner`` with what it leaves out filled in from this store's scope; the scope's
+        owner for None; None when it names another owner than the scope's."""
+        return _within(self.owner, owner)
+
+    def _visible_blob(self, key: str, flow: QueryFlow[T]) -> QueryFlow[T]:
+        """``flow`` (a read of the blob ``key``), after checking that a scoped store's owner
+        uses that blob; another owner's blob is as absent as one that does not exist."""
+        return (yield from visible_blob(self._repo, self._owner(), self.owner, self.location, key, flow))
 
     def get(self, recording_id: int) -> Recording:
         """The recording with this id; raises ``RecordingNotFound``."""
@@ -217,7 +257,19 @@ class RecordingStore:
         if row is None:
             scope = f" for owner {self.owner}" if self.owner else ""
             raise RecordingNotFound(f"no recording with id {recording_id}{scope} in {self.location}")
-        return Recording(self, row_dict(row), live=False)
+        return self._recording(row)
+
+    def _recording(self, row: Any) -> Recording:
+        data = row_dict(row)
+        if self.readonly and data["status"] == "recording" and not is_running(data.get("recorder_process")):
+            # What a writer opening the database would mark it; a reader only says so.
+            data["status"] = "interrupted"
+        return Recording(self, data, live=False)
+
+    def _check_writable(self, what: str) -> None:
+        if self.readonly:
+            raise ReadOnlyStore(f"cannot {what}: {self.location} was opened read-only (readonly=True);"
+                                " open RecordingStore without readonly to write")
 
     def get_by_uid(self, uid: str) -> Recording:
         """The recording with this uid (its identity in every store it was pushed to);
@@ -225,12 +277,17 @@ class RecordingStore:
         row = self._read(self._repo.recording_by_uid(uid, self._owner()))
         if row is None:
             raise RecordingNotFound(f"no recording with uid {uid!r} in {self.location}")
-        return Recording(self, row_dict(row), live=False)
+        return self._recording(row)
 
     def list(self, status: str | None = None, limit: int | None = None) -> list[Recording]:
         """Recordings, newest first, optionally only those with ``status``."""
+        if self.readonly and status in ("recording", "interrupted"):
+            # Some rows saying 'recording' are shown interrupted (see _recording).
+            rows = self._read(self._repo.recordings(self._owner(), ("recording", "interrupted")))
+            found = [r for r in map(self._recording, rows) if r.status == status]
+            return found[:limit] if limit else found
         rows = self._read(self._repo.recordings(self._owner(), status, limit))
-        return [Recording(self, row_dict(row), live=False) for row in rows]
+        return [self._recording(row) for row in rows]
 
     def blob(self, key: str) -> bytes:
         """The bytes of a stored DOM snapshot, or a screenshot as a JPEG image.
@@ -242,19 +299,22 @@ class RecordingStore:
         if not isinstance(key, str) or not key:
             raise ValueError(f"a blob key is a non-empty string (an action's screenshot_key or dom_snapshot_key), not {key!r}")
 
-        return self._read(self._blobs.read(key))
+        return self._read(self._visible_blob(key, self._blobs.read(key)))
 
     def blob_info(self, key: str) -> dict[str, Any]:
         """Media type (as ``blob()`` returns it) and sizes of a blob, without its bytes."""
-        return self._read(self._blobs.info(key))
+        return self._read(self._visible_blob(key, self._blobs.info(key)))
 
     def stored_blob(self, key: str) -> bytes:
         """A blob's bytes as stored, before tiles are composed: a screenshot's tile manifest
         (recorder/tiles.py), a DOM snapshot's HTML."""
-        return self._read(self._blobs.read_stored(key))
+        return self._read(self._visible_blob(key, self._blobs.read_stored(key)))
 
     def is_action_snapshot(self, key: str) -> bool:
-        """Whether some action's screenshot or DOM snapshot is the blob ``key``."""
+        """Whether some action's screenshot or DOM snapshot is the blob ``key`` (of this
+        store's owner's recordings, if scoped)."""
+        if self.owner is not None:
+            return self._read(self._repo.blob_used_by(key, self._owner(), ACTION_SNAPSHOT_COLUMNS))
         return self._read(self._repo.is_action_snapshot(key))
 
     def delete(self, recording_id: int) -> int:
@@ -264,9 +324,12 @@ class RecordingStore:
         delta-compressed blob.
         """
 
-        freed = self._writer.call(lambda conn: self._repo.delete_recording(conn, recording_id))
+        self._check_writable("delete a recording")
+        owner = self._owner()
+        freed = self._writer.call(lambda conn: self._repo.delete_recording(conn, recording_id, owner))
         if freed is None:
-            raise RecordingNotFound(f"no recording with id {recording_id} in {self.location}")
+            scope = f" for {_describe_owner(self.owner)}" if self.owner else ""
+            raise RecordingNotFound(f"no recording with id {recording_id}{scope} in {self.location}")
         self._writer.submit(lambda conn: self._blobs.recording_ended(recording_id))
         return freed
 
@@ -284,7 +347,16 @@ class RecordingStore:
 
         Everything is checked first (a ``ValueError`` names what is wrong), so a bad
         cassette stores nothing and cannot poison what is imported after it.
+
+        On a store scoped with ``for_owner`` the recording is stored as the scope's owner's:
+        an owner the cassette claims inside the scope is kept (what the scope leaves open,
+        such as the user of a scoped account, filled in from the cassette); any other, or
+        none, becomes the scope's owner. And a screenshot key the database already holds for
+        another owner is not taken on trust (screenshots cannot be checked against their
+        key): those bytes are stored under their own hash instead, so a cassette cannot
+        reach another owner's screenshot by naming its key.
         """
+        self._check_writable("restore a recording")
         resources = list(resources or [])
         events = list(events or [])
         sources = list(sources or [])
@@ -293,6 +365,11 @@ class RecordingStore:
         row = {column: recording.get(column) for column in columns}
         row["metadata"] = _json(recording.get("metadata") or {})
         run, sandbox, owner = (recording.get(k) or {} for k in ("agent_run", "sandbox_session", "owner"))
+        if self.owner is not None:
+            claimed = as_owner(owner) if owner.get("user_id") is not None or owner.get("account_id") is not None \
+                else None
+            kept = self._owner_within_scope(claimed) or self.owner
+            owner = {"user_id": kept.user_id, "account_id": kept.account_id}
         row.update(agent_run_id=run.get("id"), agent_name=run.get("agent_name"),
                    sandbox_session_id=sandbox.get("id"), sandbox_template=sandbox.get("template_name"),
                    owner_user_id=owner.get("user_id"), owner_account_id=owner.get("account_id"),
@@ -300,10 +377,37 @@ class RecordingStore:
         if row["status"] == "recording":
             row["status"] = "interrupted"  # its recording process is not this one
 
-        new_id = self._writer.call(
-            lambda conn: self._repo.restore(conn, row, timeline, snapshots, resources, events, sources))
+        scope = self._owner()
+
+        def store(conn: Connection) -> int:
+            actions, data = timeline, snapshots
+            if scope is not None:
+                actions, data = self._rekey_foreign_screenshots(conn, scope, timeline, snapshots)
+            return self._repo.restore(conn, row, actions, data, resources, events, sources)
+
+        new_id = self._writer.call(store)
         self._writer.submit(lambda conn: self._blobs.recording_ended(new_id))
         return self.get(new_id)
+
+    def _rekey_foreign_screenshots(self, conn: Connection, scope: dict[str, str], timeline: Sequence[dict[str, Any]],
+                                   snapshots: dict[str, bytes]) -> tuple[Sequence[dict[str, Any]], dict[str, bytes]]:
+        """Screenshots of a restore under a scope whose key the database holds, unseen by the
+        scope, and which do not hash to that key: moved to the key of their own bytes."""
+        moved: dict[str, str] = {}
+        for action in timeline:
+            key = action.get("screenshot_key")
+            if not key or key in moved or key not in snapshots or blobs.blob_key(snapshots[key]) == key:
+                continue
+            if conn.execute("SELECT 1 FROM blobs WHERE key = ?", (key,)).fetchone() is None:
+                continue
+            if not run(conn, self._repo.blob_used_by(key, scope)):
+                moved[key] = blobs.blob_key(snapshots[key])
+        if not moved:
+            return timeline, snapshots
+        data = {**snapshots, **{new: snapshots[old] for old, new in moved.items()}}
+        actions = [{**a, "screenshot_key": moved[a["screenshot_key"]]} if a.get("screenshot_key") in moved else a
+                   for a in timeline]
+        return actions, data
 
     def prune(self, older_than: timedelta, keep_failed: bool = False) -> tuple[int, int]:
         """Delete ended recordings started more than ``older_than`` ago; return (recordings, blobs) deleted.
@@ -311,6 +415,7 @@ class RecordingStore:
         Recordings still recording are never pruned; with ``keep_failed``, neither are
         failed or interrupted ones.
         """
+        self._check_writable("prune recordings")
         if older_than <= timedelta(0):
             raise ValueError(f"older_than must be a positive age, not {older_than}")
         try:
@@ -329,6 +434,10 @@ class RecordingStore:
         Returns (blobs deleted, file bytes before, file bytes after). Blobs are normally
         freed with their recording; this also catches what a crash left behind.
         """
+        self._check_writable("vacuum the database")
+        if self.owner is not None:
+            raise RecorderError(f"vacuum works on the whole database, not on the recordings of"
+                                f" {_describe_owner(self.owner)}: call it on the store itself")
         before = self.engine.storage_size()
         self._writer.call_outside_transaction(self._blobs.tile_leftovers)
         deleted = self._writer.call(self._blobs.collect_garbage)
@@ -344,6 +453,7 @@ class RecordingStore:
 
     def _submit(self, job: Callable[[Connection], T], urgent: bool = False,
                 what: tuple[str, int] | None = None) -> Future[T]:
+        self._check_writable("record into a recording")
         return self._writer.submit(job, urgent, what)
 
     def _call(self, job: Callable[[Connection], T]) -> T:
@@ -482,6 +592,7 @@ class Recording(RecordingFields):
         has ended, and ``ValueError`` for a value that is not text or over 1,000,000
         characters.
         """
+        self.store._check_writable("record an action")
         check_action_type(action_type)
         if value is not None:
             value = _check_value(value)
@@ -652,6 +763,7 @@ class Recording(RecordingFields):
         self._finish("failed", error)
 
     def _finish(self, status: str, error: str | None) -> None:
+        self.store._check_writable(f"mark a recording {status}")
         with self._lock:
             if not self.is_recording:
                 return
@@ -670,6 +782,7 @@ class Recording(RecordingFields):
 
     def update_metadata(self, values: dict[str, Any]) -> None:
         """Merge ``values`` into the recording's metadata (JSON), at any status."""
+        self.store._check_writable("update a recording's metadata")
         self.user_metadata.update(values)
         values, recording_id = dict(values), self.id
         self.store._submit(lambda conn: self.store._repo.merge_metadata(conn, recording_id, values),
@@ -677,7 +790,12 @@ class Recording(RecordingFields):
 
     def refresh(self) -> Recording:
         """Reload this recording's row from the database."""
-        self._load(row_dict(self.store._read(self.store._repo.recording(self.id))))
+        row = self.store._read(self.store._repo.recording(self.id, self.store._owner()))
+        if row is None:
+            raise RecordingNotFound(f"recording {self.id} is no longer in {self.store.location}")
+        self._load(row_dict(row))
+        if self.store.readonly:
+            self.status = self.store._recording(row).status
         return self
 
     # -- reading ---------------------------------------------------------------------
@@ -697,6 +815,47 @@ class Recording(RecordingFields):
 
 
 _INT64 = range(-(2**63), 2**63)
+
+
+def visible_blob(repo: Repository, owner: dict[str, str] | None, scope: Owner | None, location: str, key: str,
+                 flow: QueryFlow[T]) -> QueryFlow[T]:
+    """``flow`` (a read of the blob ``key``) when no scope is set or the scope's owner uses
+    the blob; else ``RecordingNotFound``, as for a blob that does not exist. Shared with
+    ``AsyncRecordingStore``."""
+    if owner is not None and not (yield from repo.blob_used_by(key, owner)):
+        raise RecordingNotFound(f"no blob with key {key} for {_describe_owner(scope)} in {location}")
+    return (yield from flow)
+
+
+def scope_owner(outer: Owner | None, user_id: str | int | None, account_id: str | int | None) -> Owner:
+    """The owner of a ``for_owner`` view: inside ``outer``, the scope of the store it is made from."""
+    if user_id is None and account_id is None:
+        raise ValueError("for_owner needs a user_id, an account_id, or both (a view of no one is not a view of all)")
+    wanted = Owner(None if user_id is None else str(user_id), None if account_id is None else str(account_id))
+    narrowed = _within(outer, wanted)
+    if narrowed is None:
+        raise ValueError(f"a view of {_describe_owner(outer)} cannot see {_describe_owner(wanted)}")
+    return narrowed
+
+
+def _within(scope: Owner | None, owner: Owner | None) -> Owner | None:
+    """``owner`` completed from ``scope`` (what it leaves out), or None if it contradicts it."""
+    if scope is None or owner is None:
+        return owner if scope is None else scope
+    user = owner.user_id if owner.user_id is not None else scope.user_id
+    account = owner.account_id if owner.account_id is not None else scope.account_id
+    if (scope.user_id is not None and user != scope.user_id) or \
+            (scope.account_id is not None and account != scope.account_id):
+        return None
+    return Owner(user, account)
+
+
+def _describe_owner(owner: Owner | None) -> str:
+    if owner is None:
+        return "no owner"
+    parts = [f"user {owner.user_id}" if owner.user_id is not None else "",
+             f"account {owner.account_id}" if owner.account_id is not None else ""]
+    return "owner " + " of ".join(p for p in parts if p)
 
 
 def _json(value: dict[str, Any]) -> str:

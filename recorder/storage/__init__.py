@@ -28,8 +28,9 @@ def is_server_url(target: object) -> bool:
     return isinstance(target, str) and target.lower().startswith(URL_SCHEMES)
 
 
-def open_engine(target: str | os.PathLike[str]) -> Engine:
-    """The engine for a SQLite file path or a ``postgresql://`` URL (nothing is opened yet)."""
+def open_engine(target: str | os.PathLike[str], readonly: bool = False) -> Engine:
+    """The engine for a SQLite file path or a ``postgresql://`` URL (nothing is opened yet);
+    ``readonly``: its connections write nothing (see ``Engine.readonly``)."""
     if is_server_url(target):
         try:
             from .postgres import PostgresEngine
@@ -37,14 +38,14 @@ def open_engine(target: str | os.PathLike[str]) -> Engine:
             raise DatabaseError(
                 f"{_redact(str(target))} is a PostgreSQL URL, but PostgreSQL support is not installed"
                 f" ({exc}); install it with: pip install 'recorder[postgres]'") from None
-        return PostgresEngine(str(target))
+        return PostgresEngine(str(target), readonly)
     if isinstance(target, str) and "://" in target:
         scheme = target.split("://", 1)[0]
         raise DatabaseError(f"unknown database URL scheme {scheme!r} in {_redact(target)}: use a SQLite file path"
                             " or a postgresql:// URL")
     from .sqlite import SQLiteEngine
 
-    return SQLiteEngine(Path(target))
+    return SQLiteEngine(Path(target), readonly)
 
 
 def _redact(url: str) -> str:

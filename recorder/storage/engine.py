@@ -46,13 +46,27 @@ class Engine(ABC):
     # only that statement (SQLite, unless it was a disk error).
     statement_error_aborts_transaction: bool = False
 
-    def __init__(self, location: str) -> None:
+    def __init__(self, location: str, readonly: bool = False) -> None:
         self.location = location  # a file path, or a URL without its password: for messages
+        # Read-only: connections write nothing (never migrate, refuse every write) and are
+        # refused on a schema other than this recorder's (see migrate_hint).
+        self.readonly = readonly
 
     @abstractmethod
     def connect(self) -> Connection:
         """A new connection to a database brought up to date (created and migrated if
-        needed); raises ``DatabaseError`` naming the problem."""
+        needed); raises ``DatabaseError`` naming the problem. A read-only engine's
+        connection writes nothing: the database must exist at this recorder's schema."""
+
+    @abstractmethod
+    def migrate(self) -> tuple[int, int]:
+        """Bring the database up to this recorder's schema now; (version before, after)."""
+
+    def migrate_hint(self, version: int, current: int) -> str:
+        """What a read-only opening of a database at an older schema says."""
+        target = self.location if " " not in self.location else f"'{self.location}'"
+        return (f"{self.location} has schema version {version}, older than this recorder's ({current}); reading"
+                f" never changes a database, so upgrade it first with: recorder migrate {target}")
 
     @abstractmethod
     async def connect_async(self) -> Any:

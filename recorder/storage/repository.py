@@ -20,6 +20,10 @@ from .blobstore import BLOB_USES, BlobStore
 from .engine import Connection, Engine
 from .queries import QueryFlow, run
 
+# Where a recording names a blob it uses: (table, column).
+_BLOB_USE_COLUMNS = (("actions", "screenshot_key"), ("actions", "dom_snapshot_key"), ("resources", "blob_key"),
+                     ("sources", "blob_key"))
+ACTION_SNAPSHOT_COLUMNS = _BLOB_USE_COLUMNS[:2]
 EVENT_COLUMNS = ("kind", "action_sequence", "page_index", "time_ms")
 ACTION_COLUMNS = ("id", "type", "sequence", "timestamp_ms", "duration_ms", "selector", "value", "url", "status",
                   "error", "screenshot_key", "dom_snapshot_key", "metadata")
@@ -65,13 +69,15 @@ class Repository:
         found = yield (f"SELECT * FROM recordings WHERE uid = ? AND {where}", (uid, *params))
         return found[0] if found else None
 
-    def recordings(self, owner: dict[str, str] | None = None, status: str | None = None,
+    def recordings(self, owner: dict[str, str] | None = None, status: str | Sequence[str] | None = None,
                    limit: int | None = None) -> QueryFlow[list[Any]]:
         where, params = _owner_filter(owner)
         sql = f"SELECT * FROM recordings WHERE {where}"
+        if isinstance(status, str):
+            status = (status,)
         if status:
-            sql += " AND status = ?"
-            params.append(status)
+            sql += f" AND status IN ({', '.join('?' * len(status))})"
+            params.extend(status)
         sql += " ORDER BY id DESC"
         if limit:
             sql += " LIMIT ?"
@@ -123,10 +129,11 @@ class Repository:
             )
         return dead
 
-    def delete_recording(self, conn: Connection, recording_id: int) -> int | None:
+    def delete_recording(self, conn: Connection, recording_id: int, owner: dict[str, str] | None = None) -> int | None:
         """Delete a recording and everything of it, then the blobs no one else uses; the
-        number of blobs freed, or None when there is no such recording."""
-        if not conn.execute("SELECT 1 FROM recordings WHERE id = ?", (recording_id,)).fetchone():
+        number of blobs freed, or None when there is no such recording (of ``owner``)."""
+        where, params = _owner_filter(owner)
+        if not conn.execute(f"SELECT 1 FROM recordings WHERE id = ? AND {where}", (recording_id, *params)).fetchone():
             return None
         keys = {row[0] for row in conn.execute(f"SELECT key FROM ({BLOB_USES}) AS uses WHERE recording_id = ?",
                                                (recording_id,)) if row[0]}
@@ -185,6 +192,17 @@ class Repository:
     def is_action_snapshot(self, key: str) -> QueryFlow[bool]:
         return bool((yield ("SELECT 1 FROM actions WHERE screenshot_key = ? OR dom_snapshot_key = ? LIMIT 1",
                             (key, key))))
+
+    def blob_used_by(self, key: str, owner: dict[str, str] | None,
+                     uses: Sequence[tuple[str, str]] = _BLOB_USE_COLUMNS) -> QueryFlow[bool]:
+        """Whether some recording of ``owner`` uses the blob ``key`` directly (an action's
+        screenshot or DOM snapshot, a resource, a source file; ``uses`` narrows that down)."""
+        where, params = _owner_filter(owner, "r.")
+        union = " UNION ALL ".join(
+            f"SELECT 1 AS used FROM {table} t JOIN recordings r ON r.id = t.recording_id WHERE t.{column} = ? AND {where}"
+            for table, column in uses)
+        found = yield (f"SELECT 1 FROM ({union}) AS uses LIMIT 1", [p for _ in uses for p in (key, *params)])
+        return bool(found)
 
     # -- resources, sources, events ----------------------------------------------------
 
@@ -360,6 +378,11 @@ def _process_start(pid: int) -> str:
 def process_token() -> str:
     """``host:pid:start`` of this process, stored with the recordings it is recording."""
     return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def is_running(token: str | None) -> bool:
+    """Whether the recording process ``token`` names may still be running."""
+    return _is_running(token)
 
 
 def _is_running(token: str | None) -> bool:

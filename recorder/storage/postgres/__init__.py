@@ -3,6 +3,9 @@
 ``RecordingStore("postgresql://user:password@host:5432/recordings")``; needs the
 ``postgres`` extra (``pip install 'recorder[postgres]'``: psycopg 3). Each store holds one
 connection, owned by its writer thread, as a SQLite store does.
+
+A read-only engine's connections set ``default_transaction_read_only``, so the server
+refuses any write, and never migrate: the database must be at this recorder's schema.
 """
 
 from __future__ import annotations
@@ -37,11 +40,36 @@ class PostgresEngine(Engine):
     name = "postgresql"
     errors = (psycopg.Error,)
 
-    def __init__(self, url: str) -> None:
-        super().__init__(_without_password(url))
+    def __init__(self, url: str, readonly: bool = False) -> None:
+        super().__init__(_without_password(url), readonly)
         self.url = url
 
     def connect(self) -> Connection:
+        conn = self._connect()
+        try:
+            if self.readonly:
+                conn.execute("SET default_transaction_read_only = on")
+                _check_readable(conn, self)
+            else:
+                _migrate(conn, self.location)
+        except psycopg.Error as exc:
+            conn.close()
+            raise DatabaseError(f"cannot use {self.location} as a recorder database: {_first_line(exc)}") from None
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def migrate(self) -> tuple[int, int]:
+        conn = self._connect()
+        try:
+            return _migrate(conn, self.location), SCHEMA_VERSION
+        except psycopg.Error as exc:
+            raise DatabaseError(f"cannot migrate {self.location}: {_first_line(exc)}") from None
+        finally:
+            conn.close()
+
+    def _connect(self) -> _Connection:
         try:
             raw = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                                   row_factory=_rows, application_name="recorder")
@@ -49,16 +77,7 @@ class PostgresEngine(Engine):
             raise DatabaseError(f"cannot connect to {self.location}: {_first_line(exc)}") from None
         # jsonb comes back as its text, as SQLite's JSON does: the model parses it once.
         set_json_loads(_as_text, context=raw)
-        conn = _Connection(raw)
-        try:
-            _migrate(conn, self.location)
-        except psycopg.Error as exc:
-            raw.close()
-            raise DatabaseError(f"cannot use {self.location} as a recorder database: {_first_line(exc)}") from None
-        except BaseException:
-            raw.close()
-            raise
-        return conn
+        return _Connection(raw)
 
     async def connect_async(self) -> _AsyncPostgres:
         from psycopg_pool import AsyncConnectionPool
@@ -66,8 +85,12 @@ class PostgresEngine(Engine):
         # Migrated and checked as a store would, with its clear errors (in a thread).
         await asyncio.to_thread(lambda: self.connect().close())  # type: ignore[attr-defined]
 
+        readonly = self.readonly
+
         async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
             set_json_loads(_as_text, context=conn)
+            if readonly:
+                await conn.execute("SET default_transaction_read_only = on")
 
         pool = AsyncConnectionPool(
             self.url, min_size=1, max_size=4, open=False, configure=configure, name="recorder",
@@ -193,8 +216,26 @@ def _as_text(data: str | bytes) -> str:
     return data.decode("utf-8") if isinstance(data, (bytes, bytearray, memoryview)) else data
 
 
-def _migrate(conn: _Connection, location: str) -> None:
-    """Bring the database up to SCHEMA_VERSION, one process at a time."""
+def _check_readable(conn: _Connection, engine: PostgresEngine) -> None:
+    """Refuse to read a database other than a recorder database at SCHEMA_VERSION (a
+    read-only connection cannot migrate it)."""
+    location = engine.location
+    tables = {row[0] for row in conn.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()").fetchall()}
+    if "schema_version" not in tables:
+        raise DatabaseError(f"{location} has tables but no schema_version table: it is not a recorder database;"
+                            " pass another database" if tables else
+                            f"{location} has no recorder tables: it is not a recordings database yet")
+    found = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise DatabaseError(f"{location} has schema version {found}, newer than this recorder understands"
+                            f" (version {SCHEMA_VERSION}); upgrade recorder to read it")
+    if found < SCHEMA_VERSION:
+        raise DatabaseError(engine.migrate_hint(found, SCHEMA_VERSION))
+
+
+def _migrate(conn: _Connection, location: str) -> int:
+    """Bring the database up to SCHEMA_VERSION, one process at a time; the version it had."""
     conn.execute("BEGIN")
     try:
         conn.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
@@ -217,6 +258,7 @@ def _migrate(conn: _Connection, location: str) -> None:
             conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                          (number, datetime.now(timezone.utc).isoformat()))
         conn.execute("COMMIT")
+        return int(found)
     except BaseException:
         if conn.raw.info.transaction_status != TransactionStatus.IDLE:
             conn.execute("ROLLBACK")

@@ -1,4 +1,12 @@
-"""SQLite, recorder's embedded default: one file, WAL mode, no server."""
+"""SQLite, recorder's embedded default: one file, WAL mode, no server.
+
+A read-only engine opens the file so that nothing on disk changes: ``immutable=1`` while no
+``-wal`` file is beside it (no locks taken, no ``-wal``/``-shm`` created: the file is read as
+it is), ``mode=ro`` once there is one (a writer is at work, or was killed: its
+committed writes are in the WAL, read through the ``-shm`` index, which SQLite creates
+if it is missing). Before each read transaction the connection checks again, so a
+long-lived reader (``recorder view --serve``) sees a writer that starts later.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,7 @@ from typing import Any
 
 from ...errors import DatabaseError
 from ..engine import Connection, Engine
-from .schema import SCHEMA_VERSION, migrate
+from .schema import SCHEMA_VERSION, check_readable, current_version, migrate
 
 __all__ = ["SQLiteEngine", "SCHEMA_VERSION"]
 
@@ -19,11 +27,13 @@ class SQLiteEngine(Engine):
     name = "sqlite"
     errors = (sqlite3.Error,)
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(str(path))
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        super().__init__(str(path), readonly)
         self.path = path
 
     def connect(self) -> Connection:
+        if self.readonly:
+            return self._connect_readonly()
         path = self.path
         if not path.parent.exists():
             raise DatabaseError(f"cannot create database {path}: directory {path.parent} does not exist")
@@ -42,16 +52,62 @@ class SQLiteEngine(Engine):
             raise DatabaseError(f"cannot open {path} as a recorder database: {exc}") from None
         return conn  # type: ignore[return-value]
 
+    def _connect_readonly(self) -> Connection:
+        path = self.path
+        if not path.is_file():
+            raise DatabaseError(f"no recordings database at {path}" + (" (it is a directory)" if path.is_dir() else ""))
+        if path.stat().st_size == 0:  # SQLite would take it for a new database
+            raise DatabaseError(f"{path} is an empty file, not a recordings database")
+        try:
+            conn = _ReadOnlyConnection(path)
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"cannot open {path} as a recorder database: {exc}") from None
+        try:
+            check_readable(conn.raw, path, self.migrate_hint(current_version(conn.raw) or 0, SCHEMA_VERSION))
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise DatabaseError(f"cannot open {path} as a recorder database: {exc}") from None
+        except BaseException:
+            conn.close()
+            raise
+        return conn  # type: ignore[return-value]
+
+    def migrate(self) -> tuple[int, int]:
+        path = self.path
+        if not path.is_file() or path.stat().st_size == 0:
+            raise DatabaseError(f"no recordings database at {path}: nothing to migrate")
+        try:
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+            try:
+                if current_version(conn) is None:
+                    raise DatabaseError(f"{path} has no recorder tables: nothing to migrate")
+                conn.execute("PRAGMA journal_mode = WAL")
+                found = migrate(conn, path)
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"cannot migrate {path}: {exc}") from None
+        return found, SCHEMA_VERSION
+
     async def connect_async(self) -> _AsyncSQLite:
         import aiosqlite
 
-        # Created, migrated and checked as a store would (a few ms, in a thread).
+        # Created, migrated and checked as a store would (a few ms, in a thread); read-only:
+        # only checked.
         await asyncio.to_thread(lambda: self.connect().close())  # type: ignore[attr-defined]
-        conn = await aiosqlite.connect(self.path, timeout=30)
+        if self.readonly:
+            conn = await aiosqlite.connect(_readonly_uri(self.path)[0], timeout=30, uri=True)
+            await conn.execute("PRAGMA query_only = ON")
+        else:
+            conn = await aiosqlite.connect(self.path, timeout=30)
         conn.row_factory = sqlite3.Row
         return _AsyncSQLite(conn)
 
     def begin(self, conn: Connection) -> None:
+        if self.readonly:
+            conn.refresh()  # type: ignore[attr-defined]
+            conn.execute("BEGIN")  # a read transaction: one consistent view for the round
+            return
         conn.execute("BEGIN IMMEDIATE")  # the write lock now: writers take turns, never deadlock
 
     def in_transaction(self, conn: Connection) -> bool:
@@ -76,6 +132,46 @@ class SQLiteEngine(Engine):
 
     def json_number(self, column: str, field: str) -> str:
         return f"json_extract({column}, '$.{field}')"
+
+
+def _readonly_uri(path: Path) -> tuple[str, bool]:
+    """The URI a read-only connection opens ``path`` with, and whether it is immutable."""
+    immutable = not Path(f"{path}-wal").exists()
+    return f"{path.resolve().as_uri()}?{'immutable=1' if immutable else 'mode=ro'}", immutable
+
+
+class _ReadOnlyConnection:
+    """A connection that writes nothing to the file or beside it (see the module's doc)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._open()
+
+    def _open(self) -> None:
+        uri, self.immutable = _readonly_uri(self.path)
+        raw = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
+        raw.row_factory = sqlite3.Row
+        raw.execute("PRAGMA query_only = ON")
+        self.raw = raw
+
+    def refresh(self) -> None:
+        """Between transactions: reopen in WAL-reading mode if a writer appeared since."""
+        if self.immutable and not self.raw.in_transaction and Path(f"{self.path}-wal").exists():
+            self.raw.close()
+            self._open()
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.in_transaction
+
+    def execute(self, sql: str, parameters: Any = ()) -> Any:
+        return self.raw.execute(sql, parameters)
+
+    def executemany(self, sql: str, rows: Any) -> Any:
+        return self.raw.executemany(sql, rows)
+
+    def close(self) -> None:
+        self.raw.close()
 
 
 class _AsyncSQLite:

@@ -13,7 +13,9 @@ Open a recordings database in ``sqlite3`` and these are the tables you see::
 recorder/storage/postgres/schema.py is the same schema for PostgreSQL, numbered alike.
 
 Migrations only ever append: a database made by an older recorder is brought up to
-date in place when it is opened; one made by a newer recorder is refused.
+date in place when a writer opens it (or by ``recorder migrate``); one made by a newer
+recorder is refused. A read-only store (``readonly=True``, the reading commands) never
+migrates: it refuses an older schema, naming ``recorder migrate``.
 """
 
 from __future__ import annotations
@@ -183,6 +185,22 @@ def current_version(conn: sqlite3.Connection) -> int | None:
         return None if not tables else -1
     row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
     return row[0] or 0
+
+
+def check_readable(conn: sqlite3.Connection, path: Path | str, older: str) -> None:
+    """Refuse to read a database other than a recorder database at SCHEMA_VERSION (a
+    read-only connection cannot migrate it); ``older`` is what to say of an older schema."""
+    version = current_version(conn)
+    if version == -1:
+        raise DatabaseError(f"{path} is a SQLite database but not a recorder database "
+                            "(it has tables and no schema_version table); pass another --db path")
+    if version is None:
+        raise DatabaseError(f"{path} has no recorder tables: it is not a recordings database yet")
+    if version > SCHEMA_VERSION:
+        raise DatabaseError(f"{path} has schema version {version}, newer than this recorder understands "
+                            f"(version {SCHEMA_VERSION}); upgrade recorder to read it")
+    if version < SCHEMA_VERSION:
+        raise DatabaseError(older)
 
 
 def migrate(conn: sqlite3.Connection, path: Path | str) -> int:
