@@ -1331,7 +1331,13 @@ class PageCapture:
 
     def _on_request(self, params: dict[str, Any]) -> None:
         recording = self.recording
+        first = self.network.identity is None
         self.network.sent(params, owner=recording, sequence=recording.last_sequence(), time_ms=recording.elapsed_ms())
+        if first and self.network.identity:
+            try:
+                recording.update_metadata({"request_identity": self.network.identity})
+            except Exception:
+                pass
 
     def _on_loading_finished(self, params: dict[str, Any]) -> None:
         done = self.network.finished(params)

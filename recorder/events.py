@@ -14,6 +14,8 @@ in one place. The details of each kind:
               request_size, response_size, body_size, failure, redirects: [{url, status}],
               unfinished, request_body, response_body}   (absent or None when not known)
 
+The browser's identity headers (User-Agent, sec-ch-ua...) are kept once per recording
+(metadata.request_identity), not in each request's headers.
 A request is one event from when it was sent (its ``time_ms`` and action) to when its last
 byte arrived or it failed, redirects included. Bodies are kept only when asked for
 (``record(page, bodies=...)``), and only text; the values of credential headers never are.
@@ -30,6 +32,9 @@ from typing import Any
 
 # Header values never stored: they carry credentials. (Compared without case.)
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+# Request headers that say which browser asks, the same on every request it makes: kept once,
+# in the recording's metadata (``request_identity``), not with each request.
+IDENTITY_HEADERS = frozenset({"user-agent", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform"})
 REDACTED = "[redacted]"
 DEFAULT_BODY_LIMIT = 64 * 1024  # characters of a body kept with record(page, bodies=True)
 MAX_TEXT = 10_000  # characters of a console message, an error's message or stack
@@ -111,6 +116,9 @@ class NetworkLog:
         self.redact = SECRET_HEADERS | {name.lower() for name in redact_headers}
         self.bodies = bodies
         self._pending: dict[str, _Pending] = {}
+        # The browser's identity headers as first seen (None until a request is): the
+        # capture puts them in the recording's metadata once.
+        self.identity: dict[str, str] | None = None
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -129,7 +137,7 @@ class NetworkLog:
             "resource_type": (params.get("type") or "other").lower(), "frame_id": params.get("frameId"),
             "document_url": clip(params.get("documentURL"), MAX_URL), "status": None, "status_text": None,
             "mime_type": None, "from_cache": False, "remote_address": None,
-            "request_headers": headers(request.get("headers"), self.redact), "response_headers": {},
+            "request_headers": self._request_headers(request.get("headers") or {}), "response_headers": {},
             "duration_ms": None, "timing": None, "request_size": _post_size(request), "response_size": None,
             "body_size": None, "failure": None, "redirects": [],
         }
@@ -137,6 +145,13 @@ class NetworkLog:
             details["request_body"] = clip(request["postData"], self.bodies)
         self._pending[params["requestId"]] = _Pending(owner, sequence, time_ms, float(params.get("timestamp") or 0),
                                                       details)
+
+    def _request_headers(self, raw: dict[str, Any]) -> dict[str, str]:
+        kept = {name: value for name, value in raw.items() if name.lower() not in IDENTITY_HEADERS}
+        if self.identity is None:
+            self.identity = {name: clip(value, MAX_URL) or "" for name, value in raw.items()
+                             if name.lower() in IDENTITY_HEADERS}
+        return headers(kept, self.redact)
 
     def responded(self, params: dict[str, Any]) -> None:
         pending = self._pending.get(params["requestId"])

@@ -720,7 +720,7 @@ class Recording(RecordingFields):
             raise ValueError(f"event kind must be one of {', '.join(EVENT_KINDS)}, not {kind!r}")
         sequence = self.last_sequence() if action_sequence is None else action_sequence
         row = (self.id, sequence or None, page_index, kind, self.elapsed_ms() if time_ms is None else time_ms,
-               _json(details))
+               _json(details, compact=True))
         self.store._submit(lambda conn: self.store._repo.insert_event(conn, *row), what=("events", self.id))
 
     def events(self, kind: str | None = None, action: int | None = None) -> list[dict[str, Any]]:
@@ -858,8 +858,9 @@ def _describe_owner(owner: Owner | None) -> str:
     return "owner " + " of ".join(p for p in parts if p)
 
 
-def _json(value: dict[str, Any]) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+def _json(value: dict[str, Any], compact: bool = False) -> str:
+    # (events are many, and spaces a tenth of their JSON)
+    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":") if compact else None)
 
 
 def _check_value(value: Any) -> str:

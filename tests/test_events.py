@@ -52,6 +52,7 @@ def test_console_errors_and_requests_land_on_the_action_that_caused_them(page: P
         recording = store.get(page.recording.id)
         events = by_sequence(recording.events())
         assert recording.events(action=logged) == events[logged]
+        identity = recording.metadata["request_identity"]
 
     console = [(e["level"], e["text"]) for e in events[logged] if e["kind"] == "console"]
     assert console == [("log", "hello from the page {n: 1}"), ("warning", "careful now")]
@@ -76,6 +77,9 @@ def test_console_errors_and_requests_land_on_the_action_that_caused_them(page: P
     assert call["status"] == 200 and call["mime_type"] == "application/json"
     assert call["request_headers"]["Authorization"] == "[redacted]"
     assert call["body_size"] > 0 and "response_body" not in call  # bodies are not kept by default
+    # The browser's identity headers are kept once, in the recording, not with each request.
+    assert not {"User-Agent", "sec-ch-ua"} & set(call["request_headers"])
+    assert "Chrome" in identity["User-Agent"]
     assert call["timing"]["wait"] >= 0
 
     # The page's own load: before any action is recorded? No: during the goto (sequence 1).
