@@ -38,6 +38,8 @@ must show what was filled into it (on the shop page, once the server answered).
   recorder-no-dom          record(..., dom=False)  (no DOM snapshots, so no resources)
   recorder-no-resources    DOM snapshots, but no stylesheets/images kept (the benchmark
                            stubs recorder.resources.ResourceKeeper.keep; pages with resources)
+  recorder-no-events       record(..., events=False): no console messages, page errors
+                           or requests recorded (what event capture costs)
   recorder-no-capture      record(..., screenshots=False, dom=False): the hooks, the
                            element lookup and the store alone
 
@@ -86,7 +88,8 @@ VIEWPORT = {"width": 1280, "height": 720}
 WARM_UP = 6  # untimed actions after goto, before the timed loop
 TIME_GOAL = 0.25
 BYTES_GOAL = 0.2
-BREAKDOWN_MODES = ["recorder-no-screenshots", "recorder-no-dom", "recorder-no-resources", "recorder-no-capture"]
+BREAKDOWN_MODES = ["recorder-no-screenshots", "recorder-no-dom", "recorder-no-resources", "recorder-no-events",
+                   "recorder-no-capture"]
 
 
 # -- the pages -----------------------------------------------------------------------------
@@ -473,7 +476,7 @@ def run_mode(mode: str, browser: Browser, bench: BenchPage, url: str, actions: i
                     stack.enter_context(resources_left_out())
                 began = time.perf_counter()
                 with record(page, db=db, name=f"overhead {bench.name} {mode}", screenshots=screenshots,
-                            dom=dom) as page:
+                            dom=dom, events=mode != "recorder-no-events") as page:
                     result["start_seconds"] = time.perf_counter() - began
                     result["action_seconds"], result["cpu_seconds"] = session(page, bench, url, actions, offset)
                     began = time.perf_counter()
@@ -825,6 +828,7 @@ def print_page_report(bench: BenchPage, summary: dict[str, Any], args: argparse.
         part("DOM snapshots incl. resources (recorder - recorder-no-dom)", "recorder", "recorder-no-dom")
         part("  of which keeping resources (recorder - recorder-no-resources)", "recorder", "recorder-no-resources")
         part("screenshots (recorder - recorder-no-screenshots)", "recorder", "recorder-no-screenshots")
+        part("console, errors, requests (recorder - recorder-no-events)", "recorder", "recorder-no-events")
         part("recorder, all of it", "recorder")
         for label, wall, cpu_ms in parts:
             print(f"  {label:<62} {wall:7.1f} {(f'{cpu_ms:.1f}' if cpu_ms is not None else '-'):>7}")
