@@ -21,7 +21,7 @@ from .errors import RecorderError, RecordingNotFound
 from .model import Owner
 from .storage import open_engine
 from .storage.queries import AsyncConnection, QueryFlow, run_async
-from .storage.repository import Repository, row_dict
+from .storage.repository import Repository, owner_columns, row_dict
 from .storage.blobstore import BlobStore
 from .store import RecordingFields, default_db, scope_owner, visible_blob
 
@@ -72,9 +72,7 @@ class AsyncRecordingStore:
         return view
 
     def _owner(self) -> dict[str, str] | None:
-        if self.owner is None:
-            return None
-        return {"owner_user_id": self.owner.user_id, "owner_account_id": self.owner.account_id}  # type: ignore[dict-item]
+        return owner_columns(self.owner)
 
     async def _read(self, flow: QueryFlow[T]) -> T:
         if self._conn is None:

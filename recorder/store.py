@@ -47,7 +47,9 @@ from .storage import open_engine
 from .storage.blobstore import BlobStore
 from .storage.engine import Connection
 from .storage.queries import QueryFlow, run
-from .storage.repository import ACTION_SNAPSHOT_COLUMNS, Repository, is_running, now_iso, process_token, row_dict
+from .storage.repository import (
+    ACTION_SNAPSHOT_COLUMNS, Repository, is_running, now_iso, owner_columns, process_token, row_dict,
+)
 from .storage.validate import EVENT_KINDS, STATUSES, check_restorable
 from .storage.writer import RecorderWarning, Writer
 
@@ -235,9 +237,7 @@ class RecordingStore:
         return view
 
     def _owner(self) -> dict[str, str] | None:
-        if self.owner is None:
-            return None
-        return {"owner_user_id": self.owner.user_id, "owner_account_id": self.owner.account_id}  # type: ignore[dict-item]
+        return owner_columns(self.owner)
 
     def _owner_within_scope(self, owner: Owner | None) -> Owner | None:
         """``owner`` with what it leaves out filled in from this store's scope; the scope's

@@ -352,6 +352,13 @@ def _count(condition: str) -> str:
     return f"CAST(coalesce(sum(CASE WHEN {condition} THEN 1 ELSE 0 END), 0) AS BIGINT)"
 
 
+def owner_columns(owner: Any) -> dict[str, str] | None:
+    """A scope's owner (``model.Owner``) as the columns it fixes, for the queries here."""
+    if owner is None:
+        return None
+    return {"owner_user_id": owner.user_id, "owner_account_id": owner.account_id}
+
+
 def _owner_filter(owner: dict[str, str] | None, prefix: str = "") -> tuple[str, list[Any]]:
     if not owner:
         return "1 = 1", []

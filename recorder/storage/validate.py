@@ -89,13 +89,7 @@ def _check_resources(resources: Sequence[Any], snapshots: dict[str, bytes]) -> N
         media_type = resource.get("media_type")
         if not isinstance(media_type, str) or not _MEDIA_TYPE.fullmatch(media_type):
             raise ValueError(f"{what}'s media type {media_type!r} is not a type/subtype")
-        key = resource.get("key")
-        if not isinstance(key, str) or not _BLOB_KEY.fullmatch(key):
-            raise ValueError(f"{what}'s key {key!r} is not a sha256 (64 hex digits)")
-        if key not in snapshots:
-            raise ValueError(f"{what}'s key {key} is unknown: its bytes are not among the blobs")
-        if blobs.blob_key(snapshots[key]) != key:
-            raise ValueError(f"the bytes of {what} do not match its key {key}")
+        key = _check_key(resource.get("key"), what, "bytes", snapshots)
         size, sequence = resource.get("size"), resource.get("sequence")
         if size is not None and (type(size) is not int or size != len(snapshots[key])):
             raise ValueError(f"{what}'s size is {size!r}, but its bytes are {len(snapshots[key])}")
@@ -186,13 +180,7 @@ def _check_sources(sources: Sequence[Any], snapshots: dict[str, bytes]) -> None:
         if path in paths:
             raise ValueError(f"{what} is listed twice")
         paths.add(path)
-        key = source.get("key")
-        if not isinstance(key, str) or not _BLOB_KEY.fullmatch(key):
-            raise ValueError(f"{what}'s key {key!r} is not a sha256 (64 hex digits)")
-        if key not in snapshots:
-            raise ValueError(f"{what}'s key {key} is unknown: its text is not among the blobs")
-        if blobs.blob_key(snapshots[key]) != key:
-            raise ValueError(f"the text of {what} does not match its key {key}")
+        key = _check_key(source.get("key"), what, "text", snapshots)
         try:
             text = snapshots[key].decode("utf-8")
         except UnicodeDecodeError:
@@ -200,3 +188,16 @@ def _check_sources(sources: Sequence[Any], snapshots: dict[str, bytes]) -> None:
         size = source.get("size")
         if size is not None and (type(size) is not int or size != len(text)):
             raise ValueError(f"{what}'s size is {size!r}, but its text is {len(text)} characters")
+
+
+def _check_key(key: Any, what: str, noun: str, snapshots: dict[str, bytes]) -> str:
+    """A content key that names bytes among ``snapshots`` which hash to it (they come back
+    exactly as stored); ``noun`` says what they are in the message (bytes, text)."""
+    if not isinstance(key, str) or not _BLOB_KEY.fullmatch(key):
+        raise ValueError(f"{what}'s key {key!r} is not a sha256 (64 hex digits)")
+    if key not in snapshots:
+        raise ValueError(f"{what}'s key {key} is unknown: its {noun} {'are' if noun == 'bytes' else 'is'} not among"
+                         " the blobs")
+    if blobs.blob_key(snapshots[key]) != key:
+        raise ValueError(f"the {noun} of {what} {'do' if noun == 'bytes' else 'does'} not match its key {key}")
+    return key
