@@ -14,6 +14,7 @@ vacuum, replay --record) and ``recorder migrate``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -283,6 +284,41 @@ def view_command(recording_id: int | None, db: str | None, output: Path | None, 
     click.echo(str(target.resolve()))
     if not no_open:
         webbrowser.open(target.resolve().as_uri())
+
+
+@main.command("diff")
+@click.argument("recording_a", type=RECORDING_ID, metavar="A")
+@click.argument("recording_b", type=RECORDING_ID, metavar="B")
+@db_option
+@click.option("--db-b", "db_b", default=None, metavar="PATH|URL", help="B's database, if not --db's.")
+@json_option
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Share of pixels that must differ for screenshots to differ (default 0.02).")
+@click.option("--no-screenshots", is_flag=True, help="Do not compare screenshots.")
+@friendly_errors
+def diff_command(recording_a: int, recording_b: int, db: str | None, db_b: str | None, as_json: bool,
+                 threshold: float | None, no_screenshots: bool) -> None:
+    """Compare two recordings step by step: where do they first differ, and how?
+
+    Steps are aligned by type and target (navigations by URL path), then compared: the
+    selector, the value, the URL, the outcome, the page's visible text (DOM snapshots) and
+    the screenshot (share of differing pixels). Exits 0 whether or not they differ.
+
+    \b
+    Examples:
+      recorder diff 7 8                        # a flaky test's failed and passed attempts
+      recorder diff 7 3 --db-b main.db         # B from another database
+      recorder diff 7 8 --json > diff.json     # the full alignment
+    """
+    from .diff import DEFAULT_THRESHOLD, diff_recordings
+
+    with contextlib.ExitStack() as stack:
+        store_a = stack.enter_context(open_store(db))
+        store_b = stack.enter_context(open_store(db_b)) if db_b is not None else store_a
+        a, b = store_a.get(recording_a), store_b.get(recording_b)
+        result = diff_recordings(a, b, threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+                                 screenshots=not no_screenshots)
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) if as_json else result.format())
 
 
 @main.command("replay")
