@@ -10,9 +10,9 @@ function makeCompare(data, el) {
     + (s.value != null && s.value !== '' && s.value !== s.url ? '  ' + s.value : '');
   function side(step) {  // B's half of a row
     const half = el('span', 'other');
-    half.append(el('span', 'other-label', 'B'));
+    half.append(el('span', 'other-label', 'B'), ' ');
     if (!step) { half.append(el('span', 'muted', 'no matching step')); return half; }
-    half.append(el('span', 'other-seq', '#' + step.sequence), el('span', 'other-what', describe(step)));
+    half.append(el('span', 'other-seq', '#' + step.sequence), ' ', el('span', 'other-what', describe(step)));
     if (step.status !== 'ok') half.append(el('span', 'other-status', ' ' + step.status + (step.error ? ': ' + step.error : '')));
     return half;
   }
