@@ -156,7 +156,7 @@ def diff_recordings(a: Recording, b: Recording, *, threshold: float = DEFAULT_TH
 def step_key(action: dict[str, Any]) -> tuple[str, str]:
     """What makes two steps the same step: the type and the target (see the module's doc)."""
     if action["type"] == "navigate":
-        return ("navigate", _path(action["value"] or action["url"]))
+        return ("navigate", _path(action["value"] or action["url"]) or "")
     target = action["metadata"].get("target") or {}
     identity = action["selector"] or (
         f"{target.get('role')}:{target.get('accessible_name')}" if target.get("role") else target.get("css_path")) or ""
@@ -323,7 +323,7 @@ def _url_tail(url: str | None) -> str | None:
     if not url:
         return url
     parts = urlsplit(url)
-    return _path(url) + (f"#{parts.fragment}" if parts.fragment else "") if parts.scheme in ("http", "https") else url
+    return (_path(url) or "") + (f"#{parts.fragment}" if parts.fragment else "") if parts.scheme in ("http", "https") else url
 
 
 def _seq(step: dict[str, Any] | None) -> str:

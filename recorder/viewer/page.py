@@ -126,9 +126,9 @@ def recording_data(store: RecordingStore, recording: Recording, *, embed: bool, 
             }
     if embed:
         other = compare if compare is not None else original
-        keys = {a["screenshot"] for a in actions} - {None}
-        other_keys = ({(a.get("original") or {}).get("screenshot") for a in actions}
-                      | {step["step"]["screenshot"] for step in data.get("only_b", [])}) - {None}
+        keys: set[str] = {a["screenshot"] for a in actions if a["screenshot"]}
+        other_keys: set[str] = {key for key in [(a.get("original") or {}).get("screenshot") for a in actions]
+                                + [step["step"]["screenshot"] for step in data.get("only_b", [])] if key}
         data["screenshots"] = {
             key: "data:image/jpeg;base64," + base64.b64encode(store.blob(key)).decode() for key in keys
         }
