@@ -14,6 +14,7 @@ vacuum, replay --record) and ``recorder migrate``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -230,9 +231,13 @@ def blob_command(key: str, db: str | None, output: str) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="--serve: port on 127.0.0.1 (default: a free one).")
 @click.option("--max-actions", type=COUNT, default=None, help="Only the first N actions (for huge recordings).")
 @click.option("--only-errors", is_flag=True, help="Only the actions that failed.")
+@click.option("--compare", "compare_id", type=RECORDING_ID, default=None, metavar="B",
+              help="Side by side with recording B, steps aligned, opening at their first difference.")
+@click.option("--db-b", "db_b", default=None, metavar="PATH|URL", help="--compare: B's database, if not --db's.")
 @friendly_errors
 def view_command(recording_id: int | None, db: str | None, output: Path | None, no_open: bool, serve: bool,
-                 port: int, max_actions: int | None, only_errors: bool) -> None:
+                 port: int, max_actions: int | None, only_errors: bool, compare_id: int | None,
+                 db_b: str | None) -> None:
     """Look at a recording in a browser, step by step.
 
     Writes one self-contained HTML file (screenshots, DOM snapshots and the stylesheets,
@@ -247,21 +252,37 @@ def view_command(recording_id: int | None, db: str | None, output: Path | None, 
       recorder view 3 -o failure.html --no-open
       recorder view --serve            # browse all recordings on http://127.0.0.1:PORT
       recorder view 3 --serve          # the same, opening recording 3
+      recorder view 7 --compare 8      # 7 and 8 side by side, at their first difference
+      recorder view 7 --compare 8 --serve   # the same, served: /compare/7/8
     """
     import webbrowser
 
     from . import viewer
 
-    with open_store(db) as store:
+    if compare_id is not None and recording_id is None:
+        raise click.BadParameter("--compare B needs a recording A to compare: recorder view A --compare B",
+                                 param_hint="--compare")
+    if db_b is not None and compare_id is None:
+        raise click.BadParameter("--db-b is B's database: use it with --compare B", param_hint="--db-b")
+    with contextlib.ExitStack() as stack:
+        store = stack.enter_context(open_store(db))
         if serve:
             if output is not None:
                 raise click.BadParameter("--serve writes no file; leave out -o", param_hint="-o")
+            if db_b is not None:
+                raise click.BadParameter("--serve shows one database; compare across two without --serve",
+                                         param_hint="--db-b")
             if recording_id is not None:
                 store.get(recording_id)  # an unknown id is an error now, not a 404 later
+            if compare_id is not None:
+                store.get(compare_id)
             def ready(server: Any) -> None:
                 url = f"http://127.0.0.1:{server.server_address[1]}/"
                 click.echo(f"serving {store.location} on {url}  (Ctrl-C to stop)")
-                if recording_id is not None:
+                if compare_id is not None:
+                    url += f"compare/{recording_id}/{compare_id}"
+                    click.echo(f"recording {recording_id} vs {compare_id}: {url}")
+                elif recording_id is not None:
                     url += f"recording/{recording_id}"
                     click.echo(f"recording {recording_id}: {url}")
                 if not no_open:
@@ -276,13 +297,53 @@ def view_command(recording_id: int | None, db: str | None, output: Path | None, 
             recording = newest[0]
         else:
             recording = store.get(recording_id)
-        click.echo(f"rendering recording {recording.id} ({recording.action_count} actions) ...", err=True)
-        page = viewer.render(store, recording, max_actions=max_actions, only_errors=only_errors)
-    target = output or Path(f"recording-{recording.id}.html")
+        other = None
+        if compare_id is not None:
+            other = (stack.enter_context(open_store(db_b)) if db_b is not None else store).get(compare_id)
+        click.echo(f"rendering recording {recording.id} ({recording.action_count} actions)"
+                   + ("" if other is None else f" vs {other.id} ({other.action_count} actions)") + " ...", err=True)
+        page = viewer.render(store, recording, max_actions=max_actions, only_errors=only_errors, compare=other)
+    default_name = f"recording-{recording.id}.html" if other is None else f"compare-{recording.id}-{other.id}.html"
+    target = output or Path(default_name)
     target.write_text(page, encoding="utf-8")
     click.echo(str(target.resolve()))
     if not no_open:
         webbrowser.open(target.resolve().as_uri())
+
+
+@main.command("diff")
+@click.argument("recording_a", type=RECORDING_ID, metavar="A")
+@click.argument("recording_b", type=RECORDING_ID, metavar="B")
+@db_option
+@click.option("--db-b", "db_b", default=None, metavar="PATH|URL", help="B's database, if not --db's.")
+@json_option
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Share of pixels that must differ for screenshots to differ (default 0.02).")
+@click.option("--no-screenshots", is_flag=True, help="Do not compare screenshots.")
+@friendly_errors
+def diff_command(recording_a: int, recording_b: int, db: str | None, db_b: str | None, as_json: bool,
+                 threshold: float | None, no_screenshots: bool) -> None:
+    """Compare two recordings step by step: where do they first differ, and how?
+
+    Steps are aligned by type and target (navigations by URL path), then compared: the
+    selector, the value, the URL, the outcome, the page's visible text (DOM snapshots) and
+    the screenshot (share of differing pixels). Exits 0 whether or not they differ.
+
+    \b
+    Examples:
+      recorder diff 7 8                        # a flaky test's failed and passed attempts
+      recorder diff 7 3 --db-b main.db         # B from another database
+      recorder diff 7 8 --json > diff.json     # the full alignment
+    """
+    from .diff import DEFAULT_THRESHOLD, diff_recordings
+
+    with contextlib.ExitStack() as stack:
+        store_a = stack.enter_context(open_store(db))
+        store_b = stack.enter_context(open_store(db_b)) if db_b is not None else store_a
+        a, b = store_a.get(recording_a), store_b.get(recording_b)
+        result = diff_recordings(a, b, threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+                                 screenshots=not no_screenshots)
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) if as_json else result.format())
 
 
 @main.command("replay")

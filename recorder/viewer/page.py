@@ -34,7 +34,7 @@ INDEX_POLICY = "default-src 'none'; style-src {style}; img-src data:; base-uri '
 # In this order, as one <script>: events.js indexes the recording's events by action, one
 # file per panel of the selected action, panels.js the tabs and the filter box over them.
 SCRIPTS = ("resources.js", "snapshot.js", "events.js", "console.js", "network.js", "errors.js", "source.js",
-           "panels.js", "viewer.js")
+           "panels.js", "compare.js", "viewer.js")
 # Parts of a request event the served page fetches when a row is opened (/recording/ID/
 # requests/SEQ), rather than carrying them for every request of a long recording.
 REQUEST_DETAILS = ("request_headers", "response_headers", "request_body", "response_body", "timing")
@@ -84,7 +84,7 @@ def _script_json(data: Any) -> str:
 
 
 def recording_data(store: RecordingStore, recording: Recording, *, embed: bool, max_actions: int | None = None,
-                   only_errors: bool = False) -> dict[str, Any]:
+                   only_errors: bool = False, compare: Recording | None = None) -> dict[str, Any]:
     """What the viewer page needs; with ``embed``, the snapshots themselves (as data: URIs / text).
 
     ``resources`` maps each URL the recording's snapshots use to its stored resource
@@ -113,8 +113,10 @@ def recording_data(store: RecordingStore, recording: Recording, *, embed: bool, 
                             "resources": {url: {"key": r["key"], "type": r["media_type"]} for url, r in kept.items()}}
     first_shown = bool(actions) and actions[0]["sequence"] == everything[0]["sequence"]
     data.update(_events_and_sources(store, recording, actions, first_shown=first_shown, embed=embed))
-    original = _original_of(store, recording)
-    if original is not None:
+    original = None if compare is not None else _original_of(store, recording)
+    if compare is not None:
+        _compare(data, actions, recording, compare)
+    elif original is not None:
         # A replay (`recorder replay ID --record`): each step next to the step it re-performed.
         data["original"] = {"id": original.id, "name": original.name}
         for action, step in zip(actions, align_steps(original.timeline(), timeline)):
@@ -123,15 +125,68 @@ def recording_data(store: RecordingStore, recording: Recording, *, embed: bool, 
                 "screenshot": step["screenshot_key"],
             }
     if embed:
-        keys = {a["screenshot"] for a in actions} | {(a.get("original") or {}).get("screenshot") for a in actions}
+        other = compare if compare is not None else original
+        keys: set[str] = {a["screenshot"] for a in actions if a["screenshot"]}
+        other_keys: set[str] = {key for key in [(a.get("original") or {}).get("screenshot") for a in actions]
+                                + [step["step"]["screenshot"] for step in data.get("only_b", [])] if key}
         data["screenshots"] = {
-            key: "data:image/jpeg;base64," + base64.b64encode(store.blob(key)).decode() for key in keys if key
+            key: "data:image/jpeg;base64," + base64.b64encode(store.blob(key)).decode() for key in keys
         }
+        if other is not None:  # B may be in another database
+            data["screenshots"].update({
+                key: "data:image/jpeg;base64," + base64.b64encode(other.store.blob(key)).decode()
+                for key in other_keys - keys})
         data["doms"] = {key: store.blob(key).decode("utf-8", "replace")
                         for key in {a["dom"] for a in actions if a["dom"]}}
         data["resource_data"] = {key: base64.b64encode(store.blob(key)).decode()
                                  for key in sorted({r["key"] for r in kept.values()})}
     return data
+
+
+def _compare(data: dict[str, Any], actions: list[dict[str, Any]], recording: Recording, other: Recording) -> None:
+    """The compare view of any two recordings (``recorder view A --compare B``): each shown
+    action of A with the step of B it lines up with (recorder/diff.py), and how they differ;
+    the steps only B has (``only_b``, each after the A action it follows); the summary."""
+    from ..diff import diff_recordings
+
+    result = diff_recordings(recording, other)
+    first = result.first
+    data["original"] = {"id": other.id, "name": other.name}
+    data["compare"] = {"id": other.id, "name": other.name, "status": other.status, "summary": result.summary(),
+                       "first_a": None, "first_b": None, "same": first is None}
+    by_sequence = {a["sequence"]: a for a in actions}
+    only_b: list[dict[str, Any]] = []
+    after: int | None = None  # the A action last seen, going down the alignment
+    for index, pair in enumerate(result.pairs):
+        differences = [{"kind": d.kind, "detail": d.detail} for d in pair.differences]
+        if pair.a is not None:
+            after = pair.a["sequence"]
+            action = by_sequence.get(after)
+            if action is None:
+                continue
+            action["original"] = None if pair.b is None else _brief(pair.b)
+            action["differences"] = differences
+            action["first_difference"] = index == first
+            if index == first:
+                data["compare"]["first_a"] = after
+        else:
+            assert pair.b is not None
+            only_b.append({"after": after, "step": _brief(pair.b), "differences": differences,
+                           "first_difference": index == first})
+            if index == first:
+                data["compare"]["first_b"] = pair.b["sequence"]
+                data["compare"]["first_a"] = after
+    for action in actions:
+        action.setdefault("original", None)
+        action.setdefault("differences", [])
+    data["only_b"] = only_b
+
+
+def _brief(step: dict[str, Any]) -> dict[str, Any]:
+    """What the compare view shows of B's step."""
+    return {"sequence": step["sequence"], "type": step["type"], "selector": step["selector"],
+            "value": "[redacted]" if step["metadata"].get("redacted") else step["value"], "url": step["url"],
+            "status": step["status"], "error": step["error"], "screenshot": step["screenshot_key"]}
 
 
 def _source_of(metadata: dict[str, Any]) -> dict[str, Any] | None:
@@ -217,10 +272,13 @@ def align_steps(original: list[dict[str, Any]], replayed: list[dict[str, Any]],
 
 
 def render(store: RecordingStore, recording: Recording, *, embed: bool = True, max_actions: int | None = None,
-           only_errors: bool = False) -> str:
-    """The viewer page for one recording (self-contained with ``embed``)."""
-    data = recording_data(store, recording, embed=embed, max_actions=max_actions, only_errors=only_errors)
-    title = html.escape(f"{recording.name} · recording {recording.id}")
+           only_errors: bool = False, compare: Recording | None = None) -> str:
+    """The viewer page for one recording (self-contained with ``embed``); with ``compare``,
+    side by side with that recording (which may be in another store), at their first difference."""
+    data = recording_data(store, recording, embed=embed, max_actions=max_actions, only_errors=only_errors,
+                          compare=compare)
+    title = html.escape(f"{recording.name} · recording {recording.id}"
+                        + ("" if compare is None else f" vs {compare.id}"))
     return _fill(asset("page.html"), CSP=page_policy(), TITLE=title, STYLE=asset("viewer.css"),
                  DATA=_script_json(data), SCRIPT=_script())
 

@@ -2,6 +2,8 @@
 
     /                                   the list of recordings (filter: ?status=&name=)
     /recording/ID                       the viewer page, its screenshots and snapshots loaded lazily
+    /compare/A/B                        recording A side by side with recording B, at their first
+                                        difference (recorder/diff.py aligns their steps)
     /blob/KEY                           a screenshot or DOM snapshot some action uses
     /recording/ID/resource/KEY          a stylesheet, image or font recording ID kept
     /recording/ID/events                its events (console, errors, requests without their
@@ -57,6 +59,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             elif match := re.fullmatch(r"/recording/(\d+)", url.path):
                 recording = self.store.get(int(match.group(1)))
                 self._send(200, render(self.store, recording, embed=False), "text/html",
+                           policy=page_policy() + "; frame-ancestors 'none'")
+            elif match := re.fullmatch(r"/compare/(\d+)/(\d+)", url.path):
+                first, second = self.store.get(int(match.group(1))), self.store.get(int(match.group(2)))
+                self._send(200, render(self.store, first, embed=False, compare=second), "text/html",
                            policy=page_policy() + "; frame-ancestors 'none'")
             elif match := re.fullmatch(r"/recording/(\d+)/resource/([^/]+)", url.path):
                 self._resource(int(match.group(1)), match.group(2))

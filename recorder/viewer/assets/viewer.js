@@ -1,7 +1,7 @@
 // The viewer: the actions list (and its filter box), the screenshot or DOM snapshot of the
 // selected action, its panels (Console, Network, Errors, Source), the filmstrip, the keys
 // (Left/Right, Home/End, Space plays, d toggles DOM/screenshot, c compares a replay with
-// its original, / goes to the filter). The other asset files come before this one.
+// its original or, in the compare view of two recordings, A with B, / goes to the filter). The other asset files come before this one.
 //
 // Everything recorded is put on the page with textContent or as an attribute value, never
 // parsed as markup here; snapshots are parsed only inside the sandboxed iframe (and, inert,
@@ -14,6 +14,7 @@ let current = 0, mode = 'shot', timer = null;
 const snapshots = makeSnapshots(makeResources(data));
 const eventIndex = makeEventIndex(data);
 const panels = makePanels(data, eventIndex);
+const comparing = makeCompare(data, el);  // null but for the compare view of two recordings
 
 $('name').textContent = rec.name + '  (recording ' + rec.id + ')';
 const meta = $('meta');
@@ -37,10 +38,23 @@ const rows = actions.map((a, i) => {
   bar.title = (a.duration_ms == null ? '-' : a.duration_ms + ' ms');
   row.append(what, bar);
   if (a.error) row.append(el('span', 'err', a.error));
+  if (comparing) comparing.annotate(row, a);
   row.addEventListener('click', () => select(i));
   return row;
 });
 $('rows').append(...rows);
+if (comparing) {
+  const indexOf = (sequence) => Math.max(0, actions.findIndex((a) => a.sequence === sequence));
+  for (const [after, row] of comparing.onlyB((i) => select(i), indexOf).reverse()) {
+    const before = after == null ? null : rows[actions.findIndex((a) => a.sequence === after)];
+    if (before) before.after(row); else if (after == null) $('rows').prepend(row); else $('rows').append(row);
+  }
+  $('diff-summary').textContent = comparing.info.summary;
+  $('diff-summary').hidden = false;
+  $('diff-summary').classList.toggle('same', comparing.info.same);
+  $('compare').textContent = 'Compare with B';
+  $('compare').title = 'side by side with recording ' + comparing.info.id + ' (c)';
+}
 // Red: the action failed (.error), or the page had errors or failed requests meanwhile (.troubled).
 function markTroubles() {
   rows.forEach((row, i) => {
@@ -102,9 +116,10 @@ function select(i) {
 }
 function showOriginal(a) {
   const o = a.original, img = $('original-shot');
+  const label = comparing ? 'B: recording ' : 'original: recording ';
   $('original-caption').textContent = o
-    ? 'original: recording ' + data.original.id + ' #' + o.sequence + ' ' + o.type + (o.status === 'error' ? ' (error)' : '')
-    : 'original: no matching step in recording ' + data.original.id;
+    ? label + data.original.id + ' #' + o.sequence + ' ' + o.type + (o.status === 'error' ? ' (error)' : '')
+    : (comparing ? 'B' : 'original') + ': no matching step in recording ' + data.original.id;
   if (o && o.screenshot) img.src = blobUrl(o.screenshot); else img.removeAttribute('src');
   img.hidden = !(o && o.screenshot);
   $('original-wrap').style.display = mode === 'shot' ? '' : 'none';  // the DOM view has the pane to itself
@@ -234,7 +249,11 @@ document.addEventListener('keydown', onKey);
 window.addEventListener('resize', () => actions.length && placeBox(actions[current]));
 new ResizeObserver(() => { if (mode === 'dom') fitDom(); }).observe($('view'));
 const firstError = actions.findIndex((a) => a.status === 'error');
-select(firstError >= 0 ? firstError : 0);
+if (comparing) {  // side by side, at the first difference
+  $('view').classList.add('compare'); $('compare').classList.add('on');
+  const first = actions.findIndex((a) => a.sequence === comparing.info.first_a);
+  select(first >= 0 ? first : 0);
+} else select(firstError >= 0 ? firstError : 0);
 // Served, the events come after the first paint (a long recording has many).
 if (eventIndex.loaded) document.body.dataset.events = 'loaded';
 else {
