@@ -492,14 +492,15 @@ class RecordingStore:
         """Store a run (a pytest session) unless one with ``run_id`` is stored already, then
         return the stored one: the xdist workers of one controller all attach to one run."""
         self._check_writable("start a run")
-        row = {"id": run_id or uuid.uuid4().hex, "started_at": started_at or now_iso(), "workers": workers,
+        new_id = run_id or uuid.uuid4().hex
+        row = {"id": new_id, "started_at": started_at or now_iso(), "workers": workers,
                "git_commit": git_commit, "git_branch": git_branch, "ci_name": ci_name, "ci_build_url": ci_build_url,
                "metadata": _json(dict(metadata or {}))}
         self._writer.call(lambda conn: self._repo.begin_run(conn, row))
-        return Run.from_row(self._read(self._repo.runs(run_id=row["id"]))[0])
+        return Run.from_row(self._read(self._repo.runs(run_id=new_id))[0])
 
     def finish_run(self, run_id: str, *, exit_status: int | None = None, workers: int | None = None,
-                   ended_at: str | None = None, **counts: int) -> Run:
+                   ended_at: str | None = None, **counts: Any) -> Run:
         """Set a run's end, exit status and outcome counts (``passed``, ``failed``,
         ``skipped``, ``errors``, ``flaky``, ``reruns``); stores the run if it is not yet."""
         self._check_writable("finish a run")
