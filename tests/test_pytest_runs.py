@@ -187,3 +187,20 @@ def test_a_recorded_suite_shows_no_warning_of_recorders(pytester: pytest.Pyteste
     for name in ("browser_type_launch_args", "delete_output_dir", "recorded_page", "_recorder_autorecord",
                  "recorder/", "RecorderWarning", "instance methods"):
         assert name not in warnings, warnings
+
+
+def test_no_fixture_of_recorders_is_an_instance_method() -> None:
+    # pytest 9.x (after 9.0.3, installed here) warns of session fixtures defined as instance
+    # methods (PytestRemovedIn10Warning): recorder's fixtures are all module-level functions.
+    import inspect
+
+    from recorder import _pytest_fixtures, pytest_plugin
+
+    def is_fixture(value: object) -> bool:
+        return type(value).__name__ == "FixtureFunctionDefinition" or hasattr(value, "_pytestfixturefunction")
+
+    for module in (pytest_plugin, _pytest_fixtures):
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == module.__name__:
+                assert not [name for name, value in vars(cls).items() if is_fixture(value)], cls
+    assert is_fixture(_pytest_fixtures.browser_type_launch_args) and is_fixture(_pytest_fixtures.delete_output_dir)
