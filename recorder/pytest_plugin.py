@@ -110,7 +110,7 @@ class TestRecorder:
 
     def finish_run(self, counts: RunCounts, exit_status: int) -> None:
         """The controller, at the end: the run's counts, if this session recorded anything."""
-        if self.db_path is not None and not self.db_path.exists():
+        if self.mode == "off" or (self.db_path is not None and not self.db_path.exists()):
             return
         with RecordingStore(self.db) as store:
             try:
