@@ -113,3 +113,19 @@ def test_cli_on_an_empty_database_and_without_runs(tmp_path) -> None:
         store.start("outside pytest").complete()
     result = cli.invoke(main, ["runs", "--db", db])
     assert result.exit_code == 0 and "no runs" in result.output
+
+
+def test_where_a_run_ran_comes_from_git_and_the_ci_variables(tmp_path) -> None:
+    from recorder import runinfo
+
+    github = {"GITHUB_ACTIONS": "true", "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r",
+              "GITHUB_RUN_ID": "42", "GITHUB_SHA": "abc", "GITHUB_REF_NAME": "main"}
+    assert runinfo.ci(github) == ("github-actions", "https://github.com/o/r/actions/runs/42")
+    assert runinfo.ci({"GITLAB_CI": "true", "CI_JOB_URL": "https://gitlab/j/1"}) == ("gitlab-ci", "https://gitlab/j/1")
+    assert runinfo.ci({"JENKINS_URL": "https://j", "BUILD_URL": "https://j/7"}) == ("jenkins", "https://j/7")
+    assert runinfo.ci({"BUILDKITE": "true", "BUILDKITE_BUILD_URL": "https://bk/3"}) == ("buildkite", "https://bk/3")
+    assert runinfo.ci({"CIRCLECI": "true", "CIRCLE_BUILD_URL": "https://c/9"}) == ("circleci", "https://c/9")
+    assert runinfo.ci({"CI": "false"}) == (None, None) and runinfo.ci({}) == (None, None)
+    # not a checkout: the CI's variables, quietly
+    assert runinfo.git(tmp_path, github) == ("abc", "main")
+    assert runinfo.git(tmp_path, {}) == (None, None)
