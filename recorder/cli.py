@@ -716,20 +716,35 @@ def migrate_command(database: str | None, db: str | None) -> None:
 @main.command("stats")
 @db_option
 @json_option
+@click.option("--flaky", is_flag=True, help="Tests whose outcome differs between attempts or across runs.")
+@click.option("--slowest", is_flag=True, help="Actions by selector, slowest on average first, across runs.")
+@click.option("--runs", "last_runs", type=COUNT, default=None, help="--flaky, --slowest: over the last N runs only.")
 @friendly_errors
-def stats_command(db: str | None, as_json: bool) -> None:
+def stats_command(db: str | None, as_json: bool, flaky: bool, slowest: bool, last_runs: int | None) -> None:
     """Numbers over every recording: by status, slowest action types, failing selectors,
-    page errors and failed requests.
+    page errors and failed requests; or, asked, flaky tests and slowest selectors.
 
-    Each table is one plain SQL query over the tables the README describes.
+    Each table is one plain SQL query over the tables the README describes. A test is
+    flaky when it failed then passed on a rerun (pytest-rerunfailures) in one run, or
+    passed in one run and failed in another.
 
     \b
     Examples:
       recorder stats --db test-results/recordings.db
-      recorder stats --json
+      recorder stats --flaky --runs 20 --db recordings/tests.db
+      recorder stats --slowest --json
     """
+    if last_runs is not None and not (flaky or slowest):
+        raise click.UsageError("--runs goes with --flaky or --slowest")
     with open_store(db) as store:
-        results = store.stats()
+        if flaky or slowest:
+            results = {}
+            if flaky:
+                results["flaky tests"] = store.flaky_tests(runs=last_runs)
+            if slowest:
+                results["slowest selectors"] = store.slowest_selectors(runs=last_runs)
+        else:
+            results = store.stats()
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
         return
@@ -739,8 +754,52 @@ def stats_command(db: str | None, as_json: bool) -> None:
             click.echo("  (none)\n")
             continue
         headers = tuple(rows[0])
-        _table(headers, [tuple(_clip("" if v is None else str(v), 60) for v in row.values()) for row in rows])
+        _table(headers, [tuple(_clip("" if v is None else str(v), 80) for v in row.values()) for row in rows])
         click.echo("")
+
+
+@main.command("runs")
+@click.argument("run_id", required=False)
+@db_option
+@json_option
+@click.option("--limit", type=COUNT, default=20, show_default=True, help="At most this many, newest first.")
+@friendly_errors
+def runs_command(run_id: str | None, db: str | None, as_json: bool, limit: int) -> None:
+    """The pytest sessions recorded (runs), newest first; or one run, by its id (or the
+    start of it), with its recordings.
+
+    \b
+    Examples:
+      recorder runs --db recordings/tests.db
+      recorder runs 3f2a9c --db recordings/tests.db
+    """
+    with open_store(db) as store:
+        if run_id is not None:
+            run = store.get_run(run_id)
+            recordings = [r for r in store.list() if r.run_id == run.id]
+            if as_json:
+                click.echo(json.dumps({**run.to_dict(), "recording_ids": [r.id for r in recordings]}, indent=2))
+                return
+            for key, value in run.to_dict().items():
+                if value not in (None, {}, ""):
+                    click.echo(f"{key + ':':<14}{value}")
+            for recording in recordings:
+                meta = recording.user_metadata
+                click.echo(f"  {recording.id:>6} {meta.get('outcome') or recording.status:<8} {recording.name}")
+            return
+        runs = store.runs(limit=limit)
+    if as_json:
+        click.echo(json.dumps([run.to_dict() for run in runs], indent=2))
+        return
+    if not runs:
+        click.echo("no runs: record a pytest session (pytest --record on) to have one")
+        return
+    headers = ("run", "started", "passed", "failed", "flaky", "skipped", "errors", "workers", "recordings",
+               "branch", "commit", "ci")
+    _table(headers, [(run.id[:12], run.started_at[:19], str(run.passed), str(run.failed), str(run.flaky),
+                      str(run.skipped), str(run.errors), str(run.workers), str(run.recordings),
+                      run.git_branch or "", (run.git_commit or "")[:10], run.ci_build_url or run.ci_name or "")
+                     for run in runs])
 
 
 def _storage_state_shown(timeline: list[dict[str, Any]], include: bool) -> list[dict[str, Any]]:

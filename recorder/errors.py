@@ -21,3 +21,7 @@ class ReadOnlyStore(RecorderError):
 
 class RecordingClosed(RecorderError):
     """An action was recorded after the recording completed or failed."""
+
+
+class RunNotFound(RecorderError, LookupError):
+    """No run (pytest session) with the given id is in the database."""

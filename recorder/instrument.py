@@ -144,7 +144,8 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
     (``Recording.events()``); request and response bodies are kept only with ``bodies``
     (``True``: text bodies up to 64 KB; a number: up to that many characters). The values
     of ``Authorization``, ``Proxy-Authorization``, ``Cookie``, ``Set-Cookie`` and of the
-    headers named in ``redact_headers`` are never stored.
+    headers named in ``redact_headers`` are never stored. ``run_id`` makes the recording
+    one of a stored run's (``RecordingStore.start_run``; the pytest plugin's sessions).
     """
 
     def __init__(
@@ -169,6 +170,7 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         events: bool = True,
         bodies: bool | int = False,
         redact_headers: list[str] | tuple[str, ...] = (),
+        run_id: str | None = None,
     ) -> None:
         self.page = page
         self._is_async = _is_async_page(page)
@@ -179,7 +181,8 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
                                 screenshot_size=screenshot_size, resource_max_bytes=resource_max_bytes,
                                 events=events, bodies=body_limit(bodies), redact_headers=tuple(redact_headers))
         self._max_bytes = max_bytes
-        self._references = {"agent_run": agent_run, "sandbox_session": sandbox_session, "owner": owner}
+        self._references = {"agent_run": agent_run, "sandbox_session": sandbox_session, "owner": owner,
+                            "run_id": run_id}
         self._recording = recording
         self._store = recording.store if recording is not None else store
         self._owns_store = self._store is None

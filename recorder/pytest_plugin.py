@@ -5,8 +5,13 @@ pytest-playwright, or of pytest-playwright-asyncio (whose async ``page`` is reco
 same way), and does nothing until asked::
 
     pytest --record on                  # record every test that uses `page`
-    pytest --record retain-on-failure   # keep only the recordings of failed tests
+    pytest --record retain-on-failure   # keep only the recordings of failed (and flaky) tests
     pytest -n 4 --record on             # pytest-xdist: every worker writes the same database
+    pytest --reruns 2 --record on       # pytest-rerunfailures: every attempt, flaky tests marked
+
+Each session is a run (the ``runs`` table: when, git commit and branch, CI build, outcome
+counts); its recordings have its id as ``run_id``. Under xdist the controller makes the run
+id, the workers record into it, and the controller writes the counts at the end.
 
 A test can also ask for ``recorded_page``, which is recorded unless ``--record off``.
 Recordings are named after the test's node id and go to ``test-results/recordings.db``
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import socket
 import uuid
 import warnings
 from collections.abc import Callable, Generator, Iterator
@@ -27,10 +33,12 @@ from typing import Any
 
 import pytest
 
-from .errors import DatabaseError, RecorderError
-from .browser import launch_options
+from . import runinfo
+from ._pytest_fixtures import empty_output_dir
+from .errors import DatabaseError, RecorderError, RunNotFound
 from .instrument import record
 from .storage import is_server_url
+from .storage.repository import now_iso
 from .store import Recording, RecorderWarning, RecordingStore
 
 MODES = ("on", "off", "retain-on-failure")
@@ -38,6 +46,8 @@ RECENT_ACTIONS = 5
 _RECORDER_KEY = pytest.StashKey["TestRecorder"]()
 _RECORDING_KEY = pytest.StashKey[Recording]()
 _REPORTS_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
+# The earlier attempts of a test rerun (pytest-rerunfailures): (recording, outcome) each.
+_ATTEMPTS_KEY = pytest.StashKey[list[tuple[Recording, str]]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -79,6 +89,35 @@ class TestRecorder:
         self.run_id: str = worker_input["recorder_run_id"] if worker_input else uuid.uuid4().hex
         self.worker_id = os.environ.get("PYTEST_XDIST_WORKER", "main")
         self._store: RecordingStore | None = None
+        self.rootpath = Path(config.rootpath)
+        self.args = list(config.invocation_params.args)
+        # What the run row says of where it ran: made once, by the controller.
+        self._run_details: dict[str, Any] | None = worker_input.get("recorder_run") if worker_input else None
+        self._run_stored = False
+
+    def run_details(self) -> dict[str, Any]:
+        """The run's start, git commit and branch, CI build (asked of git and the environment once)."""
+        if self._run_details is None:
+            self._run_details = {"started_at": now_iso(), **runinfo.describe(self.rootpath),
+                                 "metadata": {"host": socket.gethostname(), "args": self.args}}
+        return self._run_details
+
+    def ensure_run(self) -> None:
+        """Store this session's run before its first recording (each xdist worker attaches to it)."""
+        if not self._run_stored:
+            self.store.start_run(self.run_id, **self.run_details())
+            self._run_stored = True
+
+    def finish_run(self, counts: RunCounts, exit_status: int) -> None:
+        """The controller, at the end: the run's counts, if this session recorded anything."""
+        if self.mode == "off" or (self.db_path is not None and not self.db_path.exists()):
+            return
+        with RecordingStore(self.db) as store:
+            try:
+                store.get_run(self.run_id)
+            except RunNotFound:
+                return  # nothing recorded: no run to finish
+            store.finish_run(self.run_id, exit_status=int(exit_status), workers=counts.workers, **counts.totals())
 
     def wants(self, explicit: bool) -> bool:
         """Record this test? ``explicit`` when it asked for ``recorded_page``."""
@@ -103,29 +142,42 @@ class TestRecorder:
         return {
             "source": "pytest", "nodeid": item.nodeid, "file": path, "line": (line or 0) + 1,
             "browser_name": browser_name, "xdist_worker": self.worker_id, "run_id": self.run_id,
+            "attempt": attempt_of(item),
         }
 
     def conclude(self, recording: Recording, reports: dict[str, pytest.TestReport],
-                 scrub: Callable[[str], str] = str) -> bool:
-        """End the recording by the test's outcome; return whether policy keeps it.
+                 scrub: Callable[[str], str] = str,
+                 earlier: list[tuple[Recording, str]] | None = None) -> tuple[bool, str]:
+        """End the recording by the test's outcome; return whether policy keeps it, and
+        the outcome: passed, failed, skipped, or flaky (passed after failed attempts).
 
         ``scrub`` cuts typed secrets out of the failure message (assertion rewriting
-        quotes what the page showed)."""
+        quotes what the page showed). ``earlier``: the test's earlier attempts (reruns);
+        when this one passes after one of them failed, those are marked ``flaky`` too."""
         failed = next((r for r in reports.values() if r.failed), None)
         skipped = any(r.skipped for r in reports.values())
-        recording.update_metadata({"outcome": "failed" if failed else "skipped" if skipped else "passed"})
+        outcome = "failed" if failed else "skipped" if skipped else "passed"
+        flaky = outcome == "passed" and any(o == "failed" for _, o in earlier or ())
+        if flaky:
+            outcome = "flaky"
+            for attempt, attempt_outcome in earlier or ():
+                if attempt_outcome == "failed":
+                    with _tolerating_disk_trouble():
+                        attempt.update_metadata({"flaky": True})
+        recording.update_metadata({"outcome": outcome, **({"flaky": True} if flaky else {})})
         if failed is not None:
             recording.fail(scrub(failure_message(failed)))
         else:
             recording.complete()
-        return failed is not None or self.mode != "retain-on-failure"
+        # Under retain-on-failure a flaky test keeps its passing attempt too, to compare with the failed ones.
+        return failed is not None or flaky or self.mode != "retain-on-failure", outcome
 
     def summary(self) -> tuple[list[Recording], str] | None:
         """This run's kept recordings (every xdist worker's), and where they are."""
         if self.db_path is not None and not self.db_path.exists():
             return None
         with RecordingStore(self.db) as store:
-            kept = [r for r in store.list() if r.user_metadata.get("run_id") == self.run_id]
+            kept = [r for r in store.list() if r.run_id == self.run_id or r.user_metadata.get("run_id") == self.run_id]
             return kept, store.location
 
     def push(self, kept: list[Recording]) -> str:
@@ -137,6 +189,55 @@ class TestRecorder:
             result = push(source, destination, ids=[recording.id for recording in kept])
             return (f"recorder: pushed {len(result.pushed)} recordings to {destination.location}"
                     + (f" ({len(result.skipped)} already there)" if result.skipped else ""))
+
+
+def attempt_of(item: pytest.Item) -> int:
+    """Which attempt at the test this is: 1, then 2, 3... on pytest-rerunfailures' reruns."""
+    return int(getattr(item, "execution_count", 1) or 1)
+
+
+class RunCounts:
+    """The controller's tally of the session's tests, by final outcome (under xdist the
+    workers' reports all come to the controller): what the run row records."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, str] = {}
+        self.rerun: set[str] = set()
+        self.reruns = 0
+        self.teardown_errors = 0
+        self.nodes: set[str] = set()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        node = getattr(report, "node", None)  # xdist: the worker that ran it
+        if node is not None:
+            self.nodes.add(str(getattr(getattr(node, "gateway", None), "id", node)))
+        if report.outcome == "rerun":
+            self.reruns += 1
+            self.rerun.add(report.nodeid)
+        elif report.when == "call":
+            self.outcomes[report.nodeid] = report.outcome
+        elif report.when == "setup" and (report.failed or report.skipped):
+            self.outcomes[report.nodeid] = "error" if report.failed else "skipped"
+        elif report.when == "teardown" and report.failed:
+            self.teardown_errors += 1
+
+    @property
+    def workers(self) -> int:
+        return max(1, len(self.nodes))
+
+    def totals(self) -> dict[str, Any]:
+        final = list(self.outcomes.items())
+        return {
+            "passed": sum(1 for nodeid, o in final if o == "passed" and nodeid not in self.rerun),
+            "flaky": sum(1 for nodeid, o in final if o == "passed" and nodeid in self.rerun),
+            "failed": sum(1 for _, o in final if o == "failed"),
+            "skipped": sum(1 for _, o in final if o == "skipped"),
+            "errors": sum(1 for _, o in final if o == "error") + self.teardown_errors,
+            "reruns": self.reruns,
+        }
+
+
+_COUNTS_KEY = pytest.StashKey[RunCounts]()
 
 
 def failure_message(report: pytest.TestReport) -> str:
@@ -151,9 +252,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_RECORDER_KEY] = TestRecorder(config)
     if config.getoption("--record") in ("on", "retain-on-failure") and not _has_playwright_plugin(config):
         config.stash[_MISSING_PLAYWRIGHT_KEY] = True
-    if config.pluginmanager.has_plugin("playwright") and not config.pluginmanager.has_plugin("recorder-chromium"):
-        # Registered now, after every installed plugin, so its fixture wraps pytest-playwright's.
-        config.pluginmanager.register(_FindChromium(), "recorder-chromium")
+    if config.pluginmanager.has_plugin("playwright") and not config.pluginmanager.has_plugin("recorder-playwright"):
+        # Registered now, after every installed plugin, so its fixtures wrap pytest-playwright's.
+        from . import _pytest_fixtures
+
+        config.pluginmanager.register(_pytest_fixtures, "recorder-playwright")
+    if not hasattr(config, "workerinput"):
+        counts = config.stash[_COUNTS_KEY] = RunCounts()
+        config.pluginmanager.register(counts, "recorder-run-counts")
 
 
 _MISSING_PLAYWRIGHT_KEY = pytest.StashKey[bool]()
@@ -171,16 +277,27 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return MISSING_PLAYWRIGHT if config.stash.get(_MISSING_PLAYWRIGHT_KEY, False) else None
 
 
-class _FindChromium:
-    """pytest-playwright launches Playwright's own Chromium, which may not be installed
-    (`playwright install` cannot download everywhere): launch a system one then, so
-    existing suites run as they are. Nothing changes where Playwright's own is there."""
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The xdist controller empties pytest-playwright's output folder once, before it starts
+    the workers, who leave it alone (recorder/_pytest_fixtures.py says why)."""
+    config = session.config
+    if config.pluginmanager.has_plugin("dsession") and config.pluginmanager.has_plugin("recorder-playwright"):
+        empty_output_dir(config)
 
-    @pytest.fixture(scope="session")
-    def browser_type_launch_args(self, browser_type_launch_args: dict[str, Any], browser_name: str) -> dict[str, Any]:
-        if browser_name != "chromium":
-            return browser_type_launch_args
-        return launch_options(**browser_type_launch_args)
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The controller (or the only process) writes the run's counts."""
+    config = session.config
+    recorder = config.stash.get(_RECORDER_KEY, None)
+    counts = config.stash.get(_COUNTS_KEY, None)
+    if recorder is None or counts is None:
+        return
+    try:
+        recorder.finish_run(counts, exitstatus)
+    except RecorderError as exc:
+        warnings.warn(f"recorder: could not finish run {recorder.run_id} in {recorder.db}: {exc}",
+                      RecorderWarning, stacklevel=1)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -191,14 +308,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """xdist controller: hand the run id to each worker."""
-    node.workerinput["recorder_run_id"] = node.config.stash[_RECORDER_KEY].run_id
+    """xdist controller: hand the run (its id, start, git and CI) to each worker."""
+    recorder = node.config.stash[_RECORDER_KEY]
+    node.workerinput["recorder_run_id"] = recorder.run_id
+    node.workerinput["recorder_run"] = recorder.run_details()
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
+    if report.when == "setup":  # a new attempt (reruns): forget the last one's reports
+        item.stash[_REPORTS_KEY] = {}
     item.stash.setdefault(_REPORTS_KEY, {})[report.when] = report
     recording = item.stash.get(_RECORDING_KEY, None)
     if recording is not None and report.failed:
@@ -238,13 +359,15 @@ def _recording(request: pytest.FixtureRequest, page: Any, explicit: bool) -> Ite
         yield
         return
     browser_type = getattr(page.context.browser, "browser_type", None)
+    attempt = attempt_of(request.node)
     session = record(
-        page, name=request.node.nodeid, store=recorder.store,
-        metadata=recorder.metadata(request.node, browser_type.name if browser_type else None),
-        screenshots=recorder.screenshots, dom=recorder.dom,
+        page, name=request.node.nodeid if attempt == 1 else f"{request.node.nodeid} (attempt {attempt})",
+        store=recorder.store, metadata=recorder.metadata(request.node, browser_type.name if browser_type else None),
+        screenshots=recorder.screenshots, dom=recorder.dom, run_id=recorder.run_id,
     )
     with contextlib.ExitStack() as stack:
         try:
+            recorder.ensure_run()
             stack.enter_context(_entered(session, page))
         except DatabaseError as exc:
             # The database refuses writes (full disk, read-only file): the test runs unrecorded.
@@ -256,9 +379,14 @@ def _recording(request: pytest.FixtureRequest, page: Any, explicit: bool) -> Ite
         request.node.user_properties.append(("recording_id", recording.id))
         request.node.user_properties.append(("recording_db", recorder.store.location))
         yield
-        keep = True
+        keep, outcome = True, "passed"
+        earlier = request.node.stash.setdefault(_ATTEMPTS_KEY, [])
         with _tolerating_disk_trouble():
-            keep = recorder.conclude(recording, request.node.stash.get(_REPORTS_KEY, {}), session.scrub)
+            keep, outcome = recorder.conclude(recording, request.node.stash.get(_REPORTS_KEY, {}), session.scrub,
+                                              earlier)
+        earlier.append((recording, outcome))
+        if outcome == "flaky":  # JUnit XML and pytest-html say so too
+            request.node.user_properties.append(("flaky", "true"))
     if not keep:  # only once the block has written the last screenshots
         with _tolerating_disk_trouble():
             recorder.store.delete(recording.id)
@@ -337,7 +465,14 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         except RecorderError as exc:
             terminalreporter.write_line(f"recorder: could not push to {recorder.push_to}: {exc}", red=True)
     failed = [r for r in kept if r.status == "failed"]
+    flaky = [r for r in kept if r.user_metadata.get("outcome") == "flaky"]
     terminalreporter.write_sep("-", "recorder")
-    terminalreporter.write_line(f"recorder: {len(kept)} recordings kept, {len(failed)} failed, in {path}")
+    terminalreporter.write_line(f"recorder: {len(kept)} recordings kept, {len(failed)} failed"
+                                + (f", {len(flaky)} flaky" if flaky else "") + f", in {path} (run {recorder.run_id})")
     for recording in failed:
         terminalreporter.write_line(f"  {recording.name}: recorder show {recording.id} --db {path}")
+    if flaky:
+        terminalreporter.write_line(f"flaky (failed, then passed on a rerun): recorder stats --flaky --db {path}")
+        for recording in flaky:
+            terminalreporter.write_line(f"  {recording.user_metadata.get('nodeid')}: recorder show {recording.id}"
+                                        f" --db {path}")

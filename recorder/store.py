@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import blobs
-from .errors import ReadOnlyStore, RecorderError, RecordingClosed, RecordingNotFound
+from .errors import ReadOnlyStore, RecorderError, RecordingClosed, RecordingNotFound, RunNotFound
 from .model import (
     AgentRun, Owner, SandboxSession, as_agent_run, as_owner, as_sandbox_session, check_action_type,
     generate_name, is_demo_name, is_user_session_name, user_session_name,
@@ -53,7 +53,7 @@ from .storage.repository import (
 from .storage.validate import EVENT_KINDS, STATUSES, check_restorable
 from .storage.writer import RecorderWarning, Writer
 
-__all__ = ["Action", "Recording", "RecordingStore", "RecorderWarning", "default_db", "DEFAULT_DB",
+__all__ = ["Action", "Recording", "RecordingStore", "Run", "RecorderWarning", "default_db", "DEFAULT_DB",
            "MAX_VALUE_CHARS", "STATUSES", "EVENT_KINDS"]
 
 T = TypeVar("T")
@@ -84,6 +84,42 @@ class Action:
     screenshot_key: str | None = None
     dom_snapshot_key: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+RUN_COUNTS = ("passed", "failed", "skipped", "errors", "flaky", "reruns")
+
+
+@dataclass
+class Run:
+    """One pytest session (a run), as the ``runs`` table has it; its recordings have its
+    ``id`` as their ``run_id``. ``ended_at`` is None while it runs (or if it died)."""
+
+    id: str
+    started_at: str
+    ended_at: str | None = None
+    exit_status: int | None = None
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: int = 0
+    flaky: int = 0
+    reruns: int = 0
+    workers: int = 1
+    git_commit: str | None = None
+    git_branch: str | None = None
+    ci_name: str | None = None
+    ci_build_url: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    recordings: int = 0  # of this store's owner, if scoped
+
+    @classmethod
+    def from_row(cls, row: Any) -> Run:
+        data = row_dict(row)
+        data["metadata"] = json.loads(data.get("metadata") or "{}")
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 class RecordingStore:
@@ -159,8 +195,11 @@ class RecordingStore:
         sandbox_session: SandboxSession | dict[str, Any] | None = None,
         owner: Owner | dict[str, Any] | str | None = None,
         parent_id: int | None = None,
+        run_id: str | None = None,
     ) -> Recording:
         """Start a recording (status ``recording``).
+
+        ``run_id`` makes it one of a run's (see ``start_run``); that run must be stored.
 
         ``agent_run`` and ``sandbox_session`` are references (``AgentRun(id, agent_name)``
         or a dict). The name defaults to the agent's name, else the sandbox template's,
@@ -188,6 +227,7 @@ class RecordingStore:
             "owner_user_id": owner_.user_id if owner_ else None,
             "owner_account_id": owner_.account_id if owner_ else None,
             "parent_id": parent_id, "recorder_process": process_token(), "uid": uuid.uuid4().hex,
+            "run_id": run_id,
         }
 
         row.update(id=self._writer.call(lambda conn: self._repo.insert_recording(conn, row)), completed_at=None, failed_at=None, duration_ms=None,
@@ -444,6 +484,71 @@ class RecordingStore:
         self._writer.call_outside_transaction(self.engine.compact)
         return deleted, before, self.engine.storage_size()
 
+    # -- runs ------------------------------------------------------------------------
+
+    def start_run(self, run_id: str | None = None, *, started_at: str | None = None, workers: int = 1,
+                  git_commit: str | None = None, git_branch: str | None = None, ci_name: str | None = None,
+                  ci_build_url: str | None = None, metadata: dict[str, Any] | None = None) -> Run:
+        """Store a run (a pytest session) unless one with ``run_id`` is stored already, then
+        return the stored one: the xdist workers of one controller all attach to one run."""
+        self._check_writable("start a run")
+        new_id = run_id or uuid.uuid4().hex
+        row = {"id": new_id, "started_at": started_at or now_iso(), "workers": workers,
+               "git_commit": git_commit, "git_branch": git_branch, "ci_name": ci_name, "ci_build_url": ci_build_url,
+               "metadata": _json(dict(metadata or {}))}
+        self._writer.call(lambda conn: self._repo.begin_run(conn, row))
+        return Run.from_row(self._read(self._repo.runs(run_id=new_id))[0])
+
+    def finish_run(self, run_id: str, *, exit_status: int | None = None, workers: int | None = None,
+                   ended_at: str | None = None, **counts: Any) -> Run:
+        """Set a run's end, exit status and outcome counts (``passed``, ``failed``,
+        ``skipped``, ``errors``, ``flaky``, ``reruns``); stores the run if it is not yet."""
+        self._check_writable("finish a run")
+        unknown = set(counts) - set(RUN_COUNTS)
+        if unknown:
+            raise ValueError(f"a run counts {', '.join(RUN_COUNTS)}, not {', '.join(sorted(unknown))}")
+        row: dict[str, Any] = {"id": run_id, "started_at": now_iso(), "ended_at": ended_at or now_iso(),
+                               "exit_status": exit_status, **{k: int(v) for k, v in counts.items()}}
+        if workers is not None:
+            row["workers"] = workers
+        self._writer.call(lambda conn: self._repo.end_run(conn, row))
+        return self.get_run(run_id)
+
+    def runs(self, limit: int | None = None) -> builtins.list[Run]:
+        """Runs, newest first (those holding this store's owner's recordings, if scoped)."""
+        return [Run.from_row(row) for row in self._read(self._repo.runs(self._owner(), limit))]
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with this id, or the one run whose id starts so (4 characters at least);
+        raises ``RunNotFound``."""
+        if not isinstance(run_id, str) or len(run_id) < 4:
+            raise RunNotFound(f"no run with id {run_id!r} in {self.location} (give at least 4 characters of it)")
+        exact = self._read(self._repo.runs(self._owner(), run_id=run_id))
+        if exact:
+            return Run.from_row(exact[0])
+        found = self._read(self._repo.runs(self._owner(), 2, id_prefix=run_id))
+        if len(found) == 1:
+            return Run.from_row(found[0])
+        if not found:
+            scope = f" for {_describe_owner(self.owner)}" if self.owner else ""
+            raise RunNotFound(f"no run with id {run_id!r}{scope} in {self.location}")
+        raise RunNotFound(f"run id {run_id!r} is ambiguous in {self.location}: give more of it")
+
+    def last_run(self) -> Run | None:
+        """The latest run, or None when there is none."""
+        found = self.runs(limit=1)
+        return found[0] if found else None
+
+    def flaky_tests(self, runs: int | None = None) -> builtins.list[dict[str, Any]]:
+        """Tests whose outcome differs between attempts (flaky in a run) or across runs
+        (passed in one, failed in another), over the last ``runs`` runs or all: {test, runs,
+        attempts, passed, failed, flaky, runs_failed, last_seen} each, flakiest first."""
+        return self._read(self._repo.flaky_tests(self._owner(), runs))
+
+    def slowest_selectors(self, runs: int | None = None, limit: int = 10) -> builtins.list[dict[str, Any]]:
+        """Actions by selector, slowest on average first: {selector, actions, runs, avg_ms, max_ms}."""
+        return self._read(self._repo.slowest_selectors(self._owner(), runs, limit))
+
     def stats(self) -> dict[str, builtins.list[dict[str, Any]]]:
         """Numbers over every recording (of this store's owner, if scoped), as ``recorder
         stats`` prints them: title -> rows."""
@@ -490,6 +595,8 @@ class RecordingFields:
         self.interrupted_at: str | None = row.get("interrupted_at")
         # The same in every store it is copied to (recorder push); an id is one database's.
         self.uid: str | None = row.get("uid")
+        # The run (pytest session) it was recorded in, if any.
+        self.run_id: str | None = row.get("run_id")
 
     def __repr__(self) -> str:
         return (f"<{type(self).__name__} id={self.id} name={self.name!r} status={self.status}"
@@ -524,7 +631,7 @@ class RecordingFields:
             "agent_run": self.agent_run.__dict__ if self.agent_run else None,
             "sandbox_session": self.sandbox_session.__dict__ if self.sandbox_session else None,
             "owner": self.owner.__dict__ if self.owner else None, "parent_id": self.parent_id,
-            "interrupted_at": self.interrupted_at, "uid": self.uid,
+            "interrupted_at": self.interrupted_at, "uid": self.uid, "run_id": self.run_id,
         }
 
 

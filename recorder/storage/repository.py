@@ -303,6 +303,82 @@ class Repository:
         conn.execute("UPDATE recordings SET action_count = ? WHERE id = ?", (row["action_count"], recording_id))
         return recording_id
 
+    # -- runs (pytest sessions) ----------------------------------------------------------
+
+    def begin_run(self, conn: Connection, row: dict[str, Any]) -> None:
+        """Insert a run unless it is there already (xdist workers attach to their controller's)."""
+        conn.execute(f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+                     " ON CONFLICT (id) DO NOTHING", tuple(row.values()))
+
+    def end_run(self, conn: Connection, row: dict[str, Any]) -> None:
+        """Insert a run, or set the columns ``row`` names on the one there (its end and counts)."""
+        updates = ", ".join(f"{column} = excluded.{column}" for column in row if column not in ("id", "started_at"))
+        conn.execute(f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+                     f" ON CONFLICT (id) DO UPDATE SET {updates}", tuple(row.values()))
+
+    def runs(self, owner: dict[str, str] | None = None, limit: int | None = None,
+             id_prefix: str | None = None, run_id: str | None = None) -> QueryFlow[list[Any]]:
+        """Runs, newest first, each with how many recordings it has (of ``owner``: a scoped
+        store sees only the runs that hold one of its owner's recordings)."""
+        where, params = _owner_filter(owner, "r.")
+        sql = (f"SELECT runs.*, (SELECT count(*) FROM recordings r WHERE r.run_id = runs.id AND {where})"
+               " AS recordings FROM runs WHERE 1 = 1")
+        if owner:
+            sql += f" AND EXISTS (SELECT 1 FROM recordings r WHERE r.run_id = runs.id AND {where})"
+            params = params * 2
+        if run_id is not None:
+            sql += " AND id = ?"
+            params.append(run_id)
+        if id_prefix is not None:
+            sql += " AND id LIKE ?"
+            params.append(id_prefix.replace("%", "").replace("_", "") + "%")
+        sql += " ORDER BY started_at DESC, id"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return (yield (sql, params))
+
+    def _in_last_runs(self, runs: int | None) -> tuple[str, list[Any]]:
+        if not runs:
+            return "", []
+        return " AND r.run_id IN (SELECT id FROM runs ORDER BY started_at DESC LIMIT ?)", [runs]
+
+    def flaky_tests(self, owner: dict[str, str] | None = None, runs: int | None = None) -> QueryFlow[list[dict[str, Any]]]:
+        """Tests (by node id) whose outcome differs between attempts or across runs: marked
+        flaky in some run, or both passed and failed; with counts and when last seen."""
+        where, params = _owner_filter(owner, "r.")
+        recent, recent_params = self._in_last_runs(runs)
+        nodeid = self.engine.json_text("r.metadata", "nodeid")
+        outcome = self.engine.json_text("r.metadata", "outcome")
+
+        def outcomes(value: str) -> str:
+            return _count(f"{outcome} = '{value}'")
+
+        sql = (
+            f"SELECT {nodeid} AS test, count(DISTINCT r.run_id) AS runs, count(*) AS attempts,"
+            f" {outcomes('passed')} AS passed, {outcomes('failed')} AS failed, {outcomes('flaky')} AS flaky,"
+            f" count(DISTINCT CASE WHEN {outcome} = 'failed' THEN r.run_id END) AS runs_failed,"
+            " max(r.started_at) AS last_seen"
+            f" FROM recordings r WHERE r.run_id IS NOT NULL AND {nodeid} IS NOT NULL AND {where}{recent}"
+            f" GROUP BY {nodeid}"
+            f" HAVING sum(CASE WHEN {outcome} = 'flaky' THEN 1 ELSE 0 END) > 0"
+            f" OR count(DISTINCT CASE WHEN {outcome} IN ('passed', 'flaky') THEN 'passed'"
+            f"                        WHEN {outcome} = 'failed' THEN 'failed' END) > 1"
+            " ORDER BY flaky DESC, failed DESC, last_seen DESC, test")
+        return [row_dict(row) for row in (yield (sql, [*params, *recent_params]))]
+
+    def slowest_selectors(self, owner: dict[str, str] | None = None, runs: int | None = None,
+                          limit: int = 10) -> QueryFlow[list[dict[str, Any]]]:
+        """Actions by selector, slowest on average first, with how many runs they were in."""
+        where, params = _owner_filter(owner, "r.")
+        recent, recent_params = self._in_last_runs(runs)
+        sql = ("SELECT a.selector, count(*) AS actions, count(DISTINCT r.run_id) AS runs,"
+               " CAST(avg(a.duration_ms) AS INTEGER) AS avg_ms, max(a.duration_ms) AS max_ms"
+               " FROM actions a JOIN recordings r ON r.id = a.recording_id"
+               f" WHERE a.selector IS NOT NULL AND a.duration_ms IS NOT NULL AND {where}{recent}"
+               " GROUP BY a.selector ORDER BY avg(a.duration_ms) DESC, a.selector LIMIT ?")
+        return [row_dict(row) for row in (yield (sql, [*params, *recent_params, limit]))]
+
     # -- numbers over every recording --------------------------------------------------
 
     def stats(self, owner: dict[str, str] | None = None) -> QueryFlow[dict[str, list[dict[str, Any]]]]:

@@ -150,6 +150,30 @@ ALTER TABLE recordings ADD COLUMN uid TEXT;
 UPDATE recordings SET uid = md5(random()::text || id::text);
 CREATE UNIQUE INDEX recordings_by_uid ON recordings (uid);
 """,
+    7: """
+CREATE TABLE runs (
+    id            TEXT    PRIMARY KEY,
+    started_at    TEXT    NOT NULL,
+    ended_at      TEXT,
+    exit_status   INTEGER,
+    passed        INTEGER NOT NULL DEFAULT 0,
+    failed        INTEGER NOT NULL DEFAULT 0,
+    skipped       INTEGER NOT NULL DEFAULT 0,
+    errors        INTEGER NOT NULL DEFAULT 0,
+    flaky         INTEGER NOT NULL DEFAULT 0,
+    reruns        INTEGER NOT NULL DEFAULT 0,
+    workers       INTEGER NOT NULL DEFAULT 1,
+    git_commit    TEXT,
+    git_branch    TEXT,
+    ci_name       TEXT,
+    ci_build_url  TEXT,
+    metadata      JSONB   NOT NULL DEFAULT '{}'
+);
+CREATE INDEX runs_by_start ON runs (started_at);
+
+ALTER TABLE recordings ADD COLUMN run_id TEXT REFERENCES runs (id);
+CREATE INDEX recordings_by_run ON recordings (run_id);
+""",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

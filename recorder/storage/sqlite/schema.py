@@ -8,6 +8,7 @@ Open a recordings database in ``sqlite3`` and these are the tables you see::
     resources       the stylesheets, images and fonts a recording's DOM snapshots use, by URL
     events          what happened around the actions: console messages, page errors, requests
     sources         the text of the files whose code made the recorded calls
+    runs            one row per pytest session (a run): when, where, and its outcome counts
     schema_version  which migrations this file has had
 
 recorder/storage/postgres/schema.py is the same schema for PostgreSQL, numbered alike.
@@ -165,6 +166,32 @@ ORDER BY e.recording_id, e.time_ms, e.id;
 ALTER TABLE recordings ADD COLUMN uid TEXT;
 UPDATE recordings SET uid = lower(hex(randomblob(16)));
 CREATE UNIQUE INDEX recordings_by_uid ON recordings (uid);
+""",
+    # pytest sessions: each is a run, its recordings belong to it (the xdist controller and
+    # its workers share one). Flaky tests are told apart across runs by these.
+    7: """
+CREATE TABLE runs (
+    id            TEXT    PRIMARY KEY,       -- a uuid (hex), made by the pytest controller
+    started_at    TEXT    NOT NULL,          -- ISO-8601, UTC
+    ended_at      TEXT,                      -- NULL while running, or when the session died
+    exit_status   INTEGER,                   -- pytest's exit code
+    passed        INTEGER NOT NULL DEFAULT 0,  -- tests, by final outcome
+    failed        INTEGER NOT NULL DEFAULT 0,
+    skipped       INTEGER NOT NULL DEFAULT 0,
+    errors        INTEGER NOT NULL DEFAULT 0,  -- setup or teardown errors
+    flaky         INTEGER NOT NULL DEFAULT 0,  -- failed, then passed on a rerun
+    reruns        INTEGER NOT NULL DEFAULT 0,  -- attempts rerun (pytest-rerunfailures)
+    workers       INTEGER NOT NULL DEFAULT 1,  -- xdist workers (1 without xdist)
+    git_commit    TEXT,
+    git_branch    TEXT,
+    ci_name       TEXT,                      -- github-actions, gitlab-ci, jenkins, buildkite, circleci...
+    ci_build_url  TEXT,
+    metadata      TEXT    NOT NULL DEFAULT '{}'  -- JSON: host, pytest arguments, ...
+);
+CREATE INDEX runs_by_start ON runs (started_at);
+
+ALTER TABLE recordings ADD COLUMN run_id TEXT REFERENCES runs (id);
+CREATE INDEX recordings_by_run ON recordings (run_id);
 """,
 }
 
