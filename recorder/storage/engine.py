@@ -86,7 +86,11 @@ class Engine(ABC):
 
     def rollback(self, conn: Connection) -> None:
         if self.in_transaction(conn):
-            conn.execute("ROLLBACK")
+            try:
+                conn.execute("ROLLBACK")
+            except self.errors:
+                if not self.is_disconnected(conn):
+                    raise  # (a lost connection has nothing left to roll back)
 
     @abstractmethod
     def database_size(self, conn: Connection) -> int:

@@ -169,7 +169,13 @@ class Writer:
                 if idle_work and ((now - last_idle_step >= self.IDLE_STEP_AT_LEAST_EVERY and not self._urgent)
                                   or (not self._has_jobs() and now - self._last_round >= self.QUIET_SECONDS)):
                     last_idle_step = now
-                    idle_work = self._idle_step(conn)
+                    try:
+                        idle_work = self._idle_step(conn)
+                    except _Disconnected:
+                        found = self._reconnect(conn)
+                        if found is None:
+                            return
+                        conn = found
                     continue
                 if idle_work and not self._has_jobs():
                     wait = self.QUIET_SECONDS - (now - self._last_round)
@@ -187,8 +193,11 @@ class Writer:
                     continue
                 self._last_round = time.monotonic()
                 if finished:
-                    while self._idle_step(conn):
-                        pass
+                    try:
+                        while self._idle_step(conn):
+                            pass
+                    except _Disconnected:
+                        pass  # closing: screenshots not tiled yet stay stored as captured
                     return
         except BaseException as exc:  # a bug of ours: fail loudly, but never leave a caller waiting
             self._fail_queued(DatabaseError(f"the writer of {self.where} stopped: {type(exc).__name__}: {exc}"))
@@ -300,6 +309,8 @@ class Writer:
         try:
             return self._idle(conn)
         except Exception as exc:
+            if self.engine.is_disconnected(conn):
+                raise _Disconnected([]) from None
             self.engine.rollback(conn)
             self.warn(f"could not tile a screenshot in {self.where}: {type(exc).__name__}: {exc}",
                       "it stays stored as captured")
@@ -368,7 +379,7 @@ class Writer:
                 try:
                     result = job(conn)
                 except self.engine.errors as exc:
-                    if not self.engine.in_transaction(conn):
+                    if not self.engine.in_transaction(conn) or self.engine.is_disconnected(conn):
                         raise  # the database gave up the whole transaction (disk full, I/O error, gone)
                     # The database refused this job (disk full, read-only...), but the round
                     # goes on. Its writes are lost, and nobody may be waiting to hear it.
