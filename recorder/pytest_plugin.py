@@ -554,9 +554,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     except RecorderError as exc:
         terminalreporter.write_line(f"recorder: could not read {recorder.db}: {exc}")
         return
-    if recorder.report_line:
-        terminalreporter.write_line(recorder.report_line)
     if not found or not found[0]:
+        if recorder.report_line:
+            terminalreporter.write_line(recorder.report_line)
         return
     kept, path = found
     if recorder.push_to:
@@ -576,3 +576,5 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for recording in flaky:
             terminalreporter.write_line(f"  {recording.user_metadata.get('nodeid')}: recorder show {recording.id}"
                                         f" --db {path}")
+    if recorder.report_line:
+        terminalreporter.write_line(recorder.report_line)
