@@ -829,7 +829,7 @@ def report_command(run_id: str | None, last: bool, db: str | None, output: Path,
     with open_store(db) as store:
         run = find_run(store, run_id)
         path, tests = write_report(store, run, output)
-    click.echo(f"{path.resolve()}  (run {run.id[:12]}, {tests} tests)")
+    click.echo(f"{path.resolve()}  (run {run.id[:12]}, {tests} test{'' if tests == 1 else 's'})")
     if open_it:
         webbrowser.open(path.resolve().as_uri())
 

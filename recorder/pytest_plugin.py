@@ -142,7 +142,7 @@ class TestRecorder:
             except RunNotFound:
                 return f"recorder: no report written to {self.report_path}: nothing was recorded"
             path, tests = write_report(store, run, self.report_path)
-        return f"recorder: report of {tests} tests: {path}"
+        return f"recorder: report of {tests} test{'' if tests == 1 else 's'}: {path}"
 
     def viewer_href(self, recording_id: int, html_path: str) -> str | None:
         """Where the report's viewer of a recording is, relative to pytest-html's report."""

@@ -197,3 +197,33 @@ def test_a_run_without_tests_says_so(tmp_path: Path, page: Page) -> None:
     expect(page.locator("#run-meta")).to_contain_text("main @ 0123456789abcdef")
     expect(page.locator("#run-meta a")).to_have_attribute("href", "https://ci.example/build/7")
     assert violations == []
+
+
+def test_a_runs_tests_are_stored_alike_on_both_engines(store_target: str, tmp_path: Path) -> None:
+    with RecordingStore(store_target) as store:
+        store.start_run("feedc0de0001")
+        store.record_run_tests("feedc0de0001", [
+            {"nodeid": "t.py::test_b", "outcome": "flaky", "attempts": 2, "duration_ms": 1200, "message": None,
+             "file": "t.py", "line": 9},
+            {"nodeid": "t.py::test_a", "outcome": "failed", "message": "AssertionError: no", "file": "t.py", "line": 3}])
+        store.finish_run("feedc0de0001", exit_status=1, failed=1, flaky=1)
+        assert [(t["nodeid"], t["outcome"], t["attempts"]) for t in store.run_tests("feedc0de0001")] == [
+            ("t.py::test_a", "failed", 1), ("t.py::test_b", "flaky", 2)]
+        store.record_run_tests("feedc0de0001", [{"nodeid": "t.py::test_a", "outcome": "passed"}])  # replaces
+        assert [t["outcome"] for t in store.run_tests("feedc0de0001")] == ["passed"]
+    done = CliRunner().invoke(main, ["report", "--run", "feedc0de", "--db", store_target, "-o",
+                                     str(tmp_path / "report.html")])
+    assert done.exit_code == 0 and "1 test)" in done.output, done.output
+
+
+def test_under_xdist_the_controller_writes_the_report(suite: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    result = suite.runpytest_subprocess("-n", "2", "--reruns", "1", "--record", "retain-on-failure",
+                                        "--record-db", "rec.db", "--record-report", "report.html")
+    assert result.stdout.str().count("recorder: report of 4 tests") == 1
+    with RecordingStore(suite.path / "rec.db", readonly=True) as store:
+        (run,) = store.runs()
+        outcomes = {short(t["nodeid"]): t["outcome"] for t in store.run_tests(run.id)}
+    assert outcomes == {"test_passes": "passed", "test_always_fails": "failed", "test_flaky": "flaky",
+                        "test_skipped": "skipped"}
+    assert len(list((suite.path / "report-files").iterdir())) == 4  # the kept recordings only
