@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import socket
 import uuid
@@ -418,10 +419,10 @@ def _link_in_pytest_html(item: pytest.Item, report: pytest.TestReport, recording
     if href is None:
         return
     try:
-        from pytest_html import extras
+        extras = importlib.import_module("pytest_html.extras")  # optional: imported only when it is there
     except ImportError:
         return
-    report.extras = [*getattr(report, "extras", []), extras.url(href, name=f"recording {recording.id}")]
+    setattr(report, "extras", [*getattr(report, "extras", []), extras.url(href, name=f"recording {recording.id}")])
 
 
 def failure_section(recording: Recording, config: pytest.Config) -> str:
