@@ -227,3 +227,14 @@ def test_under_xdist_the_controller_writes_the_report(suite: pytest.Pytester) ->
     assert outcomes == {"test_passes": "passed", "test_always_fails": "failed", "test_flaky": "flaky",
                         "test_skipped": "skipped"}
     assert len(list((suite.path / "report-files").iterdir())) == 4  # the kept recordings only
+
+
+def test_the_reports_markup_has_no_inline_handler_and_its_policy_allows_only_its_own_files() -> None:
+    from recorder.report import report_policy
+    from recorder.viewer.page import asset, source_hash
+
+    assert not re.search(r"<[^>]*\son\w+\s*=", asset("report.html"))
+    assert not re.search(r"\.on(click|change|input|keydown|submit)\s*=", asset("report.js"))
+    policy = {name: sources for name, *sources in (part.split() for part in report_policy().split(";"))}
+    assert policy["script-src"] == [source_hash(asset("report.js"))]
+    assert policy["style-src"] == [source_hash(asset("report.css"))] and policy["default-src"] == ["'none'"]
