@@ -802,6 +802,38 @@ def runs_command(run_id: str | None, db: str | None, as_json: bool, limit: int) 
                      for run in runs])
 
 
+@main.command("report")
+@click.option("--run", "run_id", default=None, metavar="ID", help="The run (its id, or the start of it).")
+@click.option("--last", is_flag=True, help="The latest run (the default).")
+@db_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
+              show_default=True, help="The report's file; each recording's viewer goes to <stem>-files/ beside it.")
+@click.option("--open", "open_it", is_flag=True, help="Open the report in a browser.")
+@friendly_errors
+def report_command(run_id: str | None, last: bool, db: str | None, output: Path, open_it: bool) -> None:
+    """The report of a run (a pytest session): every test with its outcome (passed,
+    failed, flaky, skipped), duration and failure message, filterable by outcome, each kept
+    recording's viewer linked. One folder that works offline: keep it as a CI artifact.
+
+    \b
+    Examples:
+      recorder report --last --db test-results/recordings.db -o report.html
+      recorder report --run 3f2a9c --db test-results/recordings.db -o out/report.html
+    """
+    import webbrowser
+
+    from .report import find_run, write_report
+
+    if run_id is not None and last:
+        raise click.BadParameter("give --run ID or --last, not both", param_hint="--last")
+    with open_store(db) as store:
+        run = find_run(store, run_id)
+        path, tests = write_report(store, run, output)
+    click.echo(f"{path.resolve()}  (run {run.id[:12]}, {tests} test{'' if tests == 1 else 's'})")
+    if open_it:
+        webbrowser.open(path.resolve().as_uri())
+
+
 def _storage_state_shown(timeline: list[dict[str, Any]], include: bool) -> list[dict[str, Any]]:
     """The timeline as shown: without stored cookie and localStorage values unless ``include``,
     and then with a warning on stderr when there are some."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import socket
 import uuid
@@ -66,6 +67,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="At the end of the session, copy this run's kept recordings to this store (a postgresql:// URL, or a"
              " SQLite file): shards record locally at full speed and share in one place.",
     )
+    group.addoption(
+        "--record-report", default=None, metavar="PATH",
+        help="At the end of the session, write the run's report (every test, its outcome and failure, its"
+             " recordings' viewers in <stem>-files/ beside it) to this HTML file.",
+    )
     group.addoption("--record-screenshots", action=argparse.BooleanOptionalAction, default=True,
                     help="Store a screenshot per action (default: on).")
     group.addoption("--record-dom", action=argparse.BooleanOptionalAction, default=True,
@@ -81,6 +87,9 @@ class TestRecorder:
         # The SQLite file (None when recording into a server).
         self.db_path: Path | None = None if is_server_url(self.db) else Path(self.db)
         self.push_to: str | None = config.getoption("--record-push")
+        report = config.getoption("--record-report")
+        self.report_path: Path | None = None if not report else Path(config.invocation_params.dir, report)
+        self.report_line: str | None = None  # what the terminal summary says of it
         self.screenshots: bool = config.getoption("record_screenshots")
         self.dom: bool = config.getoption("record_dom")
         worker_input = getattr(config, "workerinput", None)
@@ -118,6 +127,33 @@ class TestRecorder:
             except RunNotFound:
                 return  # nothing recorded: no run to finish
             store.finish_run(self.run_id, exit_status=int(exit_status), workers=counts.workers, **counts.totals())
+            store.record_run_tests(self.run_id, counts.tests())
+
+    def write_report(self) -> str:
+        """The controller, after finish_run: the run's report at ``--record-report``; what
+        happened, in a line."""
+        from .report import write_report
+
+        assert self.report_path is not None
+        if self.mode == "off" or (self.db_path is not None and not self.db_path.exists()):
+            return f"recorder: no report written to {self.report_path}: nothing was recorded"
+        with RecordingStore(self.db) as store:
+            try:
+                run = store.get_run(self.run_id)
+            except RunNotFound:
+                return f"recorder: no report written to {self.report_path}: nothing was recorded"
+            path, tests = write_report(store, run, self.report_path)
+        return f"recorder: report of {tests} test{'' if tests == 1 else 's'}: {path}"
+
+    def viewer_href(self, recording_id: int, html_path: str) -> str | None:
+        """Where the report's viewer of a recording is, relative to pytest-html's report."""
+        from .report import files_dir
+
+        if self.report_path is None:
+            return None
+        target = files_dir(self.report_path) / f"recording-{recording_id}.html"
+        start = Path(html_path).resolve().parent
+        return Path(os.path.relpath(target.resolve(), start)).as_posix()
 
     def wants(self, explicit: bool) -> bool:
         """Record this test? ``explicit`` when it asked for ``recorded_page``."""
@@ -198,7 +234,8 @@ def attempt_of(item: pytest.Item) -> int:
 
 class RunCounts:
     """The controller's tally of the session's tests, by final outcome (under xdist the
-    workers' reports all come to the controller): what the run row records."""
+    workers' reports all come to the controller): what the run row records, and each test's
+    row of ``run_tests`` (``tests()``: outcome, attempts, duration, failure message)."""
 
     def __init__(self) -> None:
         self.outcomes: dict[str, str] = {}
@@ -206,20 +243,34 @@ class RunCounts:
         self.reruns = 0
         self.teardown_errors = 0
         self.nodes: set[str] = set()
+        # Per test: attempts, the last attempt's duration (s) and message, where it is.
+        self.details: dict[str, dict[str, Any]] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         node = getattr(report, "node", None)  # xdist: the worker that ran it
         if node is not None:
             self.nodes.add(str(getattr(getattr(node, "gateway", None), "id", node)))
+        detail = self.details.setdefault(report.nodeid, {"attempts": 1, "duration": 0.0, "message": None,
+                                                         "location": report.location})
+        if report.when == "setup" and report.outcome != "rerun" and detail.get("rerun_seen"):
+            detail.update(attempts=detail["attempts"] + 1, duration=0.0, message=None, rerun_seen=False)
+        detail["duration"] += float(getattr(report, "duration", 0.0) or 0.0)
         if report.outcome == "rerun":
             self.reruns += 1
             self.rerun.add(report.nodeid)
-        elif report.when == "call":
+            detail["rerun_seen"] = True
+            return
+        if report.failed and detail["message"] is None:
+            detail["message"] = failure_message(report)
+        elif report.skipped and detail["message"] is None:
+            detail["message"] = skip_reason(report)
+        if report.when == "call":
             self.outcomes[report.nodeid] = report.outcome
         elif report.when == "setup" and (report.failed or report.skipped):
             self.outcomes[report.nodeid] = "error" if report.failed else "skipped"
         elif report.when == "teardown" and report.failed:
             self.teardown_errors += 1
+            detail["teardown_failed"] = True
 
     @property
     def workers(self) -> int:
@@ -236,6 +287,24 @@ class RunCounts:
             "reruns": self.reruns,
         }
 
+    def tests(self) -> list[dict[str, Any]]:
+        """Each test's final outcome (passed, failed, skipped, flaky, error), attempts,
+        duration (ms, its last attempt's setup, call and teardown), message, file and line."""
+        rows = []
+        for nodeid, detail in self.details.items():
+            outcome = self.outcomes.get(nodeid)
+            if outcome is None:
+                continue  # never got to a final report (interrupted)
+            if outcome == "passed" and nodeid in self.rerun:
+                outcome = "flaky"
+            if outcome in ("passed", "flaky") and detail.get("teardown_failed"):
+                outcome = "error"
+            path, line, _ = detail["location"] or (None, None, None)
+            rows.append({"nodeid": nodeid, "outcome": outcome, "attempts": detail["attempts"],
+                         "duration_ms": round(detail["duration"] * 1000), "message": detail["message"],
+                         "file": path, "line": None if line is None else line + 1})
+        return rows
+
 
 _COUNTS_KEY = pytest.StashKey[RunCounts]()
 
@@ -246,6 +315,14 @@ def failure_message(report: pytest.TestReport) -> str:
     if crash is not None:
         return str(crash.message)
     return str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "test failed"
+
+
+def skip_reason(report: pytest.TestReport) -> str | None:
+    """Why a test was skipped (pytest's ``(path, line, reason)``), without the "Skipped: "."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -298,6 +375,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     except RecorderError as exc:
         warnings.warn(f"recorder: could not finish run {recorder.run_id} in {recorder.db}: {exc}",
                       RecorderWarning, stacklevel=1)
+    if recorder.report_path is not None:
+        try:
+            recorder.report_line = recorder.write_report()
+        except (RecorderError, OSError) as exc:
+            recorder.report_line = f"recorder: could not write the report {recorder.report_path}: {exc}"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -324,6 +406,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     recording = item.stash.get(_RECORDING_KEY, None)
     if recording is not None and report.failed:
         report.sections.append(("recorder", failure_section(recording, item.config)))
+        _link_in_pytest_html(item, report, recording)
+
+
+def _link_in_pytest_html(item: pytest.Item, report: pytest.TestReport, recording: Recording) -> None:
+    """With pytest-html (and --record-report), a failed test's row links its recording's viewer."""
+    html_path = getattr(item.config.option, "htmlpath", None)
+    plugin = item.config.pluginmanager.getplugin("html")
+    if not html_path or plugin is None:
+        return
+    href = item.config.stash[_RECORDER_KEY].viewer_href(recording.id, html_path)
+    if href is None:
+        return
+    try:
+        extras = importlib.import_module("pytest_html.extras")  # optional: imported only when it is there
+    except ImportError:
+        return
+    setattr(report, "extras", [*getattr(report, "extras", []), extras.url(href, name=f"recording {recording.id}")])
 
 
 def failure_section(recording: Recording, config: pytest.Config) -> str:
@@ -457,6 +556,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"recorder: could not read {recorder.db}: {exc}")
         return
     if not found or not found[0]:
+        if recorder.report_line:
+            terminalreporter.write_line(recorder.report_line)
         return
     kept, path = found
     if recorder.push_to:
@@ -476,3 +577,5 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for recording in flaky:
             terminalreporter.write_line(f"  {recording.user_metadata.get('nodeid')}: recorder show {recording.id}"
                                         f" --db {path}")
+    if recorder.report_line:
+        terminalreporter.write_line(recorder.report_line)

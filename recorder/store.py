@@ -514,6 +514,19 @@ class RecordingStore:
         self._writer.call(lambda conn: self._repo.end_run(conn, row))
         return self.get_run(run_id)
 
+    def record_run_tests(self, run_id: str, tests: Sequence[dict[str, Any]]) -> None:
+        """Store every test of a run, recorded or not: ``nodeid``, ``outcome`` (passed,
+        failed, skipped, flaky, error), ``attempts``, ``duration_ms``, ``message``, ``file``,
+        ``line`` each; replaces the run's tests stored before."""
+        self._check_writable("record a run's tests")
+        rows = [{**test, "attempts": int(test.get("attempts") or 1)} for test in tests]
+        self._writer.call(lambda conn: self._repo.put_run_tests(conn, run_id, rows))
+
+    def run_tests(self, run_id: str) -> builtins.list[dict[str, Any]]:
+        """A run's tests as the pytest plugin stored them (empty for a run stored by a
+        recorder older than schema 8), by node id."""
+        return [row_dict(row) for row in self._read(self._repo.run_tests(run_id))]
+
     def runs(self, limit: int | None = None) -> builtins.list[Run]:
         """Runs, newest first (those holding this store's owner's recordings, if scoped)."""
         return [Run.from_row(row) for row in self._read(self._repo.runs(self._owner(), limit))]

@@ -316,6 +316,19 @@ class Repository:
         conn.execute(f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
                      f" ON CONFLICT (id) DO UPDATE SET {updates}", tuple(row.values()))
 
+    def put_run_tests(self, conn: Connection, run_id: str, rows: list[dict[str, Any]]) -> None:
+        """Store a run's tests (each: nodeid, outcome, attempts, duration_ms, message, file,
+        line), replacing what the run had: the controller writes them all once, at its end."""
+        conn.execute("DELETE FROM run_tests WHERE run_id = ?", (run_id,))
+        columns = ("run_id", "nodeid", "outcome", "attempts", "duration_ms", "message", "file", "line")
+        conn.executemany(f"INSERT INTO run_tests ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                         [(run_id, *(row.get(column) for column in columns[1:])) for row in rows])
+
+    def run_tests(self, run_id: str) -> QueryFlow[list[Any]]:
+        """A run's tests, in the order of their node ids."""
+        return (yield ("SELECT nodeid, outcome, attempts, duration_ms, message, file, line FROM run_tests"
+                       " WHERE run_id = ? ORDER BY nodeid", [run_id]))
+
     def runs(self, owner: dict[str, str] | None = None, limit: int | None = None,
              id_prefix: str | None = None, run_id: str | None = None) -> QueryFlow[list[Any]]:
         """Runs, newest first, each with how many recordings it has (of ``owner``: a scoped

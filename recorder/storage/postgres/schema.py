@@ -174,6 +174,19 @@ CREATE INDEX runs_by_start ON runs (started_at);
 ALTER TABLE recordings ADD COLUMN run_id TEXT REFERENCES runs (id);
 CREATE INDEX recordings_by_run ON recordings (run_id);
 """,
+    8: """
+CREATE TABLE run_tests (
+    run_id        TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    nodeid        TEXT    NOT NULL,
+    outcome       TEXT    NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 1,
+    duration_ms   BIGINT,
+    message       TEXT,
+    file          TEXT,
+    line          INTEGER,
+    PRIMARY KEY (run_id, nodeid)
+);
+""",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -9,6 +9,7 @@ Open a recordings database in ``sqlite3`` and these are the tables you see::
     events          what happened around the actions: console messages, page errors, requests
     sources         the text of the files whose code made the recorded calls
     runs            one row per pytest session (a run): when, where, and its outcome counts
+    run_tests       one row per test of a run: its final outcome, duration, failure message
     schema_version  which migrations this file has had
 
 recorder/storage/postgres/schema.py is the same schema for PostgreSQL, numbered alike.
@@ -192,6 +193,21 @@ CREATE INDEX runs_by_start ON runs (started_at);
 
 ALTER TABLE recordings ADD COLUMN run_id TEXT REFERENCES runs (id);
 CREATE INDEX recordings_by_run ON recordings (run_id);
+""",
+    # Every test of a run, recorded or not (under retain-on-failure a passing test keeps no
+    # recording): what `recorder report` lists. Written by the pytest controller at the end.
+    8: """
+CREATE TABLE run_tests (
+    run_id        TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    nodeid        TEXT    NOT NULL,          -- pytest's node id
+    outcome       TEXT    NOT NULL,          -- passed, failed, skipped, flaky, error
+    attempts      INTEGER NOT NULL DEFAULT 1,  -- 1, or more with reruns
+    duration_ms   INTEGER,                   -- setup, call and teardown of the last attempt
+    message       TEXT,                      -- "ExcType: message" of a failure, or a skip's reason
+    file          TEXT,                      -- the test's file and line (1-based)
+    line          INTEGER,
+    PRIMARY KEY (run_id, nodeid)
+);
 """,
 }
 
