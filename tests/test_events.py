@@ -16,6 +16,8 @@ from playwright.sync_api import Page
 from recorder import RecordingStore, record
 from recorder.cli import main
 
+pytest_plugins = ["pytester"]
+
 # The page's bearer token (tests/pages/events/app.js), spelled in pieces: recorder keeps
 # this file's text with the recording, so a whole spelling here would be found in it.
 TOKEN = "tokens3cr3t" + "-4711"

@@ -14,6 +14,8 @@ from recorder import RecordingStore, record
 from recorder.cli import main
 from recorder.push import push
 
+pytest_plugins = ["pytester"]
+
 
 def recorded_session(page: Page, server: str, db: Path) -> int:
     with record(page, db=db, name="shop_session") as page:
