@@ -50,7 +50,6 @@ def test_flaky(page):
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester, server: str, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    pytest.importorskip("pytest_rerunfailures")
     monkeypatch.setenv("APP_URL", server)
     monkeypatch.setenv("FLAKY_COUNTER", str(pytester.path / "flaky-counter"))
     pytester.makeconftest(CONFTEST)
@@ -124,7 +123,6 @@ def test_retain_on_failure_keeps_the_failed_and_the_passing_attempts_of_a_flaky_
 
 
 def test_xdist_workers_share_the_run_and_keep_every_recording(suite: pytest.Pytester) -> None:
-    pytest.importorskip("xdist")
     result = suite.runpytest_subprocess("-n", "2", "--reruns", "1", "--record", "on", "--record-db", "rec.db")
     assert_rerun_outcomes(result)
     with RecordingStore(suite.path / "rec.db", readonly=True) as store:
@@ -158,7 +156,6 @@ def pytest_runtest_logreport(report):
 
 def test_a_late_xdist_worker_does_not_delete_what_an_earlier_one_recorded(
         pytester: pytest.Pytester, server: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("xdist")
     monkeypatch.setenv("APP_URL", server)
     monkeypatch.setenv("EARLY_DONE", str(pytester.path / "early-done"))
     pytester.makeconftest(STAGGERED_CONFTEST)
@@ -204,3 +201,37 @@ def test_no_fixture_of_recorders_is_an_instance_method() -> None:
             if cls.__module__ == module.__name__:
                 assert not [name for name, value in vars(cls).items() if is_fixture(value)], cls
     assert is_fixture(_pytest_fixtures.browser_type_launch_args) and is_fixture(_pytest_fixtures.delete_output_dir)
+
+
+FLAKY_FILL = """
+import os
+from pathlib import Path
+APP = os.environ["APP_URL"] + "/app.html"
+COUNTER = Path(os.environ["FLAKY_COUNTER"])
+
+def test_flaky_fill(page):
+    page.goto(APP)
+    n = int(COUNTER.read_text()) if COUNTER.exists() else 0
+    COUNTER.write_text(str(n + 1))
+    page.get_by_label("Name").fill("Grace" if n == 0 else "Ada")  # the first attempt types the wrong name
+    page.get_by_role("button", name="Save").click()
+    assert n == 1, "the first attempt fails"
+"""
+
+
+def test_diff_of_a_flaky_tests_attempts_points_at_the_step_that_differed(
+        pytester: pytest.Pytester, server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_URL", server)
+    monkeypatch.setenv("FLAKY_COUNTER", str(pytester.path / "flaky-counter"))
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_flaky_fill=FLAKY_FILL)
+    result = pytester.runpytest_subprocess("--reruns", "1", "--record", "on", "--record-db", "rec.db")
+    assert result.parseoutcomes().get("rerun") == 1
+    failed, passed = [row for row in rows(pytester.path / "rec.db")]
+    assert failed["metadata"]["outcome"] == "failed" and passed["metadata"]["outcome"] == "flaky"
+    shown = CliRunner().invoke(main, ["diff", str(failed["id"]), str(passed["id"]), "--db",
+                                      str(pytester.path / "rec.db"), "--json"])
+    assert shown.exit_code == 0, shown.output
+    report = json.loads(shown.output)
+    first = report["first_difference"]
+    assert first["a"] == 2 and first["b"] == 2 and "value" in first["kinds"], first

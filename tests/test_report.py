@@ -56,7 +56,6 @@ VIOLATION = re.compile(r"Refused to|Content Security Policy", re.IGNORECASE)
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester, server: str, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    pytest.importorskip("pytest_rerunfailures")
     monkeypatch.setenv("APP_URL", server)
     monkeypatch.setenv("FLAKY_COUNTER", str(pytester.path / "flaky-counter"))
     pytester.makeconftest(CONFTEST)
@@ -217,7 +216,6 @@ def test_a_runs_tests_are_stored_alike_on_both_engines(store_target: str, tmp_pa
 
 
 def test_under_xdist_the_controller_writes_the_report(suite: pytest.Pytester) -> None:
-    pytest.importorskip("xdist")
     result = suite.runpytest_subprocess("-n", "2", "--reruns", "1", "--record", "retain-on-failure",
                                         "--record-db", "rec.db", "--record-report", "report.html")
     assert result.stdout.str().count("recorder: report of 4 tests") == 1
