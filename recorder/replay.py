@@ -24,13 +24,15 @@ from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+from . import inpage, rematch
 from ._core import FRAME_MARK, REDACTED, Flow, SecretScrubber, recorded_argument, run_async, run_sync
 from .store import Recording
 
 FIND_TIMEOUT_MS = 5_000
 URL_TIMEOUT_MS = 3_000
+URL_SETTLE_SECONDS = 0.5  # a URL on the recorded path that differs otherwise, steady this long, is final
 POLL_SECONDS = 0.1
 
 # Recorded action types the replay performs, by the Playwright method that made them.
@@ -46,9 +48,12 @@ class StepResult:
     type: str
     api: str
     selector: str | None
-    status: str  # ok | recovered | diverged | failed | skipped
-    reason: str | None = None
+    status: str  # ok | recovered | noted | diverged | failed | skipped
+    reason: str | None = None  # why it is ok, recovered, noted, diverged, failed or skipped
     found_by: str | None = None
+    notes: list[str] = field(default_factory=list)  # differences that are not divergences (a URL's form)
+    score: float | None = None  # a re-matched element's similarity to the recorded one, 0..1
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # the best re-matches, when none was taken
     expected_url: str | None = None
     actual_url: str | None = None
     screenshot_difference: float | None = None
@@ -57,7 +62,7 @@ class StepResult:
     def format(self) -> str:
         """One line of the report: sequence, type, what it acted on, and how it went."""
         outcome = self.status.upper() if self.status in ("diverged", "failed") else self.status
-        detail = f" by {self.found_by}" if self.status == "recovered" else ""
+        detail = f" ({self.score:.2f})" if self.score is not None else ""
         reason = f": {self.reason}" if self.reason else ""
         what = (self.selector or self.expected_url or "")[:60]
         return f"{self.sequence:>5}  {self.type:<10} {what:<60}  {outcome}{detail}{reason}"
@@ -74,7 +79,7 @@ class ReplayReport:
 
     @property
     def ok(self) -> bool:
-        return all(step.status in ("ok", "recovered", "skipped") for step in self.steps)
+        return all(step.status in ("ok", "recovered", "noted", "skipped") for step in self.steps)
 
     @property
     def first_divergence(self) -> StepResult | None:
@@ -89,7 +94,10 @@ class ReplayReport:
     def format(self) -> str:
         lines = [f"Replay of recording {self.recording_id} ({self.recording_name}): {len(self.steps)} steps"
                  + (f" against {self.base_url}" if self.base_url else "")]
-        lines.extend(step.format() for step in self.steps)
+        for step in self.steps:
+            lines.append(step.format())
+            lines.extend(f"         candidate {c['score']:.2f}: {c['tag']} {c['name'] or ''!r} {c['css_path'] or ''}"
+                         for c in step.candidates)
         first = self.first_divergence
         if first is None:
             lines.append("every step replayed")
@@ -256,20 +264,22 @@ class Replayer:
                 if action["type"] != "navigate":
                     result.status, result.reason = "skipped", "happened by itself when recorded"
                     return result
+                result.reason = "a navigation that followed from an earlier step, checked not performed"
             elif owner == "Page" and method in ("goto", "reload", "go_back", "go_forward"):
                 yield from self.navigate(method, action)
+                result.reason = f"page.{method} performed"
             elif owner == "Keyboard":
                 text = yield from self.value_for(action, result)
                 yield lambda: getattr(self.page.keyboard, method)(text)
+                result.reason = f"keyboard.{method} on the focused element"
             elif owner == "Mouse":
                 coordinates = [float(n) for n in (action["value"] or "").split(",") if n]
                 yield lambda: getattr(self.page.mouse, method)(*coordinates)
+                result.reason = f"mouse.{method} at the recorded coordinates"
             elif owner in ("Page", "Frame", "Locator"):
-                locator, found_by = yield from self.find(action, result)
+                locator, _ = yield from self.find(action, result)
                 if locator is None:
                     return result
-                if found_by != "recorded selector":
-                    result.status, result.found_by = "recovered", found_by
                 yield from self.perform(method, locator, action, result)
             else:
                 result.status, result.reason = "skipped", f"{api or action['type']} is not replayable"
@@ -307,58 +317,63 @@ class Replayer:
 
     # -- finding the element ------------------------------------------------------------
 
-    def candidates(self, action: dict[str, Any]) -> list[tuple[str, Callable[[], Any]]]:
-        """The locators to try, best first, each a (what it is, how to make it) pair."""
-        metadata = action["metadata"]
-        raw = metadata.get("playwright_selector")
-        target = metadata.get("target") or {}
+    def scope(self, action: dict[str, Any]) -> Any:
+        """Where the element is looked for: the page, or the frame the recorded selector enters."""
+        raw = action["metadata"].get("playwright_selector")
         scope: Any = self.page
         if raw and FRAME_MARK in raw:
             for frame_selector in raw.split(FRAME_MARK)[:-1]:
                 scope = scope.frame_locator(frame_selector)
-        found: list[tuple[str, Callable[[], Any]]] = []
-        if raw:
-            found.append(("recorded selector", lambda: self.page.locator(raw)))
-        if target.get("role") and target.get("accessible_name"):
-            found.append(("role", lambda: scope.get_by_role(target["role"], name=target["accessible_name"], exact=True)))
-        if target.get("text"):
-            found.append(("text", lambda: scope.get_by_text(target["text"], exact=True)))
-        if target.get("label"):
-            found.append(("label", lambda: scope.get_by_label(target["label"], exact=True)))
-        if target.get("placeholder"):
-            found.append(("placeholder", lambda: scope.get_by_placeholder(target["placeholder"], exact=True)))
-        if target.get("test_id"):
-            found.append(("test id", lambda: scope.get_by_test_id(target["test_id"])))
-        if target.get("css_path"):
-            found.append(("css path", lambda: scope.locator(target["css_path"])))
-        return found
+        return scope
 
     def find(self, action: dict[str, Any], result: StepResult) -> Generator[Any, Any, tuple[Any, str | None]]:
-        """The first candidate that matches exactly one element, polling until the timeout."""
-        candidates = [(label, make()) for label, make in self.candidates(action)]
-        deadline = time.monotonic() + self.options.find_timeout_ms / 1000
+        """The element the recorded selector finds, if it finds exactly one; else the element
+        most like the recorded one (see rematch.py), if one is clearly so. Polls until the
+        timeout; re-matching starts once the recorded selector has failed for a moment (a
+        page still loading is not a changed page)."""
+        metadata = action["metadata"]
+        raw = metadata.get("playwright_selector")
+        target = metadata.get("target") or {}
+        box = metadata.get("bounding_box")
+        recorded = self.page.locator(raw) if raw else None
+        scope = self.scope(action)
+        tag = str(target.get("tag") or "")
+        css = CANDIDATES_CSS + (f", {tag}" if re.fullmatch(r"[a-z][a-z0-9-]*", tag) else "")
+        started = time.monotonic()
+        deadline = started + self.options.find_timeout_ms / 1000
+        count = 0
+        decision: rematch.Decision | None = None
         while True:
-            for label, locator in candidates:
+            if recorded is not None:
                 try:
-                    count = yield lambda locator=locator: locator.count()
+                    count = yield lambda: recorded.count()
                 except Exception:
-                    continue
+                    count = 0
                 if count == 1:
-                    return locator, label
-            if time.monotonic() >= deadline:
+                    result.reason = "found by the recorded selector"
+                    return recorded, "recorded selector"
+            now = time.monotonic()
+            if target and (now - started >= REMATCH_AFTER_SECONDS or now >= deadline):
+                try:
+                    found = yield lambda: scope.locator(css).evaluate_all(_ELEMENTS_INFO)
+                except Exception:
+                    found = []
+                decision = rematch.decide(target, box, found)
+                if decision.chosen is not None:
+                    result.status, result.found_by = "recovered", "similarity"
+                    result.score = round(decision.chosen.score, 2)
+                    result.reason = f"the recorded selector found {_elements(count)}; re-matched by {decision.why}"
+                    return scope.locator(css).nth(decision.chosen.index), "similarity"
+            if now >= deadline:
                 break
             yield lambda: self.page.wait_for_timeout(POLL_SECONDS * 1000)
-        box = action["metadata"].get("bounding_box")
-        if box and action["type"] in ("click", "type") and box.get("width"):
-            position = _Position(self.page, box)
-            # Only where what is there now is the same kind of element: clicking empty
-            # space would "succeed" and hide the divergence.
-            there = yield lambda: self.page.evaluate(_ELEMENT_AT, [position.x, position.y])
-            if there and there == (action["metadata"].get("target") or {}).get("tag"):
-                return position, "recorded position"
-            candidates.append(("recorded position", None))
-        tried = ", ".join(label for label, _ in candidates) or "nothing recorded to find it by"
-        result.status, result.reason = "failed", f"element not found (tried: {tried})"
+        result.status = "diverged"
+        found_by = f"the recorded selector found {_elements(count)}" if recorded is not None else "no selector was recorded"
+        if decision is None:
+            result.reason = f"{found_by}, and nothing else was recorded to find the element by"
+        else:
+            result.candidates = [s.describe() for s in decision.best]
+            result.reason = f"{found_by}; not re-matched: {decision.why}"
         return None, None
 
     def perform(self, method: str, locator: Any, action: dict[str, Any], result: StepResult) -> Flow:
@@ -377,7 +392,8 @@ class Replayer:
             names = recorded_argument(method, value)
             files = [{"name": n, "mimeType": "application/octet-stream", "buffer": b""} for n in names]
             yield lambda: locator.set_input_files(files)
-            result.reason = "uploaded empty files with the recorded names (file contents are not recorded)"
+            result.reason = (f"{result.reason}; " if result.reason else "") + \
+                "uploaded empty files with the recorded names (file contents are not recorded)"
         elif method in ("drag_to", "drag_and_drop"):
             target = action["metadata"].get("drag_target_selector")
             if not target:
@@ -389,16 +405,48 @@ class Replayer:
     # -- checking -----------------------------------------------------------------------
 
     def check(self, action: dict[str, Any], result: StepResult) -> Flow:
+        """Compare where the page is with where the recording was, then (if asked) how it looks.
+
+        URLs are compared normalized (see :func:`compare_urls`): a difference in form, query or
+        fragment only is a note; another path, host or scheme is a divergence.
+        """
+        reasons = [result.reason] if result.reason else []
         expected = result.expected_url
+        actual = self.page.url
         if expected and expected != "about:blank":
-            pattern = url_pattern(expected)
-            try:
-                yield lambda: self.page.wait_for_url(pattern, timeout=URL_TIMEOUT_MS)
-            except Exception:
+            # The URL may change a moment after the action (a navigation, a router): wait
+            # for the recorded one; a URL on the same path but otherwise different settles.
+            deadline = time.monotonic() + URL_TIMEOUT_MS / 1000
+            same_path_since: float | None = None
+            while True:
+                actual = yield lambda: self.page.url
+                verdict, difference = compare_urls(expected, actual)
+                if verdict == "same":
+                    break
+                if verdict == "noted":
+                    same_path_since = same_path_since or time.monotonic()
+                    if time.monotonic() - same_path_since >= URL_SETTLE_SECONDS:
+                        break
+                else:
+                    same_path_since = None
+                if time.monotonic() >= deadline:
+                    break
+                yield lambda: self.page.wait_for_timeout(POLL_SECONDS * 1000)
+            if verdict == "same":
+                reasons.append(f"at the recorded URL, {difference}" if difference else "at the recorded URL")
+                if difference:
+                    result.notes.append(f"URL is {actual}, recorded {expected}: {difference}")
+            elif verdict == "noted":
+                reasons.append(f"URL differs only in its {difference}")
+                result.notes.append(f"URL is {actual}, recorded {expected}: only the {difference} differs")
+            else:
                 result.status = "diverged"
-                result.reason = f"URL is {self.page.url}, recorded {expected}"
-        result.actual_url = self.page.url
-        if self.options.compare_screenshots and action["screenshot_key"] and result.status in ("ok", "recovered"):
+                reasons = [f"URL is {actual}, recorded {expected}: the {difference} changed"]
+        result.actual_url = actual
+        if result.notes and result.status == "ok":
+            result.status = "noted"
+        result.reason = "; ".join(reasons) or None
+        if self.options.compare_screenshots and action["screenshot_key"] and result.status in ("ok", "recovered", "noted"):
             now = yield lambda: self.page.screenshot(type="png")
             difference = screenshot_difference(self.recording.store.blob(action["screenshot_key"]), now)
             result.screenshot_difference = round(difference, 4)
@@ -425,10 +473,15 @@ class Replayer:
         result.screenshots.append(str(replayed))
 
 
-_ELEMENT_AT = """([x, y]) => {
-  const el = document.elementFromPoint(x, y);
-  return el && !['html', 'body'].includes(el.tagName.toLowerCase()) ? el.tagName.toLowerCase() : null;
-}"""
+# What may be the element a recorded locator no longer finds: what people act on.
+CANDIDATES_CSS = ("a, button, input, select, textarea, summary, option, label, [role], [onclick], [tabindex], "
+                  "[contenteditable], img, h1, h2, h3, h4, h5, h6, li, td, th")
+REMATCH_AFTER_SECONDS = 0.5
+_ELEMENTS_INFO = f"(elements) => ({inpage.world_source()}).elementsInfo(elements)"
+
+
+def _elements(count: int) -> str:
+    return "no element" if count == 0 else f"{count} elements"
 
 
 def url_pattern(url: str) -> str | re.Pattern[str]:
@@ -438,41 +491,60 @@ def url_pattern(url: str) -> str | re.Pattern[str]:
     return re.compile("^" + ".+?".join(re.escape(part) for part in url.split(REDACTED)) + "$")
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def normalized_url(url: str) -> tuple[str, str, str, tuple[tuple[str, str], ...], str]:
+    """A URL's parts as compared: scheme and host lower-cased, the default port dropped, the
+    path without a trailing slash, the query's parameters in order, an empty fragment or
+    ``#/`` as none."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = (parts.hostname or "").lower()
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        host += f":{port}"
+    path = parts.path or "/"
+    if len(path) > 1:
+        path = path.rstrip("/") or "/"
+    query = tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    fragment = "" if parts.fragment in ("", "/", "!/") else parts.fragment
+    return scheme, host, path, query, fragment
+
+
+def _same(expected: str, actual: str) -> bool:
+    """Equal, where each redacted secret in ``expected`` stands for anything."""
+    if REDACTED not in expected:
+        return expected == actual
+    # a secret in a URL is one encoded part of it: no separator of a URL's parts in it
+    return re.fullmatch("[^&#?]*?".join(re.escape(part) for part in expected.split(REDACTED)), actual) is not None
+
+
+def compare_urls(expected: str, actual: str) -> tuple[str, str]:
+    """``(verdict, what differs)``: ``same`` (perhaps in another form: a trailing slash, a
+    default port, ``#/``, the query's order), ``noted`` (only the query or fragment differs:
+    the same document) or ``diverged`` (another scheme, host or path: another document)."""
+    if _same(expected, actual):
+        return "same", ""
+    want, have = normalized_url(expected), normalized_url(actual)
+    for name, index in (("scheme", 0), ("host", 1), ("path", 2)):
+        if not _same(want[index], have[index]):
+            return "diverged", name
+    query_same = len(want[3]) == len(have[3]) and all(
+        _same(k1, k2) and _same(v1, v2) for (k1, v1), (k2, v2) in zip(want[3], have[3]))
+    if not query_same and REDACTED in urlsplit(expected).query:  # a secret's place in the order is not known
+        query_same = _same(urlsplit(expected).query, urlsplit(actual).query)
+    differs = [name for name, same in (("query", query_same), ("fragment", _same(want[4], have[4]))) if not same]
+    if differs:
+        return "noted", " and ".join(differs)
+    return "same", "written differently (trailing slash, default port, empty fragment or parameter order)"
+
+
 class _Unreplayable(Exception):
     """A step that cannot be replayed, for a reason the report states."""
-
-
-class _Position:
-    """The last resort: act at the centre of where the element was when recorded."""
-
-    def __init__(self, page: Any, box: dict[str, float]) -> None:
-        self.page = page
-        self.x, self.y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-    def click(self) -> Any:
-        return self.page.mouse.click(self.x, self.y)
-
-    def dblclick(self) -> Any:
-        return self.page.mouse.dblclick(self.x, self.y)
-
-    tap = check = uncheck = click
-
-    def hover(self) -> Any:
-        return self.page.mouse.move(self.x, self.y)
-
-    def fill(self, text: str) -> Any:
-        # Two steps: a flow yields one call at a time, so both are returned as one
-        # awaitable-or-value by whichever API the page uses.
-        result = self.page.mouse.click(self.x, self.y)
-        if hasattr(result, "__await__"):
-            async def both() -> None:
-                await result
-                await self.page.keyboard.insert_text(text)
-
-            return both()
-        return self.page.keyboard.insert_text(text)
-
-    type = press_sequentially = fill
 
 
 def screenshot_difference(recorded: bytes, now: bytes) -> float:

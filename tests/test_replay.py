@@ -78,20 +78,26 @@ def test_replay_of_an_unchanged_app_passes_every_step(recorded: int, db_path: Pa
     assert SECRET not in report.format() and SECRET not in json.dumps(report.to_dict())
 
 
-def test_a_renamed_id_is_recovered_by_role_and_name(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
+def test_a_renamed_id_is_recovered_by_similarity(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
     edit(shop[1], "index.html", 'id="continue"', 'id="next-step"')
     report = run(recorded, db_path, context.new_page())
     assert report.ok, report.format()
     step = next(s for s in report.steps if s.selector == 'locator("#continue")')
-    assert (step.status, step.found_by) == ("recovered", "role")
-    assert "recovered by role" in report.format()
+    assert (step.status, step.found_by) == ("recovered", "similarity")
+    assert step.score is not None and step.score > 0.55
+    assert step.reason.startswith("the recorded selector found no element; re-matched by similarity")
+    assert "matched on tag," in step.reason and "accessible_name" in step.reason
+    assert "recovered (" in report.format()
 
 
-def test_changed_text_is_recovered_by_css_path(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
+def test_changed_text_is_recovered_by_what_else_is_alike(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
     edit(shop[1], "confirm.html", ">Confirm</button>", ">Place order</button>")
-    report = run(recorded, db_path, context.new_page())
+    replayer = context.new_page()
+    report = run(recorded, db_path, replayer)
     step = report.steps[-1]
-    assert (step.status, step.found_by) == ("recovered", "css path"), report.format()
+    assert (step.status, step.found_by) == ("recovered", "similarity"), report.format()
+    assert "id" in step.reason.split("matched on ")[1].split(", ")
+    assert replayer.locator("#done").inner_text() == "Thank you"  # it clicked the button
 
 
 def test_a_removed_element_is_a_clear_divergence_with_screenshots(recorded: int, db_path: Path, shop, context,  # type: ignore[no-untyped-def]
@@ -100,11 +106,115 @@ def test_a_removed_element_is_a_clear_divergence_with_screenshots(recorded: int,
     report = run(recorded, db_path, context.new_page(), report_dir=tmp_path / "report")
     assert not report.ok
     first = report.first_divergence
-    assert first is report.steps[-1] and first.status == "failed"
-    assert first.reason == "element not found (tried: recorded selector, role, text, css path, recorded position)"
+    assert first is report.steps[-1] and first.status == "diverged"
+    assert all(s.status in ("ok", "noted") for s in report.steps[:-1]), report.format()
+    assert first.reason.startswith("the recorded selector found no element; not re-matched: "
+                                   "no element is like the recorded one (best similarity "), first.reason
+    assert {c["tag"] for c in first.candidates} == {"h1", "a"}  # the best there were, not taken
     assert sorted(Path(p).name for p in first.screenshots) == [f"step-{first.sequence}-recorded.jpg",
                                                                 f"step-{first.sequence}-replayed.png"]
     assert all(Path(p).stat().st_size > 1000 for p in first.screenshots)
+
+
+def test_two_equally_similar_buttons_are_not_clicked(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
+    click = "onclick=\"document.getElementById('done').textContent = 'Thank you'\""
+    edit(shop[1], "confirm.html", f'<button id="confirm" {click}>Confirm</button>',
+         f'<button {click}>Confirm</button> <button {click}>Confirm</button>')
+    replayer = context.new_page()
+    report = run(recorded, db_path, replayer)
+    first = report.first_divergence
+    assert first is report.steps[-1] and first.status == "diverged", report.format()
+    assert "not re-matched: ambiguous: 2 elements are about as similar" in first.reason
+    assert [c["tag"] for c in first.candidates[:2]] == ["button", "button"]
+    assert replayer.locator("#done").inner_text() == ""  # neither was clicked
+
+
+def test_renamed_ids_and_classes_recover_every_step(page, shop, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
+    url, app = shop
+    edit(app, "index.html", '<button id="continue"', '<button class="btn btn-primary" id="continue"')
+    edit(app, "index.html", '<input id="name"', '<input class="field wide" id="name"')
+    with record(page, db=db_path, name="by ids") as page:
+        page.goto(url + "/index.html")
+        page.fill("#name", "Ada")
+        page.fill("#password", SECRET)
+        page.select_option("#size", "m")
+        page.check("#gift")
+        page.click("#continue")
+        page.click("#confirm")
+    for old in ("name", "password", "size", "gift", "continue", "details"):
+        edit(app, "index.html", f'id="{old}"', f'id="v2-{old}"')
+        if f'for="{old}"' in (app / "index.html").read_text():
+            edit(app, "index.html", f'for="{old}"', f'for="v2-{old}"')
+    edit(app, "index.html", 'class="btn btn-primary"', 'class="button button--main"')
+    edit(app, "index.html", 'class="field wide"', 'class="input-text"')
+    edit(app, "confirm.html", 'id="confirm"', 'id="place-order"')
+    replayer = context.new_page()
+    report = run(page.recording.id, db_path, replayer)
+    assert report.ok, report.format()
+    by_selector = {s.selector: s for s in report.steps if s.selector}
+    for selector in ('locator("#name")', 'locator("#password")', 'locator("#size")', 'locator("#gift")',
+                     'locator("#continue")', 'locator("#confirm")'):
+        assert by_selector[selector].status == "recovered", report.format()
+    assert replayer.locator("#done").inner_text() == "Thank you"
+
+
+def _router_app(directory: Path, urls: dict[str, str]) -> None:
+    """A one-page app whose buttons move its URL with history.pushState, to ``urls``."""
+    directory.mkdir()
+    (directory / "index.html").write_text(
+        "<!DOCTYPE html><html><body><label for='q'>Search</label> <input id='q'>"
+        f"<button onclick=\"history.pushState(null, '', '{urls['next']}')\">Next</button>"
+        f"<button onclick=\"history.pushState(null, '', '{urls['done']}')\">Finish</button></body></html>")
+
+
+def test_urls_that_differ_only_in_form_are_notes_not_divergences(page, tmp_path: Path, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
+    _router_app(tmp_path / "a", {"next": "/flow/step2", "done": "/flow/done?a=1&b=2"})
+    _router_app(tmp_path / "b", {"next": "/flow/step2/#/", "done": "/flow/done/?b=2&a=1"})
+    recorded_url, stop_a = serve(tmp_path / "a")
+    copy_url, stop_b = serve(tmp_path / "b")
+    try:
+        with record(page, db=db_path, name="router") as page:
+            page.goto(recorded_url + "/index.html")
+            page.get_by_label("Search").fill("milk")
+            page.get_by_role("button", name="Next").click()
+            page.get_by_role("button", name="Finish").click()
+        report = run(page.recording.id, db_path, context.new_page(), base_url=copy_url)
+    finally:
+        stop_a()
+        stop_b()
+    assert report.ok and report.first_divergence is None, report.format()
+    statuses = [s.status for s in report.steps]
+    # the clicks, and the navigations they made (checked, not performed)
+    assert statuses == ["ok", "ok", "noted", "noted", "noted", "noted"], report.format()
+    assert all(s.reason for s in report.steps)  # each says why
+    nxt, done = report.steps[2], report.steps[4]
+    assert nxt.actual_url.endswith("/flow/step2/#/") and done.actual_url.endswith("/flow/done/?b=2&a=1")
+    assert nxt.reason == ("found by the recorded selector; at the recorded URL, written differently "
+                          "(trailing slash, default port, empty fragment or parameter order)")
+    assert nxt.notes == [f"URL is {copy_url}/flow/step2/#/, recorded {copy_url}/flow/step2: written differently "
+                         "(trailing slash, default port, empty fragment or parameter order)"]
+
+
+@pytest.mark.parametrize(("expected", "actual", "verdict"), [
+    ("http://a.test/x", "http://a.test/x", ("same", "")),
+    ("http://a.test/x", "HTTP://A.test:80/x/#/", ("same", "written differently (trailing slash, default port, "
+                                                             "empty fragment or parameter order)")),
+    ("https://a.test/x?a=1&b=2", "https://a.test:443/x?b=2&a=1#", ("same", "written differently (trailing slash, "
+                                                                          "default port, empty fragment or parameter order)")),
+    ("http://a.test/x?a=1", "http://a.test/x?a=2", ("noted", "query")),
+    ("http://a.test/x#/cart", "http://a.test/x?s=1#/home", ("noted", "query and fragment")),
+    ("http://a.test/x?p=[redacted]&n=A", "http://a.test/x?p=hunter2&n=A", ("same", "")),
+    ("http://a.test/x?p=[redacted]&n=A", "http://a.test/x?n=A&p=hunter2", ("same", "written differently (trailing "
+                                                                               "slash, default port, empty fragment or parameter order)")),
+    ("http://a.test/x?p=[redacted]", "http://a.test/x?p=hunter2&q=1", ("noted", "query")),
+    ("http://a.test/x", "http://a.test/y", ("diverged", "path")),
+    ("http://a.test:8000/x", "http://a.test:8001/x", ("diverged", "host")),
+    ("http://a.test/x", "https://a.test/x", ("diverged", "scheme")),
+])
+def test_compare_urls(expected: str, actual: str, verdict: tuple[str, str]) -> None:
+    from recorder.replay import compare_urls
+
+    assert compare_urls(expected, actual) == verdict
 
 
 def test_a_changed_navigation_is_reported_as_diverged(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
@@ -113,6 +223,7 @@ def test_a_changed_navigation_is_reported_as_diverged(recorded: int, db_path: Pa
     first = report.first_divergence
     assert first is not None and first.status == "diverged"
     assert "URL is" in first.reason and "recorded" in first.reason and "/confirm.html" in first.reason
+    assert first.reason.endswith(": the path changed")
 
 
 def test_base_url_retargets_every_url(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
