@@ -6,12 +6,14 @@
     print(report.format())
     assert report.ok
 
-Each recorded action is performed again in order. Its element is found through a chain
-of locators stored at record time, tried together until one matches a single element:
-the recorded selector, role + accessible name, visible text, label, placeholder, test id,
-a CSS path, and last the recorded position. After each step the page's URL is checked
-against the recording (and, if asked, the screenshot). Written as a flow (see _core.py),
-so the same code replays on the sync and the async Playwright API.
+Each recorded action is performed again in order, as the call the table in
+_core.ACTIONS says it stands for. Its element is the one the recorded selector finds, if
+it finds exactly one; else the element most like the recorded one by weighted similarity
+over everything recorded about it (rematch.py), if one is clearly so. After each step the
+page's URL is compared with the recorded one, normalized (compare_urls), and, if asked,
+the screenshot. Each step ends ok, recovered (re-matched), noted (a URL differing only in
+its form, query or fragment), diverged, failed or skipped, with its reason. Written as a
+flow (see _core.py), so the same code replays on the sync and the async Playwright API.
 """
 
 from __future__ import annotations
@@ -27,18 +29,14 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from . import inpage, rematch
-from ._core import FRAME_MARK, REDACTED, Flow, SecretScrubber, recorded_argument, run_async, run_sync
+from ._core import (FRAME_MARK, REDACTED, DropTarget, FileNames, Flow, RecordedCall, Secret, SecretScrubber,
+                    recorded_call, run_async, run_sync, secret_name)
 from .store import Recording
 
 FIND_TIMEOUT_MS = 5_000
 URL_TIMEOUT_MS = 3_000
 URL_SETTLE_SECONDS = 0.5  # a URL on the recorded path that differs otherwise, steady this long, is final
 POLL_SECONDS = 0.1
-
-# Recorded action types the replay performs, by the Playwright method that made them.
-_NO_ARGUMENTS = {"click", "dblclick", "tap", "check", "uncheck", "hover", "focus", "clear"}
-_TEXT_ARGUMENT = {"fill", "type", "press_sequentially"}
-
 
 @dataclass
 class StepResult:
@@ -139,12 +137,6 @@ def replay(recording: Recording, page: Any, *, base_url: str | None = None, secr
     return run_async(flow) if isinstance(page, AsyncPage) else run_sync(flow)
 
 
-def secret_name(target: dict[str, Any] | None) -> str:
-    """The name a redacted field's value is asked for by: its name, else id, else 'password'."""
-    target = target or {}
-    return str(target.get("name_attribute") or target.get("id") or "password")
-
-
 def secret_env_var(name: str) -> str:
     """The environment variable a secret is read from: ``RECORDER_SECRET_<NAME>``, upper-cased,
     every character but a letter or digit an underscore."""
@@ -155,12 +147,13 @@ def secret_names(timeline: list[dict[str, Any]]) -> list[str]:
     """The secrets a replay of this timeline asks for (redacted values it types), by name, in order."""
     names: list[str] = []
     for action in timeline:
-        metadata = action["metadata"]
-        owner, _, method = str(metadata.get("api", "")).partition(".")
-        typed = owner == "Keyboard" or (owner in ("Page", "Frame", "Locator") and method in _TEXT_ARGUMENT)
-        name = secret_name(metadata.get("target"))
-        if metadata.get("redacted") and typed and name not in names:
-            names.append(name)
+        try:
+            call = recorded_call(action)
+        except ValueError:
+            continue
+        for argument in call.arguments if call else ():
+            if isinstance(argument, Secret) and argument.name not in names:
+                names.append(argument.name)
     return names
 
 
@@ -253,7 +246,7 @@ class Replayer:
     def step(self, action: dict[str, Any]) -> Generator[Any, Any, StepResult]:
         metadata = action["metadata"]
         api = metadata.get("api", "")
-        owner, _, method = api.partition(".")
+        owner = api.partition(".")[0]
         result = StepResult(action["sequence"], action["type"], api, action["selector"], "ok",
                             expected_url=self.rebase(action["url"]))
         try:
@@ -265,25 +258,17 @@ class Replayer:
                     result.status, result.reason = "skipped", "happened by itself when recorded"
                     return result
                 result.reason = "a navigation that followed from an earlier step, checked not performed"
-            elif owner == "Page" and method in ("goto", "reload", "go_back", "go_forward"):
-                yield from self.navigate(method, action)
-                result.reason = f"page.{method} performed"
-            elif owner == "Keyboard":
-                text = yield from self.value_for(action, result)
-                yield lambda: getattr(self.page.keyboard, method)(text)
-                result.reason = f"keyboard.{method} on the focused element"
-            elif owner == "Mouse":
-                coordinates = [float(n) for n in (action["value"] or "").split(",") if n]
-                yield lambda: getattr(self.page.mouse, method)(*coordinates)
-                result.reason = f"mouse.{method} at the recorded coordinates"
-            elif owner in ("Page", "Frame", "Locator"):
-                locator, _ = yield from self.find(action, result)
-                if locator is None:
-                    return result
-                yield from self.perform(method, locator, action, result)
             else:
-                result.status, result.reason = "skipped", f"{api or action['type']} is not replayable"
-                return result
+                try:
+                    call = recorded_call(action)
+                except ValueError as problem:
+                    raise _Unreplayable(str(problem)) from None
+                if call is None:
+                    result.status, result.reason = "skipped", f"{api or action['type']} is not replayable"
+                    return result
+                yield from self.perform(call, action, result)
+                if result.status == "diverged":  # its element is not there
+                    return result
         except _Unreplayable as problem:
             result.status, result.reason = "failed", str(problem)
             return result
@@ -292,13 +277,6 @@ class Replayer:
             return result
         yield from self.check(action, result)
         return result
-
-    def navigate(self, method: str, action: dict[str, Any]) -> Flow:
-        if method == "goto":
-            url = self.rebase(action["value"] or action["url"])
-            yield lambda: self.page.goto(url)
-        else:
-            yield lambda: getattr(self.page, method)()
 
     def value_for(self, action: dict[str, Any], result: StepResult) -> Generator[Any, Any, str]:
         """The value to type: the recorded one, or for a redacted field, its secret."""
@@ -376,31 +354,32 @@ class Replayer:
             result.reason = f"{found_by}; not re-matched: {decision.why}"
         return None, None
 
-    def perform(self, method: str, locator: Any, action: dict[str, Any], result: StepResult) -> Flow:
-        value = action["value"]
-        if method in _NO_ARGUMENTS:
-            yield lambda: getattr(locator, method)()
-        elif method in _TEXT_ARGUMENT:
-            text = yield from self.value_for(action, result)
-            yield lambda: getattr(locator, method)(text)
-        elif method == "press":
-            yield lambda: locator.press(value)
-        elif method in ("set_checked", "select_option"):
-            argument = recorded_argument(method, value)
-            yield lambda: getattr(locator, method)(argument)
-        elif method == "set_input_files":
-            names = recorded_argument(method, value)
-            files = [{"name": n, "mimeType": "application/octet-stream", "buffer": b""} for n in names]
-            yield lambda: locator.set_input_files(files)
-            result.reason = (f"{result.reason}; " if result.reason else "") + \
-                "uploaded empty files with the recorded names (file contents are not recorded)"
-        elif method in ("drag_to", "drag_and_drop"):
-            target = action["metadata"].get("drag_target_selector")
-            if not target:
-                raise _Unreplayable("the drop target of this drag was not recorded")
-            yield lambda: locator.drag_to(self.page.locator(target))
+    def perform(self, call: RecordedCall, action: dict[str, Any], result: StepResult) -> Flow:
+        """Make the recorded call again (the table in _core.ACTIONS says which), on the element
+        found again, the page, its keyboard or its mouse."""
+        if call.receiver == "element":
+            receiver, _ = yield from self.find(action, result)
+            if receiver is None:
+                return
         else:
-            raise _Unreplayable(f"{method} is not replayable")
+            receiver = {"page": self.page, "keyboard": self.page.keyboard, "mouse": self.page.mouse}[call.receiver]
+            result.reason = {"page": f"page.{call.method} performed",
+                             "keyboard": f"keyboard.{call.method} on the focused element",
+                             "mouse": f"mouse.{call.method} at the recorded coordinates"}[call.receiver]
+        arguments: list[Any] = []
+        for argument in call.arguments:
+            if isinstance(argument, Secret):
+                argument = yield from self.value_for(action, result)
+            elif isinstance(argument, DropTarget):
+                argument = self.page.locator(argument.selector)
+            elif isinstance(argument, FileNames):
+                argument = [{"name": n, "mimeType": "application/octet-stream", "buffer": b""} for n in argument.names]
+                result.reason = (f"{result.reason}; " if result.reason else "") + \
+                    "uploaded empty files with the recorded names (file contents are not recorded)"
+            elif call.method == "goto":
+                argument = self.rebase(argument)
+            arguments.append(argument)
+        yield lambda: getattr(receiver, call.method)(*arguments)
 
     # -- checking -----------------------------------------------------------------------
 
@@ -448,11 +427,11 @@ class Replayer:
         result.reason = "; ".join(reasons) or None
         if self.options.compare_screenshots and action["screenshot_key"] and result.status in ("ok", "recovered", "noted"):
             now = yield lambda: self.page.screenshot(type="png")
-            difference = screenshot_difference(self.recording.store.blob(action["screenshot_key"]), now)
-            result.screenshot_difference = round(difference, 4)
-            if difference > self.options.screenshot_threshold:
+            pixels = screenshot_difference(self.recording.store.blob(action["screenshot_key"]), now)
+            result.screenshot_difference = round(pixels, 4)
+            if pixels > self.options.screenshot_threshold:
                 result.status = "diverged"
-                result.reason = f"screenshot differs by {difference:.1%} (threshold {self.options.screenshot_threshold:.0%})"
+                result.reason = f"screenshot differs by {pixels:.1%} (threshold {self.options.screenshot_threshold:.0%})"
 
     def save_screenshots(self, action: dict[str, Any], result: StepResult) -> Flow:
         """Keep the recorded and the replayed screenshot of the first divergence."""
@@ -530,8 +509,8 @@ def compare_urls(expected: str, actual: str) -> tuple[str, str]:
     if _same(expected, actual):
         return "same", ""
     want, have = normalized_url(expected), normalized_url(actual)
-    for name, index in (("scheme", 0), ("host", 1), ("path", 2)):
-        if not _same(want[index], have[index]):
+    for name, ours, theirs in (("scheme", want[0], have[0]), ("host", want[1], have[1]), ("path", want[2], have[2])):
+        if not _same(ours, theirs):
             return "diverged", name
     query_same = len(want[3]) == len(have[3]) and all(
         _same(k1, k2) and _same(v1, v2) for (k1, v1), (k2, v2) in zip(want[3], have[3]))
