@@ -19,7 +19,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 from urllib.parse import quote, quote_plus, urlsplit
 
@@ -168,6 +168,58 @@ ACTIONS: dict[str, dict[str, ActionSpec]] = {
 }
 
 
+# expect(locator).to_have_text(...), expect(page).to_have_url(...): recorded as "wait" actions,
+# the assertion's name and arguments as the value (JSON), re-checked by replay.
+_LOCATOR_ASSERTIONS = ("to_have_text", "to_contain_text", "to_have_value", "to_have_values", "to_have_count",
+                       "to_be_visible", "to_be_hidden", "to_be_checked", "to_be_enabled", "to_be_disabled",
+                       "to_be_editable", "to_be_empty", "to_be_focused", "to_be_attached", "to_have_attribute",
+                       "to_have_class", "to_contain_class", "to_have_id", "to_have_accessible_name",
+                       "to_have_role", "to_have_css")
+_PAGE_ASSERTIONS = ("to_have_url", "to_have_title")
+
+
+def _expect_title(method: str) -> str:
+    """Playwright's: 'Expect "toHaveText"' (its expression, in its own case)."""
+    return 'Expect "' + re.sub(r"_([a-z])", lambda m: m.group(1).upper(), method.replace("not_to", "not.to")) + '"'
+
+
+def _assertions(names: tuple[str, ...], target: str | None) -> dict[str, ActionSpec]:
+    return {method: ActionSpec("wait", ("expected",), target=target, argument="expected", title=_expect_title(method))
+            for name in names for method in (name, "not_" + name)}
+
+
+ACTIONS["LocatorAssertions"] = _assertions(_LOCATOR_ASSERTIONS, "assertion")
+# A page's URL or title: no element, no secret to withhold (URLs are scrubbed as always).
+ACTIONS["PageAssertions"] = _assertions(_PAGE_ASSERTIONS, None)
+ASSERTION_CLASSES = ("LocatorAssertions", "PageAssertions")
+
+
+def _json_argument(value: Any) -> Any:
+    """An assertion's argument as JSON: a pattern as {"regex", "flags"}, a sequence as a list."""
+    if isinstance(value, re.Pattern):
+        return {"regex": value.pattern, "flags": value.flags & (re.IGNORECASE | re.MULTILINE | re.DOTALL)}
+    if isinstance(value, (list, tuple)):
+        return [_json_argument(item) for item in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return str(value)
+
+
+def assertion_arguments(value: str | None) -> dict[str, Any]:
+    """The keyword arguments a recorded assertion was called with (patterns compiled again)."""
+    def back(item: Any) -> Any:
+        if isinstance(item, dict) and set(item) == {"regex", "flags"}:
+            return re.compile(str(item["regex"]), int(item["flags"]))
+        if isinstance(item, list):
+            return [back(i) for i in item]
+        return item
+
+    arguments = json.loads(value or "{}")
+    if not isinstance(arguments, dict):
+        raise ValueError(f"the recorded value of an assertion is not its arguments: {value!r}")
+    return {str(name): back(item) for name, item in arguments.items()}
+
+
 def action_spec(api: str) -> ActionSpec | None:
     """The spec of a recorded ``metadata.api`` ("Locator.fill"), or None (an event, say)."""
     owner, _, method = api.partition(".")
@@ -204,6 +256,7 @@ class RecordedCall:
     receiver: str
     method: str
     arguments: tuple[Any, ...]
+    keywords: dict[str, Any] = field(default_factory=dict)
 
 
 def secret_name(target: dict[str, Any] | None) -> str:
@@ -222,7 +275,12 @@ def recorded_call(action: dict[str, Any]) -> RecordedCall | None:
     if spec is None:
         return None
     owner, _, method = api.partition(".")
-    receiver = {"Keyboard": "keyboard", "Mouse": "mouse"}.get(owner) or ("page" if spec.navigation else "element")
+    receiver = {"Keyboard": "keyboard", "Mouse": "mouse", "LocatorAssertions": "expect element",
+                "PageAssertions": "expect page"}.get(owner) or ("page" if spec.navigation else "element")
+    if spec.argument == "expected":
+        if metadata.get("redacted"):
+            raise ValueError("what this assertion expected was a secret, not recorded")
+        return RecordedCall(receiver, method, (), assertion_arguments(action["value"]))
     value = action["value"]
     secret = Secret(secret_name(metadata.get("target"))) if metadata.get("redacted") else None
     arguments: tuple[Any, ...] = ()
@@ -251,6 +309,17 @@ def action_title(action: dict[str, Any]) -> str:
         return action["type"].replace("_", " ").capitalize()
     value = "[redacted]" if action["metadata"].get("redacted") else (action["value"] or "")
     return spec.title.replace("{value}", value)
+
+
+def assertion_subject(assertions: Any) -> Any:
+    """The Locator or Page an ``expect(...)`` object asserts on, as the same API's object."""
+    impl = assertions._impl_obj
+    subject = getattr(impl, "_actual_page", None) or impl._actual_locator
+    if type(assertions).__module__.startswith("playwright.async_api"):
+        from playwright._impl._async_base import mapping
+    else:
+        from playwright._impl._sync_base import mapping
+    return mapping.from_impl(subject)
 
 
 def locator_selector(locator: Any) -> str | None:
@@ -286,6 +355,9 @@ def _value_text(value: Any) -> str | None:
 
 def action_value(spec: ActionSpec, arguments: dict[str, Any]) -> str | None:
     """The action's value: the first of ``spec.value_from`` that was given; x,y for mouse."""
+    if spec.argument == "expected":  # every argument but the timeout, by name
+        return json.dumps({name: _json_argument(value) for name, value in arguments.items()
+                           if name not in ("self", "timeout") and value is not None}, ensure_ascii=False)
     given = [(name, arguments[name]) for name in spec.value_from if arguments.get(name) is not None]
     if not given:
         return None
@@ -953,7 +1025,12 @@ class PageCapture:
 
     def _remember_secret(self, spec: ActionSpec, raw_value: Any) -> None:
         """Cut this value out of everything recorded from now on (not a key's name)."""
-        if spec.value_from and spec.type not in ("click", "key_press"):
+        if spec.argument == "expected":  # an assertion's: each text it expected
+            for value in json.loads(raw_value or "{}").values():
+                for text in value if isinstance(value, list) else [value]:
+                    if isinstance(text, str):
+                        self.session.scrub.add(text)
+        elif spec.value_from and spec.type not in ("click", "key_press"):
             self.session.scrub.add(raw_value)
 
     def _record_cancelled(self, spec: ActionSpec, api: str, sequence: int, started_ms: int, duration_ms: int) -> None:
@@ -994,7 +1071,9 @@ class PageCapture:
 
     def _target(self, spec: ActionSpec, owner: Any, arguments: dict[str, Any]) -> tuple[str | None, Any]:
         """The readable selector of the action's element, and a Locator to inspect it."""
-        if spec.target == "self":
+        if spec.target == "assertion":
+            owner = assertion_subject(owner)
+        if spec.target in ("self", "assertion"):
             raw = locator_selector(owner)
             return (readable_selector(raw) if raw else None), owner
         if spec.target in ("selector", "source"):

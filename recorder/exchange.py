@@ -183,16 +183,20 @@ def _call(action: dict[str, Any]) -> str | None:
         return None
     if call is None:
         return None
-    if call.receiver == "element":
-        if action["metadata"].get("api", "").partition(".")[0] not in ("Page", "Frame", "Locator") \
+    if call.receiver in ("element", "expect element"):
+        if action["metadata"].get("api", "").partition(".")[0] not in ("Page", "Frame", "Locator", "LocatorAssertions") \
                 or not action["selector"]:
             return None
         receiver = f"page.{action['selector']}"
         if not _is_locator_chain(receiver):
             return None
     else:
-        receiver = {"page": "page", "keyboard": "page.keyboard", "mouse": "page.mouse"}[call.receiver]
-    return f"{receiver}.{call.method}({', '.join(_argument(a) for a in call.arguments)})"
+        receiver = {"page": "page", "keyboard": "page.keyboard", "mouse": "page.mouse", "expect page": "page"}[call.receiver]
+    if call.receiver.startswith("expect"):
+        receiver = f"expect({receiver})"
+    arguments = [_argument(a) for a in call.arguments]
+    arguments += [f"{name}={_argument(value)}" for name, value in call.keywords.items() if name.isidentifier()]
+    return f"{receiver}.{call.method}({', '.join(arguments)})"
 
 
 def _argument(argument: Any) -> str:
@@ -203,8 +207,14 @@ def _argument(argument: Any) -> str:
         return f"page.locator({_literal(argument.selector)})"
     if isinstance(argument, FileNames):
         return _literal(argument.names)
-    if isinstance(argument, float):
+    if isinstance(argument, (float, int)) and not isinstance(argument, bool):
         return repr(argument)
+    if isinstance(argument, re.Pattern):
+        flags = " | ".join(f"re.{name}" for name, flag in (("IGNORECASE", re.IGNORECASE), ("MULTILINE", re.MULTILINE),
+                                                           ("DOTALL", re.DOTALL)) if argument.flags & flag)
+        return f"re.compile({_literal(argument.pattern)}{', ' + flags if flags else ''})"
+    if isinstance(argument, list):
+        return "[" + ", ".join(_argument(item) for item in argument) + "]"
     return _literal(argument)
 
 

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+from playwright.async_api import Page as AsyncPage
+
 from . import inpage, rematch
 from ._core import (FRAME_MARK, REDACTED, DropTarget, FileNames, Flow, RecordedCall, Secret, SecretScrubber,
                     recorded_call, run_async, run_sync, secret_name)
@@ -128,8 +130,6 @@ def replay(recording: Recording, page: Any, *, base_url: str | None = None, secr
     redacted field's name to its value (else ``$RECORDER_SECRET_<NAME>`` is read).
     ``on_step(step, total)`` is called as each step ends, for progress.
     """
-    from playwright.async_api import Page as AsyncPage
-
     options = ReplayOptions(base_url=base_url, secrets=dict(secrets or {}), compare_screenshots=compare_screenshots,
                             screenshot_threshold=screenshot_threshold, report_dir=Path(report_dir) if report_dir else None,
                             find_timeout_ms=find_timeout_ms, on_step=on_step)
@@ -357,6 +357,9 @@ class Replayer:
     def perform(self, call: RecordedCall, action: dict[str, Any], result: StepResult) -> Flow:
         """Make the recorded call again (the table in _core.ACTIONS says which), on the element
         found again, the page, its keyboard or its mouse."""
+        if call.receiver.startswith("expect"):
+            yield from self.expect(call, action, result)
+            return
         if call.receiver == "element":
             receiver, _ = yield from self.find(action, result)
             if receiver is None:
@@ -380,6 +383,36 @@ class Replayer:
                 argument = self.rebase(argument)
             arguments.append(argument)
         yield lambda: getattr(receiver, call.method)(*arguments)
+
+    def expect(self, call: RecordedCall, action: dict[str, Any], result: StepResult) -> Flow:
+        """Check a recorded assertion again: an expectation not met is a divergence."""
+        from playwright.async_api import expect as async_expect
+        from playwright.sync_api import expect as sync_expect
+
+        expect: Any = async_expect if isinstance(self.page, AsyncPage) else sync_expect
+        subject: Any = self.page
+        if call.receiver == "expect element":
+            raw = action["metadata"].get("playwright_selector")
+            if call.method in ("to_have_count", "to_be_hidden") or call.method.startswith("not_"):
+                # The element may rightly be absent, or many: asked of the recorded selector as is.
+                if not raw:
+                    raise _Unreplayable("the selector of this assertion was not recorded")
+                subject = self.page.locator(raw)
+                result.reason = "asked of the recorded selector"
+            else:
+                subject, _ = yield from self.find(action, result)
+                if subject is None:
+                    return
+        keywords = dict(call.keywords)
+        if call.method == "to_have_url" and isinstance(keywords.get("url_or_reg_exp"), str):
+            keywords["url_or_reg_exp"] = self.rebase(keywords["url_or_reg_exp"])
+        try:
+            yield lambda: getattr(expect(subject), call.method)(**keywords, timeout=self.options.find_timeout_ms)
+        except AssertionError as failed:
+            result.status = "diverged"
+            result.reason = "expectation not met: " + str(failed).split("\nCall log:")[0].strip().splitlines()[0]
+            return
+        result.reason = (f"{result.reason}; " if result.reason else "") + f"{call.method} holds"
 
     # -- checking -----------------------------------------------------------------------
 

@@ -500,7 +500,7 @@ def test_trace_titles_are_playwrights_and_keep_recorders_type(recorded: int, db_
 
 def _sample_value(spec: ActionSpec) -> str | None:
     return {"none": None, "text": "hello", "url": "http://a.test/", "numbers": "10,20", "json": "true",
-            "files": '["a.txt"]', "drop": None}[spec.argument]
+            "files": '["a.txt"]', "drop": None, "expected": "{}"}[spec.argument]
 
 
 @pytest.mark.parametrize(("owner", "method"), [(owner, method) for owner, methods in ACTIONS.items() for method in methods])
@@ -514,7 +514,8 @@ def test_one_table_makes_the_replayed_and_the_exported_call(owner: str, method: 
               "metadata": {"api": f"{owner}.{method}", "drag_target_selector": "#drop"}}
     call = recorded_call(action)
     assert call is not None and spec.title
-    cls = {"element": api.Locator, "page": api.Page, "keyboard": api.Keyboard, "mouse": api.Mouse}[call.receiver]
+    cls = {"element": api.Locator, "page": api.Page, "keyboard": api.Keyboard, "mouse": api.Mouse,
+           "expect element": api.LocatorAssertions, "expect page": api.PageAssertions}[call.receiver]
     assert callable(getattr(cls, call.method))
     source = _call(action)
     assert source is not None and f".{call.method}(" in source

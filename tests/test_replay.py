@@ -455,3 +455,66 @@ def test_a_malformed_recorded_value_is_refused_naming_the_method(method: str, st
 
     with pytest.raises(ValueError, match=f"recorded value of {method} "):
         recorded_argument(method, stored)
+
+
+def test_assertions_are_recorded_as_waits_replayed_and_exported(page, shop, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from playwright.sync_api import expect
+
+    from recorder.exchange import export_pytest
+
+    url, app = shop
+    with record(page, db=db_path, name="with assertions") as page:
+        page.goto(url + "/index.html")
+        page.get_by_label("Name").fill("Ada")
+        expect(page.get_by_label("Name")).to_have_value("Ada")
+        page.click("#continue")
+        expect(page).to_have_url(re.compile(r".*/confirm\.html\?name=Ada.*"))
+        page.get_by_role("button", name="Confirm").click()
+        expect(page.locator("#done")).to_have_text("Thank you")
+        expect(page.locator("h1")).not_to_have_text("Your details")
+    with RecordingStore(db_path) as store:
+        recording = store.get(page.recording.id)
+        waits = [a for a in recording.timeline() if a["type"] == "wait"]
+        assert [(a["metadata"]["api"], a["selector"], json.loads(a["value"])) for a in waits] == [
+            ("LocatorAssertions.to_have_value", 'get_by_label("Name")', {"value": "Ada"}),
+            ("PageAssertions.to_have_url", None, {"url_or_reg_exp": {"regex": r".*/confirm\.html\?name=Ada.*", "flags": 0}}),
+            ("LocatorAssertions.to_have_text", 'locator("#done")', {"expected": "Thank you"}),
+            ("LocatorAssertions.not_to_have_text", 'locator("h1")', {"expected": "Your details"}),
+        ]
+        source = export_pytest(recording)
+        assert 'expect(page.locator("#done")).to_have_text(expected="Thank you")' in source
+        assert 'expect(page).to_have_url(url_or_reg_exp=re.compile(".*/confirm\\\\.html' in source
+        viewer_file = db_path.parent / "viewer.html"
+        viewer_file.write_text(render(store, recording), encoding="utf-8")
+        report = replay(recording, context.new_page(), find_timeout_ms=1500)
+        assert report.ok, report.format()
+        assert all(s.status == "ok" and s.reason.endswith("holds; at the recorded URL")
+                   for s in report.steps if s.type == "wait"), report.format()
+        edit(app, "confirm.html", "'Thank you'", "'Thanks'")
+        changed = replay(recording, context.new_page(), find_timeout_ms=1500)
+    first = changed.first_divergence
+    assert first is not None and first.api == "LocatorAssertions.to_have_text", changed.format()
+    assert first.status == "diverged" and first.reason.startswith("expectation not met: ")
+    viewer = context.new_page()
+    viewer.goto(viewer_file.as_uri())
+    values = viewer.locator(".row .value").all_inner_texts()
+    assert 'expect to_have_text("Thank you")' in [v.strip() for v in values]
+    assert "expect to_have_url(/.*/confirm\\.html\\?name=Ada.*/)" in [v.strip() for v in values]
+
+
+def test_an_assertion_on_a_secret_field_keeps_no_value(page, shop, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    url, _ = shop
+    with record(page, db=db_path, name="secret assertion") as page:
+        page.goto(url + "/index.html")
+        page.evaluate(f"document.getElementById('password').value = {json.dumps(SECRET)}")  # not typed through recorder
+        expect(page.locator("#password")).to_have_value(SECRET)
+        page.get_by_label("Name").fill(SECRET + " again")  # where it shows up later, it is cut out
+    with RecordingStore(db_path) as store:
+        wait = next(a for a in store.get(page.recording.id).timeline() if a["type"] == "wait")
+    assert wait["value"] is None and wait["metadata"]["redacted"] is True
+    for path in db_path.parent.glob("recordings.db*"):
+        assert SECRET.encode() not in path.read_bytes(), f"the secret is in {path.name}"
