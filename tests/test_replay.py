@@ -513,3 +513,32 @@ def test_an_assertion_on_a_secret_field_keeps_no_value(page, shop, db_path: Path
     assert wait["value"] is None and wait["metadata"]["redacted"] is True
     for path in db_path.parent.glob("recordings.db*"):
         assert SECRET.encode() not in path.read_bytes(), f"the secret is in {path.name}"
+
+
+def test_re_matching_and_url_notes_work_on_the_async_api(recorded: int, db_path: Path, shop) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from playwright.async_api import async_playwright
+
+    from recorder import launch_options
+
+    edit(shop[1], "index.html", 'id="continue"', 'id="next-step"')
+
+    async def main():  # type: ignore[no-untyped-def]
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**launch_options())
+            try:
+                page = await browser.new_page()
+                with RecordingStore(db_path) as store:
+                    return await replay(store.get(recorded), page, secrets={"password": SECRET}, find_timeout_ms=1500)
+            finally:
+                await browser.close()
+
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(report=asyncio.run(main())))  # this thread runs sync Playwright
+    thread.start()
+    thread.join()
+    report = outcome["report"]
+    assert report.ok, report.format()
+    step = next(s for s in report.steps if s.selector == 'locator("#continue")')
+    assert (step.status, step.found_by) == ("recovered", "similarity")
