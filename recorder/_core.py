@@ -19,7 +19,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 from urllib.parse import quote, quote_plus, urlsplit
 
@@ -86,18 +86,25 @@ FRAME_MARK = " >> internal:control=enter-frame >> "  # how Playwright writes fra
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """How one Playwright method is recorded.
+    """How one Playwright method is recorded, replayed, exported and titled: the one table
+    instrumentation (``ACTIONS``), replay (``replay.perform``) and the exports
+    (``exchange._call``, ``export_trace``) all read.
 
     ``type`` is the action vocabulary of the seed model (navigate, click, type ...);
     ``value_from`` names the arguments whose value is the action's value; ``target`` is
     how the element is found: ``"self"`` (a Locator), an argument name holding a
-    selector, ``"focus"`` (keyboard: the focused element) or None.
+    selector, ``"focus"`` (keyboard: the focused element) or None. ``argument`` is how the
+    recorded value becomes the call's arguments again (see :func:`recorded_call`); ``title``
+    is the title Playwright's trace viewer gives the call (its ``methodMetainfo``), the
+    recorded value in place of ``{value}``.
     """
 
     type: str
     value_from: tuple[str, ...] = ()
     target: str | None = None
     navigation: bool = False
+    argument: str = "none"  # none | text | url | numbers | json | files | drop
+    title: str = ""
 
     @property
     def waits_until_stable(self) -> bool:
@@ -107,56 +114,212 @@ class ActionSpec:
 
 
 _SELECTOR_ACTIONS = {
-    "click": ActionSpec("click", target="selector"),
-    "dblclick": ActionSpec("click", target="selector"),
-    "tap": ActionSpec("click", target="selector"),
-    "check": ActionSpec("click", target="selector"),
-    "uncheck": ActionSpec("click", target="selector"),
-    "set_checked": ActionSpec("click", ("checked",), target="selector"),
-    "fill": ActionSpec("type", ("value",), target="selector"),
-    "type": ActionSpec("type", ("text",), target="selector"),
-    "press": ActionSpec("key_press", ("key",), target="selector"),
-    "select_option": ActionSpec("select", ("value", "index", "label"), target="selector"),
-    "hover": ActionSpec("hover", target="selector"),
-    "focus": ActionSpec("focus", target="selector"),
-    "set_input_files": ActionSpec("file_upload", ("files",), target="selector"),
-    "drag_and_drop": ActionSpec("drag", ("target",), target="source"),
-    "goto": ActionSpec("navigate", ("url",), navigation=True),
+    "click": ActionSpec("click", target="selector", title="Click"),
+    "dblclick": ActionSpec("click", target="selector", title="Double click"),
+    "tap": ActionSpec("click", target="selector", title="Tap"),
+    "check": ActionSpec("click", target="selector", title="Check"),
+    "uncheck": ActionSpec("click", target="selector", title="Uncheck"),
+    "set_checked": ActionSpec("click", ("checked",), target="selector", argument="json", title="Set checked"),
+    "fill": ActionSpec("type", ("value",), target="selector", argument="text", title='Fill "{value}"'),
+    "type": ActionSpec("type", ("text",), target="selector", argument="text", title='Type "{value}"'),
+    "press": ActionSpec("key_press", ("key",), target="selector", argument="text", title='Press "{value}"'),
+    "select_option": ActionSpec("select", ("value", "index", "label"), target="selector", argument="json",
+                                title="Select option"),
+    "hover": ActionSpec("hover", target="selector", title="Hover"),
+    "focus": ActionSpec("focus", target="selector", title="Focus"),
+    "set_input_files": ActionSpec("file_upload", ("files",), target="selector", argument="files",
+                                  title="Set input files"),
+    "drag_and_drop": ActionSpec("drag", ("target",), target="source", argument="drop", title="Drag and drop"),
+    "goto": ActionSpec("navigate", ("url",), navigation=True, argument="url", title="Navigate"),
 }
 _LOCATOR_ACTIONS = {
-    **{name: ActionSpec(spec.type, spec.value_from, target="self")
+    **{name: replace(spec, target="self")
        for name, spec in _SELECTOR_ACTIONS.items() if name not in ("drag_and_drop", "goto")},
-    "press_sequentially": ActionSpec("type", ("text",), target="self"),
-    "clear": ActionSpec("type", target="self"),
-    "drag_to": ActionSpec("drag", ("target",), target="self"),
+    "press_sequentially": ActionSpec("type", ("text",), target="self", argument="text", title='Type "{value}"'),
+    "clear": ActionSpec("type", target="self", title='Fill ""'),
+    "drag_to": ActionSpec("drag", ("target",), target="self", argument="drop", title="Drag and drop"),
 }
 
 # Class name (the same in playwright.sync_api and playwright.async_api) -> method -> spec.
 ACTIONS: dict[str, dict[str, ActionSpec]] = {
     "Page": {
         **_SELECTOR_ACTIONS,
-        "reload": ActionSpec("navigate", navigation=True),
-        "go_back": ActionSpec("navigate", navigation=True),
-        "go_forward": ActionSpec("navigate", navigation=True),
+        "reload": ActionSpec("navigate", navigation=True, title="Reload"),
+        "go_back": ActionSpec("navigate", navigation=True, title="Go back"),
+        "go_forward": ActionSpec("navigate", navigation=True, title="Go forward"),
     },
     "Frame": _SELECTOR_ACTIONS,
     "Locator": _LOCATOR_ACTIONS,
     "Keyboard": {
-        "press": ActionSpec("key_press", ("key",), target="focus"),
-        "down": ActionSpec("key_press", ("key",), target="focus"),
-        "up": ActionSpec("key_press", ("key",), target="focus"),
-        "type": ActionSpec("type", ("text",), target="focus"),
-        "insert_text": ActionSpec("type", ("text",), target="focus"),
+        "press": ActionSpec("key_press", ("key",), target="focus", argument="text", title='Press "{value}"'),
+        "down": ActionSpec("key_press", ("key",), target="focus", argument="text", title='Key down "{value}"'),
+        "up": ActionSpec("key_press", ("key",), target="focus", argument="text", title='Key up "{value}"'),
+        "type": ActionSpec("type", ("text",), target="focus", argument="text", title='Type "{value}"'),
+        "insert_text": ActionSpec("type", ("text",), target="focus", argument="text", title='Insert "{value}"'),
     },
     "Mouse": {
-        "click": ActionSpec("click", ("x", "y")),
-        "dblclick": ActionSpec("click", ("x", "y")),
-        "down": ActionSpec("click"),
-        "up": ActionSpec("click"),
-        "move": ActionSpec("hover", ("x", "y")),
-        "wheel": ActionSpec("scroll", ("delta_x", "delta_y")),
+        "click": ActionSpec("click", ("x", "y"), argument="numbers", title="Click"),
+        "dblclick": ActionSpec("click", ("x", "y"), argument="numbers", title="Double click"),
+        "down": ActionSpec("click", title="Mouse down"),
+        "up": ActionSpec("click", title="Mouse up"),
+        "move": ActionSpec("hover", ("x", "y"), argument="numbers", title="Mouse move"),
+        "wheel": ActionSpec("scroll", ("delta_x", "delta_y"), argument="numbers", title="Mouse wheel"),
     },
 }
+
+
+# expect(locator).to_have_text(...), expect(page).to_have_url(...): recorded as "wait" actions,
+# the assertion's name and arguments as the value (JSON), re-checked by replay.
+_LOCATOR_ASSERTIONS = ("to_have_text", "to_contain_text", "to_have_value", "to_have_values", "to_have_count",
+                       "to_be_visible", "to_be_hidden", "to_be_checked", "to_be_enabled", "to_be_disabled",
+                       "to_be_editable", "to_be_empty", "to_be_focused", "to_be_attached", "to_have_attribute",
+                       "to_have_class", "to_contain_class", "to_have_id", "to_have_accessible_name",
+                       "to_have_role", "to_have_css")
+_PAGE_ASSERTIONS = ("to_have_url", "to_have_title")
+
+
+def _expect_title(method: str) -> str:
+    """Playwright's: 'Expect "toHaveText"' (its expression, in its own case)."""
+    return 'Expect "' + re.sub(r"_([a-z])", lambda m: m.group(1).upper(), method.replace("not_to", "not.to")) + '"'
+
+
+def _assertions(names: tuple[str, ...], target: str | None) -> dict[str, ActionSpec]:
+    return {method: ActionSpec("wait", ("expected",), target=target, argument="expected", title=_expect_title(method))
+            for name in names for method in (name, "not_" + name)}
+
+
+ACTIONS["LocatorAssertions"] = _assertions(_LOCATOR_ASSERTIONS, "assertion")
+# A page's URL or title: no element, no secret to withhold (URLs are scrubbed as always).
+ACTIONS["PageAssertions"] = _assertions(_PAGE_ASSERTIONS, None)
+ASSERTION_CLASSES = ("LocatorAssertions", "PageAssertions")
+
+
+def _json_argument(value: Any) -> Any:
+    """An assertion's argument as JSON: a pattern as {"regex", "flags"}, a sequence as a list."""
+    if isinstance(value, re.Pattern):
+        return {"regex": value.pattern, "flags": value.flags & (re.IGNORECASE | re.MULTILINE | re.DOTALL)}
+    if isinstance(value, (list, tuple)):
+        return [_json_argument(item) for item in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return str(value)
+
+
+def assertion_arguments(value: str | None) -> dict[str, Any]:
+    """The keyword arguments a recorded assertion was called with (patterns compiled again)."""
+    def back(item: Any) -> Any:
+        if isinstance(item, dict) and set(item) == {"regex", "flags"}:
+            return re.compile(str(item["regex"]), int(item["flags"]))
+        if isinstance(item, list):
+            return [back(i) for i in item]
+        return item
+
+    arguments = json.loads(value or "{}")
+    if not isinstance(arguments, dict):
+        raise ValueError(f"the recorded value of an assertion is not its arguments: {value!r}")
+    return {str(name): back(item) for name, item in arguments.items()}
+
+
+def action_spec(api: str) -> ActionSpec | None:
+    """The spec of a recorded ``metadata.api`` ("Locator.fill"), or None (an event, say)."""
+    owner, _, method = api.partition(".")
+    return ACTIONS.get(owner, {}).get(method)
+
+
+@dataclass(frozen=True)
+class Secret:
+    """In a recorded call, where the value of a redacted field goes (replay asks for it,
+    an export reads it from the environment)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class DropTarget:
+    """In a recorded drag, the element it was dropped on, by its selector."""
+
+    selector: str
+
+
+@dataclass(frozen=True)
+class FileNames:
+    """In a recorded upload, the names of the files (their contents are never recorded)."""
+
+    names: list[str]
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """The Playwright call a recorded action stands for: on ``receiver`` ("page", "keyboard",
+    "mouse", or "element": what the recorded selector finds), ``method(*arguments)``."""
+
+    receiver: str
+    method: str
+    arguments: tuple[Any, ...]
+    keywords: dict[str, Any] = field(default_factory=dict)
+
+
+def secret_name(target: dict[str, Any] | None) -> str:
+    """The name a redacted field's value is asked for by: its name, else id, else 'password'."""
+    target = target or {}
+    return str(target.get("name_attribute") or target.get("id") or "password")
+
+
+def recorded_call(action: dict[str, Any]) -> RecordedCall | None:
+    """The call a recorded action (a timeline row) stands for, by the spec of its API; None for
+    what is no call (an event). Raises ``ValueError`` when the recorded value cannot be the
+    call's argument, or the drop target of a drag was not recorded."""
+    metadata = action["metadata"]
+    api = str(metadata.get("api", ""))
+    spec = action_spec(api)
+    if spec is None:
+        return None
+    owner, _, method = api.partition(".")
+    receiver = {"Keyboard": "keyboard", "Mouse": "mouse", "LocatorAssertions": "expect element",
+                "PageAssertions": "expect page"}.get(owner) or ("page" if spec.navigation else "element")
+    if spec.argument == "expected":
+        if metadata.get("redacted"):
+            raise ValueError("what this assertion expected was a secret, not recorded")
+        return RecordedCall(receiver, method, (), assertion_arguments(action["value"]))
+    value = action["value"]
+    secret = Secret(secret_name(metadata.get("target"))) if metadata.get("redacted") else None
+    arguments: tuple[Any, ...] = ()
+    if spec.argument == "text":
+        arguments = (secret or value or "",)
+    elif spec.argument == "url":
+        arguments = (value or action["url"] or "",)
+    elif spec.argument == "numbers":
+        arguments = tuple(float(n) for n in (value or "").split(",") if n.strip())
+    elif spec.argument == "json":
+        arguments = (secret or recorded_argument(method, value),)
+    elif spec.argument == "files":
+        arguments = (FileNames(recorded_argument(method, value)),)
+    elif spec.argument == "drop":
+        drop = metadata.get("drag_target_selector")
+        if not drop:
+            raise ValueError("the drop target of this drag was not recorded")
+        method, arguments = "drag_to", (DropTarget(str(drop)),)
+    return RecordedCall(receiver, method, arguments)
+
+
+def action_title(action: dict[str, Any]) -> str:
+    """The title Playwright's trace viewer would give the recorded call ('Fill "buy milk"', 'Click')."""
+    spec = action_spec(str(action["metadata"].get("api", "")))
+    if spec is None:
+        return action["type"].replace("_", " ").capitalize()
+    value = "[redacted]" if action["metadata"].get("redacted") else (action["value"] or "")
+    return spec.title.replace("{value}", value)
+
+
+def assertion_subject(assertions: Any) -> Any:
+    """The Locator or Page an ``expect(...)`` object asserts on, as the same API's object."""
+    impl = assertions._impl_obj
+    subject = getattr(impl, "_actual_page", None) or impl._actual_locator
+    if type(assertions).__module__.startswith("playwright.async_api"):
+        from playwright._impl._async_base import mapping
+    else:
+        from playwright._impl._sync_base import mapping
+    return mapping.from_impl(subject)
 
 
 def locator_selector(locator: Any) -> str | None:
@@ -192,6 +355,9 @@ def _value_text(value: Any) -> str | None:
 
 def action_value(spec: ActionSpec, arguments: dict[str, Any]) -> str | None:
     """The action's value: the first of ``spec.value_from`` that was given; x,y for mouse."""
+    if spec.argument == "expected":  # every argument but the timeout, by name
+        return json.dumps({name: _json_argument(value) for name, value in arguments.items()
+                           if name not in ("self", "timeout") and value is not None}, ensure_ascii=False)
     given = [(name, arguments[name]) for name in spec.value_from if arguments.get(name) is not None]
     if not given:
         return None
@@ -859,7 +1025,12 @@ class PageCapture:
 
     def _remember_secret(self, spec: ActionSpec, raw_value: Any) -> None:
         """Cut this value out of everything recorded from now on (not a key's name)."""
-        if spec.value_from and spec.type not in ("click", "key_press"):
+        if spec.argument == "expected":  # an assertion's: each text it expected
+            for value in json.loads(raw_value or "{}").values():
+                for text in value if isinstance(value, list) else [value]:
+                    if isinstance(text, str):
+                        self.session.scrub.add(text)
+        elif spec.value_from and spec.type not in ("click", "key_press"):
             self.session.scrub.add(raw_value)
 
     def _record_cancelled(self, spec: ActionSpec, api: str, sequence: int, started_ms: int, duration_ms: int) -> None:
@@ -900,7 +1071,9 @@ class PageCapture:
 
     def _target(self, spec: ActionSpec, owner: Any, arguments: dict[str, Any]) -> tuple[str | None, Any]:
         """The readable selector of the action's element, and a Locator to inspect it."""
-        if spec.target == "self":
+        if spec.target == "assertion":
+            owner = assertion_subject(owner)
+        if spec.target in ("self", "assertion"):
             raw = locator_selector(owner)
             return (readable_selector(raw) if raw else None), owner
         if spec.target in ("selector", "source"):

@@ -24,10 +24,10 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ._core import recorded_argument
+from ._core import ACTIONS, DropTarget, FileNames, Secret, action_title, recorded_call
 from .model import parameterize
 from .page_state import without_storage_values
-from .replay import secret_env_var, secret_name, url_pattern
+from .replay import secret_env_var, url_pattern
 from .store import Recording, RecordingStore
 
 CASSETTE_FORMAT = "recorder-cassette"
@@ -133,13 +133,9 @@ def import_json(store: RecordingStore, cassette: dict[str, Any], storage_state: 
 
 # -- pytest ---------------------------------------------------------------------------------
 
-_ARGUMENTLESS = {"click", "dblclick", "tap", "check", "uncheck", "hover", "focus", "clear"}
-_KEYBOARD = {"press", "down", "up", "type", "insert_text"}
-_MOUSE = {"click", "dblclick", "down", "up", "move", "wheel"}
-
 # Everything recorded is hostile input (a page chose its text, a cassette can say anything),
 # and this writes Python source: values only ever go in as repr() literals, method names
-# only from the sets above, and a selector only when it parses as a plain locator chain.
+# only from the table in _core.ACTIONS, and a selector only when it parses as a plain locator chain.
 
 
 def _literal(value: Any) -> str:
@@ -179,45 +175,47 @@ def _is_locator_chain(code: str) -> bool:
 
 
 def _call(action: dict[str, Any]) -> str | None:
-    """The Python line that performs a recorded action, or None to leave it out."""
-    metadata = action["metadata"]
-    owner, _, method = str(metadata.get("api", "")).partition(".")
-    value = action["value"]
-    if metadata.get("redacted"):
-        value_code = f"os.environ[{_literal(secret_env_var(secret_name(metadata.get('target'))))}]"
+    """The Python line that performs a recorded action, or None to leave it out: the call the
+    table in _core.ACTIONS makes of it (``recorded_call``), written as source."""
+    try:
+        call = recorded_call(action)
+    except ValueError:
+        return None
+    if call is None:
+        return None
+    if call.receiver in ("element", "expect element"):
+        if action["metadata"].get("api", "").partition(".")[0] not in ("Page", "Frame", "Locator", "LocatorAssertions") \
+                or not action["selector"]:
+            return None
+        receiver = f"page.{action['selector']}"
+        if not _is_locator_chain(receiver):
+            return None
     else:
-        value_code = _literal(value)
-    if owner == "Page" and method == "goto":
-        return f"page.goto({_literal(value or action['url'] or '')})"
-    if owner == "Page" and method in ("reload", "go_back", "go_forward"):
-        return f"page.{method}()"
-    if owner == "Keyboard" and method in _KEYBOARD:
-        return f"page.keyboard.{method}({value_code})"
-    if owner == "Mouse" and method in _MOUSE:
-        try:
-            numbers = [float(n) for n in (value or "").split(",") if n.strip()]
-        except ValueError:
-            return None
-        return f"page.mouse.{method}({', '.join(repr(n) for n in numbers)})"
-    if owner not in ("Page", "Frame", "Locator") or not action["selector"]:
-        return None
-    target = f"page.{action['selector']}"
-    if not _is_locator_chain(target):
-        return None
-    if method in _ARGUMENTLESS:
-        return f"{target}.{method}()"
-    if method in ("fill", "type", "press_sequentially", "press"):
-        return f"{target}.{method}({value_code})"
-    if method in ("set_checked", "select_option"):
-        if metadata.get("redacted"):
-            return f"{target}.{method}({value_code})" if method == "select_option" else None
-        try:
-            return f"{target}.{method}({_literal(recorded_argument(method, value))})"
-        except ValueError:
-            return None
-    if method in ("drag_to", "drag_and_drop") and metadata.get("drag_target_selector"):
-        return f"{target}.drag_to(page.locator({_literal(str(metadata['drag_target_selector']))}))"
-    return None
+        receiver = {"page": "page", "keyboard": "page.keyboard", "mouse": "page.mouse", "expect page": "page"}[call.receiver]
+    if call.receiver.startswith("expect"):
+        receiver = f"expect({receiver})"
+    arguments = [_argument(a) for a in call.arguments]
+    arguments += [f"{name}={_argument(value)}" for name, value in call.keywords.items() if name.isidentifier()]
+    return f"{receiver}.{call.method}({', '.join(arguments)})"
+
+
+def _argument(argument: Any) -> str:
+    """One argument of a recorded call as Python source."""
+    if isinstance(argument, Secret):
+        return f"os.environ[{_literal(secret_env_var(argument.name))}]"
+    if isinstance(argument, DropTarget):
+        return f"page.locator({_literal(argument.selector)})"
+    if isinstance(argument, FileNames):
+        return _literal(argument.names)
+    if isinstance(argument, (float, int)) and not isinstance(argument, bool):
+        return repr(argument)
+    if isinstance(argument, re.Pattern):
+        flags = " | ".join(f"re.{name}" for name, flag in (("IGNORECASE", re.IGNORECASE), ("MULTILINE", re.MULTILINE),
+                                                           ("DOTALL", re.DOTALL)) if argument.flags & flag)
+        return f"re.compile({_literal(argument.pattern)}{', ' + flags if flags else ''})"
+    if isinstance(argument, list):
+        return "[" + ", ".join(_argument(item) for item in argument) + "]"
+    return _literal(argument)
 
 
 def export_pytest(recording: Recording) -> str:
@@ -595,6 +593,17 @@ def source_file_name(path: str) -> str:
     return "src/" + hashlib.sha1(path.encode("utf-8", "surrogatepass")).hexdigest() + (base[dot:] if dot > 0 else "")
 
 
+def _protocol_method(owner: str, method: str) -> tuple[str, str]:
+    """The class and method Playwright's protocol (and so its trace viewer) knows a call by:
+    ``Locator.select_option`` is ``Frame.selectOption``, ``Keyboard.press`` ``Page.keyboardPress``."""
+    camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), method)
+    if owner in ("Keyboard", "Mouse"):
+        return "Page", owner.lower() + camel[:1].upper() + camel[1:]
+    # A page's element calls and goto are its main frame's; a locator's, its frame's.
+    frame_call = owner == "Locator" or (owner == "Page" and method in ACTIONS["Frame"])
+    return ("Frame" if frame_call else owner), camel
+
+
 def export_trace(recording: Recording, path: str | os.PathLike[str]) -> None:
     """Write a trace.zip that Playwright's Trace Viewer opens: each action, its screenshot,
     its DOM snapshot (and the frames it holds), the stylesheets, images and fonts the
@@ -631,10 +640,13 @@ def export_trace(recording: Recording, path: str | os.PathLike[str]) -> None:
             params["value"] = "[redacted]"
         elif action["value"] is not None:
             params["url" if action["type"] == "navigate" else "value"] = action["value"]
+        params["recorder_type"] = action["type"]  # recorder's vocabulary, beside Playwright's title
+        protocol_class, protocol_method = _protocol_method(owner, method)
         before: dict[str, Any] = {
-            "type": "before", "callId": call_id, "startTime": start, "class": "Frame" if owner == "Locator" else owner,
-            "method": method, "params": params, "pageId": page_id,
-            "title": f"{action['type']} {action['selector'] or action['url'] or ''}".strip()}
+            "type": "before", "callId": call_id, "startTime": start, "class": protocol_class,
+            "method": protocol_method, "params": params, "pageId": page_id, "title": action_title(action)}
+        if action["type"] == "navigate" and (action["value"] or action["url"]):
+            before["subtitle"] = action["value"] or action["url"]
         source = metadata.get("source")
         if isinstance(source, dict) and isinstance(source.get("file"), str):
             # Python gives no column: 0, as Playwright writes a step's location without one.

@@ -20,7 +20,8 @@ from types import TracebackType
 from typing import Any
 
 from . import inpage
-from ._core import ACTIONS, ATTRIBUTE, ActionSpec, Flow, Options, PageCapture, Session, run_async, run_sync
+from ._core import (ACTIONS, ASSERTION_CLASSES, ATTRIBUTE, ActionSpec, Flow, Options, PageCapture, Session,
+                    assertion_subject, run_async, run_sync)
 from .errors import DatabaseError, RecorderError
 from .events import body_limit
 from .resources import DEFAULT_MAX_BYTES as DEFAULT_RESOURCE_MAX_BYTES
@@ -32,6 +33,12 @@ _installed = False
 
 
 def _capture_of(owner: Any, via_page: bool) -> PageCapture | None:
+    if type(owner).__name__ in ASSERTION_CLASSES:  # expect(locator or page): the capture of its page
+        try:
+            owner = assertion_subject(owner)
+        except Exception:
+            return None
+        via_page = type(owner).__name__ == "Locator"
     capture = owner.__dict__.get(ATTRIBUTE)
     if capture is None and via_page:  # a Locator or Frame: the capture sits on its page
         try:

@@ -6,12 +6,14 @@
     print(report.format())
     assert report.ok
 
-Each recorded action is performed again in order. Its element is found through a chain
-of locators stored at record time, tried together until one matches a single element:
-the recorded selector, role + accessible name, visible text, label, placeholder, test id,
-a CSS path, and last the recorded position. After each step the page's URL is checked
-against the recording (and, if asked, the screenshot). Written as a flow (see _core.py),
-so the same code replays on the sync and the async Playwright API.
+Each recorded action is performed again in order, as the call the table in
+_core.ACTIONS says it stands for. Its element is the one the recorded selector finds, if
+it finds exactly one; else the element most like the recorded one by weighted similarity
+over everything recorded about it (rematch.py), if one is clearly so. After each step the
+page's URL is compared with the recorded one, normalized (compare_urls), and, if asked,
+the screenshot. Each step ends ok, recovered (re-matched), noted (a URL differing only in
+its form, query or fragment), diverged, failed or skipped, with its reason. Written as a
+flow (see _core.py), so the same code replays on the sync and the async Playwright API.
 """
 
 from __future__ import annotations
@@ -24,19 +26,19 @@ from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from ._core import FRAME_MARK, REDACTED, Flow, SecretScrubber, recorded_argument, run_async, run_sync
+from playwright.async_api import Page as AsyncPage
+
+from . import inpage, rematch
+from ._core import (FRAME_MARK, REDACTED, DropTarget, FileNames, Flow, RecordedCall, Secret, SecretScrubber,
+                    recorded_call, run_async, run_sync, secret_name)
 from .store import Recording
 
 FIND_TIMEOUT_MS = 5_000
 URL_TIMEOUT_MS = 3_000
+URL_SETTLE_SECONDS = 0.5  # a URL on the recorded path that differs otherwise, steady this long, is final
 POLL_SECONDS = 0.1
-
-# Recorded action types the replay performs, by the Playwright method that made them.
-_NO_ARGUMENTS = {"click", "dblclick", "tap", "check", "uncheck", "hover", "focus", "clear"}
-_TEXT_ARGUMENT = {"fill", "type", "press_sequentially"}
-
 
 @dataclass
 class StepResult:
@@ -46,9 +48,12 @@ class StepResult:
     type: str
     api: str
     selector: str | None
-    status: str  # ok | recovered | diverged | failed | skipped
-    reason: str | None = None
+    status: str  # ok | recovered | noted | diverged | failed | skipped
+    reason: str | None = None  # why it is ok, recovered, noted, diverged, failed or skipped
     found_by: str | None = None
+    notes: list[str] = field(default_factory=list)  # differences that are not divergences (a URL's form)
+    score: float | None = None  # a re-matched element's similarity to the recorded one, 0..1
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # the best re-matches, when none was taken
     expected_url: str | None = None
     actual_url: str | None = None
     screenshot_difference: float | None = None
@@ -57,7 +62,7 @@ class StepResult:
     def format(self) -> str:
         """One line of the report: sequence, type, what it acted on, and how it went."""
         outcome = self.status.upper() if self.status in ("diverged", "failed") else self.status
-        detail = f" by {self.found_by}" if self.status == "recovered" else ""
+        detail = f" ({self.score:.2f})" if self.score is not None else ""
         reason = f": {self.reason}" if self.reason else ""
         what = (self.selector or self.expected_url or "")[:60]
         return f"{self.sequence:>5}  {self.type:<10} {what:<60}  {outcome}{detail}{reason}"
@@ -74,7 +79,7 @@ class ReplayReport:
 
     @property
     def ok(self) -> bool:
-        return all(step.status in ("ok", "recovered", "skipped") for step in self.steps)
+        return all(step.status in ("ok", "recovered", "noted", "skipped") for step in self.steps)
 
     @property
     def first_divergence(self) -> StepResult | None:
@@ -89,7 +94,10 @@ class ReplayReport:
     def format(self) -> str:
         lines = [f"Replay of recording {self.recording_id} ({self.recording_name}): {len(self.steps)} steps"
                  + (f" against {self.base_url}" if self.base_url else "")]
-        lines.extend(step.format() for step in self.steps)
+        for step in self.steps:
+            lines.append(step.format())
+            lines.extend(f"         candidate {c['score']:.2f}: {c['tag']} {c['name'] or ''!r} {c['css_path'] or ''}"
+                         for c in step.candidates)
         first = self.first_divergence
         if first is None:
             lines.append("every step replayed")
@@ -122,19 +130,11 @@ def replay(recording: Recording, page: Any, *, base_url: str | None = None, secr
     redacted field's name to its value (else ``$RECORDER_SECRET_<NAME>`` is read).
     ``on_step(step, total)`` is called as each step ends, for progress.
     """
-    from playwright.async_api import Page as AsyncPage
-
     options = ReplayOptions(base_url=base_url, secrets=dict(secrets or {}), compare_screenshots=compare_screenshots,
                             screenshot_threshold=screenshot_threshold, report_dir=Path(report_dir) if report_dir else None,
                             find_timeout_ms=find_timeout_ms, on_step=on_step)
     flow = Replayer(recording, page, options).run()
     return run_async(flow) if isinstance(page, AsyncPage) else run_sync(flow)
-
-
-def secret_name(target: dict[str, Any] | None) -> str:
-    """The name a redacted field's value is asked for by: its name, else id, else 'password'."""
-    target = target or {}
-    return str(target.get("name_attribute") or target.get("id") or "password")
 
 
 def secret_env_var(name: str) -> str:
@@ -147,12 +147,13 @@ def secret_names(timeline: list[dict[str, Any]]) -> list[str]:
     """The secrets a replay of this timeline asks for (redacted values it types), by name, in order."""
     names: list[str] = []
     for action in timeline:
-        metadata = action["metadata"]
-        owner, _, method = str(metadata.get("api", "")).partition(".")
-        typed = owner == "Keyboard" or (owner in ("Page", "Frame", "Locator") and method in _TEXT_ARGUMENT)
-        name = secret_name(metadata.get("target"))
-        if metadata.get("redacted") and typed and name not in names:
-            names.append(name)
+        try:
+            call = recorded_call(action)
+        except ValueError:
+            continue
+        for argument in call.arguments if call else ():
+            if isinstance(argument, Secret) and argument.name not in names:
+                names.append(argument.name)
     return names
 
 
@@ -245,7 +246,7 @@ class Replayer:
     def step(self, action: dict[str, Any]) -> Generator[Any, Any, StepResult]:
         metadata = action["metadata"]
         api = metadata.get("api", "")
-        owner, _, method = api.partition(".")
+        owner = api.partition(".")[0]
         result = StepResult(action["sequence"], action["type"], api, action["selector"], "ok",
                             expected_url=self.rebase(action["url"]))
         try:
@@ -256,24 +257,18 @@ class Replayer:
                 if action["type"] != "navigate":
                     result.status, result.reason = "skipped", "happened by itself when recorded"
                     return result
-            elif owner == "Page" and method in ("goto", "reload", "go_back", "go_forward"):
-                yield from self.navigate(method, action)
-            elif owner == "Keyboard":
-                text = yield from self.value_for(action, result)
-                yield lambda: getattr(self.page.keyboard, method)(text)
-            elif owner == "Mouse":
-                coordinates = [float(n) for n in (action["value"] or "").split(",") if n]
-                yield lambda: getattr(self.page.mouse, method)(*coordinates)
-            elif owner in ("Page", "Frame", "Locator"):
-                locator, found_by = yield from self.find(action, result)
-                if locator is None:
-                    return result
-                if found_by != "recorded selector":
-                    result.status, result.found_by = "recovered", found_by
-                yield from self.perform(method, locator, action, result)
+                result.reason = "a navigation that followed from an earlier step, checked not performed"
             else:
-                result.status, result.reason = "skipped", f"{api or action['type']} is not replayable"
-                return result
+                try:
+                    call = recorded_call(action)
+                except ValueError as problem:
+                    raise _Unreplayable(str(problem)) from None
+                if call is None:
+                    result.status, result.reason = "skipped", f"{api or action['type']} is not replayable"
+                    return result
+                yield from self.perform(call, action, result)
+                if result.status == "diverged":  # its element is not there
+                    return result
         except _Unreplayable as problem:
             result.status, result.reason = "failed", str(problem)
             return result
@@ -282,13 +277,6 @@ class Replayer:
             return result
         yield from self.check(action, result)
         return result
-
-    def navigate(self, method: str, action: dict[str, Any]) -> Flow:
-        if method == "goto":
-            url = self.rebase(action["value"] or action["url"])
-            yield lambda: self.page.goto(url)
-        else:
-            yield lambda: getattr(self.page, method)()
 
     def value_for(self, action: dict[str, Any], result: StepResult) -> Generator[Any, Any, str]:
         """The value to type: the recorded one, or for a redacted field, its secret."""
@@ -307,104 +295,176 @@ class Replayer:
 
     # -- finding the element ------------------------------------------------------------
 
-    def candidates(self, action: dict[str, Any]) -> list[tuple[str, Callable[[], Any]]]:
-        """The locators to try, best first, each a (what it is, how to make it) pair."""
-        metadata = action["metadata"]
-        raw = metadata.get("playwright_selector")
-        target = metadata.get("target") or {}
+    def scope(self, action: dict[str, Any]) -> Any:
+        """Where the element is looked for: the page, or the frame the recorded selector enters."""
+        raw = action["metadata"].get("playwright_selector")
         scope: Any = self.page
         if raw and FRAME_MARK in raw:
             for frame_selector in raw.split(FRAME_MARK)[:-1]:
                 scope = scope.frame_locator(frame_selector)
-        found: list[tuple[str, Callable[[], Any]]] = []
-        if raw:
-            found.append(("recorded selector", lambda: self.page.locator(raw)))
-        if target.get("role") and target.get("accessible_name"):
-            found.append(("role", lambda: scope.get_by_role(target["role"], name=target["accessible_name"], exact=True)))
-        if target.get("text"):
-            found.append(("text", lambda: scope.get_by_text(target["text"], exact=True)))
-        if target.get("label"):
-            found.append(("label", lambda: scope.get_by_label(target["label"], exact=True)))
-        if target.get("placeholder"):
-            found.append(("placeholder", lambda: scope.get_by_placeholder(target["placeholder"], exact=True)))
-        if target.get("test_id"):
-            found.append(("test id", lambda: scope.get_by_test_id(target["test_id"])))
-        if target.get("css_path"):
-            found.append(("css path", lambda: scope.locator(target["css_path"])))
-        return found
+        return scope
 
     def find(self, action: dict[str, Any], result: StepResult) -> Generator[Any, Any, tuple[Any, str | None]]:
-        """The first candidate that matches exactly one element, polling until the timeout."""
-        candidates = [(label, make()) for label, make in self.candidates(action)]
-        deadline = time.monotonic() + self.options.find_timeout_ms / 1000
+        """The element the recorded selector finds, if it finds exactly one; else the element
+        most like the recorded one (see rematch.py), if one is clearly so. Polls until the
+        timeout; re-matching starts once the recorded selector has failed for a moment (a
+        page still loading is not a changed page)."""
+        metadata = action["metadata"]
+        raw = metadata.get("playwright_selector")
+        target = metadata.get("target") or {}
+        box = metadata.get("bounding_box")
+        recorded = self.page.locator(raw) if raw else None
+        scope = self.scope(action)
+        tag = str(target.get("tag") or "")
+        css = CANDIDATES_CSS + (f", {tag}" if re.fullmatch(r"[a-z][a-z0-9-]*", tag) else "")
+        started = time.monotonic()
+        deadline = started + self.options.find_timeout_ms / 1000
+        count = 0
+        decision: rematch.Decision | None = None
         while True:
-            for label, locator in candidates:
+            if recorded is not None:
                 try:
-                    count = yield lambda locator=locator: locator.count()
+                    count = yield lambda: recorded.count()
                 except Exception:
-                    continue
+                    count = 0
                 if count == 1:
-                    return locator, label
-            if time.monotonic() >= deadline:
+                    result.reason = "found by the recorded selector"
+                    return recorded, "recorded selector"
+            now = time.monotonic()
+            if target and (now - started >= REMATCH_AFTER_SECONDS or now >= deadline):
+                try:
+                    found = yield lambda: scope.locator(css).evaluate_all(_ELEMENTS_INFO)
+                except Exception:
+                    found = []
+                decision = rematch.decide(target, box, found)
+                if decision.chosen is not None:
+                    result.status, result.found_by = "recovered", "similarity"
+                    result.score = round(decision.chosen.score, 2)
+                    result.reason = f"the recorded selector found {_elements(count)}; re-matched by {decision.why}"
+                    return scope.locator(css).nth(decision.chosen.index), "similarity"
+            if now >= deadline:
                 break
             yield lambda: self.page.wait_for_timeout(POLL_SECONDS * 1000)
-        box = action["metadata"].get("bounding_box")
-        if box and action["type"] in ("click", "type") and box.get("width"):
-            position = _Position(self.page, box)
-            # Only where what is there now is the same kind of element: clicking empty
-            # space would "succeed" and hide the divergence.
-            there = yield lambda: self.page.evaluate(_ELEMENT_AT, [position.x, position.y])
-            if there and there == (action["metadata"].get("target") or {}).get("tag"):
-                return position, "recorded position"
-            candidates.append(("recorded position", None))
-        tried = ", ".join(label for label, _ in candidates) or "nothing recorded to find it by"
-        result.status, result.reason = "failed", f"element not found (tried: {tried})"
+        result.status = "diverged"
+        found_by = f"the recorded selector found {_elements(count)}" if recorded is not None else "no selector was recorded"
+        if decision is None:
+            result.reason = f"{found_by}, and nothing else was recorded to find the element by"
+        else:
+            result.candidates = [s.describe() for s in decision.best]
+            result.reason = f"{found_by}; not re-matched: {decision.why}"
         return None, None
 
-    def perform(self, method: str, locator: Any, action: dict[str, Any], result: StepResult) -> Flow:
-        value = action["value"]
-        if method in _NO_ARGUMENTS:
-            yield lambda: getattr(locator, method)()
-        elif method in _TEXT_ARGUMENT:
-            text = yield from self.value_for(action, result)
-            yield lambda: getattr(locator, method)(text)
-        elif method == "press":
-            yield lambda: locator.press(value)
-        elif method in ("set_checked", "select_option"):
-            argument = recorded_argument(method, value)
-            yield lambda: getattr(locator, method)(argument)
-        elif method == "set_input_files":
-            names = recorded_argument(method, value)
-            files = [{"name": n, "mimeType": "application/octet-stream", "buffer": b""} for n in names]
-            yield lambda: locator.set_input_files(files)
-            result.reason = "uploaded empty files with the recorded names (file contents are not recorded)"
-        elif method in ("drag_to", "drag_and_drop"):
-            target = action["metadata"].get("drag_target_selector")
-            if not target:
-                raise _Unreplayable("the drop target of this drag was not recorded")
-            yield lambda: locator.drag_to(self.page.locator(target))
+    def perform(self, call: RecordedCall, action: dict[str, Any], result: StepResult) -> Flow:
+        """Make the recorded call again (the table in _core.ACTIONS says which), on the element
+        found again, the page, its keyboard or its mouse."""
+        if call.receiver.startswith("expect"):
+            yield from self.expect(call, action, result)
+            return
+        if call.receiver == "element":
+            receiver, _ = yield from self.find(action, result)
+            if receiver is None:
+                return
         else:
-            raise _Unreplayable(f"{method} is not replayable")
+            receiver = {"page": self.page, "keyboard": self.page.keyboard, "mouse": self.page.mouse}[call.receiver]
+            result.reason = {"page": f"page.{call.method} performed",
+                             "keyboard": f"keyboard.{call.method} on the focused element",
+                             "mouse": f"mouse.{call.method} at the recorded coordinates"}[call.receiver]
+        arguments: list[Any] = []
+        for argument in call.arguments:
+            if isinstance(argument, Secret):
+                argument = yield from self.value_for(action, result)
+            elif isinstance(argument, DropTarget):
+                argument = self.page.locator(argument.selector)
+            elif isinstance(argument, FileNames):
+                argument = [{"name": n, "mimeType": "application/octet-stream", "buffer": b""} for n in argument.names]
+                result.reason = (f"{result.reason}; " if result.reason else "") + \
+                    "uploaded empty files with the recorded names (file contents are not recorded)"
+            elif call.method == "goto":
+                argument = self.rebase(argument)
+            arguments.append(argument)
+        yield lambda: getattr(receiver, call.method)(*arguments)
+
+    def expect(self, call: RecordedCall, action: dict[str, Any], result: StepResult) -> Flow:
+        """Check a recorded assertion again: an expectation not met is a divergence."""
+        from playwright.async_api import expect as async_expect
+        from playwright.sync_api import expect as sync_expect
+
+        expect: Any = async_expect if isinstance(self.page, AsyncPage) else sync_expect
+        subject: Any = self.page
+        if call.receiver == "expect element":
+            raw = action["metadata"].get("playwright_selector")
+            if call.method in ("to_have_count", "to_be_hidden") or call.method.startswith("not_"):
+                # The element may rightly be absent, or many: asked of the recorded selector as is.
+                if not raw:
+                    raise _Unreplayable("the selector of this assertion was not recorded")
+                subject = self.page.locator(raw)
+                result.reason = "asked of the recorded selector"
+            else:
+                subject, _ = yield from self.find(action, result)
+                if subject is None:
+                    return
+        keywords = dict(call.keywords)
+        if call.method == "to_have_url" and isinstance(keywords.get("url_or_reg_exp"), str):
+            keywords["url_or_reg_exp"] = self.rebase(keywords["url_or_reg_exp"])
+        try:
+            yield lambda: getattr(expect(subject), call.method)(**keywords, timeout=self.options.find_timeout_ms)
+        except AssertionError as failed:
+            result.status = "diverged"
+            result.reason = "expectation not met: " + str(failed).split("\nCall log:")[0].strip().splitlines()[0]
+            return
+        result.reason = (f"{result.reason}; " if result.reason else "") + f"{call.method} holds"
 
     # -- checking -----------------------------------------------------------------------
 
     def check(self, action: dict[str, Any], result: StepResult) -> Flow:
+        """Compare where the page is with where the recording was, then (if asked) how it looks.
+
+        URLs are compared normalized (see :func:`compare_urls`): a difference in form, query or
+        fragment only is a note; another path, host or scheme is a divergence.
+        """
+        reasons = [result.reason] if result.reason else []
         expected = result.expected_url
+        actual = self.page.url
         if expected and expected != "about:blank":
-            pattern = url_pattern(expected)
-            try:
-                yield lambda: self.page.wait_for_url(pattern, timeout=URL_TIMEOUT_MS)
-            except Exception:
+            # The URL may change a moment after the action (a navigation, a router): wait
+            # for the recorded one; a URL on the same path but otherwise different settles.
+            deadline = time.monotonic() + URL_TIMEOUT_MS / 1000
+            same_path_since: float | None = None
+            while True:
+                actual = yield lambda: self.page.url
+                verdict, difference = compare_urls(expected, actual)
+                if verdict == "same":
+                    break
+                if verdict == "noted":
+                    same_path_since = same_path_since or time.monotonic()
+                    if time.monotonic() - same_path_since >= URL_SETTLE_SECONDS:
+                        break
+                else:
+                    same_path_since = None
+                if time.monotonic() >= deadline:
+                    break
+                yield lambda: self.page.wait_for_timeout(POLL_SECONDS * 1000)
+            if verdict == "same":
+                reasons.append(f"at the recorded URL, {difference}" if difference else "at the recorded URL")
+                if difference:
+                    result.notes.append(f"URL is {actual}, recorded {expected}: {difference}")
+            elif verdict == "noted":
+                reasons.append(f"URL differs only in its {difference}")
+                result.notes.append(f"URL is {actual}, recorded {expected}: only the {difference} differs")
+            else:
                 result.status = "diverged"
-                result.reason = f"URL is {self.page.url}, recorded {expected}"
-        result.actual_url = self.page.url
-        if self.options.compare_screenshots and action["screenshot_key"] and result.status in ("ok", "recovered"):
+                reasons = [f"URL is {actual}, recorded {expected}: the {difference} changed"]
+        result.actual_url = actual
+        if result.notes and result.status == "ok":
+            result.status = "noted"
+        result.reason = "; ".join(reasons) or None
+        if self.options.compare_screenshots and action["screenshot_key"] and result.status in ("ok", "recovered", "noted"):
             now = yield lambda: self.page.screenshot(type="png")
-            difference = screenshot_difference(self.recording.store.blob(action["screenshot_key"]), now)
-            result.screenshot_difference = round(difference, 4)
-            if difference > self.options.screenshot_threshold:
+            pixels = screenshot_difference(self.recording.store.blob(action["screenshot_key"]), now)
+            result.screenshot_difference = round(pixels, 4)
+            if pixels > self.options.screenshot_threshold:
                 result.status = "diverged"
-                result.reason = f"screenshot differs by {difference:.1%} (threshold {self.options.screenshot_threshold:.0%})"
+                result.reason = f"screenshot differs by {pixels:.1%} (threshold {self.options.screenshot_threshold:.0%})"
 
     def save_screenshots(self, action: dict[str, Any], result: StepResult) -> Flow:
         """Keep the recorded and the replayed screenshot of the first divergence."""
@@ -425,10 +485,15 @@ class Replayer:
         result.screenshots.append(str(replayed))
 
 
-_ELEMENT_AT = """([x, y]) => {
-  const el = document.elementFromPoint(x, y);
-  return el && !['html', 'body'].includes(el.tagName.toLowerCase()) ? el.tagName.toLowerCase() : null;
-}"""
+# What may be the element a recorded locator no longer finds: what people act on.
+CANDIDATES_CSS = ("a, button, input, select, textarea, summary, option, label, [role], [onclick], [tabindex], "
+                  "[contenteditable], img, h1, h2, h3, h4, h5, h6, li, td, th")
+REMATCH_AFTER_SECONDS = 0.5
+_ELEMENTS_INFO = f"(elements) => ({inpage.world_source()}).elementsInfo(elements)"
+
+
+def _elements(count: int) -> str:
+    return "no element" if count == 0 else f"{count} elements"
 
 
 def url_pattern(url: str) -> str | re.Pattern[str]:
@@ -438,41 +503,60 @@ def url_pattern(url: str) -> str | re.Pattern[str]:
     return re.compile("^" + ".+?".join(re.escape(part) for part in url.split(REDACTED)) + "$")
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def normalized_url(url: str) -> tuple[str, str, str, tuple[tuple[str, str], ...], str]:
+    """A URL's parts as compared: scheme and host lower-cased, the default port dropped, the
+    path without a trailing slash, the query's parameters in order, an empty fragment or
+    ``#/`` as none."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = (parts.hostname or "").lower()
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        host += f":{port}"
+    path = parts.path or "/"
+    if len(path) > 1:
+        path = path.rstrip("/") or "/"
+    query = tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    fragment = "" if parts.fragment in ("", "/", "!/") else parts.fragment
+    return scheme, host, path, query, fragment
+
+
+def _same(expected: str, actual: str) -> bool:
+    """Equal, where each redacted secret in ``expected`` stands for anything."""
+    if REDACTED not in expected:
+        return expected == actual
+    # a secret in a URL is one encoded part of it: no separator of a URL's parts in it
+    return re.fullmatch("[^&#?]*?".join(re.escape(part) for part in expected.split(REDACTED)), actual) is not None
+
+
+def compare_urls(expected: str, actual: str) -> tuple[str, str]:
+    """``(verdict, what differs)``: ``same`` (perhaps in another form: a trailing slash, a
+    default port, ``#/``, the query's order), ``noted`` (only the query or fragment differs:
+    the same document) or ``diverged`` (another scheme, host or path: another document)."""
+    if _same(expected, actual):
+        return "same", ""
+    want, have = normalized_url(expected), normalized_url(actual)
+    for name, ours, theirs in (("scheme", want[0], have[0]), ("host", want[1], have[1]), ("path", want[2], have[2])):
+        if not _same(ours, theirs):
+            return "diverged", name
+    query_same = len(want[3]) == len(have[3]) and all(
+        _same(k1, k2) and _same(v1, v2) for (k1, v1), (k2, v2) in zip(want[3], have[3]))
+    if not query_same and REDACTED in urlsplit(expected).query:  # a secret's place in the order is not known
+        query_same = _same(urlsplit(expected).query, urlsplit(actual).query)
+    differs = [name for name, same in (("query", query_same), ("fragment", _same(want[4], have[4]))) if not same]
+    if differs:
+        return "noted", " and ".join(differs)
+    return "same", "written differently (trailing slash, default port, empty fragment or parameter order)"
+
+
 class _Unreplayable(Exception):
     """A step that cannot be replayed, for a reason the report states."""
-
-
-class _Position:
-    """The last resort: act at the centre of where the element was when recorded."""
-
-    def __init__(self, page: Any, box: dict[str, float]) -> None:
-        self.page = page
-        self.x, self.y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-    def click(self) -> Any:
-        return self.page.mouse.click(self.x, self.y)
-
-    def dblclick(self) -> Any:
-        return self.page.mouse.dblclick(self.x, self.y)
-
-    tap = check = uncheck = click
-
-    def hover(self) -> Any:
-        return self.page.mouse.move(self.x, self.y)
-
-    def fill(self, text: str) -> Any:
-        # Two steps: a flow yields one call at a time, so both are returned as one
-        # awaitable-or-value by whichever API the page uses.
-        result = self.page.mouse.click(self.x, self.y)
-        if hasattr(result, "__await__"):
-            async def both() -> None:
-                await result
-                await self.page.keyboard.insert_text(text)
-
-            return both()
-        return self.page.keyboard.insert_text(text)
-
-    type = press_sequentially = fill
 
 
 def screenshot_difference(recorded: bytes, now: bytes) -> float:

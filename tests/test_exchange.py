@@ -22,8 +22,9 @@ from click.testing import CliRunner
 from playwright.sync_api import BrowserContext, FrameLocator, Page, expect
 
 from recorder import RecordingStore, record
+from recorder._core import ACTIONS, ActionSpec, recorded_call
 from recorder.cli import main
-from recorder.exchange import export_json, export_pytest, import_json
+from recorder.exchange import _call, export_json, export_pytest, import_json
 from tests.conftest import PAGES
 from tests.test_replay import SECRET, recorded, serve, shop  # noqa: F401 - fixtures
 
@@ -126,6 +127,7 @@ def test_trace_export_opens_in_playwrights_trace_viewer(recorded: int, db_path: 
         titles = viewer.locator(".action-title").all_inner_texts()
         assert len(titles) == 8
         assert any('get_by_label("Name")' in title for title in titles)
+        assert any(title.startswith('Fill "Ada"') for title in titles)  # Playwright's own title
         snapshot = after_snapshot(viewer, 'get_by_role("button", name="Confirm")')
         assert snapshot.locator("h1").inner_text() == "Confirm your order"  # the DOM snapshot renders
 
@@ -479,3 +481,42 @@ def test_recorded_text_never_becomes_code_in_the_pytest_export(db_path: Path, tm
     assert 'page.locator("#q").fill(' in source and "could not be exported safely" in source
     exec(compile(tree, "exported.py", "exec"), {})  # defining the test runs nothing
     assert not marker.exists()
+
+
+def test_trace_titles_are_playwrights_and_keep_recorders_type(recorded: int, db_path: Path, tmp_path: Path) -> None:
+    trace = tmp_path / "trace.zip"
+    export_trace_file(recorded, db_path, trace)
+    with zipfile.ZipFile(trace) as archive:
+        events = [json.loads(line) for line in archive.read("trace.trace").decode().splitlines()]
+    befores = [e for e in events if e["type"] == "before"]
+    assert [e["title"] for e in befores] == ["Navigate", 'Fill "Ada"', 'Fill "[redacted]"', "Select option", "Check",
+                                             "Click", "Navigate", "Click"]
+    assert [e["params"]["recorder_type"] for e in befores] == ["navigate", "type", "type", "select", "click", "click",
+                                                               "navigate", "click"]
+    assert [(e["class"], e["method"]) for e in befores][1:4] == [("Frame", "fill"), ("Frame", "fill"),
+                                                                 ("Frame", "selectOption")]
+    assert befores[0]["subtitle"].endswith("/index.html")
+
+
+def _sample_value(spec: ActionSpec) -> str | None:
+    return {"none": None, "text": "hello", "url": "http://a.test/", "numbers": "10,20", "json": "true",
+            "files": '["a.txt"]', "drop": None, "expected": "{}"}[spec.argument]
+
+
+@pytest.mark.parametrize(("owner", "method"), [(owner, method) for owner, methods in ACTIONS.items() for method in methods])
+def test_one_table_makes_the_replayed_and_the_exported_call(owner: str, method: str) -> None:
+    """Every recorded API is replayed and exported as the same Playwright call, one that exists."""
+    import playwright.sync_api as api
+
+    spec = ACTIONS[owner][method]
+    value = '["red"]' if method == "select_option" else _sample_value(spec)
+    action = {"type": spec.type, "value": value, "url": "http://a.test/", "selector": 'locator("#x")',
+              "metadata": {"api": f"{owner}.{method}", "drag_target_selector": "#drop"}}
+    call = recorded_call(action)
+    assert call is not None and spec.title
+    cls = {"element": api.Locator, "page": api.Page, "keyboard": api.Keyboard, "mouse": api.Mouse,
+           "expect element": api.LocatorAssertions, "expect page": api.PageAssertions}[call.receiver]
+    assert callable(getattr(cls, call.method))
+    source = _call(action)
+    assert source is not None and f".{call.method}(" in source
+    assert ast.parse(source)  # a line of Python

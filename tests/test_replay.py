@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from benchmarks.replay import by_ids
 from recorder import RecordingStore, record, replay
 from recorder.cli import main
 from recorder.viewer import render
@@ -78,20 +79,26 @@ def test_replay_of_an_unchanged_app_passes_every_step(recorded: int, db_path: Pa
     assert SECRET not in report.format() and SECRET not in json.dumps(report.to_dict())
 
 
-def test_a_renamed_id_is_recovered_by_role_and_name(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
+def test_a_renamed_id_is_recovered_by_similarity(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
     edit(shop[1], "index.html", 'id="continue"', 'id="next-step"')
     report = run(recorded, db_path, context.new_page())
     assert report.ok, report.format()
     step = next(s for s in report.steps if s.selector == 'locator("#continue")')
-    assert (step.status, step.found_by) == ("recovered", "role")
-    assert "recovered by role" in report.format()
+    assert (step.status, step.found_by) == ("recovered", "similarity")
+    assert step.score is not None and step.score > 0.55
+    assert step.reason.startswith("the recorded selector found no element; re-matched by similarity")
+    assert "matched on tag," in step.reason and "accessible_name" in step.reason
+    assert "recovered (" in report.format()
 
 
-def test_changed_text_is_recovered_by_css_path(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
+def test_changed_text_is_recovered_by_what_else_is_alike(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
     edit(shop[1], "confirm.html", ">Confirm</button>", ">Place order</button>")
-    report = run(recorded, db_path, context.new_page())
+    replayer = context.new_page()
+    report = run(recorded, db_path, replayer)
     step = report.steps[-1]
-    assert (step.status, step.found_by) == ("recovered", "css path"), report.format()
+    assert (step.status, step.found_by) == ("recovered", "similarity"), report.format()
+    assert "id" in step.reason.split("matched on ")[1].split(", ")
+    assert replayer.locator("#done").inner_text() == "Thank you"  # it clicked the button
 
 
 def test_a_removed_element_is_a_clear_divergence_with_screenshots(recorded: int, db_path: Path, shop, context,  # type: ignore[no-untyped-def]
@@ -100,11 +107,109 @@ def test_a_removed_element_is_a_clear_divergence_with_screenshots(recorded: int,
     report = run(recorded, db_path, context.new_page(), report_dir=tmp_path / "report")
     assert not report.ok
     first = report.first_divergence
-    assert first is report.steps[-1] and first.status == "failed"
-    assert first.reason == "element not found (tried: recorded selector, role, text, css path, recorded position)"
+    assert first is report.steps[-1] and first.status == "diverged"
+    assert all(s.status in ("ok", "noted") for s in report.steps[:-1]), report.format()
+    assert first.reason.startswith("the recorded selector found no element; not re-matched: "
+                                   "no element is like the recorded one (best similarity "), first.reason
+    assert {c["tag"] for c in first.candidates} == {"h1", "a"}  # the best there were, not taken
     assert sorted(Path(p).name for p in first.screenshots) == [f"step-{first.sequence}-recorded.jpg",
                                                                 f"step-{first.sequence}-replayed.png"]
     assert all(Path(p).stat().st_size > 1000 for p in first.screenshots)
+
+
+def test_two_equally_similar_buttons_are_not_clicked(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
+    click = "onclick=\"document.getElementById('done').textContent = 'Thank you'\""
+    edit(shop[1], "confirm.html", f'<button id="confirm" {click}>Confirm</button>',
+         f'<button {click}>Confirm</button> <button {click}>Confirm</button>')
+    replayer = context.new_page()
+    report = run(recorded, db_path, replayer)
+    first = report.first_divergence
+    assert first is report.steps[-1] and first.status == "diverged", report.format()
+    assert "not re-matched: ambiguous: 2 elements are about as similar" in first.reason
+    assert [c["tag"] for c in first.candidates[:2]] == ["button", "button"]
+    assert replayer.locator("#done").inner_text() == ""  # neither was clicked
+
+
+def test_renamed_ids_and_classes_recover_every_step(page, shop, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
+    url, app = shop
+    edit(app, "index.html", '<button id="continue"', '<button class="btn btn-primary" id="continue"')
+    edit(app, "index.html", '<input id="name"', '<input class="field wide" id="name"')
+    with record(page, db=db_path, name="by ids") as page:
+        by_ids(page, url)  # the benchmark's flow: page.fill("#name", "Ada") ... page.click("#confirm")
+    for old in ("name", "password", "size", "gift", "continue", "details"):
+        edit(app, "index.html", f'id="{old}"', f'id="v2-{old}"')
+        if f'for="{old}"' in (app / "index.html").read_text():
+            edit(app, "index.html", f'for="{old}"', f'for="v2-{old}"')
+    edit(app, "index.html", 'class="btn btn-primary"', 'class="button button--main"')
+    edit(app, "index.html", 'class="field wide"', 'class="input-text"')
+    edit(app, "confirm.html", 'id="confirm"', 'id="place-order"')
+    replayer = context.new_page()
+    report = run(page.recording.id, db_path, replayer)
+    assert report.ok, report.format()
+    by_selector = {s.selector: s for s in report.steps if s.selector}
+    for selector in ('locator("#name")', 'locator("#password")', 'locator("#size")', 'locator("#gift")',
+                     'locator("#continue")', 'locator("#confirm")'):
+        assert by_selector[selector].status == "recovered", report.format()
+    assert replayer.locator("#done").inner_text() == "Thank you"
+
+
+def _router_app(directory: Path, urls: dict[str, str]) -> None:
+    """A one-page app whose buttons move its URL with history.pushState, to ``urls``."""
+    directory.mkdir()
+    (directory / "index.html").write_text(
+        "<!DOCTYPE html><html><body><label for='q'>Search</label> <input id='q'>"
+        f"<button onclick=\"history.pushState(null, '', '{urls['next']}')\">Next</button>"
+        f"<button onclick=\"history.pushState(null, '', '{urls['done']}')\">Finish</button></body></html>")
+
+
+def test_urls_that_differ_only_in_form_are_notes_not_divergences(page, tmp_path: Path, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
+    _router_app(tmp_path / "a", {"next": "/flow/step2", "done": "/flow/done?a=1&b=2"})
+    _router_app(tmp_path / "b", {"next": "/flow/step2/#/", "done": "/flow/done/?b=2&a=1"})
+    recorded_url, stop_a = serve(tmp_path / "a")
+    copy_url, stop_b = serve(tmp_path / "b")
+    try:
+        with record(page, db=db_path, name="router") as page:
+            page.goto(recorded_url + "/index.html")
+            page.get_by_label("Search").fill("milk")
+            page.get_by_role("button", name="Next").click()
+            page.get_by_role("button", name="Finish").click()
+        report = run(page.recording.id, db_path, context.new_page(), base_url=copy_url)
+    finally:
+        stop_a()
+        stop_b()
+    assert report.ok and report.first_divergence is None, report.format()
+    statuses = [s.status for s in report.steps]
+    # the clicks, and the navigations they made (checked, not performed)
+    assert statuses == ["ok", "ok", "noted", "noted", "noted", "noted"], report.format()
+    assert all(s.reason for s in report.steps)  # each says why
+    nxt, done = report.steps[2], report.steps[4]
+    assert nxt.actual_url.endswith("/flow/step2/#/") and done.actual_url.endswith("/flow/done/?b=2&a=1")
+    assert nxt.reason == ("found by the recorded selector; at the recorded URL, written differently "
+                          "(trailing slash, default port, empty fragment or parameter order)")
+    assert nxt.notes == [f"URL is {copy_url}/flow/step2/#/, recorded {copy_url}/flow/step2: written differently "
+                         "(trailing slash, default port, empty fragment or parameter order)"]
+
+
+@pytest.mark.parametrize(("expected", "actual", "verdict"), [
+    ("http://a.test/x", "http://a.test/x", ("same", "")),
+    ("http://a.test/x", "HTTP://A.test:80/x/#/", ("same", "written differently (trailing slash, default port, "
+                                                             "empty fragment or parameter order)")),
+    ("https://a.test/x?a=1&b=2", "https://a.test:443/x?b=2&a=1#", ("same", "written differently (trailing slash, "
+                                                                          "default port, empty fragment or parameter order)")),
+    ("http://a.test/x?a=1", "http://a.test/x?a=2", ("noted", "query")),
+    ("http://a.test/x#/cart", "http://a.test/x?s=1#/home", ("noted", "query and fragment")),
+    ("http://a.test/x?p=[redacted]&n=A", "http://a.test/x?p=hunter2&n=A", ("same", "")),
+    ("http://a.test/x?p=[redacted]&n=A", "http://a.test/x?n=A&p=hunter2", ("same", "written differently (trailing "
+                                                                               "slash, default port, empty fragment or parameter order)")),
+    ("http://a.test/x?p=[redacted]", "http://a.test/x?p=hunter2&q=1", ("noted", "query")),
+    ("http://a.test/x", "http://a.test/y", ("diverged", "path")),
+    ("http://a.test:8000/x", "http://a.test:8001/x", ("diverged", "host")),
+    ("http://a.test/x", "https://a.test/x", ("diverged", "scheme")),
+])
+def test_compare_urls(expected: str, actual: str, verdict: tuple[str, str]) -> None:
+    from recorder.replay import compare_urls
+
+    assert compare_urls(expected, actual) == verdict
 
 
 def test_a_changed_navigation_is_reported_as_diverged(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
@@ -113,6 +218,7 @@ def test_a_changed_navigation_is_reported_as_diverged(recorded: int, db_path: Pa
     first = report.first_divergence
     assert first is not None and first.status == "diverged"
     assert "URL is" in first.reason and "recorded" in first.reason and "/confirm.html" in first.reason
+    assert first.reason.endswith(": the path changed")
 
 
 def test_base_url_retargets_every_url(recorded: int, db_path: Path, shop, context) -> None:  # type: ignore[no-untyped-def]
@@ -344,3 +450,95 @@ def test_a_malformed_recorded_value_is_refused_naming_the_method(method: str, st
 
     with pytest.raises(ValueError, match=f"recorded value of {method} "):
         recorded_argument(method, stored)
+
+
+def test_assertions_are_recorded_as_waits_replayed_and_exported(page, shop, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from playwright.sync_api import expect
+
+    from recorder.exchange import export_pytest
+
+    url, app = shop
+    with record(page, db=db_path, name="with assertions") as page:
+        page.goto(url + "/index.html")
+        page.get_by_label("Name").fill("Ada")
+        expect(page.get_by_label("Name")).to_have_value("Ada")
+        page.click("#continue")
+        expect(page).to_have_url(re.compile(r".*/confirm\.html\?name=Ada.*"))
+        page.get_by_role("button", name="Confirm").click()
+        expect(page.locator("#done")).to_have_text("Thank you")
+        expect(page.locator("h1")).not_to_have_text("Your details")
+    with RecordingStore(db_path) as store:
+        recording = store.get(page.recording.id)
+        waits = [a for a in recording.timeline() if a["type"] == "wait"]
+        assert [(a["metadata"]["api"], a["selector"], json.loads(a["value"])) for a in waits] == [
+            ("LocatorAssertions.to_have_value", 'get_by_label("Name")', {"value": "Ada"}),
+            ("PageAssertions.to_have_url", None, {"url_or_reg_exp": {"regex": r".*/confirm\.html\?name=Ada.*", "flags": 0}}),
+            ("LocatorAssertions.to_have_text", 'locator("#done")', {"expected": "Thank you"}),
+            ("LocatorAssertions.not_to_have_text", 'locator("h1")', {"expected": "Your details"}),
+        ]
+        source = export_pytest(recording)
+        assert 'expect(page.locator("#done")).to_have_text(expected="Thank you")' in source
+        assert 'expect(page).to_have_url(url_or_reg_exp=re.compile(".*/confirm\\\\.html' in source
+        viewer_file = db_path.parent / "viewer.html"
+        viewer_file.write_text(render(store, recording), encoding="utf-8")
+        report = replay(recording, context.new_page(), find_timeout_ms=1500)
+        assert report.ok, report.format()
+        assert all(s.status == "ok" and s.reason.endswith("holds; at the recorded URL")
+                   for s in report.steps if s.type == "wait"), report.format()
+        edit(app, "confirm.html", "'Thank you'", "'Thanks'")
+        changed = replay(recording, context.new_page(), find_timeout_ms=1500)
+    first = changed.first_divergence
+    assert first is not None and first.api == "LocatorAssertions.to_have_text", changed.format()
+    assert first.status == "diverged" and first.reason.startswith("expectation not met: ")
+    viewer = context.new_page()
+    viewer.goto(viewer_file.as_uri())
+    values = viewer.locator(".row .value").all_inner_texts()
+    assert 'expect to_have_text("Thank you")' in [v.strip() for v in values]
+    assert "expect to_have_url(/.*/confirm\\.html\\?name=Ada.*/)" in [v.strip() for v in values]
+
+
+def test_an_assertion_on_a_secret_field_keeps_no_value(page, shop, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    url, _ = shop
+    with record(page, db=db_path, name="secret assertion") as page:
+        page.goto(url + "/index.html")
+        page.evaluate(f"document.getElementById('password').value = {json.dumps(SECRET)}")  # not typed through recorder
+        expect(page.locator("#password")).to_have_value(SECRET)
+        page.get_by_label("Name").fill(SECRET + " again")  # where it shows up later, it is cut out
+    with RecordingStore(db_path) as store:
+        wait = next(a for a in store.get(page.recording.id).timeline() if a["type"] == "wait")
+    assert wait["value"] is None and wait["metadata"]["redacted"] is True
+    for path in db_path.parent.glob("recordings.db*"):
+        assert SECRET.encode() not in path.read_bytes(), f"the secret is in {path.name}"
+
+
+def test_re_matching_and_url_notes_work_on_the_async_api(recorded: int, db_path: Path, shop) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from playwright.async_api import async_playwright
+
+    from recorder import launch_options
+
+    edit(shop[1], "index.html", 'id="continue"', 'id="next-step"')
+
+    async def main():  # type: ignore[no-untyped-def]
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**launch_options())
+            try:
+                page = await browser.new_page()
+                with RecordingStore(db_path) as store:
+                    return await replay(store.get(recorded), page, secrets={"password": SECRET}, find_timeout_ms=1500)
+            finally:
+                await browser.close()
+
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(report=asyncio.run(main())))  # this thread runs sync Playwright
+    thread.start()
+    thread.join()
+    report = outcome["report"]
+    assert report.ok, report.format()
+    step = next(s for s in report.steps if s.selector == 'locator("#continue")')
+    assert (step.status, step.found_by) == ("recovered", "similarity")

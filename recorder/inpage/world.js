@@ -54,6 +54,15 @@
     return parts.join(' > ');
   };
 
+  // The text beside an element: its sibling elements' text, else its parent's.
+  const neighbourText = (el) => {
+    const around = [el.previousElementSibling, el.nextElementSibling].filter(Boolean)
+      .map((n) => clean(n.innerText)).filter(Boolean);
+    if (around.length) return clean(around.join(' | '));
+    const parent = el.parentElement;
+    return parent && !['body', 'html'].includes(parent.tagName.toLowerCase()) ? clean(parent.innerText) : null;
+  };
+
   // Facts about one element, read before the action (its box moves or vanishes after): its
   // box, and what replay can find it by again (role and accessible name, label, text, test
   // id, a CSS path). Never a field's value: that would put a typed secret into metadata.
@@ -83,6 +92,11 @@
       placeholder: el.getAttribute('placeholder'),
       text: isField ? null : clean(el.innerText),
       css_path: cssPath(el),
+      // For re-matching on replay (replay.py, similarity): classes, a link's target and the
+      // text around the element.
+      classes: clean(el.getAttribute('class')),
+      href: tag === 'a' ? el.getAttribute('href') : null,
+      neighbour_text: neighbourText(el),
       secret: (tag === 'input' && type === 'password') || redact.some((s) => matchesAround(el, s)),
     };
   };
@@ -581,5 +595,13 @@
     return {local_storage: storage, form_values: fields};
   };
 
-  return {elementInfo, activeInfo, maskBoxes, snapshot, pageState, cssPath, tagFrame};
+  // Facts about each of many elements (replay's re-matching candidates), with whether it shows.
+  const elementsInfo = (elements) => elements.map((el) => {
+    const info = elementInfo(el);
+    info.visible = !!(info.bounding_box.width && info.bounding_box.height) && getComputedStyle(el).visibility !== 'hidden';
+    delete info.secret;
+    return info;
+  });
+
+  return {elementInfo, elementsInfo, activeInfo, maskBoxes, snapshot, pageState, cssPath, tagFrame};
 })()

@@ -25,6 +25,17 @@ for (const [k, v] of Object.entries(rec.metadata || {})) if (['nodeid', 'file', 
 for (const [k, v] of facts) meta.append(el('span', null, k + ': ' + v));
 if (rec.error) $('error').textContent = rec.error;
 
+// An expect(...) recorded as a wait: its assertion and what it expected, as called.
+const shownValue = (a) => {
+  if (a.type !== 'wait' || !/Assertions\./.test(a.api || '')) return a.value;
+  let args = a.value;
+  try {
+    args = Object.values(JSON.parse(a.value))
+      .map((v) => (v && typeof v === 'object' && 'regex' in v ? '/' + v.regex + '/' : JSON.stringify(v))).join(', ');
+  } catch (e) { /* shown as stored */ }
+  return 'expect ' + a.api.split('.')[1] + '(' + args + ')';
+};
+
 const maxDuration = Math.max(1, ...actions.map((a) => a.duration_ms || 0));
 const rows = actions.map((a, i) => {
   const row = el('div', 'row' + (a.status === 'error' ? ' error' : ''));
@@ -32,7 +43,7 @@ const rows = actions.map((a, i) => {
   row.append(el('span', 'seq', a.sequence), el('span', null, a.type));
   const what = el('span', 'what', a.selector || a.url || a.api || '');
   if (a.redacted) what.append(el('span', 'value', '  [redacted]'));
-  else if (a.value != null && a.value !== '' && a.value !== a.url) what.append(el('span', 'value', '  ' + a.value));
+  else if (a.value != null && a.value !== '' && a.value !== a.url) what.append(el('span', 'value', '  ' + shownValue(a)));
   what.title = (a.api || '') + ' ' + (a.selector || a.url || '');
   const bar = el('span', 'bar'); bar.style.width = Math.max(4, 60 * (a.duration_ms || 0) / maxDuration) + 'px';
   bar.title = (a.duration_ms == null ? '-' : a.duration_ms + ' ms');

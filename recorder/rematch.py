@@ -1,0 +1,143 @@
+"""Finding a recorded element again when its recorded locator no longer finds it. Pure logic.
+
+In the manner of the Similo locator-repair methods (Nass, Alégroth, Feldt et al.): every
+candidate element on the page is compared with everything recorded about the target, one
+attribute at a time, and the similarities are summed with weights (the attributes that
+identify an element best, its id, name, test id, tag and texts, weigh most). The best
+candidate is taken only when it is similar enough (``THRESHOLD``) and clearly more similar
+than the runner-up (``MARGIN``): a weak or ambiguous match is reported, never acted on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from typing import Any
+
+THRESHOLD = 0.55  # the least weighted similarity (0..1) a re-match is taken at
+MARGIN = 0.08  # and by how much it must beat the runner-up
+
+# attribute -> (weight, how compared). Similo's weights: 1.5 for what names an element,
+# 0.5 for what describes its place or look.
+WEIGHTS: dict[str, tuple[float, str]] = {
+    "tag": (1.5, "equal"),
+    "id": (1.5, "text"),
+    "name_attribute": (1.5, "text"),
+    "test_id": (1.5, "text"),
+    "accessible_name": (1.5, "text"),
+    "text": (1.5, "text"),
+    "label": (1.5, "text"),
+    "neighbour_text": (1.5, "text"),
+    "placeholder": (1.0, "text"),
+    "role": (1.0, "equal"),
+    "type": (0.5, "equal"),
+    "classes": (0.5, "words"),
+    "href": (0.5, "text"),
+    "css_path": (0.5, "text"),
+    "location": (0.5, "location"),
+    "size": (0.5, "size"),
+}
+
+
+@dataclass
+class Scored:
+    index: int  # among the candidates, in document order
+    score: float
+    matched: list[str] = field(default_factory=list)  # the attributes that (nearly) agree
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        info = self.info
+        return {"score": round(self.score, 3), "tag": info.get("tag"), "role": info.get("role"),
+                "name": info.get("accessible_name") or info.get("text"), "id": info.get("id"),
+                "css_path": info.get("css_path"), "matched": self.matched}
+
+
+def _text(a: str, b: str) -> float:
+    a, b = a.strip().lower(), b.strip().lower()
+    if a == b:
+        return 1.0
+    return SequenceMatcher(None, a, b).ratio()
+
+
+def _words(a: str, b: str) -> float:
+    left, right = set(a.split()), set(b.split())
+    return len(left & right) / len(left | right) if left | right else 1.0
+
+
+def _location(recorded: dict[str, float], box: dict[str, float]) -> float:
+    """1 at the same centre, falling to 0 at 200 CSS px away."""
+    dx = (recorded["x"] + recorded["width"] / 2) - (box["x"] + box["width"] / 2)
+    dy = (recorded["y"] + recorded["height"] / 2) - (box["y"] + box["height"] / 2)
+    return max(0.0, 1 - (dx * dx + dy * dy) ** 0.5 / 200)
+
+
+def _size(recorded: dict[str, float], box: dict[str, float]) -> float:
+    """The smaller area over the larger, times the like for the aspect (Similo's area and shape)."""
+    a, b = recorded["width"] * recorded["height"], box["width"] * box["height"]
+    if not a or not b:
+        return 1.0 if a == b else 0.0
+    ra, rb = recorded["width"] / recorded["height"], box["width"] / box["height"]
+    return (min(a, b) / max(a, b)) * (min(ra, rb) / max(ra, rb))
+
+
+def similarity(target: dict[str, Any], box: dict[str, float] | None, candidate: dict[str, Any]) -> tuple[float, list[str]]:
+    """The weighted similarity (0..1) of a candidate to what was recorded, and what agreed.
+
+    Only what was recorded counts: an attribute the target had and the candidate lacks
+    scores 0, one the target lacked is left out of the sum.
+    """
+    total = earned = 0.0
+    matched: list[str] = []
+    for name, (weight, how) in WEIGHTS.items():
+        if how in ("location", "size"):
+            theirs = candidate.get("bounding_box")
+            if not box or not theirs or not box.get("width"):
+                continue
+            value = _location(box, theirs) if how == "location" else _size(box, theirs)
+        else:
+            ours = target.get(name)
+            if ours in (None, ""):
+                continue
+            theirs = candidate.get(name)
+            if theirs in (None, ""):
+                value = 0.0
+            elif how == "equal":
+                value = 1.0 if str(ours).lower() == str(theirs).lower() else 0.0
+            elif how == "words":
+                value = _words(str(ours), str(theirs))
+            else:
+                value = _text(str(ours), str(theirs))
+        total += weight
+        earned += weight * value
+        if value >= 0.9:
+            matched.append(name)
+    return (earned / total if total else 0.0), matched
+
+
+@dataclass
+class Decision:
+    chosen: Scored | None
+    best: list[Scored]  # the best few, best first
+    why: str
+
+
+def decide(target: dict[str, Any], box: dict[str, float] | None, candidates: list[dict[str, Any]],
+           threshold: float = THRESHOLD, margin: float = MARGIN) -> Decision:
+    """Score every visible candidate; take the best only above ``threshold`` and ``margin``
+    ahead of the runner-up."""
+    scored = sorted((Scored(i, *similarity(target, box, c), info=c) for i, c in enumerate(candidates)
+                     if c.get("visible", True)), key=lambda s: -s.score)
+    best = scored[:3]
+    if not scored:
+        return Decision(None, best, "no element on the page to compare")
+    first = scored[0]
+    second = scored[1].score if len(scored) > 1 else 0.0
+    if first.score < threshold:
+        return Decision(None, best, f"no element is like the recorded one (best similarity {first.score:.2f}, "
+                                    f"needed {threshold:.2f})")
+    if first.score - second < margin:
+        return Decision(None, best, f"ambiguous: {sum(1 for s in scored if first.score - s.score < margin)} elements "
+                                    f"are about as similar to the recorded one ({first.score:.2f} and {second:.2f})")
+    return Decision(first, best, f"similarity {first.score:.2f} (runner-up {second:.2f}), "
+                                 f"matched on {', '.join(first.matched) or 'nothing exactly'}")
