@@ -114,7 +114,10 @@ def check_compare_view(viewer: Page, a: int, b: int) -> None:
     viewer.wait_for_function(IMAGE_LOADED, arg="shot")
     assert viewer.evaluate("document.getElementById('original-shot').naturalWidth") > 0
     assert viewer.locator("#shot").is_visible() and viewer.locator("#original-shot").is_visible()
-    assert viewer.locator(".row.differs .seq").all_inner_texts() == ["2", "4"]  # 4: the page text after Save
+    # 4: the page text after Save. (3, the hover, may differ by its screenshot alone: which frame
+    # a loaded machine paints for it varies, and the typed name shows in it.)
+    differs = viewer.locator(".row.differs .seq").all_inner_texts()
+    assert {"2", "4"} <= set(differs) <= {"2", "3", "4"}, differs
 
 
 def test_the_compare_view_shows_both_recordings_at_their_first_difference(three: dict[str, int], db_path: Path,  # type: ignore[no-untyped-def]
