@@ -167,6 +167,13 @@ class Replayer:
         self.pages: dict[int, Any] = {0: page}
         self.opened: list[Any] = []  # pages the context opened, not yet matched to an index
         self.scrub = SecretScrubber()  # the secrets typed, cut out of the report (a URL may echo one)
+        # Page errors and failed requests seen while replaying, with the step each belongs to
+        # (a request: the one that sent it), not judged yet; those the recording had, by
+        # action (see trouble_of): a new one is a divergence of its step.
+        self.trouble: list[tuple[StepResult, tuple[str, str]]] = []
+        self.recorded_trouble: dict[int | None, set[tuple[str, str]]] | None = None
+        self.current: StepResult | None = None  # the step being replayed
+        self.sent_in: dict[int, StepResult] = {}  # id(request) -> the step it was sent during
 
     def rebase(self, url: str | None) -> str | None:
         """The recorded URL, moved to ``base_url`` when one is given."""
@@ -184,8 +191,16 @@ class Replayer:
             parts = urlsplit(first_url)
             self.recorded_origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
         report = ReplayReport(self.recording.id, self.recording.name, self.options.base_url)
+        events = self.recording.events()
+        if events:  # (a recording made without events says nothing of what went wrong)
+            self.recorded_trouble = {}
+            for event in events:
+                found = trouble_of(event)
+                if found:
+                    self.recorded_trouble.setdefault(event["action_sequence"], set()).add(found)
         context = self.pages[0].context
         context.on("page", self._on_page)
+        self._watch(self.pages[0])
         unreachable: StepResult | None = None
         try:
             for action in timeline:
@@ -205,12 +220,38 @@ class Replayer:
                     self.options.on_step(step, len(timeline))
                 if step.status in ("diverged", "failed") and len([s for s in report.steps if s.screenshots]) == 0:
                     yield from self.save_screenshots(action, step)
+            if self.current is not None and self.current.status not in ("failed", "skipped") \
+                    and not self.pages[0].is_closed():
+                yield lambda: self.pages[0].wait_for_timeout(200)  # what the last step set off
+            self.judge_trouble()
         finally:
             context.remove_listener("page", self._on_page)
         return report
 
     def _on_page(self, page: Any) -> None:
         self.opened.append(page)
+        self._watch(page)
+
+    def _watch(self, page: Any) -> None:
+        page.on("pageerror", lambda error: self._saw(self.current, ("error", f"{getattr(error, 'name', 'Error')}: "
+                                                                               f"{getattr(error, 'message', error)}")))
+        page.on("request", self._on_request)
+        page.on("requestfailed", lambda request: self._saw(self.sent_in.get(id(request)),
+                                                           ("request", f"{request.method} {_path(request.url)}")))
+        page.on("response", self._on_response)
+
+    def _on_request(self, request: Any) -> None:
+        if self.current is not None:
+            self.sent_in[id(request)] = self.current
+
+    def _on_response(self, response: Any) -> None:
+        if response.status >= 400:
+            request = response.request
+            self._saw(self.sent_in.get(id(request)), ("request", f"{request.method} {_path(response.url)}"))
+
+    def _saw(self, step: StepResult | None, trouble: tuple[str, str]) -> None:
+        if step is not None and not trouble[1].endswith("/favicon.ico"):  # (the browser's own guess)
+            self.trouble.append((step, trouble))
 
     def page_for(self, action: dict[str, Any]) -> Generator[Any, Any, Any]:
         """The page an action happened on; a popup's first step waits for it to open."""
@@ -249,6 +290,7 @@ class Replayer:
         owner = api.partition(".")[0]
         result = StepResult(action["sequence"], action["type"], api, action["selector"], "ok",
                             expected_url=self.rebase(action["url"]))
+        self.current = result
         try:
             self.page = yield from self.page_for(action)
             if owner == "event":
@@ -276,7 +318,29 @@ class Replayer:
             result.status, result.reason = "failed", str(exc).split("\nCall log:")[0].strip()
             return result
         yield from self.check(action, result)
+        self.judge_trouble()
         return result
+
+    def judge_trouble(self) -> None:
+        """Each page error or failed request seen so far that its step's recording did not
+        have makes that step diverge (a late one, an earlier step: a request answered after
+        its step ended)."""
+        pending, self.trouble = self.trouble, []
+        if self.recorded_trouble is None:
+            return
+        judged: set[tuple[int, tuple[str, str]]] = set()
+        for step, (kind, what) in pending:
+            if (id(step), (kind, what)) in judged:
+                continue
+            judged.add((id(step), (kind, what)))
+            if step.status in ("failed", "skipped") or (kind, what) in self.recorded_trouble.get(step.sequence, set()):
+                continue
+            if step.status == "diverged":
+                step.notes.append(f"also: {what}")
+                continue
+            step.status = "diverged"
+            step.reason = (f"a page error the recording did not have: {what}" if kind == "error"
+                           else f"a request failed that did not when recorded: {what}")
 
     def value_for(self, action: dict[str, Any], result: StepResult) -> Generator[Any, Any, str]:
         """The value to type: the recorded one, or for a redacted field, its secret."""
@@ -557,6 +621,22 @@ def compare_urls(expected: str, actual: str) -> tuple[str, str]:
 
 class _Unreplayable(Exception):
     """A step that cannot be replayed, for a reason the report states."""
+
+
+def trouble_of(event: dict[str, Any]) -> tuple[str, str] | None:
+    """A recorded event as what replay compares: ("error", "Name: message") for a page error,
+    ("request", "METHOD /path?query") for a request that failed or got a status of 400 or more."""
+    if event["kind"] in ("error", "crash"):
+        return ("error", f"{event.get('name', 'Crash')}: {event.get('message', '')}")
+    if event["kind"] == "request" and (event.get("failure") or (event.get("status") or 0) >= 400):
+        path = _path(event.get("url") or "")
+        return None if path.endswith("/favicon.ico") else ("request", f"{event.get('method')} {path}")
+    return None
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def screenshot_difference(recorded: bytes, now: bytes) -> float:
