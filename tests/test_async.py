@@ -103,11 +103,9 @@ def test_async_recordings_never_wait_on_the_database_inside_the_loop(server: str
     ids, watcher = run_async(scenario())
     assert watcher.samples > 100
     assert watcher.blocked == [], f"the loop waited inside recorder: {sorted(set(watcher.blocked))}"
-    # asyncio's debug mode names the slow callbacks; one in recorder's code is its own waiting
-    # only if the loop was seen blocked in it (the watcher above): on a loaded machine a step
-    # can be slow for want of the CPU alone, which the sampling tells apart.
-    recorder_slow = [message for message in slow if _RECORDER in message]
-    assert not (recorder_slow and watcher.blocked), (recorder_slow, watcher.blocked)
+    # asyncio's debug mode names the slow callbacks (`slow`), but one in recorder's code is its
+    # own waiting only if the loop was blocked waiting in it, which the watcher's samples above
+    # assert never happened: on a loaded machine a step can also be slow for want of the CPU.
     with RecordingStore(tmp_path / "agents.db") as store:
         assert sorted(r.status for r in store.list()) == ["completed"] * 4
         assert all(store.get(i).action_count == 11 for i in ids)
