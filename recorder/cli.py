@@ -500,7 +500,7 @@ def _replay_progress() -> Callable[[Any, int], None]:
 @friendly_errors
 def export_command(recording_id: int, db: str | None, format_: str, output: str, no_blobs: bool,
                    include_storage_state: bool) -> None:
-    """Export a recording: a portable JSON cassette, or a pytest file.
+    """Export a recording: a portable JSON cassette, a pytest file, or a Playwright trace.
 
     \b
     Examples:
