@@ -28,6 +28,17 @@ from tests import postgres
 
 PAGES = Path(__file__).parent / "pages"
 
+# The conftest.py of a suite a test runs with pytester (in a subprocess): it launches the
+# Chromium this machine has, as this suite does.
+PYTESTER_CONFTEST = """
+import pytest
+from recorder import launch_options
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return launch_options(**browser_type_launch_args)
+"""
+
 
 class PageSite:
     """A directory (tests/pages/ unless told) served on 127.0.0.1, port 0, with no caching

@@ -16,6 +16,8 @@ from playwright.sync_api import Page
 from recorder import RecordingStore, record
 from recorder.cli import main
 
+from tests.conftest import PYTESTER_CONFTEST
+
 pytest_plugins = ["pytester"]
 
 # The page's bearer token (tests/pages/events/app.js), spelled in pieces: recorder keeps
@@ -250,14 +252,7 @@ def test_async_actions_record_their_line_too(browser: Any, server: str, db_path:
 
 
 def test_the_pytest_plugin_records_the_test_line(pytester: pytest.Pytester, server: str) -> None:
-    pytester.makeconftest("""
-import pytest
-from recorder import launch_options
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_options(**browser_type_launch_args)
-""")
+    pytester.makeconftest(PYTESTER_CONFTEST)
     pytester.makepyfile(test_lines=f"""
 def fill_name(page):
     page.get_by_label("Name").fill("Ada")

@@ -14,6 +14,8 @@ from recorder import RecordingStore, record
 from recorder.cli import main
 from recorder.push import push
 
+from tests.conftest import PYTESTER_CONFTEST
+
 pytest_plugins = ["pytester"]
 
 
@@ -83,14 +85,7 @@ def test_push_to_an_unreachable_server_is_one_clear_error(db_path: Path) -> None
 
 def test_pytest_record_push_shares_the_runs_recordings(pytester: pytest.Pytester, server: str,
                                                        postgres_url: str) -> None:
-    pytester.makeconftest("""
-import pytest
-from recorder import launch_options
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_options(**browser_type_launch_args)
-""")
+    pytester.makeconftest(PYTESTER_CONFTEST)
     pytester.makepyfile(test_shard=f"""
 def test_one(page):
     page.goto("{server}/app.html")

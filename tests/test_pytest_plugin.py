@@ -16,16 +16,11 @@ import pytest
 from recorder import RecordingStore
 from recorder.tiles import tile_keys
 
+from tests.conftest import PYTESTER_CONFTEST
+
 pytest_plugins = ["pytester"]
 
-CONFTEST = """
-import pytest
-from recorder import launch_options
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_options(**browser_type_launch_args)
-"""
+CONFTEST = PYTESTER_CONFTEST
 
 TESTS = """
 import os

@@ -16,16 +16,11 @@ from playwright.sync_api import Page, expect
 from recorder import RecordingStore
 from recorder.cli import main
 
+from tests.conftest import PYTESTER_CONFTEST
+
 pytest_plugins = ["pytester"]
 
-CONFTEST = """
-import pytest
-from recorder import launch_options
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_options(**browser_type_launch_args)
-"""
+CONFTEST = PYTESTER_CONFTEST
 
 # The failure message is the test's own text: the report must show it as text.
 SUITE = """

@@ -1,4 +1,5 @@
-// tests/pages/events/app.js as a later, broken version of the app would have it: its
+// tests/pages/events/app.js as a later, broken version of the app would have it (the page
+// itself, index.html, is the same file: a link to it): its
 // "Log" button now throws and asks an API that is gone. (Replay must call that a divergence.)
 const out = document.getElementById("out");
 const done = (what) => { out.textContent = `done: ${what}`; };
