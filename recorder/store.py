@@ -413,7 +413,7 @@ class RecordingStore:
         row.update(agent_run_id=run.get("id"), agent_name=run.get("agent_name"),
                    sandbox_session_id=sandbox.get("id"), sandbox_template=sandbox.get("template_name"),
                    owner_user_id=owner.get("user_id"), owner_account_id=owner.get("account_id"),
-                   action_count=len(timeline), uid=recording.get("uid"))
+                   uid=recording.get("uid"))
         if row["status"] == "recording":
             row["status"] = "interrupted"  # its recording process is not this one
 

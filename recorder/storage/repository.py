@@ -276,7 +276,7 @@ class Repository:
         keeps its uid unless this database already has that uid (then it is a copy)."""
         if not row.get("uid") or conn.execute("SELECT 1 FROM recordings WHERE uid = ?", (row["uid"],)).fetchone():
             row = {**row, "uid": uuid.uuid4().hex}
-        recording_id = self.insert_recording(conn, row)
+        recording_id = self.insert_recording(conn, row)  # its action_count counts the actions inserted
         # Resources first: a key shared with a screenshot then reads back as these bytes.
         for resource in resources:
             self.put_resource(conn, recording_id, resource["url"], resource["media_type"], resource["key"],
@@ -300,7 +300,6 @@ class Repository:
         for source in sources:
             data = snapshots[source["key"]]
             self.put_source(conn, recording_id, source["path"], source["key"], data, len(data.decode("utf-8")))
-        conn.execute("UPDATE recordings SET action_count = ? WHERE id = ?", (row["action_count"], recording_id))
         return recording_id
 
     # -- runs (pytest sessions) ----------------------------------------------------------
