@@ -116,7 +116,9 @@
   // Where a secret shows on screen (CSS px, in the viewport): password fields, fields the
   // redact selectors match (`redacted`), fields whose value holds a typed secret, and (best
   // effort) text that shows one. Painted over in the screenshot the action gets.
-  const secretBoxes = (roots, redacted, secrets) => {
+  // `fields`: the inputs and textareas of this document and its shadow roots (the snapshot
+  // has just gone over them).
+  const secretBoxes = (fields, redacted, secrets) => {
     const boxes = [];
     const add = (r) => {
       if (r.width && r.height && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth) {
@@ -124,12 +126,9 @@
       }
     };
     const holdsSecret = (text) => !!text && secrets.some((secret) => text.includes(secret));
-    for (const root of roots) {
-      if (root.nodeType === 9 && root !== document) continue;  // a frame's: its boxes are its own
-      for (const field of Array.from(root.querySelectorAll('input, textarea'))) {
-        if ((field.type || '').toLowerCase() === 'password' || redacted.has(field) || holdsSecret(field.value)) {
-          add(field.getBoundingClientRect());
-        }
+    for (const field of fields) {
+      if (!redacted.has(field) && ((field.type || '').toLowerCase() === 'password' || holdsSecret(field.value))) {
+        add(field.getBoundingClientRect());
       }
     }
     for (const el of redacted) if (el.ownerDocument === document && el.isConnected) add(el.getBoundingClientRect());
@@ -308,19 +307,22 @@
         }
       }
     };
+    const ownFields = [];  // this document's (not a frame's) inputs and textareas, for secretBoxes
     for (const root of roots) {
       if (root.nodeType === 9 ? !root.defaultView : !root.host || !root.host.isConnected) { roots.delete(root); continue; }
       collect(root);
+      const own = root.nodeType !== 9 || root === document;  // (a frame's boxes are its own)
       for (const field of Array.from(root.querySelectorAll('input, textarea, select'))) {
         const state = fieldState(field);
         if (fieldStates.get(field) !== state) { fieldStates.set(field, state); forgetField(field); }
+        if (own && field.localName !== 'select') ownFields.push(field);
       }
     }
     const nowFlagged = new Set([...redacted, ...masked]);
     for (const el of nowFlagged) if (!flagged.has(el)) forgetField(el);
     for (const el of flagged) if (!nowFlagged.has(el)) forgetField(el);
     flagged = nowFlagged;
-    if (!foreign) masks.push(...secretBoxes(roots, redacted, secrets));
+    if (!foreign) masks.push(...secretBoxes(ownFields, redacted, secrets));
     for (const selector of mask) {
       try {
         for (const el of Array.from(document.querySelectorAll(selector))) {
