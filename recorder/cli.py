@@ -415,9 +415,8 @@ def replay_command(recording_id: int, db: str | None, as_json: bool, base_url: s
                 recorder = record(page, store=store, name=f"replay_of_{recording_id}",
                                   metadata={"replay_of": recording_id, "base_url": base_url})
                 with recorder as page:
-                    assert recorder._session is not None
                     for value in values.values():  # a redacted field need not be a password field now
-                        recorder._session.scrub.add(value)
+                        recorder.add_secret(value)
                     report = replay(recording, page, **options, screenshot_threshold=threshold)
                 click.echo(f"replay recorded as recording {page.recording.id}", err=True)
             else:

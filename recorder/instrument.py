@@ -247,6 +247,13 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         """``text`` with every secret typed so far in this recording cut out."""
         return self._session.scrub(text) if self._session is not None else text  # type: ignore[return-value]
 
+    def add_secret(self, value: str) -> None:
+        """Cut ``value`` out of everything recorded from now on, as a typed secret is (a value
+        the code knows is secret before any field says so: a replayed password)."""
+        if self._session is None:
+            raise RecorderError("the recording starts when the `with record(page)` block is entered")
+        self._session.scrub.add(value)
+
     def __enter__(self) -> Any:
         if self._is_async:
             raise TypeError("this is an async page: use `async with record(page) as page:`")
