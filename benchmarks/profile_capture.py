@@ -140,7 +140,8 @@ def _action(function: Callable[..., Any]) -> Callable[..., Any]:
     """PageCapture.action: one dict of spans per recorded action, the Playwright call timed apart."""
 
     @functools.wraps(function)
-    def wrapper(self: Any, spec: Any, api: str, owner: Any, call: Any, arguments: dict[str, Any]) -> Any:
+    def wrapper(self: Any, spec: Any, api: str, owner: Any, call: Any, arguments: dict[str, Any],
+                source: Any = None) -> Any:
         outer, PROBE.current = PROBE.current, {}
         spans = PROBE.current
 
@@ -154,7 +155,7 @@ def _action(function: Callable[..., Any]) -> Callable[..., Any]:
 
         began = time.perf_counter()
         try:
-            return (yield from function(self, spec, api, owner, timed_call, arguments))
+            return (yield from function(self, spec, api, owner, timed_call, arguments, source))
         finally:
             spans["whole recorded action"] = time.perf_counter() - began
             spans["api"] = api  # type: ignore[assignment]

@@ -630,32 +630,47 @@ class Session:
                 recording, self.scrub, self.options.resource_max_bytes)
         return keeper
 
-    def sends_ahead(self, cdp: Any) -> bool:
-        """Whether ``send_ahead`` works with this CDP session (see there)."""
+    def sends_ahead(self, target: Any) -> bool:
+        """Whether ``ahead`` works with this Playwright object (see there)."""
         if self.is_async:
             return True
-        impl = getattr(cdp, "_impl_obj", None)
-        return (impl is not None and callable(getattr(cdp, "_sync", None))
-                and "timeout" in inspect.signature(impl.send).parameters)
+        impl = getattr(target, "_impl_obj", None)
+        if impl is None or not callable(getattr(target, "_sync", None)):
+            return False
+        # A CDP session's send takes a timeout only from Playwright 1.47 on.
+        return not hasattr(impl, "send") or "timeout" in inspect.signature(impl.send).parameters
 
-    def send_ahead(self, cdp: Any, method: str, params: dict[str, Any], timeout_ms: int) -> Step:
-        """A step that sends a CDP command and returns the future of its answer as soon as the
-        command has gone out, so that what follows overlaps with the browser's work on it.
-        ``answer`` is the step that waits for that future.
+    def ahead(self, target: Any, method: str, /, **arguments: Any) -> Step:
+        """A step that starts the Playwright call ``target.method(**arguments)`` and returns the
+        future of its result as soon as the request has gone out, so that what follows
+        overlaps with the browser's work on it. ``answer`` is the step that waits for it.
 
-        The sync API's ``send`` waits for the answer; its async implementation, run on the
-        event loop the sync API drives, does not (Playwright's private seam, checked by
+        The sync API's methods wait for the answer; their async implementations, run on the
+        event loop the sync API drives, do not (Playwright's private seam, checked by
         ``sends_ahead``).
         """
         if self.is_async:
-            return lambda: _sent(cdp.send(method, params, timeout=timeout_ms))
-        return lambda: cdp._sync(_sent(cdp._impl_obj.send(method, params, timeout_ms)))
+            return lambda: _sent(getattr(target, method)(**arguments))
+        return lambda: target._sync(_sent(getattr(target._impl_obj, method)(**arguments)))
 
-    def answer(self, cdp: Any, future: asyncio.Future[Any]) -> Step:
-        """A step that waits for a future ``send_ahead`` returned and returns its result."""
+    def send_ahead(self, cdp: Any, method: str, params: dict[str, Any], timeout_ms: int) -> Step:
+        """``ahead`` for a CDP command."""
+        return self.ahead(cdp, "send", method=method, params=params, timeout=timeout_ms)
+
+    def answer(self, target: Any, future: asyncio.Future[Any]) -> Step:
+        """A step that waits for a future ``ahead`` returned and returns its result."""
         if self.is_async:
             return lambda: future
-        return lambda: cdp._sync(future)
+        return lambda: target._sync(future)
+
+    def send_and_forget(self, cdp: Any, method: str, params: dict[str, Any]) -> None:
+        """Send a CDP command nobody waits for (an acknowledgement), from an event handler."""
+        if self.is_async:
+            self.spawn(cdp.send(method, params))
+        elif self.sends_ahead(cdp):
+            self.spawn(cdp._impl_obj.send(method=method, params=params, timeout=None))
+        else:
+            cdp.send(method, params)
 
     def run(self, flow: Flow) -> None:
         """Run a flow from an event handler: at once (sync API) or as a task (async API)."""
@@ -685,8 +700,8 @@ class Session:
         yield from capture.attach(opener)
 
     def detach_all(self) -> Flow:
-        if self._tasks:
-            yield lambda: asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks and self.captures:  # (flows of event handlers, acknowledgements)
+            yield self.answer(self.captures[0].page, asyncio.gather(*self._tasks, return_exceptions=True))
         for capture in self.captures:
             yield from capture.detach()
         self.keep_sources()
@@ -786,6 +801,10 @@ class PageCapture:
         self.asked: deque[_AskedSnapshot] = deque()
         self.snapshots_asked = 0
         self.sends_ahead = False  # whether the page's CDP session can send without waiting
+        # Events (and navigations) held back while the answer to whether an action's value is
+        # secret is awaited (action), each stored by calling it.
+        self.holding_events = 0
+        self.held_events: list[Callable[[], None]] = []
 
     @property
     def recording(self) -> Recording:
@@ -923,36 +942,53 @@ class PageCapture:
             if path:
                 raw_selector = FRAME_MARK.join([*path, raw_selector])
                 selector = readable_selector(raw_selector)
-        info = None
+        info = lookup = None
         if spec.target == "focus" and spec.value_from:
             info = yield from self._quietly_flow(self.ask("activeInfo", redact))
         elif locator is not None and answering:
-            info = yield from self._quietly_flow(self.target_info(locator, redact))
+            # Asked ahead: the browser answers while Playwright begins the call, which looks
+            # at the element first itself (the question reaches the page before the call does).
+            lookup = yield from self._quietly_flow(self._target_info_ahead(locator, redact))
+            if lookup is None:
+                info = yield from self._quietly_flow(self.target_info(locator, redact))
         raw_value = action_value(spec, arguments)
         if info and info.get("secret"):
             # Before the call: the page may echo the value while it runs (a URL, a label).
             self._remember_secret(spec, raw_value)
-
-        self.in_flight.append((sequence, spec))
-        self.timeline.call_started(
-            sequence, time.time(),
-            ScreenshotTimeline.STABLE_CHECK if spec.waits_until_stable and not arguments.get("force")
-            else ScreenshotTimeline.SLACK)
-        began = time.perf_counter()
-        error: BaseException | None = None
-        result = None
+        # Until the element's answer says whether the value is a secret, what the page
+        # reports is held back, to be stored with that value cut out.
+        holding = lookup is not None and bool(spec.value_from)
+        if holding:
+            self.holding_events += 1
         try:
-            result = yield call
-        except Exception as exc:
-            error = exc
-        except BaseException:
-            # Cancelled or interrupted: no time for captures, only a row saying so.
-            self._record_cancelled(spec, api, sequence, started_ms, int((time.perf_counter() - began) * 1000))
-            raise
+            self.in_flight.append((sequence, spec))
+            self.timeline.call_started(
+                sequence, time.time(),
+                ScreenshotTimeline.STABLE_CHECK if spec.waits_until_stable and not arguments.get("force")
+                else ScreenshotTimeline.SLACK)
+            began = time.perf_counter()
+            error: BaseException | None = None
+            result = None
+            try:
+                result = yield call
+            except Exception as exc:
+                error = exc
+            except BaseException:
+                # Cancelled or interrupted: no time for captures, only a row saying so.
+                self._record_cancelled(spec, api, sequence, started_ms, int((time.perf_counter() - began) * 1000))
+                raise
+            finally:
+                self.in_flight.remove((sequence, spec))
+                self.timeline.action_ended(sequence, time.time())
+            duration_ms = int((time.perf_counter() - began) * 1000)
+            if lookup is not None:
+                info = yield from self._quietly_flow(self._target_info_answer(lookup, locator, redact))
+                if info and info.get("secret"):
+                    self._remember_secret(spec, raw_value)
         finally:
-            self.in_flight.remove((sequence, spec))
-            self.timeline.action_ended(sequence, time.time())
-        duration_ms = int((time.perf_counter() - began) * 1000)
+            if holding:
+                self.holding_events -= 1
+                self._release_events()
         if error is None:
             # Playwright's call had the page answer (it ran its scripts, or its input was
             # handled): as good as recorder's own question for answers().
@@ -1124,7 +1160,12 @@ class PageCapture:
         if any(spec.navigation for _, spec in self.in_flight):
             return  # the goto/reload/back/forward being recorded is this navigation
         cause = self.in_flight[-1][0] if self.in_flight else None
-        self._record_event("navigate", url=frame.url, metadata={"caused_by": cause} if cause else {})
+        navigated = functools.partial(self._record_event, "navigate", url=frame.url,
+                                      metadata={"caused_by": cause} if cause else {})
+        if self.holding_events:  # (its URL may hold the value being typed)
+            self.held_events.append(navigated)
+        else:
+            navigated()
 
     def _snapshot_pending(self, redact: list[str]) -> Flow:
         """Give the events waiting for one the DOM snapshot of the page as it is now."""
@@ -1406,26 +1447,52 @@ class PageCapture:
         """
         if self.session.target_engine:
             found = locator.locator(inpage.target_selector(redact))
+            either = self._target_or_none(found)
             try:
-                try:
-                    # One round trip: `.first` of (what the engine says of the element, or, when
-                    # the locator finds nothing, "null"); get_attribute would wait for an element.
-                    either = found.or_(self.page.locator(inpage.NO_TARGET))
-                except Exception:  # a Locator of a child Frame object: "must belong to the same frame"
-                    either = None
                 if either is not None:
-                    data = yield lambda: either.first.get_attribute("data", timeout=CAPTURE_TIMEOUT_MS)
+                    data = yield lambda: either.get_attribute("data", timeout=CAPTURE_TIMEOUT_MS)
                 else:
                     if not (yield lambda: found.count()):
                         return None
                     data = yield lambda: found.first.get_attribute("data", timeout=CAPTURE_TIMEOUT_MS)
                 return json.loads(data) if data else None
             except Exception as exc:
-                # A document whose Playwright scripts were set up before the engine was
-                # registered (record() began after the page had used locators) lacks it
-                # until its next navigation.
-                if "queryAll" not in str(exc) and "Unknown engine" not in str(exc):
+                if not _lacks_engine(exc):
                     raise
+        return (yield from self._target_info_in_main_world(locator, redact))
+
+    def _target_info_ahead(self, locator: Any, redact: list[str]) -> Generator[Step, Any, asyncio.Future[Any] | None]:
+        """Ask for target_info without waiting for the answer (read by _target_info_answer);
+        None where it cannot be asked so."""
+        if not self.session.target_engine or not self.session.sends_ahead(locator):
+            return None
+        either = self._target_or_none(locator.locator(inpage.target_selector(redact)))
+        if either is None:
+            return None
+        return (yield self.session.ahead(either, "get_attribute", name="data", timeout=CAPTURE_TIMEOUT_MS))
+
+    def _target_info_answer(self, lookup: asyncio.Future[Any], locator: Any,
+                            redact: list[str]) -> Generator[Step, Any, dict[str, Any] | None]:
+        """What a target_info asked ahead answered."""
+        try:
+            data = yield self.session.answer(locator, lookup)
+        except Exception as exc:
+            if not _lacks_engine(exc):
+                raise
+            return (yield from self._target_info_in_main_world(locator, redact))
+        return json.loads(data) if data else None
+
+    def _target_or_none(self, found: Any) -> Any:
+        """One Locator for `.first` of (what the engine says of the element, or, when the
+        locator finds nothing, "null"): one round trip, where get_attribute alone would wait
+        for an element. None for a Locator of a child Frame object ("must belong to the same
+        frame")."""
+        try:
+            return found.or_(self.page.locator(inpage.NO_TARGET)).first
+        except Exception:
+            return None
+
+    def _target_info_in_main_world(self, locator: Any, redact: list[str]) -> Generator[Step, Any, dict[str, Any] | None]:
         return (yield lambda: locator.evaluate_all(
             f"(elements, redact) => ({inpage.world_source()}).elementInfo(elements[0], redact)", redact))
 
@@ -1488,12 +1555,25 @@ class PageCapture:
     def _store_event(self, kind: str, details: dict[str, Any], recording: Recording | None = None,
                      sequence: int | None = None, time_ms: int | None = None) -> None:
         """Record an event (recorder/events.py) with every secret typed so far cut out."""
+        recording = recording or self.recording
+        if self.holding_events:
+            self.held_events.append(functools.partial(
+                self._store_event, kind, details, recording,
+                recording.last_sequence() if sequence is None else sequence,
+                recording.elapsed_ms() if time_ms is None else time_ms))
+            return
         try:
-            (recording or self.recording).record_event(
-                kind, self.session.scrub.everywhere(details), action_sequence=sequence, page_index=self.index,
-                time_ms=time_ms)
+            recording.record_event(kind, self.session.scrub.everywhere(details), action_sequence=sequence,
+                                   page_index=self.index, time_ms=time_ms)
         except Exception:
             pass  # the store has closed: recording must never break the page it watches
+
+    def _release_events(self) -> None:
+        """Store the events held back while an element's answer was awaited (see action)."""
+        if not self.holding_events:
+            held, self.held_events = self.held_events, []
+            for store in held:
+                store()
 
     def _on_console(self, message: Any) -> None:
         self._store_event("console", events.console_details(message.type, message.text, message.location))
@@ -1556,7 +1636,8 @@ class PageCapture:
 
     def _on_screencast_frame(self, params: dict[str, Any]) -> None:
         try:  # (the sync API sends at once: to a page closed meanwhile, it raises)
-            self.session.spawn(self.cdp.send("Page.screencastFrameAck", {"sessionId": params["sessionId"]}))
+            # Not waited for: the next frame comes once Chromium has it, while the caller goes on.
+            self.session.send_and_forget(self.cdp, "Page.screencastFrameAck", {"sessionId": params["sessionId"]})
         except Exception:
             return  # the page is gone: its last frames are of no use
         self._attach_screenshots(self.timeline.frame(params["metadata"]["timestamp"], params["data"]))
@@ -1624,6 +1705,13 @@ def _origin(url: str) -> str:
 
 def _escape_attribute(text: str) -> str:
     return text.replace("&", "&amp;").replace('"', "&quot;")
+
+
+def _lacks_engine(error: BaseException) -> bool:
+    # A document whose Playwright scripts were set up before recorder's selector engine was
+    # registered (record() began after the page had used locators) lacks it until its next
+    # navigation.
+    return "queryAll" in str(error) or "Unknown engine" in str(error)
 
 
 def _is_timeout(error: BaseException) -> bool:
