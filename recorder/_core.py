@@ -996,8 +996,14 @@ class PageCapture:
 
         dom = dom_skipped = None
         mask = list(self.session.options.mask)
-        if self.session.options.dom and self.is_alive() and not (yield from self._ask_snapshot_ahead(redact, sequence)):
-            dom, dom_skipped = yield from self.snapshot_dom(redact, mask, sequence)
+        # The element's state after the action comes with the snapshot (replay compares it).
+        target_path = None
+        if info and info.get("css_path") and not info.get("in_shadow_root") and not in_frames:
+            target_path = info["css_path"]
+        outcome: dict[str, Any] = {}
+        if self.session.options.dom and self.is_alive() \
+                and not (yield from self._ask_snapshot_ahead(redact, sequence, target_path)):
+            dom, dom_skipped, outcome = yield from self.snapshot_dom(redact, mask, sequence, target_path)
         elif mask and self.is_alive():
             self.mask_boxes = (yield from self._quietly_flow(self.ask("maskBoxes", mask))) or []
         if info is None and locator is not None and spec.value_from and self.is_alive() \
@@ -1016,6 +1022,7 @@ class PageCapture:
             self.session.note_source(source)
         if dom_skipped:
             metadata["dom_snapshot_skipped"] = dom_skipped
+        metadata.update(outcome)
         value, extra = fit_value(raw_value)
         metadata.update(extra)
         # Fail closed: a value typed into an element goes in only when that element was seen
@@ -1172,7 +1179,7 @@ class PageCapture:
         pending, self.pending_dom = self.pending_dom, []
         if not (self.session.options.dom and self.is_alive()):
             return
-        dom, _ = yield from self.snapshot_dom(redact, list(self.session.options.mask), pending[0][1])
+        dom, _, _ = yield from self.snapshot_dom(redact, list(self.session.options.mask), pending[0][1])
         if dom is None:
             return
         dom = self.session.scrub(dom) or dom
@@ -1182,9 +1189,11 @@ class PageCapture:
             except Exception:
                 pass
 
-    def snapshot_dom(self, redact: list[str], mask: list[str],
-                     sequence: int | None = None) -> Generator[Any, Any, tuple[str | None, str | None]]:
-        """The page's HTML as its DOM is now (values in, secrets and masks out), or why not.
+    def snapshot_dom(self, redact: list[str], mask: list[str], sequence: int | None = None,
+                     target: str | None = None) -> Generator[Any, Any, tuple[str | None, str | None, dict[str, Any]]]:
+        """The page's HTML as its DOM is now (values in, secrets and masks out), or why not,
+        and what to add to the action's metadata of the element at CSS path ``target``
+        (``_outcome``).
 
         The resources it names that this recording has not kept yet are kept as well.
         """
@@ -1192,12 +1201,14 @@ class PageCapture:
         options = {"redact": redact, "mask": mask, "maxChars": MAX_DOM_CHARS, "secrets": self.session.scrub.values}
         framed = (yield from self._quietly_flow(self._foreign_frame_snapshots(options, sequence))) or {}
         snapshot_id, since = self._snapshot_ids()
-        snapshot = yield from self._quietly_flow(self.ask("snapshot", {**options, "since": since, "id": snapshot_id}))
+        snapshot = yield from self._quietly_flow(self.ask("snapshot", {**options, "since": since, "id": snapshot_id,
+                                                                       "target": target}))
         if self.stuck:
-            return None, STUCK
+            return None, STUCK, {}
         if not snapshot:
-            return None, None
-        return (yield from self._use_snapshot(snapshot, since, framed, self.recording, sequence))
+            return None, None, {}
+        html, skipped = yield from self._use_snapshot(snapshot, since, framed, self.recording, sequence)
+        return html, skipped, _outcome(snapshot)
 
     def _snapshot_ids(self) -> tuple[str, str | None]:
         """A name for the snapshot about to be asked for, and the one it may be a patch of: the
@@ -1228,7 +1239,8 @@ class PageCapture:
             html = html.replace(mark, f'{mark} srcdoc="{_escape_attribute(document)}"', 1)
         return html, None
 
-    def _ask_snapshot_ahead(self, redact: list[str], sequence: int) -> Generator[Step, Any, bool]:
+    def _ask_snapshot_ahead(self, redact: list[str], sequence: int,
+                            target: str | None = None) -> Generator[Step, Any, bool]:
         """Ask for the action's DOM snapshot without waiting for it; False where it must be
         taken now instead (snapshot_dom).
 
@@ -1245,7 +1257,7 @@ class PageCapture:
         yield from self.apply_snapshots(wait=False)
         snapshot_id, since = self._snapshot_ids()
         options = {"redact": redact, "mask": [], "maxChars": MAX_DOM_CHARS, "since": since, "id": snapshot_id,
-                   "secrets": self.session.scrub.values}
+                   "secrets": self.session.scrub.values, "target": target}
         params = {"expression": inpage.call("snapshot", options), "returnByValue": True, "contextId": self.world}
         try:
             answer = yield self.session.send_ahead(self.cdp, "Runtime.evaluate", params, CAPTURE_TIMEOUT_MS)
@@ -1276,11 +1288,13 @@ class PageCapture:
                 continue  # (another flow of the async API may have used it meanwhile)
             self.asked.popleft()
             html = skipped = None
+            outcome: dict[str, Any] = {}
             try:
                 if asked.answer.cancelled():
                     raise RuntimeError("cancelled")
                 snapshot = _evaluated(asked.answer.result())
                 if snapshot:
+                    outcome = self.session.scrub.everywhere(_outcome(snapshot))
                     html, skipped = yield from self._use_snapshot(snapshot, asked.since, {}, asked.recording,
                                                                   asked.sequence)
             except Exception as exc:
@@ -1290,9 +1304,9 @@ class PageCapture:
                     self.world = None  # the page changed document: its world went with it
             try:
                 if html is not None:
-                    asked.recording.attach_dom_snapshot(asked.sequence, self.session.scrub(html) or html)
+                    asked.recording.attach_dom_snapshot(asked.sequence, self.session.scrub(html) or html, outcome)
                 elif skipped:
-                    asked.recording.note_dom_snapshot_skipped(asked.sequence, skipped)
+                    asked.recording.note_dom_snapshot_skipped(asked.sequence, skipped, outcome)
                 else:
                     self.pending_dom.append((asked.recording, asked.sequence))
             except Exception:
@@ -1688,6 +1702,14 @@ def _apply_patch(before: str, change: dict[str, Any]) -> str:
     units = before.encode("utf-16-le", "surrogatepass")
     joined = units[:2 * start] + text.encode("utf-16-le", "surrogatepass") + units[len(units) - 2 * end:]
     return joined.decode("utf-16-le", "surrogatepass")
+
+
+def _outcome(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """What a snapshot asked with a ``target`` says of that element, for the action's
+    metadata: ``target_after``, its state (world.js elementState), or ``{"gone": true}``."""
+    if "target" not in snapshot:  # none asked, or one redacted or masked
+        return {}
+    return {"target_after": snapshot["target"] if snapshot["target"] is not None else {"gone": True}}
 
 
 def _evaluated(reply: dict[str, Any]) -> Any:

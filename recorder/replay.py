@@ -446,7 +446,50 @@ class Replayer:
             elif call.method == "goto":
                 argument = self.rebase(argument)
             arguments.append(argument)
+        handle = before = None
+        if call.receiver == "element" and action["metadata"].get("target_after") is not None:
+            try:  # the element itself, not the locator: its text or its place may change
+                handle = yield lambda: receiver.element_handle(timeout=self.options.find_timeout_ms)
+                before = yield lambda: handle.evaluate(_ELEMENT_STATE)
+            except Exception:
+                handle = None
         yield lambda: getattr(receiver, call.method)(*arguments)
+        if handle is not None:
+            yield from self.compare_outcome(handle, before, action, result)
+
+    def compare_outcome(self, handle: Any, before: dict[str, Any], action: dict[str, Any], result: StepResult) -> Flow:
+        """What the action did to its element, against what it did when recorded: a change the
+        recording saw (a button's text, a box checked, the element removed) that does not
+        happen now is a divergence; one that happens only now is a note."""
+        metadata = action["metadata"]
+        recorded_before, recorded_after = metadata.get("target") or {}, metadata["target_after"]
+        expected = [fact for fact in _comparable(recorded_after) if _fact(recorded_before, fact) != _fact(recorded_after, fact)]
+        deadline = time.monotonic() + OUTCOME_TIMEOUT_S
+        now: dict[str, Any] | None = None
+        try:
+            while True:
+                now = yield lambda: handle.evaluate(_ELEMENT_STATE)
+                missing = [fact for fact in expected if _fact(now, fact) == _fact(before, fact)]
+                if not missing or time.monotonic() >= deadline:
+                    break
+                yield lambda: self.page.wait_for_timeout(POLL_SECONDS * 1000)
+        except Exception:
+            return  # the page changed document: what became of the element is the URL check's
+        finally:
+            try:
+                yield lambda: handle.dispose()
+            except Exception:
+                pass
+        if missing:
+            result.status = "diverged"
+            result.reason = "the element did not change as it did when recorded: " + "; ".join(
+                f"{_describe(fact, recorded_before)} became {_describe(fact, recorded_after)} then,"
+                f" now stays {_describe(fact, now)}" for fact in missing)
+            return
+        for fact in _comparable(now):
+            if fact not in expected and _fact(now, fact) != _fact(before, fact):
+                result.notes.append(f"the element's {fact} changed, which it did not when recorded: "
+                                    f"{_describe(fact, before)} became {_describe(fact, now)}")
 
     def expect(self, call: RecordedCall, action: dict[str, Any], result: StepResult) -> Flow:
         """Check a recorded assertion again: an expectation not met is a divergence."""
@@ -554,6 +597,31 @@ CANDIDATES_CSS = ("a, button, input, select, textarea, summary, option, label, [
                   "[contenteditable], img, h1, h2, h3, h4, h5, h6, li, td, th")
 REMATCH_AFTER_SECONDS = 0.5
 _ELEMENTS_INFO = f"(elements) => ({inpage.world_source()}).elementsInfo(elements)"
+
+
+# What an action may change about its element (world.js elementState), compared on replay.
+OUTCOME_FACTS = ("gone", "text", "checked", "expanded", "disabled")
+OUTCOME_TIMEOUT_S = 2.0  # a change the recording saw may come a moment later (a fetch answered)
+_ELEMENT_STATE = f"(el) => el.isConnected ? ({inpage.world_source()}).elementState(el) : {{gone: true}}"
+
+
+def _comparable(after: dict[str, Any]) -> tuple[str, ...]:
+    """The facts to compare with a state after an action: of an element removed, only that."""
+    return ("gone",) if after.get("gone") else OUTCOME_FACTS
+
+
+def _fact(state: dict[str, Any], fact: str) -> Any:
+    value = state.get(fact)
+    return bool(value) if fact in ("gone", "disabled") else value
+
+
+def _describe(fact: str, state: dict[str, Any]) -> str:
+    value = _fact(state, fact)
+    if fact == "gone":
+        return "removed" if value else "present"
+    if fact == "text":
+        return repr(value or "")
+    return f"{'' if value else 'not '}{fact}" if value is not None else f"{fact} unset"
 
 
 def _elements(count: int) -> str:

@@ -782,25 +782,29 @@ class Recording(RecordingFields):
         store._submit(update, what=("screenshots", recording_id))
         return key
 
-    def attach_dom_snapshot(self, sequence: int, dom_snapshot: str | bytes) -> str:
+    def attach_dom_snapshot(self, sequence: int, dom_snapshot: str | bytes,
+                            metadata: dict[str, Any] | None = None) -> str:
         """Set the DOM snapshot of an already recorded action (a navigation nobody asked
-        for is recorded when it starts; its page is snapshotted once it has content)."""
+        for is recorded when it starts; its page is snapshotted once it has content), and
+        merge ``metadata`` into its metadata (what the snapshot said of its element)."""
         data = dom_snapshot.encode("utf-8", "surrogatepass") if isinstance(dom_snapshot, str) else dom_snapshot
         key = blobs.blob_key(data)
         store, recording_id = self.store, self.id
 
         def update(conn: Connection) -> None:
             stored = store._blobs.put(conn, recording_id, data, "dom", key=key)
-            store._repo.set_dom_snapshot(conn, recording_id, sequence, stored)
+            store._repo.set_dom_snapshot(conn, recording_id, sequence, stored, metadata)
 
         store._submit(update, what=("snapshots", recording_id))
         return key
 
-    def note_dom_snapshot_skipped(self, sequence: int, reason: str) -> None:
+    def note_dom_snapshot_skipped(self, sequence: int, reason: str, metadata: dict[str, Any] | None = None) -> None:
         """Say in an already recorded action's ``metadata.dom_snapshot_skipped`` why it has no
-        DOM snapshot (its snapshot is asked for as the action ends and answered later)."""
+        DOM snapshot (its snapshot is asked for as the action ends and answered later);
+        ``metadata`` is merged in as well."""
         store, recording_id = self.store, self.id
-        store._submit(lambda conn: store._repo.note_dom_snapshot_skipped(conn, recording_id, sequence, reason),
+        patch = {**(metadata or {}), "dom_snapshot_skipped": reason}
+        store._submit(lambda conn: store._repo.note_dom_snapshot_skipped(conn, recording_id, sequence, patch),
                       what=("metadata updates", recording_id))
 
     def record_resource(self, url: str, data: bytes, media_type: str, sequence: int | None = None) -> str:

@@ -197,7 +197,7 @@ class Takeover:
         dom = None
         if session.options.dom and capture.is_alive():
             redact = list(session.options.redact + session.options.mask)
-            dom, skipped = yield from capture.snapshot_dom(redact, list(session.options.mask))
+            dom, skipped, _ = yield from capture.snapshot_dom(redact, list(session.options.mask))
             if skipped:
                 metadata["dom_snapshot_skipped"] = skipped
         capture._record_event("user_action", url=self.page.url, value=None if value is None else str(value),

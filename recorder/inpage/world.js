@@ -63,6 +63,23 @@
     return parent && !['body', 'html'].includes(parent.tagName.toLowerCase()) ? clean(parent.innerText) : null;
   };
 
+  // What an action may change about the element it acted on, compared by replay before and
+  // after each step (replay.py, outcomes): its text, whether it is checked, expanded or
+  // disabled. Only the facts that apply: a field has no text here (its value may be secret).
+  const elementState = (el) => {
+    const tag = el.tagName.toLowerCase();
+    const type = (el.getAttribute('type') || '').toLowerCase();
+    const aria = (name) => { const v = el.getAttribute(name); return v === 'true' ? true : v === 'false' ? false : null; };
+    const state = {};
+    if (!['input', 'textarea', 'select'].includes(tag)) state.text = clean(el.innerText);
+    const checked = tag === 'input' && (type === 'checkbox' || type === 'radio') ? el.checked : aria('aria-checked');
+    if (checked !== null) state.checked = checked;
+    const expanded = aria('aria-expanded');
+    if (expanded !== null) state.expanded = expanded;
+    if (el.disabled === true || aria('aria-disabled') === true) state.disabled = true;
+    return state;
+  };
+
   // Facts about one element, read before the action (its box moves or vanishes after): its
   // box, and what replay can find it by again (role and accessible name, label, text, test
   // id, a CSS path). Never a field's value: that would put a typed secret into metadata.
@@ -98,6 +115,10 @@
       href: tag === 'a' ? el.getAttribute('href') : null,
       neighbour_text: neighbourText(el),
       secret: (tag === 'input' && type === 'password') || redact.some((s) => matchesAround(el, s)),
+      // Its state before the action; the snapshot after it reports the same (`target`).
+      checked: null, expanded: null, disabled: null, ...elementState(el),
+      // The CSS path is within a shadow root: the snapshot cannot look it up in the document.
+      in_shadow_root: el.getRootNode() !== doc || null,
     };
   };
 
@@ -538,9 +559,17 @@
     };
 
     const html = serializeDocument(document);
+    // The state the action left its element in (`target`: its CSS path), null if it is gone;
+    // nothing of an element redacted or masked, or inside one.
+    let target;
+    if (options.target) {
+      let el = null;
+      try { el = document.querySelector(options.target); } catch (e) {}
+      target = el && [...redact, ...mask].some((s) => matchesAround(el, s)) ? undefined : el ? elementState(el) : null;
+    }
     if (size > maxChars || html.length > maxChars) {
       cache = new WeakMap();  // a partial walk cached nothing whole
-      return {html: null, length: Math.max(size, html.length), masks, urls: [], foreignFrames};
+      return {html: null, length: Math.max(size, html.length), masks, urls: [], foreignFrames, target};
     }
     const urls = Array.from(new Set(collected)).filter((u) => /^https?:/i.test(u));
     // Sent as what changed since the snapshot recorder already has (`since`), if it has it.
@@ -553,9 +582,9 @@
     // this one, before this one's answer is back.
     last = {id: options.id || (worldId + ':' + (++count)), rest};
     if (previous && options.since === previous.id) {
-      return {id: last.id, lead, patch: patch(previous.rest, rest), masks, urls, foreignFrames};
+      return {id: last.id, lead, patch: patch(previous.rest, rest), masks, urls, foreignFrames, target};
     }
-    return {id: last.id, html, lead, masks, urls, foreignFrames};
+    return {id: last.id, html, lead, masks, urls, foreignFrames, target};
   };
 
   // The last snapshot this world gave, and a name for it that no other world gives.
@@ -605,5 +634,5 @@
     return info;
   });
 
-  return {elementInfo, elementsInfo, activeInfo, maskBoxes, snapshot, pageState, cssPath, tagFrame};
+  return {elementInfo, elementsInfo, elementState, activeInfo, maskBoxes, snapshot, pageState, cssPath, tagFrame};
 })()

@@ -163,15 +163,23 @@ class Repository:
             f"UPDATE actions SET screenshot_key = ?, metadata = {self.engine.json_merge('metadata')}"
             " WHERE recording_id = ? AND sequence = ?", (key, dumps(metadata), recording_id, sequence)).rowcount)
 
-    def set_dom_snapshot(self, conn: Connection, recording_id: int, sequence: int, key: str) -> None:
-        conn.execute("UPDATE actions SET dom_snapshot_key = ? WHERE recording_id = ? AND sequence = ?"
-                     " AND dom_snapshot_key IS NULL", (key, recording_id, sequence))
+    def set_dom_snapshot(self, conn: Connection, recording_id: int, sequence: int, key: str,
+                         metadata: dict[str, Any] | None = None) -> None:
+        if metadata:
+            conn.execute(f"UPDATE actions SET dom_snapshot_key = ?, metadata = {self.engine.json_merge('metadata')}"
+                         " WHERE recording_id = ? AND sequence = ? AND dom_snapshot_key IS NULL",
+                         (key, dumps(metadata), recording_id, sequence))
+        else:
+            conn.execute("UPDATE actions SET dom_snapshot_key = ? WHERE recording_id = ? AND sequence = ?"
+                         " AND dom_snapshot_key IS NULL", (key, recording_id, sequence))
 
-    def note_dom_snapshot_skipped(self, conn: Connection, recording_id: int, sequence: int, reason: str) -> None:
+    def note_dom_snapshot_skipped(self, conn: Connection, recording_id: int, sequence: int,
+                                  metadata: dict[str, Any]) -> None:
+        """Merge ``metadata`` (with its ``dom_snapshot_skipped`` reason) into an action without a snapshot."""
         conn.execute(
             f"UPDATE actions SET metadata = {self.engine.json_merge('metadata')}"
             " WHERE recording_id = ? AND sequence = ? AND dom_snapshot_key IS NULL",
-            (dumps({"dom_snapshot_skipped": reason}), recording_id, sequence))
+            (dumps(metadata), recording_id, sequence))
 
     def actions(self, recording_id: int, after_sequence: int | None,
                 limit: int | None) -> QueryFlow[list[dict[str, Any]]]:
