@@ -446,7 +446,8 @@ class Replayer:
             elif call.method == "goto":
                 argument = self.rebase(argument)
             arguments.append(argument)
-        handle = before = None
+        handle: Any = None
+        before: dict[str, Any] = {}
         if call.receiver == "element" and action["metadata"].get("target_after") is not None:
             try:  # the element itself, not the locator: its text or its place may change
                 handle = yield lambda: receiver.element_handle(timeout=self.options.find_timeout_ms)
