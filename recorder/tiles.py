@@ -22,12 +22,17 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-# Measured on benchmarks/overhead.py's pages (a database per session, compacted): 96 px
-# tiles store ~15% less than 64 px ones where actions scroll (fewer rows, each with its key,
-# index entry and WebP header) and ~10% more where typing changes a small area; quality 45
-# takes another ~10% off, and text stays readable once the viewer composes the tiles.
-TILE = 96
-TILE_QUALITY = 45
+# Measured on the frames of benchmarks/overhead.py's shop page (it scrolls with nearly every
+# action, so most tiles change), tile data + rows + manifest per action: 96 px at quality 45,
+# WebP method 2, ~12.4 KB; 128 px at quality 40, method 3, ~11.0 KB (fewer rows, each with
+# its key, index entry and WebP header; method 3 packs the same quality ~6% smaller for
+# ~4 ms more per screenshot, spent when the store is idle or at the end). Text stays as
+# readable once the viewer composes the tiles. (64 px to 96 px, earlier: ~15% less where
+# actions scroll, ~10% more where typing changes a small area.) A manifest names its own
+# tile size, so screenshots stored with other sizes read as before.
+TILE = 128
+TILE_QUALITY = 40
+TILE_METHOD = 3
 MEDIA_TYPE = "application/vnd.recorder.tiles"
 _MAGIC = b"RTL1"
 _HEADER = struct.Struct("<4sHHH")  # magic, width, height, tile size
@@ -80,7 +85,7 @@ def split(image_bytes: bytes, masks: dict[str, Any] | None = None) -> Tiled:
 def _encoder(tile: Image.Image) -> Callable[[], bytes]:
     def encode() -> bytes:
         out = io.BytesIO()
-        tile.save(out, "WEBP", quality=TILE_QUALITY, method=2)
+        tile.save(out, "WEBP", quality=TILE_QUALITY, method=TILE_METHOD)
         return out.getvalue()
 
     return encode
