@@ -174,6 +174,12 @@ class Replayer:
         self.recorded_trouble: dict[int | None, set[tuple[str, str]]] | None = None
         self.current: StepResult | None = None  # the step being replayed
         self.sent_in: dict[int, StepResult] = {}  # id(request) -> the step it was sent during
+        # Navigations of each page's main frame seen (by id(page)), and how many there had been
+        # as each performed step began (by its sequence): a recorded navigation that followed a
+        # step must follow it now, a new document at the same URL included.
+        self.navigations: dict[int, int] = {}
+        self.navigations_before: dict[int, dict[int, int]] = {}
+        self.last_performed: int | None = None
 
     def rebase(self, url: str | None) -> str | None:
         """The recorded URL, moved to ``base_url`` when one is given."""
@@ -239,6 +245,11 @@ class Replayer:
         page.on("requestfailed", lambda request: self._saw(self.sent_in.get(id(request)),
                                                            ("request", f"{request.method} {_path(request.url)}")))
         page.on("response", self._on_response)
+        page.on("framenavigated", lambda frame: self._on_navigated(page, frame))
+
+    def _on_navigated(self, page: Any, frame: Any) -> None:
+        if frame.parent_frame is None:
+            self.navigations[id(page)] = self.navigations.get(id(page), 0) + 1
 
     def _on_request(self, request: Any) -> None:
         if self.current is not None:
@@ -300,7 +311,13 @@ class Replayer:
                     result.status, result.reason = "skipped", "happened by itself when recorded"
                     return result
                 result.reason = "a navigation that followed from an earlier step, checked not performed"
+                if not metadata.get("popup"):  # (a popup's first navigation: page_for waited for it)
+                    yield from self.await_navigation(metadata.get("caused_by"), result)
+                    if result.status == "diverged":
+                        return result
             else:
+                self.navigations_before[action["sequence"]] = dict(self.navigations)
+                self.last_performed = action["sequence"]
                 try:
                     call = recorded_call(action)
                 except ValueError as problem:
@@ -320,6 +337,21 @@ class Replayer:
         yield from self.check(action, result)
         self.judge_trouble()
         return result
+
+    def await_navigation(self, caused_by: int | None, result: StepResult) -> Flow:
+        """Wait until the page has navigated since the step that made the recorded navigation
+        (``caused_by``, else the last step performed) began; a divergence if it does not."""
+        step = caused_by if caused_by in self.navigations_before else self.last_performed
+        if step is None:
+            return
+        before = self.navigations_before[step].get(id(self.page), 0)
+        deadline = time.monotonic() + URL_TIMEOUT_MS / 1000
+        while self.navigations.get(id(self.page), 0) <= before:
+            if time.monotonic() >= deadline:
+                result.status = "diverged"
+                result.reason = f"the page did not navigate after step {step}, as it did when recorded"
+                return
+            yield lambda: self.page.wait_for_timeout(POLL_SECONDS * 1000)
 
     def judge_trouble(self) -> None:
         """Each page error or failed request seen so far that its step's recording did not

@@ -608,3 +608,36 @@ def test_no_state_after_is_kept_of_an_element_masked_or_inside_one(page, db_path
     with RecordingStore(db_path) as store:
         after = [a["metadata"].get("target_after") for a in store.get(page.recording.id).timeline()]
     assert after == [None, {"text": "shown"}]
+
+
+RELOADING = """<!doctype html><html><head><meta charset="utf-8"><title>Refresh</title></head><body>
+<button id="refresh" onclick="location.reload()">Refresh</button>
+<button id="hello" onclick="this.textContent = 'hi'">Hello</button>
+</body></html>"""
+
+
+def test_a_navigation_that_does_not_happen_is_a_divergence_even_at_the_same_url(  # type: ignore[no-untyped-def]
+        page, tmp_path: Path, db_path: Path, context) -> None:
+    app = tmp_path / "reloading"
+    app.mkdir()
+    (app / "index.html").write_text(RELOADING)
+    url, stop = serve(app)
+    try:
+        with record(page, db=db_path) as page:
+            page.goto(url + "/index.html")
+            page.click("#refresh")  # a new document at the same URL
+            page.wait_for_load_state()
+            page.click("#hello")
+        with RecordingStore(db_path) as store:
+            types = [(a["type"], a["metadata"].get("caused_by")) for a in store.get(page.recording.id).timeline()]
+        assert types == [("navigate", None), ("click", None), ("navigate", 2), ("click", None)]
+        report = run(page.recording.id, db_path, context.new_page())
+        assert report.ok and [s.status for s in report.steps] == ["ok"] * 4, report.format()
+
+        (app / "index.html").write_text(RELOADING.replace("location.reload()", "void 0"))
+        report = run(page.recording.id, db_path, context.new_page())
+        first = report.first_divergence
+        assert first is not None and first.sequence == 3, report.format()
+        assert first.reason == "the page did not navigate after step 2, as it did when recorded"
+    finally:
+        stop()
