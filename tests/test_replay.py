@@ -544,6 +544,16 @@ def test_re_matching_and_url_notes_work_on_the_async_api(recorded: int, db_path:
     assert (step.status, step.found_by) == ("recovered", "similarity")
 
 
+@pytest.fixture
+def one_page_app(tmp_path: Path) -> Iterator[tuple[str, Callable[[str], None]]]:
+    """A served app of one page the test writes, and may rewrite: its URL and the writer."""
+    app = tmp_path / "app"
+    app.mkdir()
+    url, stop = serve(app)
+    yield url + "/index.html", (app / "index.html").write_text
+    stop()
+
+
 OUTCOMES = """<!doctype html><html><head><meta charset="utf-8"><title>Cart</title></head><body>
 <button id="add" onclick="this.textContent = 'Added (1)'">Add to cart</button>
 <label><input type="checkbox" id="agree"> I agree</label>
@@ -552,51 +562,46 @@ OUTCOMES = """<!doctype html><html><head><meta charset="utf-8"><title>Cart</titl
 </body></html>"""
 
 
-def test_what_an_action_did_to_its_element_is_replayed_and_compared(page, tmp_path: Path, db_path: Path,  # type: ignore[no-untyped-def]
+def test_what_an_action_did_to_its_element_is_replayed_and_compared(page, one_page_app, db_path: Path,  # type: ignore[no-untyped-def]
                                                                     context) -> None:
-    app = tmp_path / "outcomes"
-    app.mkdir()
-    (app / "index.html").write_text(OUTCOMES)
-    url, stop = serve(app)
-    try:
-        with record(page, db=db_path) as page:
-            page.goto(url + "/index.html")
-            page.click("#add")
-            page.check("#agree")
-            page.get_by_role("button", name="Delete").click()
-            page.click("#menu")
-        with RecordingStore(db_path) as store:
-            recorded = store.get(page.recording.id)
-            after = {a["selector"]: a["metadata"].get("target_after") for a in recorded.timeline()}
-        # What each action left its element as, beside its state before (metadata.target).
-        assert after['locator("#agree")'] == {"checked": True}
-        assert after['get_by_role("button", name="Delete")'] == {"gone": True}
-        assert after['locator("#menu")'] == {"text": "Menu", "expanded": True}
+    url, write = one_page_app
+    write(OUTCOMES)
+    with record(page, db=db_path) as page:
+        page.goto(url)
+        page.click("#add")
+        page.check("#agree")
+        page.get_by_role("button", name="Delete").click()
+        page.click("#menu")
+    with RecordingStore(db_path) as store:
+        recorded = store.get(page.recording.id)
+        after = {a["selector"]: a["metadata"].get("target_after") for a in recorded.timeline()}
+    # What each action left its element as, beside its state before (metadata.target).
+    assert after['locator("#agree")'] == {"checked": True}
+    assert after['get_by_role("button", name="Delete")'] == {"gone": True}
+    assert after['locator("#menu")'] == {"text": "Menu", "expanded": True}
 
-        report = run(page.recording.id, db_path, context.new_page())
-        assert report.ok and all(s.status == "ok" for s in report.steps), report.format()
+    report = run(page.recording.id, db_path, context.new_page())
+    assert report.ok and all(s.status == "ok" for s in report.steps), report.format()
 
-        # The Delete button no longer deletes: the step that did is the divergence, though
-        # its button was found and clicked.
-        (app / "index.html").write_text(OUTCOMES.replace(' onclick="this.parentElement.remove()"', ""))
-        report = run(page.recording.id, db_path, context.new_page())
-        first = report.first_divergence
-        assert first is not None and first.selector == 'get_by_role("button", name="Delete")', report.format()
-        assert first.reason == ("the element did not change as it did when recorded: "
-                                "present became removed then, now stays present")
-        assert [s.status for s in report.steps[first.sequence:]] == ["ok"]  # the menu still opens
+    # The Delete button no longer deletes: the step that did is the divergence, though
+    # its button was found and clicked.
+    write(OUTCOMES.replace(' onclick="this.parentElement.remove()"', ""))
+    report = run(page.recording.id, db_path, context.new_page())
+    first = report.first_divergence
+    assert first is not None and first.selector == 'get_by_role("button", name="Delete")', report.format()
+    assert first.reason == ("the element did not change as it did when recorded: "
+                            "present became removed then, now stays present")
+    assert [s.status for s in report.steps[first.sequence:]] == ["ok"]  # the menu still opens
 
-        # A checkbox that no longer checks diverges inside Playwright's check(); a button whose
-        # text changes to other words still changed: not a divergence.
-        (app / "index.html").write_text(OUTCOMES.replace("Added (1)", "In your cart"))
-        report = run(page.recording.id, db_path, context.new_page())
-        assert report.ok, report.format()
-        (app / "index.html").write_text(OUTCOMES.replace("this.textContent = 'Added (1)'", "void 0"))
-        report = run(page.recording.id, db_path, context.new_page())
-        assert report.first_divergence is not None and report.first_divergence.selector == 'locator("#add")'
-        assert report.first_divergence.reason.endswith("'Add to cart' became 'Added (1)' then, now stays 'Add to cart'")
-    finally:
-        stop()
+    # A checkbox that no longer checks diverges inside Playwright's check(); a button whose
+    # text changes to other words still changed: not a divergence.
+    write(OUTCOMES.replace("Added (1)", "In your cart"))
+    report = run(page.recording.id, db_path, context.new_page())
+    assert report.ok, report.format()
+    write(OUTCOMES.replace("this.textContent = 'Added (1)'", "void 0"))
+    report = run(page.recording.id, db_path, context.new_page())
+    assert report.first_divergence is not None and report.first_divergence.selector == 'locator("#add")'
+    assert report.first_divergence.reason.endswith("'Add to cart' became 'Added (1)' then, now stays 'Add to cart'")
 
 
 def test_no_state_after_is_kept_of_an_element_masked_or_inside_one(page, db_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -617,27 +622,22 @@ RELOADING = """<!doctype html><html><head><meta charset="utf-8"><title>Refresh</
 
 
 def test_a_navigation_that_does_not_happen_is_a_divergence_even_at_the_same_url(  # type: ignore[no-untyped-def]
-        page, tmp_path: Path, db_path: Path, context) -> None:
-    app = tmp_path / "reloading"
-    app.mkdir()
-    (app / "index.html").write_text(RELOADING)
-    url, stop = serve(app)
-    try:
-        with record(page, db=db_path) as page:
-            page.goto(url + "/index.html")
-            page.click("#refresh")  # a new document at the same URL
-            page.wait_for_load_state()
-            page.click("#hello")
-        with RecordingStore(db_path) as store:
-            types = [(a["type"], a["metadata"].get("caused_by")) for a in store.get(page.recording.id).timeline()]
-        assert types == [("navigate", None), ("click", None), ("navigate", 2), ("click", None)]
-        report = run(page.recording.id, db_path, context.new_page())
-        assert report.ok and [s.status for s in report.steps] == ["ok"] * 4, report.format()
+        page, one_page_app, db_path: Path, context) -> None:
+    url, write = one_page_app
+    write(RELOADING)
+    with record(page, db=db_path) as page:
+        page.goto(url)
+        page.click("#refresh")  # a new document at the same URL
+        page.wait_for_load_state()
+        page.click("#hello")
+    with RecordingStore(db_path) as store:
+        types = [(a["type"], a["metadata"].get("caused_by")) for a in store.get(page.recording.id).timeline()]
+    assert types == [("navigate", None), ("click", None), ("navigate", 2), ("click", None)]
+    report = run(page.recording.id, db_path, context.new_page())
+    assert report.ok and [s.status for s in report.steps] == ["ok"] * 4, report.format()
 
-        (app / "index.html").write_text(RELOADING.replace("location.reload()", "void 0"))
-        report = run(page.recording.id, db_path, context.new_page())
-        first = report.first_divergence
-        assert first is not None and first.sequence == 3, report.format()
-        assert first.reason == "the page did not navigate after step 2, as it did when recorded"
-    finally:
-        stop()
+    write(RELOADING.replace("location.reload()", "void 0"))
+    report = run(page.recording.id, db_path, context.new_page())
+    first = report.first_divergence
+    assert first is not None and first.sequence == 3, report.format()
+    assert first.reason == "the page did not navigate after step 2, as it did when recorded"
