@@ -23,7 +23,7 @@ from .storage import open_engine
 from .storage.queries import AsyncConnection, QueryFlow, run_async
 from .storage.repository import Repository, owner_columns, row_dict
 from .storage.blobstore import BlobStore
-from .store import RecordingFields, default_db, scope_owner, visible_blob
+from .store import RecordingFields, default_db, owner_view, visible_blob
 
 __all__ = ["AsyncRecordingStore", "AsyncRecording"]
 
@@ -66,10 +66,7 @@ class AsyncRecordingStore:
     def for_owner(self, user_id: str | int | None = None, account_id: str | int | None = None) -> AsyncRecordingStore:
         """A view that sees only this owner's recordings and their blobs (as
         ``RecordingStore.for_owner``: every method enforces it)."""
-        view = object.__new__(AsyncRecordingStore)
-        view.__dict__.update(self.__dict__)
-        view.owner = scope_owner(self.owner, user_id, account_id)
-        return view
+        return owner_view(self, user_id, account_id)
 
     def _owner(self) -> dict[str, str] | None:
         return owner_columns(self.owner)

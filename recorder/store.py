@@ -35,7 +35,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import blobs
 from .errors import ReadOnlyStore, RecorderError, RecordingClosed, RecordingNotFound, RunNotFound
@@ -52,6 +52,9 @@ from .storage.repository import (
 )
 from .storage.validate import EVENT_KINDS, STATUSES, check_restorable
 from .storage.writer import RecorderWarning, Writer
+
+if TYPE_CHECKING:
+    from .async_store import AsyncRecordingStore
 
 __all__ = ["Action", "Recording", "RecordingStore", "Run", "RecorderWarning", "default_db", "DEFAULT_DB",
            "MAX_VALUE_CHARS", "STATUSES", "EVENT_KINDS"]
@@ -271,10 +274,7 @@ class RecordingStore:
         view narrows it: it must stay inside the first owner. Without ``user_id`` and
         ``account_id`` this raises ``ValueError`` (a view of no one is not a view of all).
         """
-        view = object.__new__(RecordingStore)
-        view.__dict__.update(self.__dict__)
-        view.owner = scope_owner(self.owner, user_id, account_id)
-        return view
+        return owner_view(self, user_id, account_id)
 
     def _owner(self) -> dict[str, str] | None:
         return owner_columns(self.owner)
@@ -949,6 +949,19 @@ def visible_blob(repo: Repository, owner: dict[str, str] | None, scope: Owner | 
     if owner is not None and not (yield from repo.blob_used_by(key, owner)):
         raise RecordingNotFound(f"no blob with key {key} for {_describe_owner(scope)} in {location}")
     return (yield from flow)
+
+
+_Store = TypeVar("_Store", bound="RecordingStore | AsyncRecordingStore")
+
+
+def owner_view(store: _Store, user_id: str | int | None, account_id: str | int | None) -> _Store:
+    """``store.for_owner(...)`` of either store, sync or async: a copy sharing its connection
+    and writer whose ``owner`` every method enforces."""
+    owner = scope_owner(store.owner, user_id, account_id)
+    view = object.__new__(type(store))
+    view.__dict__.update(store.__dict__)
+    view.owner = owner
+    return view
 
 
 def scope_owner(outer: Owner | None, user_id: str | int | None, account_id: str | int | None) -> Owner:
