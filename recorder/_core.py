@@ -637,8 +637,7 @@ class Session:
         impl = getattr(target, "_impl_obj", None)
         if impl is None or not callable(getattr(target, "_sync", None)):
             return False
-        # A CDP session's send takes a timeout only from Playwright 1.47 on.
-        return not hasattr(impl, "send") or "timeout" in inspect.signature(impl.send).parameters
+        return not hasattr(impl, "send") or _send_takes_timeout(type(impl).send)
 
     def ahead(self, target: Any, method: str, /, **arguments: Any) -> Step:
         """A step that starts the Playwright call ``target.method(**arguments)`` and returns the
@@ -723,6 +722,13 @@ class Session:
                     except Exception:
                         pass  # the store closed under us: the actions are what matter
         self.source_files.clear()
+
+
+@functools.cache
+def _send_takes_timeout(send: Any) -> bool:
+    # A CDP session's send takes a timeout only from Playwright 1.47 on. Asked once per
+    # method: send_and_forget asks it for every screencast frame.
+    return "timeout" in inspect.signature(send).parameters
 
 
 async def _sent(request: Awaitable[Any]) -> asyncio.Future[Any]:
