@@ -73,6 +73,17 @@ class PageSite:
             self.httpd.server_close()
 
 
+def flaky_suite(pytester: pytest.Pytester, server: str, monkeypatch: pytest.MonkeyPatch,
+                suite: str) -> pytest.Pytester:
+    """A pytester project of ``suite`` (tests that go to ``APP_URL``/app.html, one of them
+    flaky through the file ``FLAKY_COUNTER``) under PYTESTER_CONFTEST."""
+    monkeypatch.setenv("APP_URL", server)
+    monkeypatch.setenv("FLAKY_COUNTER", str(pytester.path / "flaky-counter"))
+    pytester.makeconftest(PYTESTER_CONFTEST)
+    pytester.makepyfile(test_suite=suite)
+    return pytester
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[str]:
     """Base URL of an HTTP server on 127.0.0.1 (port 0) serving tests/pages/."""

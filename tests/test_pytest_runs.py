@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from recorder import RecordingStore
 from recorder.cli import main
 
-from tests.conftest import PYTESTER_CONFTEST
+from tests.conftest import PYTESTER_CONFTEST, flaky_suite
 
 pytest_plugins = ["pytester"]
 
@@ -45,11 +45,7 @@ def test_flaky(page):
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester, server: str, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    monkeypatch.setenv("APP_URL", server)
-    monkeypatch.setenv("FLAKY_COUNTER", str(pytester.path / "flaky-counter"))
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_suite=SUITE)
-    return pytester
+    return flaky_suite(pytester, server, monkeypatch, SUITE)
 
 
 def assert_rerun_outcomes(result: pytest.RunResult) -> None:

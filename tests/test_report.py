@@ -16,11 +16,9 @@ from playwright.sync_api import Page, expect
 from recorder import RecordingStore
 from recorder.cli import main
 
-from tests.conftest import PYTESTER_CONFTEST
+from tests.conftest import flaky_suite
 
 pytest_plugins = ["pytester"]
-
-CONFTEST = PYTESTER_CONFTEST
 
 # The failure message is the test's own text: the report must show it as text.
 SUITE = """
@@ -51,11 +49,7 @@ VIOLATION = re.compile(r"Refused to|Content Security Policy", re.IGNORECASE)
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester, server: str, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    monkeypatch.setenv("APP_URL", server)
-    monkeypatch.setenv("FLAKY_COUNTER", str(pytester.path / "flaky-counter"))
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_suite=SUITE)
-    return pytester
+    return flaky_suite(pytester, server, monkeypatch, SUITE)
 
 
 def short(nodeid: str) -> str:
