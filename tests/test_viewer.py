@@ -43,6 +43,18 @@ def violations(viewer: Page) -> list[str]:
     return found
 
 
+def watched_viewer(context: Any) -> tuple[Page, list[str], list[Any], list[str]]:
+    """A page for the served viewer (1400 x 900) and, as they come, the URLs it asks for, the
+    responses it gets and the policy violations it reports."""
+    viewer = context.new_page()
+    viewer.set_viewport_size({"width": 1400, "height": 900})
+    requests: list[str] = []
+    responses: list[Any] = []
+    viewer.on("request", lambda request: requests.append(request.url))
+    viewer.on("response", lambda response: responses.append(response))
+    return viewer, requests, responses, violations(viewer)
+
+
 def directives(policy: str) -> dict[str, list[str]]:
     """A Content-Security-Policy as {directive: [its sources]}."""
     return {name: sources for name, *sources in (part.split() for part in policy.split(";") if part.strip())}
@@ -437,13 +449,7 @@ def test_served_dom_view_shows_the_same_and_asks_only_the_server(styled: dict[st
     with RecordingStore(styled["db"]) as store:
         url, server = serve_in_thread(store)
         try:
-            viewer = context.new_page()
-            viewer.set_viewport_size({"width": 1400, "height": 900})
-            requests: list[str] = []
-            responses: list[Any] = []
-            viewer.on("request", lambda request: requests.append(request.url))
-            viewer.on("response", lambda response: responses.append(response))
-            refused = violations(viewer)
+            viewer, requests, responses, refused = watched_viewer(context)
             response = viewer.goto(f"{url}/recording/{styled['id']}")
             assert response is not None and "frame-src 'none'" in response.headers["content-security-policy"]
             frame = show_dom(viewer, "End")

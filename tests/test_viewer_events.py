@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from recorder import RecordingStore, record
 from recorder.viewer import render, serve_in_thread
-from tests.test_viewer import assert_every_response_has_a_policy, directives, violations
+from tests.test_viewer import assert_every_response_has_a_policy, directives, violations, watched_viewer
 
 THIS_FILE = str(Path(__file__).resolve())
 RED = "rgb(198, 40, 40)"  # --bad in viewer.css
@@ -311,13 +311,7 @@ def test_served_viewer_shows_the_panels_and_loads_details_from_its_server(record
             page_html = urllib.request.urlopen(f"{url}/recording/{recorded['id']}").read().decode()
             # The events come after the first paint, a request's headers when its row is opened.
             assert "hello from the page" not in page_html and "Authorization" not in page_html
-            viewer = context.new_page()
-            viewer.set_viewport_size({"width": 1400, "height": 900})
-            asked: list[str] = []
-            responses: list[Any] = []
-            viewer.on("request", lambda request: asked.append(request.url))
-            viewer.on("response", lambda response: responses.append(response))
-            refused = violations(viewer)
+            viewer, asked, responses, refused = watched_viewer(context)
             viewer.goto(f"{url}/recording/{recorded['id']}")
             viewer.locator("body[data-events=loaded]").wait_for()
             select(viewer, "#log")
