@@ -54,6 +54,7 @@ class Pair:
     b: dict[str, Any] | None
     differences: list[Difference] = field(default_factory=list)
     screenshot_difference: float | None = None  # share of differing pixels, when both have one
+    notes: list[str] = field(default_factory=list)  # what differs without counting (see the module's doc)
 
     @property
     def differs(self) -> bool:
@@ -61,7 +62,7 @@ class Pair:
 
     def to_dict(self) -> dict[str, Any]:
         return {"a": step_summary(self.a), "b": step_summary(self.b), "differs": self.differs,
-                "differences": [d.to_dict() for d in self.differences],
+                "differences": [d.to_dict() for d in self.differences], "notes": self.notes,
                 "screenshot_difference": self.screenshot_difference}
 
 
@@ -102,15 +103,17 @@ class RecordingDiff:
         }
 
     def format(self, width: int = 34) -> str:
-        """A compact side-by-side table, the first difference marked with ``>``, and the summary."""
+        """A compact side-by-side table, the first difference marked with ``>`` (later ones ``*``,
+        pairs with notes alone ``~``), and the summary."""
         headers = ("", "A", "STEP (A)", "OUTCOME", "B", "STEP (B)", "OUTCOME", "DIFFERS")
         first = self.first
         rows = []
         for i, pair in enumerate(self.pairs):
-            rows.append((">" if i == first else ("*" if pair.differs else ""),
+            rows.append((">" if i == first else ("*" if pair.differs else ("~" if pair.notes else "")),
                          _seq(pair.a), _clip(_describe(pair.a), width), _outcome(pair.a),
                          _seq(pair.b), _clip(_describe(pair.b), width), _outcome(pair.b),
-                         ",".join(dict.fromkeys(d.kind for d in pair.differences))))
+                         ",".join(dict.fromkeys(d.kind for d in pair.differences))
+                         or ("(screenshot)" if pair.notes else "")))
         widths = [max(len(headers[c]), *(len(r[c]) for r in rows)) if rows else len(headers[c])
                   for c in range(len(headers))]
         lines = [f"A: recording {self.a.id} {self.a.name!r} ({self.a.status}, {self.a.action_count} actions)",
@@ -126,6 +129,8 @@ def diff_recordings(a: Recording, b: Recording, *, threshold: float = DEFAULT_TH
     """Align and compare the steps of ``a`` and ``b`` (each read from its own store)."""
     pairs = align(a.timeline(), b.timeline())
     texts: dict[tuple[int, str], str] = {}
+    kept_a, kept_b = (a.resources(), b.resources()) if screenshots else ({}, {})
+    same_resources = all(kept_a[url]["key"] == kept_b[url]["key"] for url in kept_a.keys() & kept_b.keys())
 
     def page_text(recording: Recording, key: str) -> str:
         if (id(recording), key) not in texts:
@@ -146,8 +151,11 @@ def diff_recordings(a: Recording, b: Recording, *, threshold: float = DEFAULT_TH
             share = pixel_difference(a.store.blob(pair.a["screenshot_key"]), b.store.blob(pair.b["screenshot_key"]))
             pair.screenshot_difference = round(share, 4)
             if share > threshold:
-                pair.differences.append(Difference("screenshot", None, None,
-                                                   f"screenshot differs in {share:.1%} of its pixels"))
+                detail = f"screenshot differs in {share:.1%} of its pixels"
+                if same_resources and pair.a["dom_snapshot_key"] and pair.a["dom_snapshot_key"] == pair.b["dom_snapshot_key"]:
+                    pair.notes.append(detail + ", the page the same (one DOM snapshot): painted at another moment")
+                else:
+                    pair.differences.append(Difference("screenshot", None, None, detail))
     return RecordingDiff(a, b, pairs, threshold)
 
 

@@ -190,3 +190,42 @@ def test_visible_text_leaves_out_what_a_page_does_not_show() -> None:
     snapshot = ("<html><head><title>T</title><style>p{}</style></head><body><p>Hello <b>there</b></p>"
                 "<script>var x = 1</script><div hidden>secret <span>more</span></div><input value=v><br>end</body></html>")
     assert visible_text(snapshot) == "Hello there end"
+
+
+def test_a_screenshot_painted_at_another_moment_of_the_same_page_is_a_note(context, server: str,  # type: ignore[no-untyped-def]
+                                                                          db_path: Path, tmp_path: Path) -> None:
+    """The pulse page's DOM never changes, its background does: a step's screenshot depends
+    on when the browser painted it, which is no difference between two runs. A page that
+    really is painted otherwise (its DOM says so) still differs."""
+    def pulse(wait_ms: int, *, repaint: bool = False) -> int:
+        page = context.new_page()
+        with record(page, db=db_path, name="pulse") as page:
+            page.goto(server + "/pulse.html")
+            page.wait_for_timeout(wait_ms)
+            if repaint:
+                page.evaluate("document.body.style.cssText = 'animation: none; background: #fff'")
+            page.locator("#go").click()
+        page.close()
+        return page.recording.id
+
+    early, late, repainted = pulse(0), pulse(2300), pulse(0, repaint=True)
+    with RecordingStore(db_path, readonly=True) as store:
+        noted = diff_recordings(store.get(early), store.get(late))
+        (_, click) = noted.pairs
+        assert click.screenshot_difference is not None and click.screenshot_difference > 0.5
+        assert noted.same and click.differences == [], noted.format()
+        assert click.notes and "painted at another moment" in click.notes[0]
+        assert noted.format().splitlines()[-3].startswith("~  2")
+        differs = diff_recordings(store.get(early), store.get(repainted))
+        assert differs.summary().startswith("first difference at step 2 (A) / 2 (B): screenshot differs in"), \
+            differs.format()
+    code, out, _ = invoke("diff", str(early), str(late), "--db", str(db_path), "--json")
+    assert code == 0 and json.loads(out)["alignment"][1]["notes"] == click.notes
+    target = tmp_path / "compare.html"
+    code, _, err = invoke("view", str(early), "--compare", str(late), "--db", str(db_path), "--no-open", "-o", str(target))
+    assert code == 0, err
+    viewer = context.new_page()
+    viewer.goto(target.as_uri())
+    expect(viewer.locator("#diff-summary")).to_have_text("no differences (2 steps aligned)")
+    expect(viewer.locator(".row.noted .differences.noted")).to_have_text(click.notes[0])
+    assert viewer.locator(".row.differs").count() == 0

@@ -166,12 +166,13 @@ def _compare(data: dict[str, Any], actions: list[dict[str, Any]], recording: Rec
                 continue
             action["original"] = None if pair.b is None else _brief(pair.b)
             action["differences"] = differences
+            action["notes"] = pair.notes
             action["first_difference"] = index == first
             if index == first:
                 data["compare"]["first_a"] = after
         else:
             assert pair.b is not None
-            only_b.append({"after": after, "step": _brief(pair.b), "differences": differences,
+            only_b.append({"after": after, "step": _brief(pair.b), "differences": differences, "notes": pair.notes,
                            "first_difference": index == first})
             if index == first:
                 data["compare"]["first_b"] = pair.b["sequence"]
@@ -179,6 +180,7 @@ def _compare(data: dict[str, Any], actions: list[dict[str, Any]], recording: Rec
     for action in actions:
         action.setdefault("original", None)
         action.setdefault("differences", [])
+        action.setdefault("notes", [])
     data["only_b"] = only_b
 
 

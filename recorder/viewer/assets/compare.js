@@ -16,11 +16,14 @@ function makeCompare(data, el) {
     if (step.status !== 'ok') half.append(el('span', 'other-status', ' ' + step.status + (step.error ? ': ' + step.error : '')));
     return half;
   }
-  function mark(row, differences, first) {
+  function mark(row, differences, notes, first) {
     if (differences.length) {
       row.classList.add('differs');
       row.dataset.diff = differences.map((d) => d.kind).join(' ');
       row.append(el('span', 'differences', differences.map((d) => d.detail).join('; ')));
+    } else if (notes.length) {  // differs only where it does not count (recorder/diff.py)
+      row.classList.add('noted');
+      row.append(el('span', 'differences noted', notes.join('; ')));
     }
     if (first) row.classList.add('first-difference');
   }
@@ -29,7 +32,7 @@ function makeCompare(data, el) {
     /** A's row `row` of action `a`: B's step beside it, and how they differ. */
     annotate(row, a) {
       row.append(side(a.original));
-      mark(row, a.differences || [], !!a.first_difference);
+      mark(row, a.differences || [], a.notes || [], !!a.first_difference);
     },
     /** Rows for the steps only B has: [the A sequence they come after (null: first), row]. */
     onlyB(select, indexOf) {
@@ -37,7 +40,7 @@ function makeCompare(data, el) {
         const row = el('div', 'row only-b');
         row.append(el('span', 'seq', '-'), el('span', 'muted', '(only in B)'), el('span', 'what'), el('span'));
         row.append(side(entry.step));
-        mark(row, entry.differences, entry.first_difference);
+        mark(row, entry.differences, entry.notes || [], entry.first_difference);
         row.addEventListener('click', () => select(entry.after == null ? 0 : indexOf(entry.after)));
         return [entry.after, row];
       });
