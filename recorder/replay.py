@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from playwright.async_api import Page as AsyncPage
 
 from . import inpage, rematch
-from ._core import (FRAME_MARK, REDACTED, DropTarget, FileNames, Flow, RecordedCall, Secret, SecretScrubber,
+from ._core import (FRAME_MARK, REDACTED, DropTarget, FileNames, Flow, RecordedCall, Secret, SecretScrubber, Step,
                     recorded_call, run_async, run_sync, secret_name)
 from .store import Recording
 
@@ -39,6 +39,7 @@ FIND_TIMEOUT_MS = 5_000
 URL_TIMEOUT_MS = 3_000
 URL_SETTLE_SECONDS = 0.5  # a URL on the recorded path that differs otherwise, steady this long, is final
 POLL_SECONDS = 0.1
+SCREENSHOT_TIMEOUT_S = 3.0
 
 @dataclass
 class StepResult:
@@ -599,12 +600,32 @@ class Replayer:
             result.status = "noted"
         result.reason = "; ".join(reasons) or None
         if self.options.compare_screenshots and action["screenshot_key"] and result.status in ("ok", "recovered", "noted"):
-            now = yield lambda: self.page.screenshot(type="png")
+            now, problem = yield from self.screenshot()
+            if now is None:
+                result.notes.append(f"no screenshot to compare: {problem}")
+                if result.status == "ok":
+                    result.status = "noted"
+                return
             pixels = screenshot_difference(self.recording.store.blob(action["screenshot_key"]), now)
             result.screenshot_difference = round(pixels, 4)
             if pixels > self.options.screenshot_threshold:
                 result.status = "diverged"
                 result.reason = f"screenshot differs by {pixels:.1%} (threshold {self.options.screenshot_threshold:.0%})"
+
+    def screenshot(self) -> Generator[Step, Any, tuple[bytes | None, str | None]]:
+        """The page as it is now (PNG), or None and why not, within SCREENSHOT_TIMEOUT_S.
+        Chromium refuses a capture while a page just navigated to has painted nothing yet
+        ("Unable to capture screenshot"): asked again until then. A page stuck in a script
+        is not waited for past the timeout: the step is noted, the replay goes on."""
+        deadline = time.monotonic() + SCREENSHOT_TIMEOUT_S
+        while True:
+            left_ms = max(1, round((deadline - time.monotonic()) * 1000))
+            try:
+                return (yield lambda: self.page.screenshot(type="png", timeout=left_ms)), None
+            except Exception as error:
+                if time.monotonic() >= deadline or self.page.is_closed():
+                    return None, str(error).split("\nCall log:")[0].strip().splitlines()[0]
+            yield lambda: self.page.wait_for_timeout(POLL_SECONDS * 1000)
 
     def save_screenshots(self, action: dict[str, Any], result: StepResult) -> Flow:
         """Keep the recorded and the replayed screenshot of the first divergence."""
@@ -616,9 +637,8 @@ class Replayer:
             recorded = stem.with_name(stem.name + "-recorded.jpg")
             recorded.write_bytes(self.recording.store.blob(action["screenshot_key"]))
             result.screenshots.append(str(recorded))
-        try:
-            now = yield lambda: self.page.screenshot(type="png")
-        except Exception:
+        now, _ = yield from self.screenshot()
+        if now is None:
             return
         replayed = stem.with_name(stem.name + "-replayed.png")
         replayed.write_bytes(now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import threading
@@ -641,3 +642,21 @@ def test_a_navigation_that_does_not_happen_is_a_divergence_even_at_the_same_url(
     first = report.first_divergence
     assert first is not None and first.sequence == 3, report.format()
     assert first.reason == "the page did not navigate after step 2, as it did when recorded"
+
+
+def test_a_page_that_cannot_be_captured_is_a_note_not_the_end_of_the_replay(page, one_page_app, db_path: Path,  # type: ignore[no-untyped-def]
+                                                                             context) -> None:
+    """A screenshot Chromium will not take (a page that has painted nothing yet, one stuck
+    in a script) raised out of replay and ended it, every later step unreported. Now the
+    capture is asked again for a few seconds; failing that, the step is noted and the replay
+    goes on. Here the page is stuck for good in a script begun once it loaded."""
+    url, write = one_page_app
+    write("<!doctype html><html><body>Stuck<script>onload = () => setTimeout(() => { while (true) {} })</script>"
+          "</body></html>")
+    with record(page, db=db_path) as page:
+        page.goto(url)
+    report = run(page.recording.id, db_path, context.new_page(), compare_screenshots=True)
+    (goto,) = report.steps
+    assert goto.status == "noted" and goto.screenshot_difference is None, report.format()
+    (note,) = goto.notes
+    assert re.fullmatch(r"no screenshot to compare: Page.screenshot: Timeout \d+ms exceeded.", note), note
