@@ -33,7 +33,8 @@ def flow(context: Any, server: str, db_path: Path, name: str = "Ada", *, break_h
         if break_hover:
             page.evaluate("document.getElementById('hover-target').remove()")
         try:
-            page.locator("#hover-target").hover(timeout=400)
+            # (400 ms only where it is to fail: a loaded machine may take longer to hover)
+            page.locator("#hover-target").hover(timeout=400 if break_hover else 5000)
         except Exception:
             pass
         page.get_by_role("button", name="Save").click()
@@ -227,5 +228,6 @@ def test_a_screenshot_painted_at_another_moment_of_the_same_page_is_a_note(conte
     viewer = context.new_page()
     viewer.goto(target.as_uri())
     expect(viewer.locator("#diff-summary")).to_have_text("no differences (2 steps aligned)")
-    expect(viewer.locator(".row.noted .differences.noted")).to_have_text(click.notes[0])
+    # (the first step too, when a loaded machine painted its frame late)
+    expect(viewer.locator(".row.noted .differences.noted").last).to_have_text(click.notes[0])
     assert viewer.locator(".row.differs").count() == 0
