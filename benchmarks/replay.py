@@ -14,9 +14,11 @@ and once with role/label locators, then replayed on variants of the app:
   all           ids, classes, texts and layout together
   removed       the Confirm button removed: the replay must diverge, at that step
   ambiguous     the Confirm button twice: the replay must diverge there, clicking neither
+  dead          the Confirm button there, but its handler gone (it no longer says "Thank
+                you"): the replay must diverge at that click, though it finds and clicks it
 
 For each: the steps ok, recovered, noted and diverged, the share replayed (ok, recovered
-or noted), and for the last two whether the divergence was reported at the right step
+or noted), and for the last three whether the divergence was reported at the right step
 without acting on a wrong element.
 """
 
@@ -66,6 +68,10 @@ def _remove(pages: dict[str, str]) -> None:
     pages["confirm.html"] = pages["confirm.html"].replace(CONFIRM, "")
 
 
+def _dead(pages: dict[str, str]) -> None:
+    pages["confirm.html"] = pages["confirm.html"].replace(CONFIRM, '<button id="confirm">Confirm</button>')
+
+
 def _twice(pages: dict[str, str]) -> None:
     both = CONFIRM.replace(' id="confirm"', "")
     pages["confirm.html"] = pages["confirm.html"].replace(CONFIRM, both + " " + both)
@@ -73,9 +79,9 @@ def _twice(pages: dict[str, str]) -> None:
 
 VARIANTS: dict[str, list[Callable[[dict[str, str]], None]]] = {
     "unchanged": [], "ids": [_rename_ids], "texts": [_reword], "layout": [_move],
-    "all": [_rename_ids, _reword, _move], "removed": [_remove], "ambiguous": [_twice],
+    "all": [_rename_ids, _reword, _move], "removed": [_remove], "ambiguous": [_twice], "dead": [_dead],
 }
-EXPECTED_DIVERGENCE = {"removed", "ambiguous"}  # at the Confirm click, the last step
+EXPECTED_DIVERGENCE = {"removed", "ambiguous", "dead"}  # at the Confirm click, the last step
 
 
 def serve(directory: Path) -> tuple[str, http.server.ThreadingHTTPServer]:
@@ -144,7 +150,7 @@ def main() -> None:
             for name, text in pages.items():
                 (directory / name).write_text(text)
             variant_url, variant_server = serve(directory)
-            for flow, recording_id in recordings.items():
+            for flow_name, recording_id in recordings.items():
                 context = browser.new_context()
                 page = context.new_page()
                 with RecordingStore(db) as store:
@@ -155,11 +161,13 @@ def main() -> None:
                 counts = {s: sum(1 for step in report.steps if step.status == s)
                           for s in ("ok", "recovered", "noted", "diverged", "failed", "skipped")}
                 first = report.first_divergence
-                row: dict[str, Any] = {"variant": variant, "flow": flow, "steps": len(report.steps), **counts,
+                row: dict[str, Any] = {"variant": variant, "flow": flow_name, "steps": len(report.steps), **counts,
                                        "replayed_share": round((counts["ok"] + counts["recovered"] + counts["noted"])
                                                                / len(report.steps), 3),
                                        "first_divergence": first.sequence if first else None}
                 if variant in EXPECTED_DIVERGENCE:
+                    # (`clicked`: what #done says, "" unless a wrong button was clicked or,
+                    # in "dead", the right one was but did nothing)
                     row["divergence_right"] = bool(first is report.steps[-1] and first.status == "diverged"
                                                    and clicked == "")
                 else:
@@ -172,7 +180,8 @@ def main() -> None:
         return
     print(f"{'variant':<10} {'flow':<9} {'steps':>5} {'ok':>3} {'rec':>4} {'noted':>5} {'div':>4} {'replayed':>9}  check")
     for row in rows:
-        check = (f"divergence at the right step, nothing clicked: {row['divergence_right']}"
+        check = (f"divergence at the right step{'' if row['variant'] == 'dead' else ', nothing clicked'}:"
+                 f" {row['divergence_right']}"
                  if "divergence_right" in row else f"false divergences: {row['false_divergences']}")
         print(f"{row['variant']:<10} {row['flow']:<9} {row['steps']:>5} {row['ok']:>3} {row['recovered']:>4} "
               f"{row['noted']:>5} {row['diverged']:>4} {row['replayed_share']:>9.0%}  {check}")
@@ -181,6 +190,9 @@ def main() -> None:
     print(f"on changed variants: {sum(r['ok'] + r['recovered'] + r['noted'] for r in changed)}/"
           f"{sum(r['steps'] for r in changed)} steps replayed; of the steps not found as recorded, "
           f"{recovered:.0%} re-matched")
+    broken = [r for r in rows if r["variant"] in EXPECTED_DIVERGENCE]
+    print(f"breakages caught at the right step: {sum(r['divergence_right'] for r in broken)}/{len(broken)};"
+          f" false divergences on unchanged and changed apps: {sum(r.get('false_divergences', 0) for r in rows)}")
 
 
 if __name__ == "__main__":

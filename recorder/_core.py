@@ -756,6 +756,19 @@ class _AskedSnapshot:
     sequence: int
 
 
+@dataclass
+class _LastTarget:
+    """The element the last action acted on, to read again as the next one begins
+    (``metadata.target_later``): a change the page made after the action returned."""
+
+    recording: Recording
+    sequence: int
+    css_path: str
+    navigations: int  # the page's main-frame navigations when the action began: the same document
+    after: Any = None  # its state as the action returned (``target_after``), once the snapshot said
+    after_known: bool = False
+
+
 ATTRIBUTE = "_recorder_capture"
 STUCK = "the page did not answer (stuck in a script?)"
 
@@ -792,6 +805,8 @@ class PageCapture:
         # snapshotted when the page is next looked at.
         self.pending_dom: list[tuple[Recording, int]] = []
         self.dialog_open = False  # a JavaScript dialog blocks the page: it is asked nothing then
+        self.navigations = 0  # main-frame navigations seen
+        self.last_target: _LastTarget | None = None
         self.responses: dict[str, tuple[str, str | None]] = {}  # URL -> (CDP request id, media type)
         # Frames of other origins: the CDP session that reaches each and its CDP frame id.
         self.frame_sessions: dict[Any, tuple[Any, str]] = {}
@@ -934,6 +949,14 @@ class PageCapture:
         if self.pending_dom and not self.dialog_open:
             yield from self._quietly_flow(self._snapshot_pending(redact))
         self.timeline.action_started(sequence)
+        # An assertion changes nothing: the element the last action acted on stays the one
+        # to read again as the next action begins (click, expect "Loaded", click).
+        observing = spec.type == "wait"
+        navigations, previous = self.navigations, self.last_target
+        if not observing:
+            self.last_target = None
+        if previous is not None and (previous.navigations != navigations or previous.recording is not self.recording):
+            previous = None  # another document: the path may find another element
         selector, locator = self._target(spec, owner, arguments)
         raw_selector = locator_selector(locator) if locator is not None else None
         in_child_frame = type(owner).__name__ == "Frame" and owner.parent_frame is not None
@@ -954,7 +977,8 @@ class PageCapture:
         elif locator is not None and answering:
             # Asked ahead: the browser answers while Playwright begins the call, which looks
             # at the element first itself (the question reaches the page before the call does).
-            lookup = yield from self._quietly_flow(self._target_info_ahead(locator, redact))
+            lookup = yield from self._quietly_flow(self._target_info_ahead(
+                locator, redact, previous.css_path if previous is not None and not in_frames else None))
             if lookup is None:
                 info = yield from self._quietly_flow(self.target_info(locator, redact))
         raw_value = action_value(spec, arguments)
@@ -991,6 +1015,8 @@ class PageCapture:
                 info = yield from self._quietly_flow(self._target_info_answer(lookup, locator, redact))
                 if info and info.get("secret"):
                     self._remember_secret(spec, raw_value)
+                if info and "previous_target" in info:
+                    self._note_target_later(previous, info.pop("previous_target"))
         finally:
             if holding:
                 self.holding_events -= 1
@@ -1007,9 +1033,12 @@ class PageCapture:
         if info and info.get("css_path") and not info.get("in_shadow_root") and not in_frames:
             target_path = info["css_path"]
         outcome: dict[str, Any] = {}
+        if target_path and not observing:
+            self.last_target = _LastTarget(self.recording, sequence, target_path, navigations)
         if self.session.options.dom and self.is_alive() \
                 and not (yield from self._ask_snapshot_ahead(redact, sequence, target_path)):
             dom, dom_skipped, outcome = yield from self.snapshot_dom(redact, mask, sequence, target_path)
+            self._saw_target_after(sequence, outcome)
         elif mask and self.is_alive():
             self.mask_boxes = (yield from self._quietly_flow(self.ask("maskBoxes", mask))) or []
         if info is None and locator is not None and spec.value_from and self.is_alive() \
@@ -1071,6 +1100,26 @@ class PageCapture:
         if error is not None:
             raise error
         return result
+
+    def _saw_target_after(self, sequence: int, outcome: dict[str, Any]) -> None:
+        last = self.last_target
+        if last is not None and last.sequence == sequence and last.recording is self.recording:
+            last.after, last.after_known = outcome.get("target_after"), "target_after" in outcome
+
+    def _note_target_later(self, previous: _LastTarget | None, later: dict[str, Any] | None) -> None:
+        """What the last action's element had become as this action began (engine.js
+        ``previous_target``), kept as ``target_later`` where it differs from ``target_after``."""
+        if previous is None:
+            return
+        later = later if later is not None else {"gone": True}
+        if previous.after_known and later == previous.after:
+            return
+        previous.after, previous.after_known = later, True  # (an assertion read it first: once is enough)
+        try:
+            previous.recording.merge_action_metadata(previous.sequence,
+                                                     {"target_later": self.session.scrub.everywhere(later)})
+        except Exception:
+            pass  # recording must never break the page it watches
 
     def _remember_secret(self, spec: ActionSpec, raw_value: Any) -> None:
         """Cut this value out of everything recorded from now on (not a key's name)."""
@@ -1170,6 +1219,7 @@ class PageCapture:
     def _on_frame_navigated(self, frame: Any) -> None:
         if frame.parent_frame is not None:
             return
+        self.navigations += 1
         if any(spec.navigation for _, spec in self.in_flight):
             return  # the goto/reload/back/forward being recorded is this navigation
         cause = self.in_flight[-1][0] if self.in_flight else None
@@ -1301,6 +1351,7 @@ class PageCapture:
                 snapshot = _evaluated(asked.answer.result())
                 if snapshot:
                     outcome = self.session.scrub.everywhere(_outcome(snapshot))
+                    self._saw_target_after(asked.sequence, outcome)
                     html, skipped = yield from self._use_snapshot(snapshot, asked.since, {}, asked.recording,
                                                                   asked.sequence)
             except Exception as exc:
@@ -1481,12 +1532,14 @@ class PageCapture:
                     raise
         return (yield from self._target_info_in_main_world(locator, redact))
 
-    def _target_info_ahead(self, locator: Any, redact: list[str]) -> Generator[Step, Any, asyncio.Future[Any] | None]:
+    def _target_info_ahead(self, locator: Any, redact: list[str],
+                           previous: str | None = None) -> Generator[Step, Any, asyncio.Future[Any] | None]:
         """Ask for target_info without waiting for the answer (read by _target_info_answer);
-        None where it cannot be asked so."""
+        None where it cannot be asked so. With ``previous`` (a CSS path), the answer also
+        says the state of that element now (``previous_target``, engine.js)."""
         if not self.session.target_engine or not self.session.sends_ahead(locator):
             return None
-        either = self._target_or_none(locator.locator(inpage.target_selector(redact)))
+        either = self._target_or_none(locator.locator(inpage.target_selector(redact, previous)))
         if either is None:
             return None
         return (yield self.session.ahead(either, "get_attribute", name="data", timeout=CAPTURE_TIMEOUT_MS))

@@ -18,6 +18,7 @@ flow (see _core.py), so the same code replays on the sync and the async Playwrig
 
 from __future__ import annotations
 
+import difflib
 import io
 import os
 import re
@@ -33,6 +34,7 @@ from playwright.async_api import Page as AsyncPage
 from . import inpage, rematch
 from ._core import (FRAME_MARK, REDACTED, DropTarget, FileNames, Flow, RecordedCall, Secret, SecretScrubber, Step,
                     recorded_call, run_async, run_sync, secret_name)
+from .diff import visible_text
 from .store import Recording
 
 FIND_TIMEOUT_MS = 5_000
@@ -181,6 +183,9 @@ class Replayer:
         self.navigations: dict[int, int] = {}
         self.navigations_before: dict[int, dict[int, int]] = {}
         self.last_performed: int | None = None
+        # The DOM snapshot of the row before each action on the same page (by sequence):
+        # what the page's text was as the action began, when recorded.
+        self.snapshot_before: dict[int, str] = {}
 
     def rebase(self, url: str | None) -> str | None:
         """The recorded URL, moved to ``base_url`` when one is given."""
@@ -198,6 +203,17 @@ class Replayer:
             parts = urlsplit(first_url)
             self.recorded_origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
         report = ReplayReport(self.recording.id, self.recording.name, self.options.base_url)
+        last_snapshot: dict[int, str] = {}  # page index -> the last row's DOM snapshot
+        for action in timeline:
+            index = action["metadata"].get("page_index", 0)
+            if action["type"] == "navigate" and action["metadata"].get("caused_by"):
+                # That step's snapshot was of a document on its way out, or taken later:
+                # what its page came to show is the URL check's to judge.
+                self.snapshot_before.pop(action["metadata"]["caused_by"], None)
+            if index in last_snapshot:
+                self.snapshot_before[action["sequence"]] = last_snapshot[index]
+            if action["dom_snapshot_key"]:
+                last_snapshot[index] = action["dom_snapshot_key"]
         events = self.recording.events()
         if events:  # (a recording made without events says nothing of what went wrong)
             self.recorded_trouble = {}
@@ -487,16 +503,63 @@ class Replayer:
                 before = yield lambda: handle.evaluate(_ELEMENT_STATE)
             except Exception:
                 handle = None
+        shown = self.recorded_text_shown(action) if call.receiver != "page" else []
+        text_before: str | None = None
+        if shown:
+            try:
+                text_before = yield lambda: self.page.evaluate(_PAGE_TEXT)
+            except Exception:
+                pass
         yield lambda: getattr(receiver, call.method)(*arguments)
         if handle is not None:
             yield from self.compare_outcome(handle, before, action, result)
+        if text_before is not None and result.status != "diverged":
+            yield from self.compare_page_text(text_before, shown, result)
+
+    def recorded_text_shown(self, action: dict[str, Any]) -> list[str]:
+        """The text that came to show on the page during this action when recorded: what its
+        DOM snapshot's text has that the one before it on the same page had not (words, in
+        runs); nothing when either is missing."""
+        before_key, after_key = self.snapshot_before.get(action["sequence"]), action["dom_snapshot_key"]
+        if not before_key or not after_key or before_key == after_key:
+            return []
+        store = self.recording.store
+        before = visible_text(store.blob(before_key).decode("utf-8", "replace")).split()
+        after = visible_text(store.blob(after_key).decode("utf-8", "replace")).split()
+        matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+        return [" ".join(after[j1:j2]) for tag, _, _, j1, j2 in matcher.get_opcodes() if tag in ("insert", "replace")]
+
+    def compare_page_text(self, before: str, shown: list[str], result: StepResult) -> Flow:
+        """The page's text changed during this step when recorded (``shown`` came to show): it
+        must change now too, or show that text already (an earlier step's late answer put it
+        there), within OUTCOME_TIMEOUT_S. A change to other words counts: a page that does
+        not change at all is the divergence (a button whose handler no longer runs)."""
+        deadline = time.monotonic() + OUTCOME_TIMEOUT_S
+        navigations = self.navigations_before[result.sequence].get(id(self.page), 0)
+        while True:
+            try:
+                now = yield lambda: self.page.evaluate(_PAGE_TEXT)
+            except Exception:
+                return  # the page changed document: the URL check's to judge
+            if self.navigations.get(id(self.page), 0) != navigations:
+                return  # (the same, a new document of the same text included)
+            if now != before or all(text in now for text in shown):
+                return
+            if time.monotonic() >= deadline:
+                break
+            yield lambda: self.page.wait_for_timeout(POLL_SECONDS * 1000)
+        result.status = "diverged"
+        first = shown[0] if len(shown[0]) <= 60 else shown[0][:59] + "…"
+        result.reason = f"the page's text did not change as it did when recorded: it came to show {first!r} then, now nothing on it changes"
 
     def compare_outcome(self, handle: Any, before: dict[str, Any], action: dict[str, Any], result: StepResult) -> Flow:
         """What the action did to its element, against what it did when recorded: a change the
         recording saw (a button's text, a box checked, the element removed) that does not
         happen now is a divergence; one that happens only now is a note."""
         metadata = action["metadata"]
-        recorded_before, recorded_after = metadata.get("target") or {}, metadata["target_after"]
+        # What the element had become by the time the next action began, if that differs
+        # from what it was as this one returned (a change the page made after a fetch, say).
+        recorded_before, recorded_after = metadata.get("target") or {}, metadata.get("target_later") or metadata["target_after"]
         expected = [fact for fact in _comparable(recorded_after) if _fact(recorded_before, fact) != _fact(recorded_after, fact)]
         deadline = time.monotonic() + OUTCOME_TIMEOUT_S
         now: dict[str, Any] | None = None
@@ -656,6 +719,23 @@ _ELEMENTS_INFO = f"(elements) => ({inpage.world_source()}).elementsInfo(elements
 OUTCOME_FACTS = ("gone", "text", "checked", "expanded", "disabled")
 OUTCOME_TIMEOUT_S = 2.0  # a change the recording saw may come a moment later (a fetch answered)
 _ELEMENT_STATE = f"(el) => el.isConnected ? ({inpage.world_source()}).elementState(el) : {{gone: true}}"
+# The page's text as diff.visible_text reads a DOM snapshot's (a textarea's by its value, as
+# the snapshot holds it), whitespace collapsed.
+_PAGE_TEXT = """() => {
+  const skip = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD', 'TITLE', 'SVG']);
+  const parts = [];
+  const walk = (node) => {
+    for (let child = node.firstChild; child; child = child.nextSibling) {
+      if (child.nodeType === 3) parts.push(child.data);
+      if (child.nodeType !== 1) continue;
+      const tag = child.tagName.toUpperCase();
+      if (skip.has(tag) || child.hasAttribute('hidden')) continue;
+      if (tag === 'TEXTAREA') parts.push(child.value); else walk(child);
+    }
+  };
+  if (document.documentElement) walk(document.documentElement);
+  return parts.join(' ').split(/\\s+/).filter(Boolean).join(' ');
+}"""
 
 
 def _comparable(after: dict[str, Any]) -> tuple[str, ...]:

@@ -807,6 +807,13 @@ class Recording(RecordingFields):
         store._submit(lambda conn: store._repo.note_dom_snapshot_skipped(conn, recording_id, sequence, patch),
                       what=("metadata updates", recording_id))
 
+    def merge_action_metadata(self, sequence: int, metadata: dict[str, Any]) -> None:
+        """Merge ``metadata`` into an already recorded action's (what was learnt of it later:
+        its element's state as the next action began, ``target_later``)."""
+        store, recording_id = self.store, self.id
+        store._submit(lambda conn: store._repo.merge_action_metadata(conn, recording_id, sequence, metadata),
+                      what=("metadata updates", recording_id))
+
     def record_resource(self, url: str, data: bytes, media_type: str, sequence: int | None = None) -> str:
         """Keep a stylesheet, image or font the page used, under its URL; returns its blob key.
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from click.testing import CliRunner
 
 from benchmarks.replay import by_ids
@@ -606,14 +607,54 @@ def test_what_an_action_did_to_its_element_is_replayed_and_compared(page, one_pa
 
 
 def test_no_state_after_is_kept_of_an_element_masked_or_inside_one(page, db_path: Path) -> None:  # type: ignore[no-untyped-def]
-    page.set_content("""<div id="balance"><button onclick="this.textContent = 'total ' + 6 * 7">Show</button></div>
-                        <button id="plain" onclick="this.textContent = 'shown'">Show</button>""")
+    # Each button changes its text a moment after its click: what it became shows as the
+    # next action begins (target_later), except for the masked one.
+    page.set_content("""<div id="balance"><button onclick="setTimeout(() => this.textContent = 'total ' + 6 * 7, 50)">Show</button></div>
+                        <button id="plain" onclick="setTimeout(() => this.textContent = 'shown', 50)">Show</button>
+                        <button id="end">End</button>""")
     with record(page, db=db_path, mask=["#balance"]) as page:
         page.click("#balance button")
+        page.wait_for_timeout(300)
         page.click("#plain")
+        page.wait_for_timeout(300)
+        page.click("#end")
     with RecordingStore(db_path) as store:
-        after = [a["metadata"].get("target_after") for a in store.get(page.recording.id).timeline()]
-    assert after == [None, {"text": "shown"}]
+        states = [(a["metadata"].get("target_after"), a["metadata"].get("target_later"))
+                  for a in store.get(page.recording.id).timeline()]
+    assert states == [(None, None), ({"text": "Show"}, {"text": "shown"}), ({"text": "End"}, None)]
+    assert b"total 42" not in db_path.read_bytes()
+
+
+DELAYED = """<!doctype html><html><head><meta charset="utf-8"><title>Orders</title></head><body>
+<button id="load" onclick="fetch('index.html').then(() => new Promise((done) => setTimeout(done, 200)))
+  .then(() => { this.textContent = 'Loaded'; this.disabled = true; })">Load</button>
+<button id="next">Next</button>
+</body></html>"""
+
+
+def test_a_change_the_page_made_after_the_action_returned_is_compared_too(page, one_page_app, db_path: Path,  # type: ignore[no-untyped-def]
+                                                                         context) -> None:
+    """The Load button changes once its slow fetch is answered, after the click returned: the
+    state as the click returned (target_after) shows no change; the state as the next
+    action began (target_later) does, and replay holds the app to it."""
+    url, write = one_page_app
+    write(DELAYED)
+    with record(page, db=db_path) as page:
+        page.goto(url)
+        page.click("#load")
+        expect(page.get_by_text("Loaded")).to_be_visible()  # an assertion: read again as the next click begins
+        page.click("#next")
+    with RecordingStore(db_path) as store:
+        (load,) = [a for a in store.get(page.recording.id).timeline() if a["selector"] == 'locator("#load")']
+    assert load["metadata"].get("target_later") == {"text": "Loaded", "disabled": True}, load["metadata"]
+    report = run(page.recording.id, db_path, context.new_page())
+    assert report.ok and all(s.status == "ok" for s in report.steps), report.format()
+    # The fetch's answer no longer changes the button: the click is the divergence.
+    write(DELAYED.replace("this.textContent = 'Loaded'; this.disabled = true;", ""))
+    report = run(page.recording.id, db_path, context.new_page())
+    first = report.first_divergence
+    assert first is not None and first.selector == 'locator("#load")', report.format()
+    assert first.reason is not None and "'Load' became 'Loaded' then, now stays 'Load'" in first.reason, first.reason
 
 
 RELOADING = """<!doctype html><html><head><meta charset="utf-8"><title>Refresh</title></head><body>
@@ -660,3 +701,38 @@ def test_a_page_that_cannot_be_captured_is_a_note_not_the_end_of_the_replay(page
     assert goto.status == "noted" and goto.screenshot_difference is None, report.format()
     (note,) = goto.notes
     assert re.fullmatch(r"no screenshot to compare: Page.screenshot: Timeout \d+ms exceeded.", note), note
+
+
+SAVING = """<!doctype html><html><head><meta charset="utf-8"><title>Profile</title></head><body>
+<button id="save" onclick="document.getElementById('status').textContent = 'Saved at 10:02'">Save</button>
+<button id="load" onclick="setTimeout(() => document.getElementById('news').textContent = 'Three new messages', 300)">Load</button>
+<button id="close">Close</button>
+<p id="status"></p><p id="news"></p>
+</body></html>"""
+
+
+def test_a_step_that_no_longer_changes_the_page_is_a_divergence(page, one_page_app, db_path: Path,  # type: ignore[no-untyped-def]
+                                                                 context) -> None:
+    """Save changes another element than the one clicked, so what the click did to its own
+    element cannot tell a dead handler: the page's text can. Load's news come late, during
+    the Close step when recorded: no false alarm at Close when they come earlier on replay."""
+    url, write = one_page_app
+    write(SAVING)
+    with record(page, db=db_path) as page:
+        page.goto(url)
+        page.click("#save")
+        page.click("#load")
+        page.click("#close")
+        page.wait_for_timeout(600)
+        page.click("#close")
+    report = run(page.recording.id, db_path, context.new_page())
+    assert report.ok and all(s.status == "ok" for s in report.steps), report.format()
+    write(SAVING.replace("'Saved at 10:02'", "'Your profile is saved'"))  # other words: still a change
+    report = run(page.recording.id, db_path, context.new_page())
+    assert report.ok and all(s.status == "ok" for s in report.steps), report.format()
+    write(SAVING.replace(" onclick=\"document.getElementById('status').textContent = 'Saved at 10:02'\"", ""))
+    report = run(page.recording.id, db_path, context.new_page())
+    first = report.first_divergence
+    assert first is not None and first.selector == 'locator("#save")', report.format()
+    assert first.reason == ("the page's text did not change as it did when recorded: it came to show"
+                            " 'Saved at 10:02' then, now nothing on it changes")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from typing import Any
 from importlib.resources import files
 from urllib.parse import quote
 
@@ -49,6 +50,8 @@ def main_world_function(function: str) -> str:
 NO_TARGET = f"{TARGET_ENGINE}=none"
 
 
-def target_selector(redact: list[str]) -> str:
-    """The selector part that, after an action's locator, yields what engine.js tells of its element."""
-    return f"{TARGET_ENGINE}={quote(json.dumps(redact), safe='')}"
+def target_selector(redact: list[str], previous: str | None = None) -> str:
+    """The selector part that, after an action's locator, yields what engine.js tells of its
+    element (and, given ``previous``, of the state of the element at that CSS path)."""
+    asked: dict[str, Any] = {"redact": redact, **({"previous": previous} if previous else {})}
+    return f"{TARGET_ENGINE}={quote(json.dumps(asked), safe='')}"

@@ -54,13 +54,20 @@
     return parts.join(' > ');
   };
 
-  // The text beside an element: its sibling elements' text, else its parent's.
-  const neighbourText = (el) => {
-    const around = [el.previousElementSibling, el.nextElementSibling].filter(Boolean)
+  // Whether nothing in `node` is redacted or masked (`hidden`: their selectors).
+  const showsAll = (node, hidden) => !hidden.some((s) => {
+    try { return node.matches(s) || node.querySelector(s) !== null; } catch (e) { return false; }
+  });
+
+  // The text beside an element: its sibling elements' text, else its parent's; never
+  // that of a redacted or masked element.
+  const neighbourText = (el, hidden) => {
+    const around = [el.previousElementSibling, el.nextElementSibling].filter((n) => n && showsAll(n, hidden))
       .map((n) => clean(n.innerText)).filter(Boolean);
     if (around.length) return clean(around.join(' | '));
     const parent = el.parentElement;
-    return parent && !['body', 'html'].includes(parent.tagName.toLowerCase()) ? clean(parent.innerText) : null;
+    return parent && !['body', 'html'].includes(parent.tagName.toLowerCase()) && showsAll(parent, hidden)
+      ? clean(parent.innerText) : null;
   };
 
   // What an action may change about the element it acted on, compared by replay before and
@@ -80,6 +87,15 @@
     return state;
   };
 
+  // The state (elementState) of the element at CSS path `path` in `doc`: null when there is
+  // none, undefined (nothing said) when it is redacted or masked, or inside such an element.
+  const stateAt = (doc, path, hidden) => {
+    let el = null;
+    try { el = doc.querySelector(path); } catch (e) {}
+    if (!el) return null;
+    return hidden.some((s) => matchesAround(el, s)) ? undefined : elementState(el);
+  };
+
   // Facts about one element, read before the action (its box moves or vanishes after): its
   // box, and what replay can find it by again (role and accessible name, label, text, test
   // id, a CSS path). Never a field's value: that would put a typed secret into metadata.
@@ -95,8 +111,13 @@
     const labelledBy = (el.getAttribute('aria-labelledby') || '').split(/\s+/).filter(Boolean)
       .map((id) => doc.getElementById(id)).filter(Boolean);
     const isField = ['input', 'textarea', 'select'].includes(tag);
+    // Redacted or masked, or inside such an element: its text is as private as its pixels.
+    const hidden = redact.some((s) => matchesAround(el, s));
+    const text = isField || hidden ? null : clean(el.innerText);
+    const state = elementState(el);
+    if (hidden) delete state.text;
     const name = clean(el.getAttribute('aria-label')) || clean(labelledBy.map((n) => n.innerText).join(' ')) || label
-      || (isField ? null : clean(el.innerText)) || clean(el.getAttribute('alt')) || clean(el.getAttribute('title'))
+      || text || clean(el.getAttribute('alt')) || clean(el.getAttribute('title'))
       || (type === 'submit' || type === 'button' ? clean(el.getAttribute('value')) : null) || clean(el.getAttribute('placeholder'));
     return {
       bounding_box: {x: r.x, y: r.y, width: r.width, height: r.height},
@@ -107,16 +128,16 @@
       label,
       test_id: el.getAttribute('data-testid'),
       placeholder: el.getAttribute('placeholder'),
-      text: isField ? null : clean(el.innerText),
+      text,
       css_path: cssPath(el),
       // For re-matching on replay (replay.py, similarity): classes, a link's target and the
       // text around the element.
       classes: clean(el.getAttribute('class')),
       href: tag === 'a' ? el.getAttribute('href') : null,
-      neighbour_text: neighbourText(el),
-      secret: (tag === 'input' && type === 'password') || redact.some((s) => matchesAround(el, s)),
+      neighbour_text: hidden ? null : neighbourText(el, redact),
+      secret: (tag === 'input' && type === 'password') || hidden,
       // Its state before the action; the snapshot after it reports the same (`target`).
-      checked: null, expanded: null, disabled: null, ...elementState(el),
+      checked: null, expanded: null, disabled: null, ...state,
       // The CSS path is within a shadow root: the snapshot cannot look it up in the document.
       in_shadow_root: el.getRootNode() !== doc || null,
     };
@@ -561,12 +582,7 @@
     const html = serializeDocument(document);
     // The state the action left its element in (`target`: its CSS path), null if it is gone;
     // nothing of an element redacted or masked, or inside one.
-    let target;
-    if (options.target) {
-      let el = null;
-      try { el = document.querySelector(options.target); } catch (e) {}
-      target = el && [...redact, ...mask].some((s) => matchesAround(el, s)) ? undefined : el ? elementState(el) : null;
-    }
+    const target = options.target ? stateAt(document, options.target, [...redact, ...mask]) : undefined;
     if (size > maxChars || html.length > maxChars) {
       cache = new WeakMap();  // a partial walk cached nothing whole
       return {html: null, length: Math.max(size, html.length), masks, urls: [], foreignFrames, target};
@@ -634,5 +650,5 @@
     return info;
   });
 
-  return {elementInfo, elementsInfo, elementState, activeInfo, maskBoxes, snapshot, pageState, cssPath, tagFrame};
+  return {elementInfo, elementsInfo, elementState, stateAt, activeInfo, maskBoxes, snapshot, pageState, cssPath, tagFrame};
 })()

@@ -181,6 +181,11 @@ class Repository:
             " WHERE recording_id = ? AND sequence = ? AND dom_snapshot_key IS NULL",
             (dumps(metadata), recording_id, sequence))
 
+    def merge_action_metadata(self, conn: Connection, recording_id: int, sequence: int,
+                              metadata: dict[str, Any]) -> None:
+        conn.execute(f"UPDATE actions SET metadata = {self.engine.json_merge('metadata')}"
+                     " WHERE recording_id = ? AND sequence = ?", (dumps(metadata), recording_id, sequence))
+
     def actions(self, recording_id: int, after_sequence: int | None,
                 limit: int | None) -> QueryFlow[list[dict[str, Any]]]:
         """The timeline: each action a dict of its columns, ``metadata`` parsed."""
