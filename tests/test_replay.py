@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from click.testing import CliRunner
 
 from benchmarks.replay import by_ids
-from recorder import RecordingStore, record, replay
+from recorder import RecordingStore, StepResult, record, replay
 from recorder.cli import main
 from recorder.viewer import render
 from tests.test_viewer import IMAGE_LOADED
@@ -546,6 +546,19 @@ def test_re_matching_and_url_notes_work_on_the_async_api(recorded: int, db_path:
     assert (step.status, step.found_by) == ("recovered", "similarity")
 
 
+def replays_all_ok(recording_id: int, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
+    report = run(recording_id, db_path, context.new_page())
+    assert report.ok and all(s.status == "ok" for s in report.steps), report.format()
+
+
+def first_divergence(recording_id: int, db_path: Path, context, selector: str) -> StepResult:  # type: ignore[no-untyped-def]
+    """Replay on a fresh page; the first divergence, which must be at the step of ``selector``."""
+    report = run(recording_id, db_path, context.new_page())
+    first = report.first_divergence
+    assert first is not None and first.selector == selector, report.format()
+    return first
+
+
 @pytest.fixture
 def one_page_app(tmp_path: Path) -> Iterator[tuple[str, Callable[[str], None]]]:
     """A served app of one page the test writes, and may rewrite: its URL and the writer."""
@@ -582,8 +595,7 @@ def test_what_an_action_did_to_its_element_is_replayed_and_compared(page, one_pa
     assert after['get_by_role("button", name="Delete")'] == {"gone": True}
     assert after['locator("#menu")'] == {"text": "Menu", "expanded": True}
 
-    report = run(page.recording.id, db_path, context.new_page())
-    assert report.ok and all(s.status == "ok" for s in report.steps), report.format()
+    replays_all_ok(page.recording.id, db_path, context)
 
     # The Delete button no longer deletes: the step that did is the divergence, though
     # its button was found and clicked.
@@ -601,9 +613,8 @@ def test_what_an_action_did_to_its_element_is_replayed_and_compared(page, one_pa
     report = run(page.recording.id, db_path, context.new_page())
     assert report.ok, report.format()
     write(OUTCOMES.replace("this.textContent = 'Added (1)'", "void 0"))
-    report = run(page.recording.id, db_path, context.new_page())
-    assert report.first_divergence is not None and report.first_divergence.selector == 'locator("#add")'
-    assert report.first_divergence.reason.endswith("'Add to cart' became 'Added (1)' then, now stays 'Add to cart'")
+    first = first_divergence(page.recording.id, db_path, context, 'locator("#add")')
+    assert first.reason is not None and first.reason.endswith("'Add to cart' became 'Added (1)' then, now stays 'Add to cart'")
 
 
 def test_no_state_after_is_kept_of_an_element_masked_or_inside_one(page, db_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -647,13 +658,10 @@ def test_a_change_the_page_made_after_the_action_returned_is_compared_too(page, 
     with RecordingStore(db_path) as store:
         (load,) = [a for a in store.get(page.recording.id).timeline() if a["selector"] == 'locator("#load")']
     assert load["metadata"].get("target_later") == {"text": "Loaded", "disabled": True}, load["metadata"]
-    report = run(page.recording.id, db_path, context.new_page())
-    assert report.ok and all(s.status == "ok" for s in report.steps), report.format()
+    replays_all_ok(page.recording.id, db_path, context)
     # The fetch's answer no longer changes the button: the click is the divergence.
     write(DELAYED.replace("this.textContent = 'Loaded'; this.disabled = true;", ""))
-    report = run(page.recording.id, db_path, context.new_page())
-    first = report.first_divergence
-    assert first is not None and first.selector == 'locator("#load")', report.format()
+    first = first_divergence(page.recording.id, db_path, context, 'locator("#load")')
     assert first.reason is not None and "'Load' became 'Loaded' then, now stays 'Load'" in first.reason, first.reason
 
 
@@ -675,8 +683,7 @@ def test_a_navigation_that_does_not_happen_is_a_divergence_even_at_the_same_url(
     with RecordingStore(db_path) as store:
         types = [(a["type"], a["metadata"].get("caused_by")) for a in store.get(page.recording.id).timeline()]
     assert types == [("navigate", None), ("click", None), ("navigate", 2), ("click", None)]
-    report = run(page.recording.id, db_path, context.new_page())
-    assert report.ok and [s.status for s in report.steps] == ["ok"] * 4, report.format()
+    replays_all_ok(page.recording.id, db_path, context)
 
     write(RELOADING.replace("location.reload()", "void 0"))
     report = run(page.recording.id, db_path, context.new_page())
@@ -725,14 +732,10 @@ def test_a_step_that_no_longer_changes_the_page_is_a_divergence(page, one_page_a
         page.click("#close")
         page.wait_for_timeout(600)
         page.click("#close")
-    report = run(page.recording.id, db_path, context.new_page())
-    assert report.ok and all(s.status == "ok" for s in report.steps), report.format()
+    replays_all_ok(page.recording.id, db_path, context)
     write(SAVING.replace("'Saved at 10:02'", "'Your profile is saved'"))  # other words: still a change
-    report = run(page.recording.id, db_path, context.new_page())
-    assert report.ok and all(s.status == "ok" for s in report.steps), report.format()
+    replays_all_ok(page.recording.id, db_path, context)
     write(SAVING.replace(" onclick=\"document.getElementById('status').textContent = 'Saved at 10:02'\"", ""))
-    report = run(page.recording.id, db_path, context.new_page())
-    first = report.first_divergence
-    assert first is not None and first.selector == 'locator("#save")', report.format()
+    first = first_divergence(page.recording.id, db_path, context, 'locator("#save")')
     assert first.reason == ("the page's text did not change as it did when recorded: it came to show"
                             " 'Saved at 10:02' then, now nothing on it changes")
