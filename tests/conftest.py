@@ -73,14 +73,38 @@ class PageSite:
             self.httpd.server_close()
 
 
-def flaky_suite(pytester: pytest.Pytester, server: str, monkeypatch: pytest.MonkeyPatch,
-                suite: str) -> pytest.Pytester:
-    """A pytester project of ``suite`` (tests that go to ``APP_URL``/app.html, one of them
-    flaky through the file ``FLAKY_COUNTER``) under PYTESTER_CONFTEST."""
+# A suite of three tests that go to APP_URL/app.html: one passes, one always fails (its
+# assert followed by {failure}), one fails on every other attempt (a count in FLAKY_COUNTER).
+FLAKY_SUITE = """
+import os
+from pathlib import Path
+APP = os.environ["APP_URL"] + "/app.html"
+COUNTER = Path(os.environ["FLAKY_COUNTER"])
+
+def test_passes(page):
+    page.goto(APP)
+
+def test_always_fails(page):
+    page.goto(APP)
+    assert page.title() == "Another title"{failure}
+
+def test_flaky(page):
+    page.goto(APP)
+    n = int(COUNTER.read_text()) if COUNTER.exists() else 0
+    COUNTER.write_text(str(n + 1))
+    assert n % 2 == 1, "fails on every other attempt"
+"""
+
+
+def flaky_suite(pytester: pytest.Pytester, server: str, monkeypatch: pytest.MonkeyPatch, *,
+                failure_message: str = "", more_tests: str = "") -> pytest.Pytester:
+    """A pytester project of FLAKY_SUITE (the always failing test's assert with
+    ``failure_message``, if any), ``more_tests`` after it, under PYTESTER_CONFTEST."""
     monkeypatch.setenv("APP_URL", server)
     monkeypatch.setenv("FLAKY_COUNTER", str(pytester.path / "flaky-counter"))
     pytester.makeconftest(PYTESTER_CONFTEST)
-    pytester.makepyfile(test_suite=suite)
+    failure = f", {failure_message!r}" if failure_message else ""
+    pytester.makepyfile(test_suite=FLAKY_SUITE.format(failure=failure) + more_tests)
     return pytester
 
 

@@ -22,30 +22,10 @@ pytest_plugins = ["pytester"]
 
 CONFTEST = PYTESTER_CONFTEST
 
-SUITE = """
-import os
-from pathlib import Path
-APP = os.environ["APP_URL"] + "/app.html"
-COUNTER = Path(os.environ["FLAKY_COUNTER"])
-
-def test_passes(page):
-    page.goto(APP)
-
-def test_always_fails(page):
-    page.goto(APP)
-    assert page.title() == "Another title"
-
-def test_flaky(page):
-    page.goto(APP)
-    n = int(COUNTER.read_text()) if COUNTER.exists() else 0
-    COUNTER.write_text(str(n + 1))
-    assert n % 2 == 1, "fails on every other attempt"
-"""
-
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester, server: str, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    return flaky_suite(pytester, server, monkeypatch, SUITE)
+    return flaky_suite(pytester, server, monkeypatch)
 
 
 def assert_rerun_outcomes(result: pytest.RunResult) -> None:

@@ -21,25 +21,8 @@ from tests.conftest import flaky_suite
 pytest_plugins = ["pytester"]
 
 # The failure message is the test's own text: the report must show it as text.
-SUITE = """
-import os
-from pathlib import Path
-APP = os.environ["APP_URL"] + "/app.html"
-COUNTER = Path(os.environ["FLAKY_COUNTER"])
-
-def test_passes(page):
-    page.goto(APP)
-
-def test_always_fails(page):
-    page.goto(APP)
-    assert page.title() == "Another title", "<img src=x onerror=window.__pwned=1> not the title"
-
-def test_flaky(page):
-    page.goto(APP)
-    n = int(COUNTER.read_text()) if COUNTER.exists() else 0
-    COUNTER.write_text(str(n + 1))
-    assert n % 2 == 1, "fails on every other attempt"
-
+FAILURE = "<img src=x onerror=window.__pwned=1> not the title"
+SKIPPED = """
 def test_skipped():
     import pytest
     pytest.skip("not today")
@@ -49,7 +32,7 @@ VIOLATION = re.compile(r"Refused to|Content Security Policy", re.IGNORECASE)
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester, server: str, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    return flaky_suite(pytester, server, monkeypatch, SUITE)
+    return flaky_suite(pytester, server, monkeypatch, failure_message=FAILURE, more_tests=SKIPPED)
 
 
 def short(nodeid: str) -> str:
