@@ -765,8 +765,7 @@ class _LastTarget:
     sequence: int
     css_path: str
     navigations: int  # the page's main-frame navigations when the action began: the same document
-    after: Any = None  # its state as the action returned (``target_after``), once the snapshot said
-    after_known: bool = False
+    after: dict[str, Any] | None = None  # its state as the action returned (target_after), once known
 
 
 ATTRIBUTE = "_recorder_capture"
@@ -1104,7 +1103,7 @@ class PageCapture:
     def _saw_target_after(self, sequence: int, outcome: dict[str, Any]) -> None:
         last = self.last_target
         if last is not None and last.sequence == sequence and last.recording is self.recording:
-            last.after, last.after_known = outcome.get("target_after"), "target_after" in outcome
+            last.after = outcome.get("target_after")
 
     def _note_target_later(self, previous: _LastTarget | None, later: dict[str, Any] | None) -> None:
         """What the last action's element had become as this action began (engine.js
@@ -1112,9 +1111,9 @@ class PageCapture:
         if previous is None:
             return
         later = later if later is not None else {"gone": True}
-        if previous.after_known and later == previous.after:
+        if later == previous.after:
             return
-        previous.after, previous.after_known = later, True  # (an assertion read it first: once is enough)
+        previous.after = later  # (an assertion read it first: once is enough)
         try:
             previous.recording.merge_action_metadata(previous.sequence,
                                                      {"target_later": self.session.scrub.everywhere(later)})
