@@ -853,7 +853,7 @@ class PageCapture:
             self.cdp = None  # not Chromium: screenshots are taken after each action instead
         if self.cdp is None:
             return
-        self.bounded = "timeout" in inspect.signature(self.cdp.send).parameters
+        self.bounded = _send_takes_timeout(type(self.cdp).send)
         self.sends_ahead = self.bounded and self.session.sends_ahead(self.cdp)
         self._listen(self.cdp, "Page.javascriptDialogOpening", self._on_dialog)
         self._listen(self.cdp, "Page.javascriptDialogClosed", self._on_dialog_closed)
