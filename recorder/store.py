@@ -802,16 +802,19 @@ class Recording(RecordingFields):
         """Say in an already recorded action's ``metadata.dom_snapshot_skipped`` why it has no
         DOM snapshot (its snapshot is asked for as the action ends and answered later);
         ``metadata`` is merged in as well."""
-        store, recording_id = self.store, self.id
-        patch = {**(metadata or {}), "dom_snapshot_skipped": reason}
-        store._submit(lambda conn: store._repo.note_dom_snapshot_skipped(conn, recording_id, sequence, patch),
-                      what=("metadata updates", recording_id))
+        self._merge_action_metadata(sequence, {**(metadata or {}), "dom_snapshot_skipped": reason},
+                                    unless_snapshotted=True)
 
     def merge_action_metadata(self, sequence: int, metadata: dict[str, Any]) -> None:
         """Merge ``metadata`` into an already recorded action's (what was learnt of it later:
         its element's state as the next action began, ``target_later``)."""
+        self._merge_action_metadata(sequence, metadata)
+
+    def _merge_action_metadata(self, sequence: int, metadata: dict[str, Any], *,
+                               unless_snapshotted: bool = False) -> None:
         store, recording_id = self.store, self.id
-        store._submit(lambda conn: store._repo.merge_action_metadata(conn, recording_id, sequence, metadata),
+        store._submit(lambda conn: store._repo.merge_action_metadata(conn, recording_id, sequence, metadata,
+                                                                     unless_snapshotted=unless_snapshotted),
                       what=("metadata updates", recording_id))
 
     def record_resource(self, url: str, data: bytes, media_type: str, sequence: int | None = None) -> str:

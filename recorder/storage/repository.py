@@ -173,18 +173,13 @@ class Repository:
             conn.execute("UPDATE actions SET dom_snapshot_key = ? WHERE recording_id = ? AND sequence = ?"
                          " AND dom_snapshot_key IS NULL", (key, recording_id, sequence))
 
-    def note_dom_snapshot_skipped(self, conn: Connection, recording_id: int, sequence: int,
-                                  metadata: dict[str, Any]) -> None:
-        """Merge ``metadata`` (with its ``dom_snapshot_skipped`` reason) into an action without a snapshot."""
-        conn.execute(
-            f"UPDATE actions SET metadata = {self.engine.json_merge('metadata')}"
-            " WHERE recording_id = ? AND sequence = ? AND dom_snapshot_key IS NULL",
-            (dumps(metadata), recording_id, sequence))
-
     def merge_action_metadata(self, conn: Connection, recording_id: int, sequence: int,
-                              metadata: dict[str, Any]) -> None:
+                              metadata: dict[str, Any], *, unless_snapshotted: bool = False) -> None:
+        """Merge ``metadata`` into an action's; ``unless_snapshotted``: only while it has no DOM
+        snapshot (the reason it has none, which a snapshot taken meanwhile makes untrue)."""
+        only = " AND dom_snapshot_key IS NULL" if unless_snapshotted else ""
         conn.execute(f"UPDATE actions SET metadata = {self.engine.json_merge('metadata')}"
-                     " WHERE recording_id = ? AND sequence = ?", (dumps(metadata), recording_id, sequence))
+                     f" WHERE recording_id = ? AND sequence = ?{only}", (dumps(metadata), recording_id, sequence))
 
     def actions(self, recording_id: int, after_sequence: int | None,
                 limit: int | None) -> QueryFlow[list[dict[str, Any]]]:
