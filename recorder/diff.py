@@ -21,6 +21,7 @@ threshold). The first pair with any difference is the first difference.
 from __future__ import annotations
 
 import difflib
+import functools
 import html.parser
 import io
 from dataclasses import dataclass, field
@@ -128,31 +129,35 @@ def diff_recordings(a: Recording, b: Recording, *, threshold: float = DEFAULT_TH
                     text: bool = True, screenshots: bool = True) -> RecordingDiff:
     """Align and compare the steps of ``a`` and ``b`` (each read from its own store)."""
     pairs = align(a.timeline(), b.timeline())
-    texts: dict[tuple[int, str], str] = {}
-    kept_a, kept_b = (a.resources(), b.resources()) if screenshots else ({}, {})
-    same_resources = all(kept_a[url]["key"] == kept_b[url]["key"] for url in kept_a.keys() & kept_b.keys())
+    texts: dict[str, str] = {}  # by blob key: a key names the same bytes in either store
 
     def page_text(recording: Recording, key: str) -> str:
-        if (id(recording), key) not in texts:
-            texts[(id(recording), key)] = visible_text(recording.store.blob(key).decode("utf-8", "replace"))
-        return texts[(id(recording), key)]
+        if key not in texts:
+            texts[key] = visible_text(recording.store.blob(key).decode("utf-8", "replace"))
+        return texts[key]
+
+    @functools.cache
+    def resources_agree() -> bool:  # (asked only of a screenshot over the threshold)
+        kept_a, kept_b = a.resources(), b.resources()
+        return all(kept_a[url]["key"] == kept_b[url]["key"] for url in kept_a.keys() & kept_b.keys())
 
     for pair in pairs:
         pair.differences = compare_steps(pair.a, pair.b)
         if pair.a is None or pair.b is None:
             continue
-        if text and pair.a["dom_snapshot_key"] and pair.b["dom_snapshot_key"]:
-            before = page_text(a, pair.a["dom_snapshot_key"])
-            after = page_text(b, pair.b["dom_snapshot_key"])
+        dom_a, dom_b = pair.a["dom_snapshot_key"], pair.b["dom_snapshot_key"]
+        if text and dom_a and dom_b and dom_a != dom_b:
+            before, after = page_text(a, dom_a), page_text(b, dom_b)
             if before != after:
                 pair.differences.append(Difference("text", _clip(before, 200), _clip(after, 200),
                                                    "page text " + text_change(before, after)))
-        if screenshots and pair.a["screenshot_key"] and pair.b["screenshot_key"]:
-            share = pixel_difference(a.store.blob(pair.a["screenshot_key"]), b.store.blob(pair.b["screenshot_key"]))
+        shot_a, shot_b = pair.a["screenshot_key"], pair.b["screenshot_key"]
+        if screenshots and shot_a and shot_b:
+            share = 0.0 if shot_a == shot_b else pixel_difference(a.store.blob(shot_a), b.store.blob(shot_b))
             pair.screenshot_difference = round(share, 4)
             if share > threshold:
                 detail = f"screenshot differs in {share:.1%} of its pixels"
-                if same_resources and pair.a["dom_snapshot_key"] and pair.a["dom_snapshot_key"] == pair.b["dom_snapshot_key"]:
+                if dom_a and dom_a == dom_b and resources_agree():
                     pair.notes.append(detail + ", the page the same (one DOM snapshot): painted at another moment")
                 else:
                     pair.differences.append(Difference("screenshot", None, None, detail))
