@@ -184,8 +184,7 @@ def _call(action: dict[str, Any]) -> str | None:
     if call is None:
         return None
     if call.receiver in ("element", "expect element"):
-        if action["metadata"].get("api", "").partition(".")[0] not in ("Page", "Frame", "Locator", "LocatorAssertions") \
-                or not action["selector"]:
+        if not action["selector"]:
             return None
         receiver = f"page.{action['selector']}"
         if not _is_locator_chain(receiver):
