@@ -1091,7 +1091,7 @@ class PageCapture:
             self.recording.record_action(
                 spec.type, selector=scrub(selector), value=scrub(value), screenshot=screenshot, dom_snapshot=scrub(dom),
                 metadata=scrub.everywhere(metadata), url=scrub(self._url()), status="error" if error else "ok",
-                error=scrub(_error_text(error)) if error else None, duration_ms=duration_ms,
+                error=scrub(error_text(error)) if error else None, duration_ms=duration_ms,
                 sequence=sequence, timestamp_ms=started_ms,
             )
         except Exception:
@@ -1807,7 +1807,7 @@ def _could_be_text(key: Any) -> bool:
     return isinstance(key, str) and len(key.rsplit("+", 1)[-1]) == 1
 
 
-def _error_text(error: BaseException) -> str:
+def error_text(error: BaseException) -> str:
     """The first lines of a Playwright error: the message without its long call log."""
     text = str(error) or type(error).__name__
     return text.split("\nCall log:")[0].strip()[:2000]

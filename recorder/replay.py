@@ -33,7 +33,7 @@ from playwright.async_api import Page as AsyncPage
 
 from . import inpage, rematch
 from ._core import (FRAME_MARK, REDACTED, DropTarget, FileNames, Flow, RecordedCall, Secret, SecretScrubber, Step,
-                    recorded_call, run_async, run_sync, secret_name)
+                    error_text, recorded_call, run_async, run_sync, secret_name)
 from .diff import visible_text
 from .store import Recording
 
@@ -349,7 +349,7 @@ class Replayer:
             result.status, result.reason = "failed", str(problem)
             return result
         except Exception as exc:
-            result.status, result.reason = "failed", str(exc).split("\nCall log:")[0].strip()
+            result.status, result.reason = "failed", error_text(exc)
             return result
         yield from self.check(action, result)
         self.judge_trouble()
@@ -614,7 +614,7 @@ class Replayer:
             yield lambda: getattr(expect(subject), call.method)(**keywords, timeout=self.options.find_timeout_ms)
         except AssertionError as failed:
             result.status = "diverged"
-            result.reason = "expectation not met: " + str(failed).split("\nCall log:")[0].strip().splitlines()[0]
+            result.reason = "expectation not met: " + error_text(failed).splitlines()[0]
             return
         result.reason = (f"{result.reason}; " if result.reason else "") + f"{call.method} holds"
 
@@ -687,7 +687,7 @@ class Replayer:
                 return (yield lambda: self.page.screenshot(type="png", timeout=left_ms)), None
             except Exception as error:
                 if time.monotonic() >= deadline or self.page.is_closed():
-                    return None, str(error).split("\nCall log:")[0].strip().splitlines()[0]
+                    return None, error_text(error).splitlines()[0]
             yield lambda: self.page.wait_for_timeout(POLL_SECONDS * 1000)
 
     def save_screenshots(self, action: dict[str, Any], result: StepResult) -> Flow:
