@@ -1253,7 +1253,7 @@ class PageCapture:
         The resources it names that this recording has not kept yet are kept as well.
         """
         yield from self.apply_snapshots(wait=True)  # (a patch may build on the last of those)
-        options = {"redact": redact, "mask": mask, "maxChars": MAX_DOM_CHARS, "secrets": self.session.scrub.values}
+        options = self._snapshot_options(redact, mask)
         framed = (yield from self._quietly_flow(self._foreign_frame_snapshots(options, sequence))) or {}
         snapshot_id, since = self._snapshot_ids()
         snapshot = yield from self._quietly_flow(self.ask("snapshot", {**options, "since": since, "id": snapshot_id,
@@ -1264,6 +1264,10 @@ class PageCapture:
             return None, None, {}
         html, skipped = yield from self._use_snapshot(snapshot, since, framed, self.recording, sequence)
         return html, skipped, _outcome(snapshot)
+
+    def _snapshot_options(self, redact: list[str], mask: list[str]) -> dict[str, Any]:
+        """What world.js's snapshot is asked with, on every page and frame alike."""
+        return {"redact": redact, "mask": mask, "maxChars": MAX_DOM_CHARS, "secrets": self.session.scrub.values}
 
     def _snapshot_ids(self) -> tuple[str, str | None]:
         """A name for the snapshot about to be asked for, and the one it may be a patch of: the
@@ -1311,8 +1315,7 @@ class PageCapture:
             return False
         yield from self.apply_snapshots(wait=False)
         snapshot_id, since = self._snapshot_ids()
-        options = {"redact": redact, "mask": [], "maxChars": MAX_DOM_CHARS, "since": since, "id": snapshot_id,
-                   "secrets": self.session.scrub.values, "target": target}
+        options = {**self._snapshot_options(redact, []), "since": since, "id": snapshot_id, "target": target}
         params = {"expression": inpage.call("snapshot", options), "returnByValue": True, "contextId": self.world}
         try:
             answer = yield self.session.send_ahead(self.cdp, "Runtime.evaluate", params, CAPTURE_TIMEOUT_MS)
