@@ -76,9 +76,10 @@ class AsyncRecordingStore:
             raise RecorderError("the store is not open: use `async with AsyncRecordingStore(...)` or `await open()`")
         return await run_async(self._conn, flow)
 
-    async def list(self, status: str | None = None, limit: int | None = None) -> list[AsyncRecording]:
-        """Recordings, newest first, optionally only those with ``status``."""
-        rows = await self._read(self._repo.recordings(self._owner(), status, limit))
+    async def list(self, status: str | None = None, limit: int | None = None,
+                   run_id: str | None = None) -> list[AsyncRecording]:
+        """Recordings, newest first, optionally only those with ``status``, or of the run ``run_id``."""
+        rows = await self._read(self._repo.recordings(self._owner(), status, limit, run_id))
         return [AsyncRecording(self, row_dict(row)) for row in rows]
 
     async def get(self, recording_id: int) -> AsyncRecording:

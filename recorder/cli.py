@@ -775,7 +775,7 @@ def runs_command(run_id: str | None, db: str | None, as_json: bool, limit: int) 
     with open_store(db) as store:
         if run_id is not None:
             run = store.get_run(run_id)
-            recordings = [r for r in store.list() if r.run_id == run.id]
+            recordings = store.list(run_id=run.id)
             if as_json:
                 click.echo(json.dumps({**run.to_dict(), "recording_ids": [r.id for r in recordings]}, indent=2))
                 return

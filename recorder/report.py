@@ -88,7 +88,7 @@ def write_report(store: RecordingStore, run: Run, output: Path, *, viewers: bool
     from .viewer import render
 
     output = Path(output)
-    recordings = [r for r in store.list() if r.run_id == run.id]
+    recordings = store.list(run_id=run.id)
     hrefs: dict[int, str] = {}
     if viewers and recordings:
         folder = files_dir(output)

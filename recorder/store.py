@@ -319,14 +319,14 @@ class RecordingStore:
             raise RecordingNotFound(f"no recording with uid {uid!r} in {self.location}")
         return self._recording(row)
 
-    def list(self, status: str | None = None, limit: int | None = None) -> list[Recording]:
-        """Recordings, newest first, optionally only those with ``status``."""
+    def list(self, status: str | None = None, limit: int | None = None, run_id: str | None = None) -> list[Recording]:
+        """Recordings, newest first, optionally only those with ``status``, or of the run ``run_id``."""
         if self.readonly and status in ("recording", "interrupted"):
             # Some rows saying 'recording' are shown interrupted (see _recording).
-            rows = self._read(self._repo.recordings(self._owner(), ("recording", "interrupted")))
+            rows = self._read(self._repo.recordings(self._owner(), ("recording", "interrupted"), run_id=run_id))
             found = [r for r in map(self._recording, rows) if r.status == status]
             return found[:limit] if limit else found
-        rows = self._read(self._repo.recordings(self._owner(), status, limit))
+        rows = self._read(self._repo.recordings(self._owner(), status, limit, run_id))
         return [self._recording(row) for row in rows]
 
     def blob(self, key: str) -> bytes:

@@ -70,9 +70,12 @@ class Repository:
         return found[0] if found else None
 
     def recordings(self, owner: dict[str, str] | None = None, status: str | Sequence[str] | None = None,
-                   limit: int | None = None) -> QueryFlow[list[Any]]:
+                   limit: int | None = None, run_id: str | None = None) -> QueryFlow[list[Any]]:
         where, params = _owner_filter(owner)
         sql = f"SELECT * FROM recordings WHERE {where}"
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            params.append(run_id)
         if isinstance(status, str):
             status = (status,)
         if status:
