@@ -82,7 +82,7 @@ def report_data(store: RecordingStore, run: Run, recordings: list[Recording],
             "from_recordings_only": bool(tests) and not stored}
 
 
-def write_report(store: RecordingStore, run: Run, output: Path, *, viewers: bool = True) -> tuple[Path, int]:
+def write_report(store: RecordingStore, run: Run, output: Path) -> tuple[Path, int]:
     """Write the report of ``run`` to ``output`` and each kept recording's viewer beside it;
     return the report's path and how many tests it lists."""
     from .viewer import render
@@ -90,7 +90,7 @@ def write_report(store: RecordingStore, run: Run, output: Path, *, viewers: bool
     output = Path(output)
     recordings = store.list(run_id=run.id)
     hrefs: dict[int, str] = {}
-    if viewers and recordings:
+    if recordings:
         folder = files_dir(output)
         folder.mkdir(parents=True, exist_ok=True)
         for recording in recordings:
