@@ -754,6 +754,7 @@ class _AskedSnapshot:
     since: str | None  # the snapshot it was asked as a patch of
     recording: Recording
     sequence: int
+    target: _LastTarget | None  # the element the action acted on: the answer tells its state after
 
 
 @dataclass
@@ -766,6 +767,10 @@ class _LastTarget:
     css_path: str
     navigations: int  # the page's main-frame navigations when the action began: the same document
     after: dict[str, Any] | None = None  # its state as the action returned (target_after), once known
+    # The action's snapshot, which tells the state after, asked ahead and not answered yet;
+    # a later state read meanwhile waits for it (``later``), to be kept only if it differs.
+    awaiting_after: bool = False
+    later: dict[str, Any] | None = None
 
 
 ATTRIBUTE = "_recorder_capture"
@@ -1032,12 +1037,13 @@ class PageCapture:
         if info and info.get("css_path") and not info.get("in_shadow_root") and not in_frames:
             target_path = info["css_path"]
         outcome: dict[str, Any] = {}
+        acted_on = None
         if target_path and not observing:
-            self.last_target = _LastTarget(self.recording, sequence, target_path, navigations)
+            acted_on = self.last_target = _LastTarget(self.recording, sequence, target_path, navigations)
         if self.session.options.dom and self.is_alive() \
-                and not (yield from self._ask_snapshot_ahead(redact, sequence, target_path)):
+                and not (yield from self._ask_snapshot_ahead(redact, sequence, target_path, acted_on)):
             dom, dom_skipped, outcome = yield from self.snapshot_dom(redact, mask, sequence, target_path)
-            self._saw_target_after(sequence, outcome)
+            self._saw_target_after(acted_on, outcome)
         elif mask and self.is_alive():
             self.mask_boxes = (yield from self._quietly_flow(self.ask("maskBoxes", mask))) or []
         if info is None and locator is not None and spec.value_from and self.is_alive() \
@@ -1100,10 +1106,14 @@ class PageCapture:
             raise error
         return result
 
-    def _saw_target_after(self, sequence: int, outcome: dict[str, Any]) -> None:
-        last = self.last_target
-        if last is not None and last.sequence == sequence and last.recording is self.recording:
-            last.after = outcome.get("target_after")
+    def _saw_target_after(self, target: _LastTarget | None, outcome: dict[str, Any]) -> None:
+        """The action's snapshot told (or failed to tell) the state of its element after it."""
+        if target is None:
+            return
+        target.after, target.awaiting_after = outcome.get("target_after"), False
+        if target.later is not None:
+            later, target.later = target.later, None
+            self._keep_target_later(target, later)
 
     def _note_target_later(self, previous: _LastTarget | None, later: dict[str, Any] | None) -> None:
         """What the last action's element had become as this action began (engine.js
@@ -1111,12 +1121,18 @@ class PageCapture:
         if previous is None:
             return
         later = later if later is not None else {"gone": True}
-        if later == previous.after:
+        if previous.awaiting_after:
+            previous.later = later  # compared once the state after is known (_saw_target_after)
+        else:
+            self._keep_target_later(previous, later)
+
+    def _keep_target_later(self, target: _LastTarget, later: dict[str, Any]) -> None:
+        if later == target.after:
             return
-        previous.after = later  # (an assertion read it first: once is enough)
+        target.after = later  # (an assertion read it first: once is enough)
         try:
-            previous.recording.merge_action_metadata(previous.sequence,
-                                                     {"target_later": self.session.scrub.everywhere(later)})
+            target.recording.merge_action_metadata(target.sequence,
+                                                   {"target_later": self.session.scrub.everywhere(later)})
         except Exception:
             pass  # recording must never break the page it watches
 
@@ -1298,8 +1314,8 @@ class PageCapture:
             html = html.replace(mark, f'{mark} srcdoc="{_escape_attribute(document)}"', 1)
         return html, None
 
-    def _ask_snapshot_ahead(self, redact: list[str], sequence: int,
-                            target: str | None = None) -> Generator[Step, Any, bool]:
+    def _ask_snapshot_ahead(self, redact: list[str], sequence: int, target: str | None = None,
+                            acted_on: _LastTarget | None = None) -> Generator[Step, Any, bool]:
         """Ask for the action's DOM snapshot without waiting for it; False where it must be
         taken now instead (snapshot_dom).
 
@@ -1321,7 +1337,9 @@ class PageCapture:
             answer = yield self.session.send_ahead(self.cdp, "Runtime.evaluate", params, CAPTURE_TIMEOUT_MS)
         except Exception:
             return False
-        self.asked.append(_AskedSnapshot(answer, snapshot_id, since, self.recording, sequence))
+        self.asked.append(_AskedSnapshot(answer, snapshot_id, since, self.recording, sequence, acted_on))
+        if acted_on is not None:
+            acted_on.awaiting_after = True
         return True
 
     def apply_snapshots(self, wait: bool) -> Generator[Step, Any, None]:
@@ -1353,7 +1371,6 @@ class PageCapture:
                 snapshot = _evaluated(asked.answer.result())
                 if snapshot:
                     outcome = self.session.scrub.everywhere(_outcome(snapshot))
-                    self._saw_target_after(asked.sequence, outcome)
                     html, skipped = yield from self._use_snapshot(snapshot, asked.since, {}, asked.recording,
                                                                   asked.sequence)
             except Exception as exc:
@@ -1361,6 +1378,7 @@ class PageCapture:
                     self.stuck, skipped = True, STUCK
                 elif "context" in str(exc).lower():
                     self.world = None  # the page changed document: its world went with it
+            self._saw_target_after(asked.target, outcome)
             try:
                 if html is not None:
                     asked.recording.attach_dom_snapshot(asked.sequence, self.session.scrub(html) or html, outcome)

@@ -739,3 +739,21 @@ def test_a_step_that_no_longer_changes_the_page_is_a_divergence(page, one_page_a
     first = first_divergence(page.recording.id, db_path, context, 'locator("#save")')
     assert first.reason == ("the page's text did not change as it did when recorded: it came to show"
                             " 'Saved at 10:02' then, now nothing on it changes")
+
+
+def test_a_state_that_did_not_change_after_the_action_returned_is_not_kept_twice(page, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Actions in quick succession: the next action's look at the last element (target_later)
+    came back before the last action's own snapshot (target_after), so every action kept a
+    target_later equal to its target_after. It is kept only where the element changed later."""
+    rows = "".join(f"<li>row {i} <input id='q{i}'> <button id='b{i}' onclick=\"this.nextElementSibling.textContent"
+                   f" = 'added ' + document.getElementById('q{i}').value\">Add</button><span></span></li>"
+                   for i in range(400))
+    page.set_content(f"<ul>{rows}</ul>")
+    with record(page, db=db_path) as page:
+        for i in range(0, 400, 37):
+            page.locator(f"#q{i}").fill(str(i))
+            page.locator(f"#b{i}").click()
+    with RecordingStore(db_path) as store:
+        actions = store.get(page.recording.id).timeline()
+    assert len(actions) == 22 and all("target_after" in a["metadata"] for a in actions[:-1]), actions
+    assert [a["sequence"] for a in actions if "target_later" in a["metadata"]] == []
