@@ -210,12 +210,13 @@ def probing() -> Iterator[list[str]]:
     patch(Locator, "count", lambda f: _timed_call(_locator_label("Locator.count"), f))
     patch(Locator, "get_attribute", lambda f: _timed_call(_locator_label("Locator.get_attribute"), f))
     # The writer thread.
-    patch(store.RecordingStore, "_put_blob", lambda f: _timed_call("writer: _put_blob (DOM snapshot, zstd delta)",
-                                                                   f, writer=True))
-    patch(store.RecordingStore, "_put_screenshot", lambda f: _timed_call("writer: _put_screenshot", f, writer=True))
-    patch(store.RecordingStore, "_tile_next", lambda f: _timed_call("writer: _tile_next (idle tiling)", f, writer=True))
-    patch(store.RecordingStore, "_put_resource_blob", lambda f: _timed_call("writer: _put_resource_blob", f,
-                                                                            writer=True))
+    from recorder.storage import blobstore
+
+    blob_store = blobstore.BlobStore
+    patch(blob_store, "put", lambda f: _timed_call("writer: BlobStore.put (DOM snapshot zstd delta, raw frame)",
+                                                   f, writer=True))
+    patch(blob_store, "put_whole", lambda f: _timed_call("writer: BlobStore.put_whole (resources)", f, writer=True))
+    patch(blob_store, "tile_next", lambda f: _timed_call("writer: BlobStore.tile_next (idle tiling)", f, writer=True))
     try:
         yield missing
     finally:
@@ -528,7 +529,7 @@ def text_engine_source() -> str:
     """Like recorder's engine.js, but the element it yields carries the JSON as its text, so
     one all_text_contents() call finds and reads it (no count() first, no waiting)."""
     return ("(() => { const recorder = " + inpage.world_source() + "; return { queryAll(root, body) {"
-            " let redact = []; try { redact = JSON.parse(decodeURIComponent(body)); } catch (e) {}"
+            " let redact = []; try { redact = JSON.parse(decodeURIComponent(body)).redact || []; } catch (e) {}"
             " const out = document.createElement('div');"
             " out.textContent = JSON.stringify(recorder.elementInfo(root, redact)); return [out]; } }; })()")
 

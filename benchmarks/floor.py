@@ -1,0 +1,158 @@
+"""The least any recorder living in the test's own process pays per action, beside recorder
+and Playwright tracing: what part of tracing's added time is left for the work itself.
+
+    python3 benchmarks/floor.py                    # shop page, 100 actions x 4 rounds (~5 minutes)
+    python3 benchmarks/floor.py --pages table,shop --rounds 2
+
+Playwright's tracing runs inside Playwright's driver: its screencast frames and network
+events never leave that process. A recorder in the test's process (recorder is one: a
+library wrapped around the user's Page) must have each screenshot frame and each network
+event cross the driver's pipe into Python, whatever it then does with them. This script
+times those deliveries alone, doing nothing with what arrives, on benchmarks/overhead.py's
+pages and session (same server, same fill/click loop, same 1280x720 context):
+
+  bare      plain Playwright
+  frames    a CDP session of the page with Chromium's screencast on (JPEG, recorder's
+            quality, scaled to fit 800x800 as recorder's default), each frame acknowledged
+            from Python and dropped: the least a screenshot per action costs
+  events    a CDP session with the Network domain on and a console listener, every event
+            dropped: the least recording console and network (issue #12) costs
+  both      frames and events together: the floor under recorder's screenshots + events,
+            before any DOM snapshot, element lookup or storage
+  recorder  record(page, db=...) with its defaults (screenshots, DOM snapshots with their
+            resources, events)
+  tracing   context.tracing.start(screenshots=True, snapshots=True)
+
+Printed per page: each mode's added ms/action (median over rounds of mode - bare of the
+same round) and as a share of tracing's added time; the goal of benchmarks/overhead.py is
+recorder <= 0.25 x tracing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from overhead import PAGES, TIME_GOAL, VIEWPORT, BenchPage, Cart, serve, session, write_site  # noqa: E402
+
+from recorder import launch_options, record  # noqa: E402
+
+MODES = ["bare", "frames", "events", "both", "recorder", "tracing"]
+QUALITY = 60  # recorder's screencast JPEG quality (_core.SCREENCAST_QUALITY)
+FIT = 800  # recorder's default screenshot_size: frames scaled to fit 800x800
+
+
+def deliver_frames(page: Page) -> None:
+    cdp = page.context.new_cdp_session(page)
+    cdp.on("Page.screencastFrame",
+           lambda frame: cdp.send("Page.screencastFrameAck", {"sessionId": frame["sessionId"]}))
+    scale = min(1.0, FIT / VIEWPORT["width"], FIT / VIEWPORT["height"])
+    cdp.send("Page.enable")
+    cdp.send("Page.startScreencast", {"format": "jpeg", "quality": QUALITY, "everyNthFrame": 1,
+                                      "maxWidth": round(VIEWPORT["width"] * scale),
+                                      "maxHeight": round(VIEWPORT["height"] * scale)})
+
+
+def deliver_events(page: Page) -> None:
+    cdp = page.context.new_cdp_session(page)
+    drop: Callable[[Any], None] = lambda event: None  # noqa: E731
+    for name in ("Network.requestWillBeSent", "Network.responseReceived", "Network.loadingFinished",
+                 "Network.loadingFailed", "Network.dataReceived"):
+        cdp.on(name, drop)
+    cdp.send("Network.enable")
+    page.on("console", drop)
+    page.on("pageerror", drop)
+
+
+def run_mode(mode: str, browser: Browser, bench: BenchPage, url: str, actions: int, rundir: Path,
+             offset: int) -> float:
+    """ms per timed action of one session in a fresh context."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        if mode in ("frames", "both"):
+            deliver_frames(page)
+        if mode in ("events", "both"):
+            deliver_events(page)
+        if mode == "recorder":
+            with record(page, db=rundir / f"{mode}-{offset}.db") as recorded:
+                seconds, _ = session(recorded, bench, url, actions, offset)
+        elif mode == "tracing":
+            context.tracing.start(screenshots=True, snapshots=True)
+            seconds, _ = session(page, bench, url, actions, offset)
+            context.tracing.stop(path=rundir / f"trace-{offset}.zip")
+        else:
+            seconds, _ = session(page, bench, url, actions, offset)
+    finally:
+        context.close()
+    return seconds * 1000 / actions
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Time what reaches a recorder in the test's process (screencast frames, network and "
+                    "console events, doing nothing with them) beside recorder and Playwright tracing.",
+        epilog="Run from the project root: python3 benchmarks/floor.py  (about 5 minutes)")
+    parser.add_argument("--actions", type=int, default=100, help="timed actions per session (default 100)")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds of every mode, rotating order (default 4)")
+    parser.add_argument("--pages", default="shop", help=f"comma-separated pages: {', '.join(PAGES)} (default shop)")
+    args = parser.parse_args(argv)
+    names = [name.strip() for name in args.pages.split(",") if name.strip()]
+    if not names or any(name not in PAGES for name in names):
+        parser.error(f"--pages: choose from {', '.join(PAGES)}")
+    if args.actions < 2 or args.rounds < 1:
+        parser.error("--actions must be at least 2 and --rounds at least 1")
+
+    added: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="floor-") as tmp:
+        workdir = Path(tmp)
+        write_site(workdir)
+        server = serve(workdir, Cart())
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(**launch_options())
+                for name in names:
+                    bench, url = PAGES[name], base + PAGES[name].path
+                    run_mode("bare", browser, bench, url, 10, workdir, 0)  # first context, page load, JIT
+                    added[name] = {mode: [] for mode in MODES if mode != "bare"}
+                    for round_ in range(args.rounds):
+                        order = MODES[round_ % len(MODES):] + MODES[:round_ % len(MODES)]
+                        ms = {mode: run_mode(mode, browser, bench, url, args.actions, workdir, round_ * 11)
+                              for mode in order}
+                        for mode in added[name]:
+                            added[name][mode].append(ms[mode] - ms["bare"])
+                        print(f"{name:<6} round {round_ + 1}/{args.rounds}: "
+                              + "  ".join(f"{mode} {ms[mode]:.1f}" for mode in MODES) + " ms/action",
+                              file=sys.stderr)
+                browser.close()
+        finally:
+            server.shutdown()
+
+    for name in names:
+        medians = {mode: statistics.median(values) for mode, values in added[name].items()}
+        tracing = medians["tracing"]
+        print(f"\npage '{name}': {args.actions} timed actions x {args.rounds} rounds; added ms/action, median "
+              f"over rounds of (mode - bare of the same round)")
+        print(f"{'mode':<10} {'added ms':>9} {'x tracing':>10}  rounds")
+        for mode, value in medians.items():
+            share = f"{value / tracing:10.2f}" if tracing > 0 else f"{'n/a':>10}"
+            rounds = " ".join(f"{v:.1f}" for v in added[name][mode])
+            print(f"{mode:<10} {value:9.1f} {share}  {rounds}")
+        if tracing > 0:
+            print(f"goal: recorder <= {TIME_GOAL:.2f} x tracing = {TIME_GOAL * tracing:.1f} ms/action; "
+                  f"frames and events alone take {medians['both'] / tracing:.2f} x of it")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
