@@ -512,7 +512,7 @@ class Replayer:
                 pass
         yield lambda: getattr(receiver, call.method)(*arguments)
         if handle is not None:
-            yield from self.compare_outcome(handle, before, action, result)
+            yield from self.compare_outcome(handle, receiver, before, action, result)
         if text_before is not None and result.status != "diverged":
             yield from self.compare_page_text(text_before, shown, result)
 
@@ -552,7 +552,8 @@ class Replayer:
         first = shown[0] if len(shown[0]) <= 60 else shown[0][:59] + "…"
         result.reason = f"the page's text did not change as it did when recorded: it came to show {first!r} then, now nothing on it changes"
 
-    def compare_outcome(self, handle: Any, before: dict[str, Any], action: dict[str, Any], result: StepResult) -> Flow:
+    def compare_outcome(self, handle: Any, locator: Any, before: dict[str, Any], action: dict[str, Any],
+                        result: StepResult) -> Flow:
         """What the action did to its element, against what it did when recorded: a change the
         recording saw (a button's text, a box checked, the element removed) that does not
         happen now is a divergence; one that happens only now is a note."""
@@ -566,6 +567,10 @@ class Replayer:
         try:
             while True:
                 now = yield lambda: handle.evaluate(_ELEMENT_STATE)
+                if now.get("gone") and not recorded_after.get("gone"):
+                    # Drawn anew (a list rendered again replaces its items): what the locator
+                    # finds now, as the recording read the element at the action's place.
+                    now = (yield from self._state_of_only(locator)) or now
                 missing = [fact for fact in expected if _fact(now, fact) == _fact(before, fact)]
                 if not missing or time.monotonic() >= deadline:
                     break
@@ -587,6 +592,15 @@ class Replayer:
             if fact not in expected and _fact(now, fact) != _fact(before, fact):
                 result.notes.append(f"the element's {fact} changed, which it did not when recorded: "
                                     f"{_describe(fact, before)} became {_describe(fact, now)}")
+
+    def _state_of_only(self, locator: Any) -> Generator[Step, Any, dict[str, Any] | None]:
+        """The state of the one element ``locator`` finds now, without waiting; None if not one."""
+        try:
+            if (yield lambda: locator.count()) != 1:
+                return None
+            return (yield lambda: locator.evaluate(_ELEMENT_STATE, timeout=FIND_NOW_MS))
+        except Exception:
+            return None
 
     def expect(self, call: RecordedCall, action: dict[str, Any], result: StepResult) -> Flow:
         """Check a recorded assertion again: an expectation not met is a divergence."""
@@ -717,6 +731,7 @@ _ELEMENTS_INFO = f"(elements) => ({inpage.world_source()}).elementsInfo(elements
 
 # What an action may change about its element (world.js elementState), compared on replay.
 OUTCOME_FACTS = ("gone", "text", "checked", "expanded", "disabled")
+FIND_NOW_MS = 500  # an element just counted: evaluating it waits only if it went meanwhile
 OUTCOME_TIMEOUT_S = 2.0  # a change the recording saw may come a moment later (a fetch answered)
 _ELEMENT_STATE = f"(el) => el.isConnected ? ({inpage.world_source()}).elementState(el) : {{gone: true}}"
 # The page's text as diff.visible_text reads a DOM snapshot's (a textarea's by its value, as

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 from click.testing import CliRunner
 
-from benchmarks.replay import by_ids
+from benchmarks.replay import shop_by_ids
 from recorder import RecordingStore, StepResult, record, replay
 from recorder.cli import main
 from recorder.viewer import render
@@ -137,7 +137,7 @@ def test_renamed_ids_and_classes_recover_every_step(page, shop, db_path: Path, c
     edit(app, "index.html", '<button id="continue"', '<button class="btn btn-primary" id="continue"')
     edit(app, "index.html", '<input id="name"', '<input class="field wide" id="name"')
     with record(page, db=db_path, name="by ids") as page:
-        by_ids(page, url)  # the benchmark's flow: page.fill("#name", "Ada") ... page.click("#confirm")
+        shop_by_ids(page, url)  # the benchmark's flow: page.fill("#name", "Ada") ... page.click("#confirm")
     for old in ("name", "password", "size", "gift", "continue", "details"):
         edit(app, "index.html", f'id="{old}"', f'id="v2-{old}"')
         if f'for="{old}"' in (app / "index.html").read_text():
@@ -757,3 +757,45 @@ def test_a_state_that_did_not_change_after_the_action_returned_is_not_kept_twice
         actions = store.get(page.recording.id).timeline()
     assert len(actions) == 22 and all("target_after" in a["metadata"] for a in actions[:-1]), actions
     assert [a["sequence"] for a in actions if "target_later" in a["metadata"]] == []
+
+
+REDRAWN = """<!doctype html><html><head><meta charset="utf-8"><title>Choose</title></head><body>
+<ul id="list"></ul>
+<script>
+const items = ['one', 'two'];
+let chosen = -1;
+function draw() {  // every item made anew, as frameworks render lists
+  const list = document.getElementById('list');
+  list.textContent = '';
+  items.forEach((name, i) => {
+    const item = document.createElement('li');
+    item.textContent = name + (i === chosen ? ' (chosen)' : '');
+    item.onclick = () => { chosen = i; draw(); };
+    list.append(item);
+  });
+}
+draw();
+</script></body></html>"""
+
+
+def test_an_element_drawn_anew_by_the_action_is_compared_where_it_now_is(page, one_page_app, db_path: Path,  # type: ignore[no-untyped-def]
+                                                                         context) -> None:
+    """A click that makes the app draw its list again replaces the clicked item with a new
+    one. The recording reads the element at the item's place; replay read the old, detached
+    item ("'one' became 'one (chosen)' then, now stays ''") and cried wolf on an app that
+    works. It reads the element its locator finds now, and still diverges when the click
+    no longer does anything."""
+    url, write = one_page_app
+    write(REDRAWN)
+    with record(page, db=db_path) as page:
+        page.goto(url)
+        page.click("#list li:nth-child(1)")
+        page.click("#list li:nth-child(2)")
+    with RecordingStore(db_path) as store:
+        states = [a["metadata"].get("target_after") for a in store.get(page.recording.id).timeline()]
+    assert states == [None, {"text": "one (chosen)"}, {"text": "two (chosen)"}]
+    replays_all_ok(page.recording.id, db_path, context)
+    write(REDRAWN.replace("item.onclick = () => { chosen = i; draw(); };", ""))
+    first = first_divergence(page.recording.id, db_path, context, 'locator("#list li:nth-child(1)")')
+    assert first.reason == ("the element did not change as it did when recorded: "
+                            "'one' became 'one (chosen)' then, now stays 'one'"), first.reason
