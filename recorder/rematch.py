@@ -16,6 +16,9 @@ from typing import Any
 
 THRESHOLD = 0.55  # the least weighted similarity (0..1) a re-match is taken at
 MARGIN = 0.08  # and by how much it must beat the runner-up
+# An element the recorded locator still finds is taken as the recorded one when at least
+# this similar; below, it is kept unless another beats it clearly (``better_than``).
+SURE = 0.9
 
 # attribute -> (weight, how compared). Similo's weights: 1.5 for what names an element,
 # 0.5 for what describes its place or look.
@@ -141,3 +144,20 @@ def decide(target: dict[str, Any], box: dict[str, float] | None, candidates: lis
                                     f"are about as similar to the recorded one ({first.score:.2f} and {second:.2f})")
     return Decision(first, best, f"similarity {first.score:.2f} (runner-up {second:.2f}), "
                                  f"matched on {', '.join(first.matched) or 'nothing exactly'}")
+
+
+def better_than(found: dict[str, Any], target: dict[str, Any], box: dict[str, float] | None,
+                candidates: list[dict[str, Any]]) -> tuple[Decision, float] | None:
+    """Where the recorded locator still finds one element (``found``), but another candidate is
+    clearly more like the recorded one (a list reordered under a positional selector, say):
+    the decision for that other, and the found element's similarity. None when the found
+    element is like enough, or nothing beats it by ``MARGIN`` as a clear re-match."""
+    found_score, _ = similarity(target, box, found)
+    if found_score >= SURE:
+        return None
+    decision = decide(target, box, candidates)
+    chosen = decision.chosen
+    if chosen is None or chosen.info.get("css_path") == found.get("css_path") \
+            or chosen.score - found_score < MARGIN:
+        return None
+    return decision, found_score

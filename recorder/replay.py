@@ -442,7 +442,16 @@ class Replayer:
                     count = 0
                 if count == 1:
                     result.reason = "found by the recorded selector"
-                    return recorded, "recorded selector"
+                    other = (yield from self.better_than_found(recorded, css, target, box)) if target else None
+                    if other is None:
+                        return recorded, "recorded selector"
+                    decision, found_score = other
+                    assert decision.chosen is not None
+                    result.status, result.found_by = "recovered", "similarity"
+                    result.score = round(decision.chosen.score, 2)
+                    result.reason = (f"the recorded selector found an element less like the recorded one "
+                                     f"(similarity {found_score:.2f}) than another; re-matched by {decision.why}")
+                    return scope.locator(css).nth(decision.chosen.index), "similarity"
             now = time.monotonic()
             if target and (now - started >= REMATCH_AFTER_SECONDS or now >= deadline):
                 try:
@@ -467,14 +476,33 @@ class Replayer:
             result.reason = f"{found_by}; not re-matched: {decision.why}"
         return None, None
 
+    def better_than_found(self, found: Any, css: str, target: dict[str, Any],
+                          box: dict[str, float] | None) -> Generator[Any, Any, tuple[rematch.Decision, float] | None]:
+        """Another element clearly more like the recorded one than the one the recorded
+        selector finds (rematch.better_than): a positional selector over a list reordered
+        would act on the wrong item, silently."""
+        try:
+            infos = yield lambda: found.evaluate_all(_ELEMENTS_INFO)
+            if len(infos) != 1 or rematch.similarity(target, box, infos[0])[0] >= rematch.SURE:
+                return None  # (most steps: no need to read every candidate on the page)
+            # Asked again with its rivals in one question, so that all are seen at the same
+            # moment (a list drawn again in between would make the first look wrong).
+            seen = yield lambda: found.evaluate_all(_FOUND_AND_CANDIDATES, css)
+        except Exception:
+            return None
+        if not seen:
+            return None
+        return rematch.better_than(seen["found"], target, box, seen["candidates"])
+
     def perform(self, call: RecordedCall, action: dict[str, Any], result: StepResult) -> Flow:
         """Make the recorded call again (the table in _core.ACTIONS says which), on the element
         found again, the page, its keyboard or its mouse."""
         if call.receiver.startswith("expect"):
             yield from self.expect(call, action, result)
             return
+        found_by = None
         if call.receiver == "element":
-            receiver, _ = yield from self.find(action, result)
+            receiver, found_by = yield from self.find(action, result)
             if receiver is None:
                 return
         else:
@@ -512,7 +540,15 @@ class Replayer:
                 pass
         yield lambda: getattr(receiver, call.method)(*arguments)
         if handle is not None:
-            yield from self.compare_outcome(handle, receiver, before, action, result)
+            # Where to look for the element should the action replace it: where its recorded
+            # selector finds it, or at its recorded CSS path (where the recording read its
+            # state after). Not for one re-matched: its locator is its place among candidates,
+            # and the page it was recorded on is not this one.
+            places = []
+            if found_by == "recorded selector":
+                css_path = (action["metadata"].get("target") or {}).get("css_path")
+                places = [receiver, *([self.page.locator(css_path)] if css_path else [])]
+            yield from self.compare_outcome(handle, places, before, action, result)
         if text_before is not None and result.status != "diverged":
             yield from self.compare_page_text(text_before, shown, result)
 
@@ -543,7 +579,7 @@ class Replayer:
                 return  # the page changed document: the URL check's to judge
             if self.navigations.get(id(self.page), 0) != navigations:
                 return  # (the same, a new document of the same text included)
-            if now != before or all(text in now for text in shown):
+            if now != before or shows_text(now, shown):
                 return
             if time.monotonic() >= deadline:
                 break
@@ -552,7 +588,7 @@ class Replayer:
         first = shown[0] if len(shown[0]) <= 60 else shown[0][:59] + "…"
         result.reason = f"the page's text did not change as it did when recorded: it came to show {first!r} then, now nothing on it changes"
 
-    def compare_outcome(self, handle: Any, locator: Any, before: dict[str, Any], action: dict[str, Any],
+    def compare_outcome(self, handle: Any, places: list[Any], before: dict[str, Any], action: dict[str, Any],
                         result: StepResult) -> Flow:
         """What the action did to its element, against what it did when recorded: a change the
         recording saw (a button's text, a box checked, the element removed) that does not
@@ -568,9 +604,14 @@ class Replayer:
             while True:
                 now = yield lambda: handle.evaluate(_ELEMENT_STATE)
                 if now.get("gone") and not recorded_after.get("gone"):
-                    # Drawn anew (a list rendered again replaces its items): what the locator
-                    # finds now, as the recording read the element at the action's place.
-                    now = (yield from self._state_of_only(locator)) or now
+                    # Drawn anew (a list rendered again replaces its items), or gone with
+                    # another in its place: the element found there now, as the recording read
+                    # the element at the action's CSS path.
+                    for place in places:
+                        found = yield from self._state_of_only(place)
+                        if found is not None:
+                            now = found
+                            break
                 missing = [fact for fact in expected if _fact(now, fact) == _fact(before, fact)]
                 if not missing or time.monotonic() >= deadline:
                     break
@@ -727,6 +768,13 @@ CANDIDATES_CSS = ("a, button, input, select, textarea, summary, option, label, [
                   "[contenteditable], img, h1, h2, h3, h4, h5, h6, li, td, th")
 REMATCH_AFTER_SECONDS = 0.5
 _ELEMENTS_INFO = f"(elements) => ({inpage.world_source()}).elementsInfo(elements)"
+# The one element a locator found and every candidate of its document (CANDIDATES_CSS).
+_FOUND_AND_CANDIDATES = f"""(found, css) => {{
+  if (found.length !== 1) return null;
+  const world = ({inpage.world_source()});
+  const candidates = Array.from(found[0].ownerDocument.querySelectorAll(css));
+  return {{found: world.elementsInfo(found)[0], candidates: world.elementsInfo(candidates)}};
+}}"""
 
 
 # What an action may change about its element (world.js elementState), compared on replay.
@@ -751,6 +799,15 @@ _PAGE_TEXT = """() => {
   if (document.documentElement) walk(document.documentElement);
   return parts.join(' ').split(/\\s+/).filter(Boolean).join(' ');
 }"""
+
+
+def shows_text(text: str, shown: list[str]) -> bool:
+    """Whether the page's text shows what came to show when recorded: each run of words, or
+    at least each of their words (a run may span two items of a list now in another order)."""
+    if all(run in text for run in shown):
+        return True
+    words = set(text.split())
+    return all(word in words for run in shown for word in run.split())
 
 
 def _comparable(after: dict[str, Any]) -> tuple[str, ...]:

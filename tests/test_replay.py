@@ -799,3 +799,79 @@ def test_an_element_drawn_anew_by_the_action_is_compared_where_it_now_is(page, o
     first = first_divergence(page.recording.id, db_path, context, 'locator("#list li:nth-child(1)")')
     assert first.reason == ("the element did not change as it did when recorded: "
                             "'one' became 'one (chosen)' then, now stays 'one'"), first.reason
+
+
+@pytest.mark.parametrize(("text", "shown", "expected"), [
+    ("todos buy milk walk dog 2 items left", ["buy milk walk dog"], True),
+    # The same items in another order: the run spanned two of them.
+    ("todos walk dog buy milk 2 items left", ["buy milk walk dog"], True),
+    ("todos buy milk 1 item left", ["buy milk walk dog"], False),
+    ("Saved at 10:02", ["Saved at 10:02"], True),
+    ("Save", ["Saved at 10:02"], False),
+])
+def test_shows_text(text: str, shown: list[str], expected: bool) -> None:
+    from recorder.replay import shows_text
+
+    assert shows_text(text, shown) is expected
+
+
+TODO_PAGE = (Path(__file__).parent / "pages" / "todo" / "index.html").read_text()
+
+
+def test_a_positional_selector_over_a_reordered_list_acts_on_the_recorded_item(  # type: ignore[no-untyped-def]
+        page, one_page_app, db_path: Path, context) -> None:
+    """`li:nth-child(1)` still finds one element when the app lists newest first, but another
+    item: replay used to delete "write report" where "buy milk" was deleted, and call it ok.
+    The element found is compared with the recorded one; another clearly more like it (its
+    name, its text, its neighbours) is acted on instead, reported as recovered."""
+    url, write = one_page_app
+    write(TODO_PAGE)
+    with record(page, db=db_path) as page:
+        page.goto(url)
+        for title in ("buy milk", "walk dog", "write report"):
+            page.fill("#todo-input", title)
+            page.press("#todo-input", "Enter")
+        page.hover("#todo-list li:nth-child(1)")
+        page.click("#todo-list li:nth-child(1) .c-remove")
+    replays_all_ok(page.recording.id, db_path, context)
+
+    write(TODO_PAGE.replace("todos.push(", "todos.unshift("))
+    replayed = context.new_page()
+    report = run(page.recording.id, db_path, replayed)
+    assert report.ok, report.format()
+    hover, remove = report.steps[-2:]
+    assert (hover.status, remove.status) == ("recovered", "recovered"), report.format()
+    assert remove.reason is not None and remove.reason.startswith(
+        "the recorded selector found an element less like the recorded one"), remove.reason
+    assert replayed.locator("#todo-list label").all_text_contents() == ["write report", "walk dog"]
+
+
+def test_an_item_deleted_and_replaced_in_its_place_raises_no_note(page, one_page_app, db_path: Path,  # type: ignore[no-untyped-def]
+                                                                   context) -> None:
+    """Deleting an item draws the list again: the recording reads the element at the deleted
+    button's place (the next item's button), replay found its own button gone and noted "present
+    became removed" on an app that had not changed. It reads that place too."""
+    url, write = one_page_app
+    write(TODO_PAGE)
+    with record(page, db=db_path) as page:
+        page.goto(url)
+        for title in ("buy milk", "walk dog"):
+            page.get_by_label("New todo").fill(title)
+            page.get_by_label("New todo").press("Enter")
+        page.get_by_text("buy milk").hover()
+        page.get_by_role("button", name="Delete buy milk").click()
+    replays_all_ok(page.recording.id, db_path, context)
+
+
+def test_an_elements_state_is_its_text_as_written_not_as_the_mouse_shows_it(page, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """What CSS hides of an element (a delete button shown only while the mouse is over its
+    row) made its recorded state depend on where the mouse happened to be."""
+    page.set_content('<style>.x { visibility: hidden } li:hover .x { visibility: visible }</style>'
+                     '<button id="save">Save<span style="visibility: hidden"> now</span></button>'
+                     '<ul><li>buy milk <span class="x">×</span></li></ul><p>elsewhere</p>')
+    with record(page, db=db_path) as page:
+        page.click("#save")
+        page.click("p")
+    with RecordingStore(db_path) as store:
+        (save, _) = store.get(page.recording.id).timeline()
+    assert save["metadata"]["target_after"] == {"text": "Save now"}

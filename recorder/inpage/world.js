@@ -78,7 +78,9 @@
     const type = (el.getAttribute('type') || '').toLowerCase();
     const aria = (name) => { const v = el.getAttribute(name); return v === 'true' ? true : v === 'false' ? false : null; };
     const state = {};
-    if (!['input', 'textarea', 'select'].includes(tag)) state.text = clean(el.innerText);
+    // Its text as written, not as laid out (innerText): what CSS shows of it (a button shown
+    // only while the mouse is over its row) depends on where the mouse happens to be.
+    if (!['input', 'textarea', 'select'].includes(tag)) state.text = clean(el.textContent);
     const checked = tag === 'input' && (type === 'checkbox' || type === 'radio') ? el.checked : aria('aria-checked');
     if (checked !== null) state.checked = checked;
     const expanded = aria('aria-expanded');
