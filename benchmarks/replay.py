@@ -33,16 +33,20 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from recorder import RecordingStore, launch_options, record, replay  # noqa: E402
 
-SHOP = Path(__file__).resolve().parent.parent / "tests" / "pages" / "shop"
+PAGES = Path(__file__).resolve().parent.parent / "tests" / "pages"
 SECRET = "s3cret-hunter2"
+
+# -- the shop: a details form, then a confirm page -----------------------------------------
+
 CONFIRM = "<button id=\"confirm\" onclick=\"document.getElementById('done').textContent = 'Thank you'\">Confirm</button>"
 
 
@@ -77,11 +81,126 @@ def _twice(pages: dict[str, str]) -> None:
     pages["confirm.html"] = pages["confirm.html"].replace(CONFIRM, both + " " + both)
 
 
-VARIANTS: dict[str, list[Callable[[dict[str, str]], None]]] = {
-    "unchanged": [], "ids": [_rename_ids], "texts": [_reword], "layout": [_move],
-    "all": [_rename_ids, _reword, _move], "removed": [_remove], "ambiguous": [_twice], "dead": [_dead],
-}
-EXPECTED_DIVERGENCE = {"removed", "ambiguous", "dead"}  # at the Confirm click, the last step
+def shop_by_ids(page: Page, url: str) -> None:
+    page.goto(url + "/index.html")
+    page.fill("#name", "Ada")
+    page.fill("#password", SECRET)
+    page.select_option("#size", "m")
+    page.check("#gift")
+    page.click("#continue")
+    page.click("#confirm")
+
+
+def shop_by_roles(page: Page, url: str) -> None:
+    page.goto(url + "/index.html")
+    page.get_by_label("Name").fill("Ada")
+    page.get_by_label("Password").fill(SECRET)
+    page.get_by_label("Size").select_option("m")
+    page.get_by_label("Gift wrap").check()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Confirm").click()
+
+
+def shop_clicked_wrongly(page: Page) -> bool:
+    """Whether a replay that should have clicked nothing (or a dead button) got a "Thank you"."""
+    return bool(page.evaluate("(document.getElementById('done') || document.getElementById('x-done') || {})"
+                              ".textContent || ''"))
+
+
+# -- the todo list: drawn by script, items without ids, filters as URL fragments ------------
+
+TODO_IDS = ("todo-input", "todo-list", "todo-count", "filter-all", "filter-active", "filter-completed",
+            "clear-completed")
+TODOS = ("buy milk", "walk dog", "write report")
+
+
+def _todo_rename(pages: dict[str, str]) -> None:
+    text = re.sub(r"\b(" + "|".join(TODO_IDS) + r")\b", r"x-\1", pages["index.html"])
+    pages["index.html"] = re.sub(r"\bc-(?=[a-z])", "v2-", text)  # every class (in HTML, CSS and script)
+
+
+def _todo_reword(pages: dict[str, str]) -> None:
+    for old, new in (("What needs to be done?", "What needs doing?"), (">todos<", ">my todos<"),
+                     (">Clear completed<", ">Clear completed todos<"), ("item left", "item to do"),
+                     ("items left", "items to do"), (">Completed<", ">Completed ones<")):
+        pages["index.html"] = pages["index.html"].replace(old, new)
+
+
+def _todo_newest_first(pages: dict[str, str]) -> None:
+    pages["index.html"] = pages["index.html"].replace("todos.push(", "todos.unshift(")
+
+
+def _todo_remove_filter(pages: dict[str, str]) -> None:
+    pages["index.html"] = pages["index.html"].replace('<a id="filter-active" href="#/active">Active</a>', "")
+
+
+def _todo_dead_toggle(pages: dict[str, str]) -> None:
+    pages["index.html"] = pages["index.html"].replace("box.addEventListener('change', () => { toggle(todo); render(); });",
+                                                      "")
+
+
+def _todo_clear_twice(pages: dict[str, str]) -> None:
+    button = '<button id="clear-completed" class="c-clear">Clear completed</button>'
+    text = pages["index.html"].replace(button, 2 * button.replace(' id="clear-completed"', ""))
+    pages["index.html"] = text.replace(
+        "document.getElementById('clear-completed').addEventListener('click', () => {",
+        "for (const button of document.querySelectorAll('.c-clear')) button.addEventListener('click', () => {")
+
+
+def todo_by_css(page: Page, url: str) -> None:
+    page.goto(url + "/index.html")
+    for title in TODOS:
+        page.fill("#todo-input", title)
+        page.press("#todo-input", "Enter")
+    page.check("#todo-list li:nth-child(2) .c-toggle")
+    page.click("#filter-active")
+    page.click("#filter-completed")
+    page.click("#filter-all")
+    page.hover("#todo-list li:nth-child(1)")
+    page.click("#todo-list li:nth-child(1) .c-remove")
+    page.click("#clear-completed")
+
+
+def todo_by_roles(page: Page, url: str) -> None:
+    page.goto(url + "/index.html")
+    new = page.get_by_placeholder("What needs to be done?")
+    for title in TODOS:
+        new.fill(title)
+        new.press("Enter")
+    page.get_by_label("Toggle walk dog").check()
+    page.get_by_role("link", name="Active").click()
+    page.get_by_role("link", name="Completed").click()
+    page.get_by_role("link", name="All").click()
+    page.get_by_text("buy milk").hover()
+    page.get_by_role("button", name="Delete buy milk").click()
+    page.get_by_role("button", name="Clear completed").click()
+
+
+@dataclass(frozen=True)
+class App:
+    """An app of local pages, the flows recorded on it and the variants they are replayed on."""
+
+    name: str
+    directory: Path
+    flows: tuple[Callable[[Page, str], None], ...]
+    variants: dict[str, list[Callable[[dict[str, str]], None]]]  # every page of the app edited in turn
+    # A variant meant to break the app -> a word of the recorded selector of the step that
+    # must be the first divergence (in either flow).
+    breaks_at: dict[str, str]
+    acted_wrongly: Callable[[Page], bool] | None = None  # after a breaking variant's replay
+
+
+APPS = (
+    App("shop", PAGES / "shop", (shop_by_ids, shop_by_roles),
+        {"unchanged": [], "ids": [_rename_ids], "texts": [_reword], "layout": [_move],
+         "all": [_rename_ids, _reword, _move], "removed": [_remove], "ambiguous": [_twice], "dead": [_dead]},
+        {"removed": "confirm", "ambiguous": "confirm", "dead": "confirm"}, shop_clicked_wrongly),
+    App("todo", PAGES / "todo", (todo_by_css, todo_by_roles),
+        {"unchanged": [], "ids": [_todo_rename], "texts": [_todo_reword], "layout": [_move],
+         "reordered": [_todo_newest_first], "all": [_todo_rename, _todo_reword, _move],
+         "removed": [_todo_remove_filter], "ambiguous": [_todo_clear_twice], "dead": [_todo_dead_toggle]},
+        {"removed": "active", "ambiguous": "clear", "dead": "toggle"}),
+)
 
 
 def serve(directory: Path) -> tuple[str, http.server.ThreadingHTTPServer]:
@@ -98,99 +217,101 @@ def serve(directory: Path) -> tuple[str, http.server.ThreadingHTTPServer]:
     return f"http://127.0.0.1:{server.server_address[1]}", server
 
 
-def by_ids(page: Page, url: str) -> None:
-    page.goto(url + "/index.html")
-    page.fill("#name", "Ada")
-    page.fill("#password", SECRET)
-    page.select_option("#size", "m")
-    page.check("#gift")
-    page.click("#continue")
-    page.click("#confirm")
-
-
-def by_roles(page: Page, url: str) -> None:
-    page.goto(url + "/index.html")
-    page.get_by_label("Name").fill("Ada")
-    page.get_by_label("Password").fill(SECRET)
-    page.get_by_label("Size").select_option("m")
-    page.get_by_label("Gift wrap").check()
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_role("button", name="Confirm").click()
+def replay_app(app: App, browser: Browser, workdir: Path, timeout_ms: int) -> list[dict[str, Any]]:
+    """Record the app's flows on the original, replay each on every variant: a row each."""
+    original = {p.name: p.read_text() for p in app.directory.glob("*.html")}
+    site = workdir / app.name / "original"
+    site.mkdir(parents=True)
+    for name, text in original.items():
+        (site / name).write_text(text)
+    url, server = serve(site)
+    db = workdir / app.name / "replay.db"
+    recordings = {}
+    for flow in app.flows:
+        context = browser.new_context()
+        with record(context.new_page(), db=db, name=flow.__name__) as page:
+            flow(page, url)
+        recordings[flow.__name__] = page.recording.id
+        context.close()
+    server.shutdown()
+    rows = []
+    for variant, edits in app.variants.items():
+        pages = dict(original)
+        for edit in edits:
+            edit(pages)
+        directory = workdir / app.name / variant
+        directory.mkdir()
+        for name, text in pages.items():
+            (directory / name).write_text(text)
+        variant_url, variant_server = serve(directory)
+        for flow_name, recording_id in recordings.items():
+            context = browser.new_context()
+            page = context.new_page()
+            with RecordingStore(db) as store:
+                report = replay(store.get(recording_id), page, base_url=variant_url,
+                                secrets={"password": SECRET}, find_timeout_ms=timeout_ms)
+            wrongly = app.acted_wrongly(page) if app.acted_wrongly and variant in app.breaks_at else False
+            context.close()
+            counts = {s: sum(1 for step in report.steps if step.status == s)
+                      for s in ("ok", "recovered", "noted", "diverged", "failed", "skipped")}
+            first = report.first_divergence
+            row: dict[str, Any] = {"app": app.name, "variant": variant, "flow": flow_name, "steps": len(report.steps),
+                                   **counts,
+                                   "replayed_share": round((counts["ok"] + counts["recovered"] + counts["noted"])
+                                                           / len(report.steps), 3),
+                                   "first_divergence": first.sequence if first else None,
+                                   "first_divergence_selector": first.selector if first else None,
+                                   "first_divergence_reason": first.reason if first else None}
+            if variant in app.breaks_at:
+                row["divergence_right"] = bool(first is not None and first.status == "diverged"
+                                               and app.breaks_at[variant] in (first.selector or "").lower()
+                                               and not wrongly)
+            else:
+                row["false_divergences"] = counts["diverged"] + counts["failed"]
+            rows.append(row)
+        variant_server.shutdown()
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--timeout", type=int, default=2000, help="replay's find timeout, ms")
+    parser.add_argument("--apps", default=",".join(app.name for app in APPS),
+                        help=f"comma-separated apps (default {','.join(app.name for app in APPS)})")
     args = parser.parse_args()
-    rows = []
+    chosen = [name.strip() for name in args.apps.split(",") if name.strip()]
+    known = {app.name: app for app in APPS}
+    if not chosen or any(name not in known for name in chosen):
+        parser.error(f"--apps: choose from {', '.join(known)}")
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         browser = playwright.chromium.launch(**launch_options())
-        original = {p.name: p.read_text() for p in SHOP.glob("*.html")}
-        site = Path(tmp) / "original"
-        site.mkdir()
-        for name, text in original.items():
-            (site / name).write_text(text)
-        url, server = serve(site)
-        db = Path(tmp) / "replay.db"
-        recordings = {}
-        for flow in (by_ids, by_roles):
-            context = browser.new_context()
-            with record(context.new_page(), db=db, name=flow.__name__) as page:
-                flow(page, url)
-            recordings[flow.__name__] = page.recording.id
-            context.close()
-        server.shutdown()
-        for variant, edits in VARIANTS.items():
-            pages = dict(original)
-            for edit in edits:
-                edit(pages)
-            directory = Path(tmp) / variant
-            directory.mkdir()
-            for name, text in pages.items():
-                (directory / name).write_text(text)
-            variant_url, variant_server = serve(directory)
-            for flow_name, recording_id in recordings.items():
-                context = browser.new_context()
-                page = context.new_page()
-                with RecordingStore(db) as store:
-                    report = replay(store.get(recording_id), page, base_url=variant_url,
-                                    secrets={"password": SECRET}, find_timeout_ms=args.timeout)
-                clicked = page.evaluate("(document.getElementById('done') || document.getElementById('x-done') || {}).textContent || ''")
-                context.close()
-                counts = {s: sum(1 for step in report.steps if step.status == s)
-                          for s in ("ok", "recovered", "noted", "diverged", "failed", "skipped")}
-                first = report.first_divergence
-                row: dict[str, Any] = {"variant": variant, "flow": flow_name, "steps": len(report.steps), **counts,
-                                       "replayed_share": round((counts["ok"] + counts["recovered"] + counts["noted"])
-                                                               / len(report.steps), 3),
-                                       "first_divergence": first.sequence if first else None}
-                if variant in EXPECTED_DIVERGENCE:
-                    # (`clicked`: what #done says, "" unless a wrong button was clicked or,
-                    # in "dead", the right one was but did nothing)
-                    row["divergence_right"] = bool(first is report.steps[-1] and first.status == "diverged"
-                                                   and clicked == "")
-                else:
-                    row["false_divergences"] = counts["diverged"] + counts["failed"]
-                rows.append(row)
-            variant_server.shutdown()
+        for name in chosen:
+            rows += replay_app(known[name], browser, Path(tmp), args.timeout)
         browser.close()
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"{'variant':<10} {'flow':<9} {'steps':>5} {'ok':>3} {'rec':>4} {'noted':>5} {'div':>4} {'replayed':>9}  check")
+    print(f"{'app':<5} {'variant':<10} {'flow':<14} {'steps':>5} {'ok':>3} {'rec':>4} {'noted':>5} {'div':>4} "
+          f"{'replayed':>9}  check")
     for row in rows:
-        check = (f"divergence at the right step{'' if row['variant'] == 'dead' else ', nothing clicked'}:"
-                 f" {row['divergence_right']}"
-                 if "divergence_right" in row else f"false divergences: {row['false_divergences']}")
-        print(f"{row['variant']:<10} {row['flow']:<9} {row['steps']:>5} {row['ok']:>3} {row['recovered']:>4} "
-              f"{row['noted']:>5} {row['diverged']:>4} {row['replayed_share']:>9.0%}  {check}")
-    changed = [r for r in rows if r["variant"] not in EXPECTED_DIVERGENCE | {"unchanged"}]
+        if "divergence_right" in row:
+            check = f"divergence at the right step: {row['divergence_right']}"
+        else:
+            check = f"false divergences: {row['false_divergences']}"
+        if row["first_divergence"] is not None and not row.get("divergence_right"):
+            check += f" (step {row['first_divergence']} {row['first_divergence_selector']}: " \
+                     f"{row['first_divergence_reason']})"
+        print(f"{row['app']:<5} {row['variant']:<10} {row['flow']:<14} {row['steps']:>5} {row['ok']:>3} "
+              f"{row['recovered']:>4} {row['noted']:>5} {row['diverged']:>4} {row['replayed_share']:>9.0%}  {check}")
+    breaking = {(app.name, variant) for app in APPS for variant in app.breaks_at}
+    changed = [r for r in rows if (r["app"], r["variant"]) not in breaking and r["variant"] != "unchanged"]
     recovered = sum(r["recovered"] for r in changed) / max(1, sum(r["steps"] - r["ok"] - r["noted"] for r in changed))
     print(f"on changed variants: {sum(r['ok'] + r['recovered'] + r['noted'] for r in changed)}/"
           f"{sum(r['steps'] for r in changed)} steps replayed; of the steps not found as recorded, "
           f"{recovered:.0%} re-matched")
-    broken = [r for r in rows if r["variant"] in EXPECTED_DIVERGENCE]
+    broken = [r for r in rows if (r["app"], r["variant"]) in breaking]
     print(f"breakages caught at the right step: {sum(r['divergence_right'] for r in broken)}/{len(broken)};"
           f" false divergences on unchanged and changed apps: {sum(r.get('false_divergences', 0) for r in rows)}")
 
