@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .store import Recording
+from .urls import normalized_url
 
 DEFAULT_THRESHOLD = 0.02  # a screenshot differs when more than 2% of its pixels do
 PIXEL_TOLERANCE = 24  # grey levels (of 255) two pixels may differ by and count as the same: JPEG noise
@@ -169,7 +170,11 @@ def diff_recordings(a: Recording, b: Recording, *, threshold: float = DEFAULT_TH
 def step_key(action: dict[str, Any]) -> tuple[str, str]:
     """What makes two steps the same step: the type and the target (see the module's doc)."""
     if action["type"] == "navigate":
-        return ("navigate", _path(action["value"] or action["url"]) or "")
+        url = action["value"] or action["url"]
+        if not url:
+            return ("navigate", "")
+        _, _, path, query, _ = normalized_url(url)
+        return ("navigate", path + ("?" + "&".join(f"{k}={v}" for k, v in query) if query else ""))
     target = action["metadata"].get("target") or {}
     identity = action["selector"] or (
         f"{target.get('role')}:{target.get('accessible_name')}" if target.get("role") else target.get("css_path")) or ""
@@ -207,12 +212,14 @@ def compare_steps(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[Di
         found.append(Difference("selector", a["selector"], b["selector"],
                                 f"selector {_quote(a['selector'])} → {_quote(b['selector'])}"))
     value_a, value_b = _value(a), _value(b)
+    same_value = value_a == value_b
     if a["type"] == "navigate":
+        same_value = _same_document_place(value_a, value_b, fragment=False)
         value_a, value_b = _path(value_a), _path(value_b)
-    if value_a != value_b:
+    if not same_value:
         found.append(Difference("value", value_a, value_b, f"value {_quote(value_a)} → {_quote(value_b)}"))
     url_a, url_b = _url_tail(a["url"]), _url_tail(b["url"])
-    if url_a != url_b:
+    if url_a != url_b and not _same_document_place(a["url"], b["url"]):
         found.append(Difference("url", url_a, url_b, f"URL {_quote(url_a)} → {_quote(url_b)}"))
     outcome_a, outcome_b = _outcome(a, 200), _outcome(b, 200)
     if outcome_a != outcome_b:
@@ -337,6 +344,15 @@ def _url_tail(url: str | None) -> str | None:
         return url
     parts = urlsplit(url)
     return (_path(url) or "") + (f"#{parts.fragment}" if parts.fragment else "") if parts.scheme in ("http", "https") else url
+
+
+def _same_document_place(a: str | None, b: str | None, fragment: bool = True) -> bool:
+    """The same path, query (and fragment), written alike or not (a trailing slash, ``#/``,
+    the query's order: urls.normalized_url); the origins may differ (two deployments)."""
+    if not a or not b:
+        return a == b
+    end = 5 if fragment else 4
+    return normalized_url(a)[2:end] == normalized_url(b)[2:end]
 
 
 def _seq(step: dict[str, Any] | None) -> str:

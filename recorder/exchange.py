@@ -27,7 +27,8 @@ from urllib.parse import parse_qsl, urlsplit
 from ._core import ACTIONS, DropTarget, FileNames, Secret, action_title, recorded_call
 from .model import parameterize
 from .page_state import without_storage_values
-from .replay import secret_env_var, url_pattern
+from .replay import secret_env_var
+from .urls import url_pattern
 from .store import Recording, RecordingStore
 
 CASSETTE_FORMAT = "recorder-cassette"

@@ -27,7 +27,7 @@ from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from playwright.async_api import Page as AsyncPage
 
@@ -36,6 +36,7 @@ from ._core import (FRAME_MARK, REDACTED, DropTarget, FileNames, Flow, RecordedC
                     error_text, recorded_call, run_async, run_sync, secret_name)
 from .diff import visible_text
 from .store import Recording
+from .urls import compare_urls
 
 FIND_TIMEOUT_MS = 5_000
 URL_TIMEOUT_MS = 3_000
@@ -831,65 +832,6 @@ def _describe(fact: str, state: dict[str, Any]) -> str:
 
 def _elements(count: int) -> str:
     return "no element" if count == 0 else f"{count} elements"
-
-
-def url_pattern(url: str) -> str | re.Pattern[str]:
-    """A recorded URL to wait for: as is, or with each redacted secret matching anything."""
-    if REDACTED not in url:
-        return url
-    return re.compile("^" + ".+?".join(re.escape(part) for part in url.split(REDACTED)) + "$")
-
-
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-
-
-def normalized_url(url: str) -> tuple[str, str, str, tuple[tuple[str, str], ...], str]:
-    """A URL's parts as compared: scheme and host lower-cased, the default port dropped, the
-    path without a trailing slash, the query's parameters in order, an empty fragment or
-    ``#/`` as none."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    host = (parts.hostname or "").lower()
-    if port is not None and port != _DEFAULT_PORTS.get(scheme):
-        host += f":{port}"
-    path = parts.path or "/"
-    if len(path) > 1:
-        path = path.rstrip("/") or "/"
-    query = tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
-    fragment = "" if parts.fragment in ("", "/", "!/") else parts.fragment
-    return scheme, host, path, query, fragment
-
-
-def _same(expected: str, actual: str) -> bool:
-    """Equal, where each redacted secret in ``expected`` stands for anything."""
-    if REDACTED not in expected:
-        return expected == actual
-    # a secret in a URL is one encoded part of it: no separator of a URL's parts in it
-    return re.fullmatch("[^&#?]*?".join(re.escape(part) for part in expected.split(REDACTED)), actual) is not None
-
-
-def compare_urls(expected: str, actual: str) -> tuple[str, str]:
-    """``(verdict, what differs)``: ``same`` (perhaps in another form: a trailing slash, a
-    default port, ``#/``, the query's order), ``noted`` (only the query or fragment differs:
-    the same document) or ``diverged`` (another scheme, host or path: another document)."""
-    if _same(expected, actual):
-        return "same", ""
-    want, have = normalized_url(expected), normalized_url(actual)
-    for name, ours, theirs in (("scheme", want[0], have[0]), ("host", want[1], have[1]), ("path", want[2], have[2])):
-        if not _same(ours, theirs):
-            return "diverged", name
-    query_same = len(want[3]) == len(have[3]) and all(
-        _same(k1, k2) and _same(v1, v2) for (k1, v1), (k2, v2) in zip(want[3], have[3]))
-    if not query_same and REDACTED in urlsplit(expected).query:  # a secret's place in the order is not known
-        query_same = _same(urlsplit(expected).query, urlsplit(actual).query)
-    differs = [name for name, same in (("query", query_same), ("fragment", _same(want[4], have[4]))) if not same]
-    if differs:
-        return "noted", " and ".join(differs)
-    return "same", "written differently (trailing slash, default port, empty fragment or parameter order)"
 
 
 class _Unreplayable(Exception):

@@ -231,3 +231,20 @@ def test_a_screenshot_painted_at_another_moment_of_the_same_page_is_a_note(conte
     # (the first step too, when a loaded machine painted its frame late)
     expect(viewer.locator(".row.noted .differences.noted").last).to_have_text(click.notes[0])
     assert viewer.locator(".row.differs").count() == 0
+
+
+def test_urls_written_another_way_are_the_same_place(context, server: str, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The same document by another URL form (the query's order, an empty `#/`) is no
+    difference: it was one, and misaligned the navigations as two different steps."""
+    recordings = []
+    for address in ("/app.html?a=1&b=2#/", "/app.html?b=2&a=1"):
+        page = context.new_page()
+        with record(page, db=db_path) as page:
+            page.goto(server + address)
+            page.get_by_label("Name").fill("Ada")
+        page.close()
+        recordings.append(page.recording.id)
+    code, out, err = invoke("diff", *map(str, recordings), "--db", str(db_path), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["first_difference"] is None, out

@@ -209,7 +209,7 @@ def test_urls_that_differ_only_in_form_are_notes_not_divergences(page, tmp_path:
     ("http://a.test/x", "https://a.test/x", ("diverged", "scheme")),
 ])
 def test_compare_urls(expected: str, actual: str, verdict: tuple[str, str]) -> None:
-    from recorder.replay import compare_urls
+    from recorder.urls import compare_urls
 
     assert compare_urls(expected, actual) == verdict
 
