@@ -343,6 +343,20 @@ def serve(directory: Path, cart: Cart) -> http.server.ThreadingHTTPServer:
     return server
 
 
+@contextlib.contextmanager
+def site_served(workdir: Path) -> Iterator[tuple[str, dict[str, int]]]:
+    """Every page and resource written under ``workdir/site`` and served: the base URL, and
+    the bytes of the shop's resources by path."""
+    site = workdir / "site"
+    site.mkdir()
+    resource_bytes = write_site(site)
+    server = serve(site, Cart())
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", resource_bytes
+    finally:
+        server.shutdown()
+
+
 # -- the scripted session ------------------------------------------------------------------
 
 
@@ -644,41 +658,32 @@ def main(argv: list[str] | None = None) -> int:
     version = code_version()
     with tempfile.TemporaryDirectory(prefix="overhead-") as tmp:
         workdir = Path(tmp)
-        site = workdir / "site"
-        site.mkdir()
-        resource_bytes = write_site(site)
-        cart = Cart()
-        server = serve(site, cart)
-        base = f"http://127.0.0.1:{server.server_address[1]}/"
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(**launch_options())
-                for name in names:
-                    bench = PAGES[name]
-                    modes = ["bare", "recorder", "tracing"]
-                    if args.breakdown:
-                        modes += [mode for mode in BREAKDOWN_MODES if mode != "recorder-no-resources"
-                                  or (bench.has_resources and can_leave_out_resources())]
-                    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
-                    url = base + bench.path
-                    # A throwaway run first: the browser's first context, page load and JIT.
-                    run_mode("bare", browser, bench, url, 10, workdir / name / "warm-up", 0)
-                    for round_ in range(args.rounds):
-                        order = modes[round_ % len(modes):] + modes[:round_ % len(modes)]
-                        for mode in order:
-                            result = run_mode(mode, browser, bench, url, args.actions,
-                                              workdir / name / f"{round_}-{mode}", round_ * 11,
-                                              tracing_sources=args.tracing_sources)
-                            result["round"] = round_
-                            runs[mode].append(result)
-                            print(f"{name:<6} round {round_ + 1}/{args.rounds} {mode:<24} "
-                                  f"{result['action_seconds'] * 1000 / args.actions:7.1f} ms/action  "
-                                  f"(load average {result['load_average']:.1f})", file=sys.stderr)
-                    results[name] = {"runs": runs}
-                browser.close()
-            empty = empty_database_bytes(workdir)
-        finally:
-            server.shutdown()
+        with site_served(workdir) as (base, resource_bytes), sync_playwright() as playwright:
+            browser = playwright.chromium.launch(**launch_options())
+            for name in names:
+                bench = PAGES[name]
+                modes = ["bare", "recorder", "tracing"]
+                if args.breakdown:
+                    modes += [mode for mode in BREAKDOWN_MODES if mode != "recorder-no-resources"
+                              or (bench.has_resources and can_leave_out_resources())]
+                runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
+                url = base + bench.path
+                # A throwaway run first: the browser's first context, page load and JIT.
+                run_mode("bare", browser, bench, url, 10, workdir / name / "warm-up", 0)
+                for round_ in range(args.rounds):
+                    order = modes[round_ % len(modes):] + modes[:round_ % len(modes)]
+                    for mode in order:
+                        result = run_mode(mode, browser, bench, url, args.actions,
+                                          workdir / name / f"{round_}-{mode}", round_ * 11,
+                                          tracing_sources=args.tracing_sources)
+                        result["round"] = round_
+                        runs[mode].append(result)
+                        print(f"{name:<6} round {round_ + 1}/{args.rounds} {mode:<24} "
+                              f"{result['action_seconds'] * 1000 / args.actions:7.1f} ms/action  "
+                              f"(load average {result['load_average']:.1f})", file=sys.stderr)
+                results[name] = {"runs": runs}
+            browser.close()
+        empty = empty_database_bytes(workdir)
     for name in names:
         results[name]["summary"] = summarise(results[name]["runs"], args.actions, empty)
     document = {"recorder_code": version, "actions": args.actions, "rounds": args.rounds,

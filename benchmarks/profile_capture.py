@@ -47,7 +47,7 @@ from playwright.sync_api import CDPSession, Locator, Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from overhead import PAGES, VIEWPORT, WARM_UP, BenchPage, Cart, serve, step, write_site  # noqa: E402
+from overhead import PAGES, VIEWPORT, WARM_UP, BenchPage, site_served, step  # noqa: E402
 
 from recorder import inpage, launch_options, record  # noqa: E402
 from recorder import _core, blobs, resources, store  # noqa: E402
@@ -613,42 +613,34 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
         workdir = Path(tmp)
-        site = workdir / "site"
-        site.mkdir()
-        write_site(site)
-        server = serve(site, Cart())
-        base = f"http://127.0.0.1:{server.server_address[1]}/"
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(**launch_options())
-                playwright.selectors.register(TEXT_ENGINE, script=text_engine_source(), content_script=True)
-                for name in names:
-                    bench = PAGES[name]
-                    url = base + bench.path
-                    title = f"page '{name}': {bench.describe}"
-                    print(f"\n{title}\n{'=' * len(title)}")
-                    # Warm the browser for this page (first load, JIT), untimed.
-                    context = browser.new_context(viewport=VIEWPORT)
-                    bare_ms(context.new_page(), bench, url, 10)
-                    context.close()
-                    session = recorded_session(browser, bench, url, args.actions, workdir / f"{name}.db")
-                    figures[name] = {"session": report_session(bench, session, args.actions)}
-                    context = browser.new_context(viewport=VIEWPORT)
-                    page = context.new_page()
-                    page.goto(url)
-                    for k in range(WARM_UP):
-                        step(page, bench, k, 7)
-                    first = in_page(page, bench, args.repeat)
-                    step(page, bench, WARM_UP, 7)  # one more action: the next snapshot differs a little
-                    second = World(page).evaluate(
-                        f"globalThis.{inpage.WORLD_NAME}.snapshot({{}}).html")
-                    figures[name]["lookup"] = lookups(page, bench, args.repeat)
-                    figures[name]["writer"] = compression([first.pop("snapshot_html"), second], args.repeat)
-                    figures[name]["in_page"] = first
-                    context.close()
-                browser.close()
-        finally:
-            server.shutdown()
+        with site_served(workdir) as (base, _), sync_playwright() as playwright:
+            browser = playwright.chromium.launch(**launch_options())
+            playwright.selectors.register(TEXT_ENGINE, script=text_engine_source(), content_script=True)
+            for name in names:
+                bench = PAGES[name]
+                url = base + bench.path
+                title = f"page '{name}': {bench.describe}"
+                print(f"\n{title}\n{'=' * len(title)}")
+                # Warm the browser for this page (first load, JIT), untimed.
+                context = browser.new_context(viewport=VIEWPORT)
+                bare_ms(context.new_page(), bench, url, 10)
+                context.close()
+                session = recorded_session(browser, bench, url, args.actions, workdir / f"{name}.db")
+                figures[name] = {"session": report_session(bench, session, args.actions)}
+                context = browser.new_context(viewport=VIEWPORT)
+                page = context.new_page()
+                page.goto(url)
+                for k in range(WARM_UP):
+                    step(page, bench, k, 7)
+                first = in_page(page, bench, args.repeat)
+                step(page, bench, WARM_UP, 7)  # one more action: the next snapshot differs a little
+                second = World(page).evaluate(
+                    f"globalThis.{inpage.WORLD_NAME}.snapshot({{}}).html")
+                figures[name]["lookup"] = lookups(page, bench, args.repeat)
+                figures[name]["writer"] = compression([first.pop("snapshot_html"), second], args.repeat)
+                figures[name]["in_page"] = first
+                context.close()
+            browser.close()
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2), encoding="utf-8")
     return 0
