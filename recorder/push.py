@@ -7,7 +7,9 @@ local SQLite file at full speed, then push what they kept to one shared PostgreS
     print(result.pushed, result.skipped)
 
 A recording is known everywhere by its uid: pushing it again finds it there and skips it,
-so a push can be repeated (a retried CI job) without storing anything twice.
+so a push can be repeated (a retried CI job) without storing anything twice. The run a
+recording is one of (a pytest session: its counts, its tests, its git commit) comes along,
+under the same id, so `recorder runs` and `recorder report` read the same there.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from .errors import RecordingNotFound
 from .exchange import copy_recording
-from .store import Recording, RecordingStore
+from .store import RUN_COUNTS, Recording, RecordingStore
 
 
 @dataclass
@@ -46,6 +48,7 @@ def push(source: RecordingStore, destination: RecordingStore, *, since: datetime
     if since is not None:
         chosen = [r for r in chosen if datetime.fromisoformat(r.started_at) >= since]
     result = PushResult()
+    runs_copied: set[str] = set()
     for done, recording in enumerate(chosen):
         if progress is not None:
             progress(done, len(chosen), recording)
@@ -60,8 +63,26 @@ def push(source: RecordingStore, destination: RecordingStore, *, since: datetime
         if there is not None:
             result.skipped.append({**what, "reason": f"already there as recording {there.id}"})
             continue
+        if recording.run_id and recording.run_id not in runs_copied:
+            copy_run(source, destination, recording.run_id)
+            runs_copied.add(recording.run_id)
         copy = copy_recording(recording, destination)
         result.pushed.append({**what, "new_id": copy.id, "actions": copy.action_count})
     if progress is not None and chosen:
         progress(len(chosen), len(chosen), chosen[-1])
     return result
+
+
+def copy_run(source: RecordingStore, destination: RecordingStore, run_id: str) -> None:
+    """Store the run ``run_id`` of ``source`` in ``destination`` under the same id: its start,
+    end and counts, and its tests. One there already is brought up to date, not doubled."""
+    run = source.get_run(run_id)
+    destination.start_run(run.id, started_at=run.started_at, workers=run.workers, git_commit=run.git_commit,
+                          git_branch=run.git_branch, ci_name=run.ci_name, ci_build_url=run.ci_build_url,
+                          metadata=run.metadata)
+    if run.ended_at is not None:
+        destination.finish_run(run.id, exit_status=run.exit_status, workers=run.workers, ended_at=run.ended_at,
+                               **{count: getattr(run, count) for count in RUN_COUNTS})
+    tests = source.run_tests(run.id)
+    if tests:
+        destination.record_run_tests(run.id, tests)

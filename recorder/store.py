@@ -414,6 +414,10 @@ class RecordingStore:
                    sandbox_session_id=sandbox.get("id"), sandbox_template=sandbox.get("template_name"),
                    owner_user_id=owner.get("user_id"), owner_account_id=owner.get("account_id"),
                    uid=recording.get("uid"))
+        # Kept one of its run's where this database has that run (recorder.push copies it first).
+        run_id = recording.get("run_id")
+        if isinstance(run_id, str) and self._read(self._repo.runs(run_id=run_id)):
+            row["run_id"] = run_id
         if row["status"] == "recording":
             row["status"] = "interrupted"  # its recording process is not this one
 

@@ -100,3 +100,10 @@ def test_two(page):
     with RecordingStore(postgres_url) as shared, RecordingStore(pytester.path / "local.db") as local:
         assert sorted((r.name, r.action_count, r.uid) for r in shared.list()) == \
             sorted((r.name, r.action_count, r.uid) for r in local.list())
+        # The run comes along: its id, counts and tests, its recordings one of it.
+        (run,) = local.runs()
+        there = shared.get_run(run.id)
+        assert (there.passed, there.failed, there.exit_status, there.ended_at) == (2, 0, 0, run.ended_at)
+        assert [t["nodeid"] for t in shared.run_tests(run.id)] == ["test_shard.py::test_one[chromium]",
+                                                                 "test_shard.py::test_two[chromium]"]
+        assert sorted(r.uid for r in shared.list(run_id=run.id)) == sorted(r.uid for r in local.list())
