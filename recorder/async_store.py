@@ -14,6 +14,7 @@ the database in the page's path) and ``RecordingStore``.
 
 from __future__ import annotations
 
+import builtins
 import os
 from typing import Any, TypeVar
 
@@ -23,7 +24,7 @@ from .storage import open_engine
 from .storage.queries import AsyncConnection, QueryFlow, run_async
 from .storage.repository import Repository, owner_columns, row_dict
 from .storage.blobstore import BlobStore
-from .store import RecordingFields, default_db, owner_view, visible_blob
+from .store import RecordingFields, Run, default_db, find_run, owner_view, visible_blob
 
 __all__ = ["AsyncRecordingStore", "AsyncRecording"]
 
@@ -106,6 +107,25 @@ class AsyncRecordingStore:
     async def blob_info(self, key: str) -> dict[str, Any]:
         """Media type and sizes of a blob (of this store's owner's recordings, if scoped)."""
         return await self._read(self._visible_blob(key, self._repo.blobs.info(key)))
+
+    async def runs(self, limit: int | None = None) -> builtins.list[Run]:
+        """Runs (pytest sessions), newest first (those holding this store's owner's
+        recordings, if scoped), as ``RecordingStore.runs``."""
+        return [Run.from_row(row) for row in await self._read(self._repo.runs(self._owner(), limit))]
+
+    async def get_run(self, run_id: str) -> Run:
+        """The run with this id, or the one run whose id starts so (4 characters at least);
+        raises ``RunNotFound``."""
+        return await self._read(find_run(self._repo, self._owner(), self.owner, self.location, run_id))
+
+    async def last_run(self) -> Run | None:
+        """The latest run, or None when there is none."""
+        found = await self.runs(limit=1)
+        return found[0] if found else None
+
+    async def run_tests(self, run_id: str) -> builtins.list[dict[str, Any]]:
+        """A run's tests as the pytest plugin stored them, by node id."""
+        return [row_dict(row) for row in await self._read(self._repo.run_tests(run_id))]
 
     def _visible_blob(self, key: str, flow: QueryFlow[T]) -> QueryFlow[T]:
         return visible_blob(self._repo, self._owner(), self.owner, self.location, key, flow)

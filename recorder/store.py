@@ -538,18 +538,7 @@ class RecordingStore:
     def get_run(self, run_id: str) -> Run:
         """The run with this id, or the one run whose id starts so (4 characters at least);
         raises ``RunNotFound``."""
-        if not isinstance(run_id, str) or len(run_id) < 4:
-            raise RunNotFound(f"no run with id {run_id!r} in {self.location} (give at least 4 characters of it)")
-        exact = self._read(self._repo.runs(self._owner(), run_id=run_id))
-        if exact:
-            return Run.from_row(exact[0])
-        found = self._read(self._repo.runs(self._owner(), 2, id_prefix=run_id))
-        if len(found) == 1:
-            return Run.from_row(found[0])
-        if not found:
-            scope = f" for {_describe_owner(self.owner)}" if self.owner else ""
-            raise RunNotFound(f"no run with id {run_id!r}{scope} in {self.location}")
-        raise RunNotFound(f"run id {run_id!r} is ambiguous in {self.location}: give more of it")
+        return self._read(find_run(self._repo, self._owner(), self.owner, self.location, run_id))
 
     def last_run(self) -> Run | None:
         """The latest run, or None when there is none."""
@@ -963,6 +952,25 @@ def visible_blob(repo: Repository, owner: dict[str, str] | None, scope: Owner | 
     if owner is not None and not (yield from repo.blob_used_by(key, owner)):
         raise RecordingNotFound(f"no blob with key {key} for {_describe_owner(scope)} in {location}")
     return (yield from flow)
+
+
+def find_run(repo: Repository, owner: dict[str, str] | None, scope: Owner | None, location: str,
+             run_id: str) -> QueryFlow[Run]:
+    """The run with this id, or the one run whose id starts so (4 characters at least), of
+    those the scope's owner has recordings in; else ``RunNotFound``. Shared with
+    ``AsyncRecordingStore``."""
+    if not isinstance(run_id, str) or len(run_id) < 4:
+        raise RunNotFound(f"no run with id {run_id!r} in {location} (give at least 4 characters of it)")
+    exact = yield from repo.runs(owner, run_id=run_id)
+    if exact:
+        return Run.from_row(exact[0])
+    found = yield from repo.runs(owner, 2, id_prefix=run_id)
+    if len(found) == 1:
+        return Run.from_row(found[0])
+    if not found:
+        where = f" for {_describe_owner(scope)}" if scope else ""
+        raise RunNotFound(f"no run with id {run_id!r}{where} in {location}")
+    raise RunNotFound(f"run id {run_id!r} is ambiguous in {location}: give more of it")
 
 
 _Store = TypeVar("_Store", bound="RecordingStore | AsyncRecordingStore")

@@ -157,3 +157,27 @@ def test_the_async_store_must_be_opened_and_names_a_missing_server(run_async: An
         assert time.monotonic() - started < 15
 
     run_async(scenario())
+
+
+def test_the_async_store_reads_runs(store_target: str, run_async: Any) -> None:
+    from recorder.errors import RunNotFound
+
+    with RecordingStore(store_target) as store:
+        run = store.start_run("a1b2c3d4e5", git_branch="main")
+        store.finish_run(run.id, exit_status=1, passed=3, failed=1)
+        store.record_run_tests(run.id, [{"nodeid": "t.py::test_a", "outcome": "passed"},
+                                        {"nodeid": "t.py::test_b", "outcome": "failed", "message": "boom"}])
+        store.start(name="in the run", run_id=run.id).complete()
+        store.flush()
+        expected, tests = store.get_run(run.id), store.run_tests(run.id)
+
+    async def read() -> None:
+        async with AsyncRecordingStore(store_target) as store:
+            assert await store.runs() == [expected] and await store.last_run() == expected
+            assert await store.get_run("a1b2") == expected and expected.recordings == 1
+            assert await store.run_tests(run.id) == tests and len(tests) == 2
+            with pytest.raises(RunNotFound, match="no run with id 'ffff'"):
+                await store.get_run("ffff")
+            assert await store.for_owner(user_id="bob").runs() == []
+
+    run_async(read())
