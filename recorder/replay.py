@@ -613,7 +613,10 @@ class Replayer:
                         if found is not None:
                             now = found
                             break
-                missing = [fact for fact in expected if _fact(now, fact) == _fact(before, fact)]
+                # (an element already as the recording left it counts: what changed it then, a
+                # late answer or an earlier step's drawing, may have come before this step now)
+                missing = [fact for fact in expected if _fact(now, fact) == _fact(before, fact)
+                           and _fact(now, fact) != _fact(recorded_after, fact)]
                 if not missing or time.monotonic() >= deadline:
                     break
                 yield lambda: self.page.wait_for_timeout(POLL_SECONDS * 1000)

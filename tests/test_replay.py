@@ -875,3 +875,30 @@ def test_an_elements_state_is_its_text_as_written_not_as_the_mouse_shows_it(page
     with RecordingStore(db_path) as store:
         (save, _) = store.get(page.recording.id).timeline()
     assert save["metadata"]["target_after"] == {"text": "Save now"}
+
+
+SLOW_STATUS = """<!doctype html><html><head><meta charset="utf-8"><title>Status</title></head><body>
+<button id="status" onclick="this.dataset.clicked = 'yes'">pending</button> <button id="next">Next</button>
+<script>setTimeout(() => { document.getElementById('status').textContent = 'ready'; }, 300);</script>
+</body></html>"""
+
+
+def test_an_element_already_as_the_recording_left_it_is_no_divergence(page, one_page_app, db_path: Path,  # type: ignore[no-untyped-def]
+                                                                      context) -> None:
+    """When recorded, the status became "ready" after its click (the app's own timer); in an
+    app that is faster now it is "ready" before the click. It did not change during the
+    step, but it is as the recording left it: not a divergence."""
+    url, write = one_page_app
+    write(SLOW_STATUS)
+    with record(page, db=db_path) as page:
+        page.goto(url)
+        page.click("#status")
+        page.wait_for_timeout(600)
+        page.click("#next")
+    with RecordingStore(db_path) as store:
+        (status,) = [a for a in store.get(page.recording.id).timeline() if a["selector"] == 'locator("#status")']
+    later = status["metadata"].get("target_later") or status["metadata"].get("target_after")
+    assert (status["metadata"]["target"]["text"], later) == ("pending", {"text": "ready"}), status["metadata"]
+    write(SLOW_STATUS.replace(">pending<", ">ready<"))
+    report = run(page.recording.id, db_path, context.new_page())
+    assert report.ok, report.format()
