@@ -244,7 +244,8 @@ def test_urls_written_another_way_are_the_same_place(context, server: str, db_pa
             page.get_by_label("Name").fill("Ada")
         page.close()
         recordings.append(page.recording.id)
-    code, out, err = invoke("diff", *map(str, recordings), "--db", str(db_path), "--json")
+    # (screenshots left out: app.html's frame may be painted a moment later in one of them)
+    code, out, err = invoke("diff", *map(str, recordings), "--db", str(db_path), "--json", "--no-screenshots")
     assert code == 0, err
     report = json.loads(out)
     assert report["first_difference"] is None, out
