@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import expect
@@ -510,8 +511,7 @@ def test_an_assertion_on_a_secret_field_keeps_no_value(page, shop, db_path: Path
         page.evaluate(f"document.getElementById('password').value = {json.dumps(SECRET)}")  # not typed through recorder
         expect(page.locator("#password")).to_have_value(SECRET)
         page.get_by_label("Name").fill(SECRET + " again")  # where it shows up later, it is cut out
-    with RecordingStore(db_path) as store:
-        wait = next(a for a in store.get(page.recording.id).timeline() if a["type"] == "wait")
+    wait = next(a for a in recorded_actions(page.recording.id, db_path) if a["type"] == "wait")
     assert wait["value"] is None and wait["metadata"]["redacted"] is True
     for path in db_path.parent.glob("recordings.db*"):
         assert SECRET.encode() not in path.read_bytes(), f"the secret is in {path.name}"
@@ -549,6 +549,12 @@ def test_re_matching_and_url_notes_work_on_the_async_api(recorded: int, db_path:
 def replays_all_ok(recording_id: int, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
     report = run(recording_id, db_path, context.new_page())
     assert report.ok and all(s.status == "ok" for s in report.steps), report.format()
+
+
+def recorded_actions(recording_id: int, db_path: Path) -> list[dict[str, Any]]:
+    """The recording's actions as stored (its timeline)."""
+    with RecordingStore(db_path) as store:
+        return store.get(recording_id).timeline()
 
 
 def first_divergence(recording_id: int, db_path: Path, context, selector: str) -> StepResult:  # type: ignore[no-untyped-def]
@@ -629,9 +635,8 @@ def test_no_state_after_is_kept_of_an_element_masked_or_inside_one(page, db_path
         page.click("#plain")
         page.wait_for_timeout(300)
         page.click("#end")
-    with RecordingStore(db_path) as store:
-        states = [(a["metadata"].get("target_after"), a["metadata"].get("target_later"))
-                  for a in store.get(page.recording.id).timeline()]
+    states = [(a["metadata"].get("target_after"), a["metadata"].get("target_later"))
+              for a in recorded_actions(page.recording.id, db_path)]
     assert states == [(None, None), ({"text": "Show"}, {"text": "shown"}), ({"text": "End"}, None)]
     assert b"total 42" not in db_path.read_bytes()
 
@@ -655,8 +660,7 @@ def test_a_change_the_page_made_after_the_action_returned_is_compared_too(page, 
         page.click("#load")
         expect(page.get_by_text("Loaded")).to_be_visible()  # an assertion: read again as the next click begins
         page.click("#next")
-    with RecordingStore(db_path) as store:
-        (load,) = [a for a in store.get(page.recording.id).timeline() if a["selector"] == 'locator("#load")']
+    (load,) = [a for a in recorded_actions(page.recording.id, db_path) if a["selector"] == 'locator("#load")']
     assert load["metadata"].get("target_later") == {"text": "Loaded", "disabled": True}, load["metadata"]
     replays_all_ok(page.recording.id, db_path, context)
     # The fetch's answer no longer changes the button: the click is the divergence.
@@ -680,8 +684,7 @@ def test_a_navigation_that_does_not_happen_is_a_divergence_even_at_the_same_url(
         page.click("#refresh")  # a new document at the same URL
         page.wait_for_load_state()
         page.click("#hello")
-    with RecordingStore(db_path) as store:
-        types = [(a["type"], a["metadata"].get("caused_by")) for a in store.get(page.recording.id).timeline()]
+    types = [(a["type"], a["metadata"].get("caused_by")) for a in recorded_actions(page.recording.id, db_path)]
     assert types == [("navigate", None), ("click", None), ("navigate", 2), ("click", None)]
     replays_all_ok(page.recording.id, db_path, context)
 
@@ -753,8 +756,7 @@ def test_a_state_that_did_not_change_after_the_action_returned_is_not_kept_twice
         for i in range(0, 400, 37):
             page.locator(f"#q{i}").fill(str(i))
             page.locator(f"#b{i}").click()
-    with RecordingStore(db_path) as store:
-        actions = store.get(page.recording.id).timeline()
+    actions = recorded_actions(page.recording.id, db_path)
     assert len(actions) == 22 and all("target_after" in a["metadata"] for a in actions[:-1]), actions
     assert [a["sequence"] for a in actions if "target_later" in a["metadata"]] == []
 
@@ -791,8 +793,7 @@ def test_an_element_drawn_anew_by_the_action_is_compared_where_it_now_is(page, o
         page.goto(url)
         page.click("#list li:nth-child(1)")
         page.click("#list li:nth-child(2)")
-    with RecordingStore(db_path) as store:
-        states = [a["metadata"].get("target_after") for a in store.get(page.recording.id).timeline()]
+    states = [a["metadata"].get("target_after") for a in recorded_actions(page.recording.id, db_path)]
     assert states == [None, {"text": "one (chosen)"}, {"text": "two (chosen)"}]
     replays_all_ok(page.recording.id, db_path, context)
     write(REDRAWN.replace("item.onclick = () => { chosen = i; draw(); };", ""))
@@ -872,8 +873,7 @@ def test_an_elements_state_is_its_text_as_written_not_as_the_mouse_shows_it(page
     with record(page, db=db_path) as page:
         page.click("#save")
         page.click("p")
-    with RecordingStore(db_path) as store:
-        (save, _) = store.get(page.recording.id).timeline()
+    (save, _) = recorded_actions(page.recording.id, db_path)
     assert save["metadata"]["target_after"] == {"text": "Save now"}
 
 
@@ -895,8 +895,7 @@ def test_an_element_already_as_the_recording_left_it_is_no_divergence(page, one_
         page.click("#status")
         page.wait_for_timeout(600)
         page.click("#next")
-    with RecordingStore(db_path) as store:
-        (status,) = [a for a in store.get(page.recording.id).timeline() if a["selector"] == 'locator("#status")']
+    (status,) = [a for a in recorded_actions(page.recording.id, db_path) if a["selector"] == 'locator("#status")']
     later = status["metadata"].get("target_later") or status["metadata"].get("target_after")
     assert (status["metadata"]["target"]["text"], later) == ("pending", {"text": "ready"}), status["metadata"]
     write(SLOW_STATUS.replace(">pending<", ">ready<"))
