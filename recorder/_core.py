@@ -178,9 +178,14 @@ _LOCATOR_ASSERTIONS = ("to_have_text", "to_contain_text", "to_have_value", "to_h
 _PAGE_ASSERTIONS = ("to_have_url", "to_have_title")
 
 
+def camel_case(name: str) -> str:
+    """A Python API name as Playwright's JavaScript spells it: ``select_option`` -> ``selectOption``."""
+    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
+
+
 def _expect_title(method: str) -> str:
     """Playwright's: 'Expect "toHaveText"' (its expression, in its own case)."""
-    return 'Expect "' + re.sub(r"_([a-z])", lambda m: m.group(1).upper(), method.replace("not_to", "not.to")) + '"'
+    return 'Expect "' + camel_case(method.replace("not_to", "not.to")) + '"'
 
 
 def _assertions(names: tuple[str, ...], target: str | None) -> dict[str, ActionSpec]:

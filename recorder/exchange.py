@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ._core import ACTIONS, DropTarget, FileNames, Secret, action_title, recorded_call
+from ._core import ACTIONS, DropTarget, FileNames, Secret, action_title, camel_case, recorded_call
 from .model import parameterize
 from .page_state import without_storage_values
 from .replay import secret_env_var
@@ -596,7 +596,7 @@ def source_file_name(path: str) -> str:
 def _protocol_method(owner: str, method: str) -> tuple[str, str]:
     """The class and method Playwright's protocol (and so its trace viewer) knows a call by:
     ``Locator.select_option`` is ``Frame.selectOption``, ``Keyboard.press`` ``Page.keyboardPress``."""
-    camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), method)
+    camel = camel_case(method)
     if owner in ("Keyboard", "Mouse"):
         return "Page", owner.lower() + camel[:1].upper() + camel[1:]
     # A page's element calls and goto are its main frame's; a locator's, its frame's.
