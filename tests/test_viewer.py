@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from recorder import RecordingStore, record
 from recorder.cli import main
-from recorder.viewer import render, serve_in_thread
+from recorder.viewer import recording_data, render, serve_in_thread
 from tests.conftest import PageSite
 from tests.test_tiles import jpeg
 
@@ -714,3 +714,25 @@ def test_without_a_recorded_viewport_the_snapshot_takes_the_screenshots_size(db_
     viewer.goto(write_viewer(db_path, recording.id, tmp_path).as_uri())
     frame = show_dom(viewer, "End")
     assert frame.evaluate("[innerWidth, innerHeight]") == [640, 400]
+
+
+def test_a_replayed_step_faces_the_step_it_re_performed_even_through_another_selector(db_path: Path) -> None:
+    # Replay re-matches a step whose recorded selector finds nothing any more and records it
+    # with the locator it used; the viewer lines the two up as `recorder diff` does.
+    with RecordingStore(db_path) as store:
+        original = store.start(name="original")
+        original.record_action("navigate", url="http://app.test/", value="http://app.test/")
+        original.record_action("click", selector="#save-old", screenshot=jpeg("save"))
+        original.record_action("type", selector="#name", value="Ada", screenshot=jpeg("name"))
+        original.complete()
+        replay = store.start(name="replay", metadata={"replay_of": original.id})
+        replay.record_action("navigate", url="http://app.test/", value="http://app.test/")
+        replay.record_action("click", selector='get_by_role("button", name="Save")', screenshot=jpeg("save!"))
+        replay.record_action("type", selector="#name", value="Ada", screenshot=jpeg("name!"))
+        replay.complete()
+        data = recording_data(store, store.get(replay.id), embed=True)
+    faced = [(a["original"] or {}).get("sequence") for a in data["actions"]]
+    assert faced == [1, 2, 3]
+    clicked = data["actions"][1]["original"]
+    assert clicked["selector"] == "#save-old"
+    assert clicked["screenshot_key"] in data["screenshots"]  # B's picture travels with the page

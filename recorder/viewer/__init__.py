@@ -22,7 +22,7 @@ inlines it, ``server.py`` serves it.
 
 from __future__ import annotations
 
-from .page import align_steps, recording_data, render, render_index
+from .page import recording_data, render, render_index
 from .server import make_server, serve, serve_in_thread
 
-__all__ = ["align_steps", "make_server", "recording_data", "render", "render_index", "serve", "serve_in_thread"]
+__all__ = ["make_server", "recording_data", "render", "render_index", "serve", "serve_in_thread"]

@@ -16,6 +16,7 @@ import re
 from importlib import resources as package_files
 from typing import Any
 
+from ..diff import align, diff_recordings, step_summary
 from ..errors import RecordingNotFound
 from ..store import Recording, RecordingStore
 
@@ -118,17 +119,18 @@ def recording_data(store: RecordingStore, recording: Recording, *, embed: bool, 
         _compare(data, actions, recording, compare)
     elif original is not None:
         # A replay (`recorder replay ID --record`): each step next to the step it re-performed.
+        # Lined up as `recorder diff` lines them up: a step replayed through a re-matched
+        # selector still faces the step it re-performed.
         data["original"] = {"id": original.id, "name": original.name}
-        for action, step in zip(actions, align_steps(original.timeline(), timeline)):
-            action["original"] = None if step is None else {
-                "sequence": step["sequence"], "type": step["type"], "status": step["status"],
-                "screenshot": step["screenshot_key"],
-            }
+        re_performed = {pair.b["sequence"]: pair.a for pair in align(original.timeline(), everything)
+                        if pair.b is not None}
+        for action in actions:
+            action["original"] = step_summary(re_performed.get(action["sequence"]))
     if embed:
         other = compare if compare is not None else original
         keys: set[str] = {a["screenshot"] for a in actions if a["screenshot"]}
-        other_keys: set[str] = {key for key in [(a.get("original") or {}).get("screenshot") for a in actions]
-                                + [step["step"]["screenshot"] for step in data.get("only_b", [])] if key}
+        other_keys: set[str] = {key for key in [(a.get("original") or {}).get("screenshot_key") for a in actions]
+                                + [step["step"]["screenshot_key"] for step in data.get("only_b", [])] if key}
         data["screenshots"] = {
             key: "data:image/jpeg;base64," + base64.b64encode(store.blob(key)).decode() for key in keys
         }
@@ -147,8 +149,6 @@ def _compare(data: dict[str, Any], actions: list[dict[str, Any]], recording: Rec
     """The compare view of any two recordings (``recorder view A --compare B``): each shown
     action of A with the step of B it lines up with (recorder/diff.py), and how they differ;
     the steps only B has (``only_b``, each after the A action it follows); the summary."""
-    from ..diff import diff_recordings
-
     result = diff_recordings(recording, other)
     first = result.first
     data["original"] = {"id": other.id, "name": other.name}
@@ -164,7 +164,7 @@ def _compare(data: dict[str, Any], actions: list[dict[str, Any]], recording: Rec
             action = by_sequence.get(after)
             if action is None:
                 continue
-            action["original"] = None if pair.b is None else _brief(pair.b)
+            action["original"] = step_summary(pair.b)
             action["differences"] = differences
             action["notes"] = pair.notes
             action["first_difference"] = index == first
@@ -172,7 +172,7 @@ def _compare(data: dict[str, Any], actions: list[dict[str, Any]], recording: Rec
                 data["compare"]["first_a"] = after
         else:
             assert pair.b is not None
-            only_b.append({"after": after, "step": _brief(pair.b), "differences": differences, "notes": pair.notes,
+            only_b.append({"after": after, "step": step_summary(pair.b), "differences": differences, "notes": pair.notes,
                            "first_difference": index == first})
             if index == first:
                 data["compare"]["first_b"] = pair.b["sequence"]
@@ -182,13 +182,6 @@ def _compare(data: dict[str, Any], actions: list[dict[str, Any]], recording: Rec
         action.setdefault("differences", [])
         action.setdefault("notes", [])
     data["only_b"] = only_b
-
-
-def _brief(step: dict[str, Any]) -> dict[str, Any]:
-    """What the compare view shows of B's step."""
-    return {"sequence": step["sequence"], "type": step["type"], "selector": step["selector"],
-            "value": "[redacted]" if step["metadata"].get("redacted") else step["value"], "url": step["url"],
-            "status": step["status"], "error": step["error"], "screenshot": step["screenshot_key"]}
 
 
 def _source_of(metadata: dict[str, Any]) -> dict[str, Any] | None:
@@ -253,24 +246,6 @@ def _original_of(store: RecordingStore, recording: Recording) -> Recording | Non
         return store.get(int(original_id)) if original_id is not None else None
     except (RecordingNotFound, TypeError, ValueError):
         return None
-
-
-def align_steps(original: list[dict[str, Any]], replayed: list[dict[str, Any]],
-                window: int = 8) -> list[dict[str, Any] | None]:
-    """For each replayed action, the original action it re-performed, or None.
-
-    Greedy and in order: the next original action (within ``window``) of the same type and
-    selector. Steps a replay skipped or added (a navigation a click caused) match nothing.
-    """
-    matched: list[dict[str, Any] | None] = []
-    start = 0
-    for action in replayed:
-        found = next((i for i in range(start, min(len(original), start + window))
-                      if (original[i]["type"], original[i]["selector"]) == (action["type"], action["selector"])), None)
-        matched.append(None if found is None else original[found])
-        if found is not None:
-            start = found + 1
-    return matched
 
 
 def render(store: RecordingStore, recording: Recording, *, embed: bool = True, max_actions: int | None = None,

@@ -131,8 +131,8 @@ function showOriginal(a) {
   $('original-caption').textContent = o
     ? label + data.original.id + ' #' + o.sequence + ' ' + o.type + (o.status === 'error' ? ' (error)' : '')
     : (comparing ? 'B' : 'original') + ': no matching step in recording ' + data.original.id;
-  if (o && o.screenshot) img.src = blobUrl(o.screenshot); else img.removeAttribute('src');
-  img.hidden = !(o && o.screenshot);
+  if (o && o.screenshot_key) img.src = blobUrl(o.screenshot_key); else img.removeAttribute('src');
+  img.hidden = !(o && o.screenshot_key);
   $('original-wrap').style.display = mode === 'shot' ? '' : 'none';  // the DOM view has the pane to itself
 }
 function toggleCompare() {
