@@ -121,13 +121,13 @@ class TestRecorder:
         """The controller, at the end: the run's counts, if this session recorded anything."""
         if self.mode == "off" or (self.db_path is not None and not self.db_path.exists()):
             return
-        with RecordingStore(self.db) as store:
-            try:
-                store.get_run(self.run_id)
-            except RunNotFound:
-                return  # nothing recorded: no run to finish
-            store.finish_run(self.run_id, exit_status=int(exit_status), workers=counts.workers, **counts.totals())
-            store.record_run_tests(self.run_id, counts.tests())
+        store = self.store
+        try:
+            store.get_run(self.run_id)
+        except RunNotFound:
+            return  # nothing recorded: no run to finish
+        store.finish_run(self.run_id, exit_status=int(exit_status), workers=counts.workers, **counts.totals())
+        store.record_run_tests(self.run_id, counts.tests())
 
     def write_report(self) -> str:
         """The controller, after finish_run: the run's report at ``--record-report``; what
@@ -137,12 +137,11 @@ class TestRecorder:
         assert self.report_path is not None
         if self.mode == "off" or (self.db_path is not None and not self.db_path.exists()):
             return f"recorder: no report written to {self.report_path}: nothing was recorded"
-        with RecordingStore(self.db) as store:
-            try:
-                run = store.get_run(self.run_id)
-            except RunNotFound:
-                return f"recorder: no report written to {self.report_path}: nothing was recorded"
-            path, tests = write_report(store, run, self.report_path)
+        try:
+            run = self.store.get_run(self.run_id)
+        except RunNotFound:
+            return f"recorder: no report written to {self.report_path}: nothing was recorded"
+        path, tests = write_report(self.store, run, self.report_path)
         return f"recorder: report of {tests} test{'' if tests == 1 else 's'}: {path}"
 
     def viewer_href(self, recording_id: int, html_path: str) -> str | None:
@@ -163,6 +162,8 @@ class TestRecorder:
 
     @property
     def store(self) -> RecordingStore:
+        """The session's store, opened once: by each test's recording and, at the end, for the
+        run's counts, its report, the summary and the push (closed at pytest_unconfigure)."""
         if self._store is None:
             if self.db_path is not None:
                 self.db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -212,17 +213,17 @@ class TestRecorder:
         """This run's kept recordings (every xdist worker's), and where they are."""
         if self.db_path is not None and not self.db_path.exists():
             return None
-        with RecordingStore(self.db) as store:
-            kept = [r for r in store.list() if r.run_id == self.run_id or r.user_metadata.get("run_id") == self.run_id]
-            return kept, store.location
+        store = self.store
+        kept = [r for r in store.list() if r.run_id == self.run_id or r.user_metadata.get("run_id") == self.run_id]
+        return kept, store.location
 
     def push(self, kept: list[Recording]) -> str:
         """Copy this run's kept recordings to ``--record-push``; what happened, in a line."""
         from .push import push
 
         assert self.push_to is not None
-        with RecordingStore(self.db) as source, RecordingStore(self.push_to) as destination:
-            result = push(source, destination, ids=[recording.id for recording in kept])
+        with RecordingStore(self.push_to) as destination:
+            result = push(self.store, destination, ids=[recording.id for recording in kept])
             return (f"recorder: pushed {len(result.pushed)} recordings to {destination.location}"
                     + (f" ({len(result.skipped)} already there)" if result.skipped else ""))
 
