@@ -24,7 +24,7 @@ from .storage import open_engine
 from .storage.queries import AsyncConnection, QueryFlow, run_async
 from .storage.repository import Repository, owner_columns, row_dict
 from .storage.blobstore import BlobStore
-from .store import RecordingFields, Run, default_db, find_run, owner_view, visible_blob
+from .store import RecordingFields, Run, default_db, find_run, find_run_tests, owner_view, visible_blob
 
 __all__ = ["AsyncRecordingStore", "AsyncRecording"]
 
@@ -124,8 +124,9 @@ class AsyncRecordingStore:
         return found[0] if found else None
 
     async def run_tests(self, run_id: str) -> builtins.list[dict[str, Any]]:
-        """A run's tests as the pytest plugin stored them, by node id."""
-        return [row_dict(row) for row in await self._read(self._repo.run_tests(run_id))]
+        """A run's tests as the pytest plugin stored them, by node id (the run found as
+        ``get_run`` finds it)."""
+        return await self._read(find_run_tests(self._repo, self._owner(), self.owner, self.location, run_id))
 
     def _visible_blob(self, key: str, flow: QueryFlow[T]) -> QueryFlow[T]:
         return visible_blob(self._repo, self._owner(), self.owner, self.location, key, flow)

@@ -528,8 +528,9 @@ class RecordingStore:
 
     def run_tests(self, run_id: str) -> builtins.list[dict[str, Any]]:
         """A run's tests as the pytest plugin stored them (empty for a run stored by a
-        recorder older than schema 8), by node id."""
-        return [row_dict(row) for row in self._read(self._repo.run_tests(run_id))]
+        recorder older than schema 8), by node id. The run is found as ``get_run`` finds it:
+        by its id or a prefix, and only among those a scoped store's owner sees."""
+        return self._read(find_run_tests(self._repo, self._owner(), self.owner, self.location, run_id))
 
     def runs(self, limit: int | None = None) -> builtins.list[Run]:
         """Runs, newest first (those holding this store's owner's recordings, if scoped)."""
@@ -971,6 +972,13 @@ def find_run(repo: Repository, owner: dict[str, str] | None, scope: Owner | None
         where = f" for {_describe_owner(scope)}" if scope else ""
         raise RunNotFound(f"no run with id {run_id!r}{where} in {location}")
     raise RunNotFound(f"run id {run_id!r} is ambiguous in {location}: give more of it")
+
+
+def find_run_tests(repo: Repository, owner: dict[str, str] | None, scope: Owner | None, location: str,
+                   run_id: str) -> QueryFlow[list[dict[str, Any]]]:
+    """The tests of the run ``find_run`` finds. Shared with ``AsyncRecordingStore``."""
+    run = yield from find_run(repo, owner, scope, location, run_id)
+    return [row_dict(row) for row in (yield from repo.run_tests(run.id))]
 
 
 _Store = TypeVar("_Store", bound="RecordingStore | AsyncRecordingStore")

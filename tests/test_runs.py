@@ -75,6 +75,13 @@ def test_scoped_and_readonly_stores(store_target: str) -> None:
         with pytest.raises(RunNotFound):
             view.get_run(theirs.id)
         assert [row["test"] for row in view.flaky_tests()] == ["t.py::test_a"]
+        # A run's tests (node ids, failure messages) are as private as the run.
+        store.record_run_tests(theirs.id, [{"nodeid": "t.py::test_b", "outcome": "flaky", "message": "theirs"}])
+        store.record_run_tests(mine.id, [{"nodeid": "t.py::test_a", "outcome": "flaky"}])
+        with pytest.raises(RunNotFound):
+            view.run_tests(theirs.id)
+        assert [row["nodeid"] for row in view.run_tests(mine.id[:6])] == ["t.py::test_a"]
+        assert [row["message"] for row in store.run_tests(theirs.id)] == ["theirs"]
     with RecordingStore(store_target, readonly=True) as reader:
         assert len(reader.runs()) == 2
         with pytest.raises(ReadOnlyStore):
