@@ -206,3 +206,32 @@ def test_diff_of_a_flaky_tests_attempts_points_at_the_step_that_differed(
     report = json.loads(shown.output)
     first = report["first_difference"]
     assert first["a"] == 2 and first["b"] == 2 and "value" in first["kinds"], first
+
+
+def test_a_test_whose_teardown_fails_counts_as_pytest_counts_it_and_its_own_row_says_error(
+        pytester: pytest.Pytester, server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_URL", server)
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_t="""
+import os
+import pytest
+
+@pytest.fixture
+def breaks_at_teardown():
+    yield
+    raise RuntimeError("teardown broke")
+
+def test_tears_down_badly(page, breaks_at_teardown):
+    page.goto(os.environ['APP_URL'] + '/app.html')
+
+def test_fine(page):
+    page.goto(os.environ['APP_URL'] + '/app.html')
+""")
+    result = pytester.runpytest_subprocess("--record", "on", "--record-db", "rec.db")
+    result.assert_outcomes(passed=2, errors=1)  # pytest: "2 passed, 1 error"
+    with RecordingStore(pytester.path / "rec.db", readonly=True) as store:
+        (run,) = store.runs()
+        tests = {short(t["nodeid"]): (t["outcome"], t["message"]) for t in store.run_tests(run.id)}
+    # The run's counts are pytest's own line; each test's row is its one final outcome.
+    assert (run.passed, run.failed, run.errors) == (2, 0, 1)
+    assert tests == {"test_tears_down_badly": ("error", "RuntimeError: teardown broke"), "test_fine": ("passed", None)}
