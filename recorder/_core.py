@@ -825,6 +825,7 @@ class PageCapture:
         self.last_snapshot: tuple[str, str, str] | None = None
         options = session.options
         self.network = NetworkLog(options.redact_headers, options.bodies)
+        self.identity_told: dict[int, dict[str, str]] = {}  # recording id -> request_identity it was given
         self._listeners: list[tuple[Any, str, Callable[..., Any]]] = []  # (emitter, event, handler)
         # Snapshots asked for as actions ended and not used yet, in the order asked: each may
         # be a patch of the one before, so they are used in that order (apply_snapshots).
@@ -1682,11 +1683,14 @@ class PageCapture:
 
     def _on_request(self, params: dict[str, Any]) -> None:
         recording = self.recording
-        first = self.network.identity is None
         self.network.sent(params, owner=recording, sequence=recording.last_sequence(), time_ms=recording.elapsed_ms())
-        if first and self.network.identity:
+        identity = self.network.identity
+        # Each recording (a takeover's user session too) is told the identity headers once,
+        # and again should a request bring one it did not know.
+        if identity and self.identity_told.get(recording.id) != identity:
+            self.identity_told[recording.id] = dict(identity)
             try:
-                recording.update_metadata({"request_identity": self.network.identity})
+                recording.update_metadata({"request_identity": dict(identity)})
             except Exception:
                 pass
 

@@ -15,7 +15,7 @@ in one place. The details of each kind:
               unfinished, request_body, response_body}   (absent or None when not known)
 
 The browser's identity headers (User-Agent, sec-ch-ua...) are kept once per recording
-(metadata.request_identity), not in each request's headers.
+(metadata.request_identity), not in each request's headers (unless they differ there).
 A request is one event from when it was sent (its ``time_ms`` and action) to when its last
 byte arrived or it failed, redirects included. Bodies are kept only when asked for
 (``record(page, bodies=...)``), and only text; the values of credential headers never are.
@@ -116,9 +116,9 @@ class NetworkLog:
         self.redact = SECRET_HEADERS | {name.lower() for name in redact_headers}
         self.bodies = bodies
         self._pending: dict[str, _Pending] = {}
-        # The browser's identity headers as first seen (None until a request is): the
-        # capture puts them in the recording's metadata once.
-        self.identity: dict[str, str] | None = None
+        # The browser's identity headers, each as first seen: the capture puts them in the
+        # recording's metadata (again whenever a request brings one more).
+        self.identity: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -147,10 +147,17 @@ class NetworkLog:
                                                       details)
 
     def _request_headers(self, raw: dict[str, Any]) -> dict[str, str]:
-        kept = {name: value for name, value in raw.items() if name.lower() not in IDENTITY_HEADERS}
-        if self.identity is None:
-            self.identity = {name: clip(value, MAX_URL) or "" for name, value in raw.items()
-                             if name.lower() in IDENTITY_HEADERS}
+        """A request's headers to store: an identity header is left out when it says what
+        ``identity`` says (the first of its name seen goes there), and kept when it differs
+        (a User-Agent set for some requests only)."""
+        kept = {}
+        for name, value in raw.items():
+            if name.lower() in IDENTITY_HEADERS:
+                value = clip(value, MAX_URL) or ""
+                known = self.identity.setdefault(name, value)
+                if known == value:
+                    continue
+            kept[name] = value
         return headers(kept, self.redact)
 
     def responded(self, params: dict[str, Any]) -> None:

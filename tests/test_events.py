@@ -295,3 +295,20 @@ def test_lines(page):
     assert [(s["file"], s["line"], s["function"]) for s in sources] == [(path, 5, "test_lines"),
                                                                        (path, 2, "fill_name")]
     assert list(kept) == [path]
+
+
+def test_identity_headers_are_kept_once_and_a_request_that_differs_keeps_its_own(page: Page, server: str,
+                                                                                 db_path: Path) -> None:
+    with record(page, db=db_path) as page:
+        page.goto(f"{server}/events/index.html")
+        page.set_extra_http_headers({"User-Agent": "robot/1.0"})  # from here on, another User-Agent
+        api = click_and_wait(page, "#api")
+    with RecordingStore(db_path) as store:
+        recording = store.get(page.recording.id)
+        identity = recording.metadata["request_identity"]
+        requests = [e for e in recording.events(kind="request", action=api)]
+        first = recording.events(kind="request")[0]
+    browser_agent = next(value for name, value in identity.items() if name.lower() == "user-agent")
+    assert "robot" not in browser_agent
+    assert not any(name.lower() == "user-agent" for name in first["request_headers"])  # said once, in metadata
+    assert requests and all(e["request_headers"].get("User-Agent") == "robot/1.0" for e in requests)

@@ -29,6 +29,7 @@ def test_takeover_records_the_person_and_hands_back(page: Page, server: str, db_
             page.keyboard.type(PERSON_SECRET)
             page.keyboard.press("Tab")
             page.locator("#hash").click()
+            page.evaluate("() => fetch(location.pathname).then((response) => response.text())")  # the page fetches
             page.wait_for_timeout(300)
         page.get_by_label("Name").fill("agent again")
 
@@ -37,6 +38,7 @@ def test_takeover_records_the_person_and_hands_back(page: Page, server: str, db_
         agent_steps = agent.timeline()
         user = store.get(person.id)
         user_steps = user.timeline()
+        user_requests = user.events(kind="request")
 
     assert [a["type"] for a in agent_steps] == ["navigate", "type", "handoff", "completion", "type"]
     handoff, completion = agent_steps[2], agent_steps[3]
@@ -49,6 +51,8 @@ def test_takeover_records_the_person_and_hands_back(page: Page, server: str, db_
 
     assert user.is_user_session and user.parent_id == agent.id and user.status == "completed"
     assert user.metadata["visitor_id"] == "visitor-1" and "Chrome" in user.metadata["user_agent"]
+    # The person's session says which browser asked for its requests, as the agent's does.
+    assert user_requests and user.metadata["request_identity"] == agent.metadata["request_identity"]
     events = [(a["type"], a["metadata"].get("event"), a["selector"], a["value"]) for a in user_steps]
     assert ("user_action", "change", 'get_by_label("Name")', "person typed") in events
     assert ("user_action", "key", 'get_by_label("Name")', "Tab") in events
