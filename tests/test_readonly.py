@@ -241,3 +241,15 @@ def test_the_async_store_read_only_writes_nothing(store_target: str, run_async: 
         first_schema_sqlite(old)
         with pytest.raises(DatabaseError, match="recorder migrate"):
             run_async(AsyncRecordingStore(old, readonly=True).open())
+
+
+def test_both_engines_refuse_a_newer_schema_alike_writing_and_reading(store_target: str) -> None:
+    with RecordingStore(store_target):
+        pass  # created at this recorder's schema
+    engines.execute(store_target, "INSERT INTO schema_version (version, applied_at) VALUES (?, 'later')",
+                    (SCHEMA_VERSION + 1,))
+    for readonly in (False, True):
+        with pytest.raises(DatabaseError, match=f"schema version {SCHEMA_VERSION + 1}, newer than this recorder"
+                                                f" understands \\(version {SCHEMA_VERSION}\\); upgrade recorder"):
+            RecordingStore(store_target, readonly=readonly)
+    assert engines.scalar(store_target, "SELECT max(version) FROM schema_version") == SCHEMA_VERSION + 1

@@ -13,6 +13,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from ..errors import DatabaseError
+
 
 class Cursor(Protocol):
     rowcount: int
@@ -67,6 +69,24 @@ class Engine(ABC):
         target = self.location if " " not in self.location else f"'{self.location}'"
         return (f"{self.location} has schema version {version}, older than this recorder's ({current}); reading"
                 f" never changes a database, so upgrade it first with: recorder migrate {target}")
+
+    def check_schema(self, version: int | None, has_tables: bool, current: int) -> None:
+        """Refuse, naming why, a database this recorder cannot use: one with tables but no
+        ``schema_version`` table (another application's), or at a newer schema than
+        ``current``. A read-only engine, which cannot migrate, also refuses one without
+        recorder tables and one at an older schema. ``version`` is the newest applied
+        migration, None without a ``schema_version`` table. (Both engines, writing and
+        reading, decide here; each reads the version its own way.)"""
+        if version is None and has_tables:
+            raise DatabaseError(f"{self.location} has tables but no schema_version table: it is not a recorder"
+                                " database; pass another --db")
+        if version is not None and version > current:
+            raise DatabaseError(f"{self.location} has schema version {version}, newer than this recorder understands"
+                                f" (version {current}); upgrade recorder to read it")
+        if self.readonly and version is None:
+            raise DatabaseError(f"{self.location} has no recorder tables: it is not a recordings database yet")
+        if self.readonly and version is not None and version < current:
+            raise DatabaseError(self.migrate_hint(version, current))
 
     @abstractmethod
     async def connect_async(self) -> Any:

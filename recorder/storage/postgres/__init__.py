@@ -49,9 +49,9 @@ class PostgresEngine(Engine):
         try:
             if self.readonly:
                 conn.execute("SET default_transaction_read_only = on")
-                _check_readable(conn, self)
+                self.check_schema(*_current_version(conn), SCHEMA_VERSION)
             else:
-                _migrate(conn, self.location)
+                _migrate(conn, self)
         except psycopg.Error as exc:
             conn.close()
             raise DatabaseError(f"cannot use {self.location} as a recorder database: {_first_line(exc)}") from None
@@ -63,7 +63,7 @@ class PostgresEngine(Engine):
     def migrate(self) -> tuple[int, int]:
         conn = self._connect()
         try:
-            return _migrate(conn, self.location), SCHEMA_VERSION
+            return _migrate(conn, self), SCHEMA_VERSION
         except psycopg.Error as exc:
             raise DatabaseError(f"cannot migrate {self.location}: {_first_line(exc)}") from None
         finally:
@@ -216,49 +216,31 @@ def _as_text(data: str | bytes) -> str:
     return data.decode("utf-8") if isinstance(data, (bytes, bytearray, memoryview)) else data
 
 
-def _check_readable(conn: _Connection, engine: PostgresEngine) -> None:
-    """Refuse to read a database other than a recorder database at SCHEMA_VERSION (a
-    read-only connection cannot migrate it)."""
-    location = engine.location
+def _current_version(conn: _Connection) -> tuple[int | None, bool]:
+    """The schema version (None without a schema_version table), and whether the schema
+    has any table at all."""
     tables = {row[0] for row in conn.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()").fetchall()}
     if "schema_version" not in tables:
-        raise DatabaseError(f"{location} has tables but no schema_version table: it is not a recorder database;"
-                            " pass another database" if tables else
-                            f"{location} has no recorder tables: it is not a recordings database yet")
-    found = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
-    if found > SCHEMA_VERSION:
-        raise DatabaseError(f"{location} has schema version {found}, newer than this recorder understands"
-                            f" (version {SCHEMA_VERSION}); upgrade recorder to read it")
-    if found < SCHEMA_VERSION:
-        raise DatabaseError(engine.migrate_hint(found, SCHEMA_VERSION))
+        return None, bool(tables)
+    return int(conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]), True
 
 
-def _migrate(conn: _Connection, location: str) -> int:
+def _migrate(conn: _Connection, engine: PostgresEngine) -> int:
     """Bring the database up to SCHEMA_VERSION, one process at a time; the version it had."""
     conn.execute("BEGIN")
     try:
         conn.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-        tables = {row[0] for row in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()").fetchall()}
-        if tables and "schema_version" not in tables:
-            raise DatabaseError(
-                f"{location} has tables but no schema_version table: it is not a recorder database;"
-                " pass another database")
-        found = 0
-        if "schema_version" in tables:
-            found = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
-        if found > SCHEMA_VERSION:
-            raise DatabaseError(
-                f"{location} has schema version {found}, newer than this recorder understands"
-                f" (version {SCHEMA_VERSION}); upgrade recorder to read it")
+        found, has_tables = _current_version(conn)
+        engine.check_schema(found, has_tables, SCHEMA_VERSION)
+        found = found or 0
         conn.execute(VERSION_TABLE)
         for number in range(found + 1, SCHEMA_VERSION + 1):
             conn.execute(MIGRATIONS[number])
             conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                          (number, datetime.now(timezone.utc).isoformat()))
         conn.execute("COMMIT")
-        return int(found)
+        return found
     except BaseException:
         if conn.raw.info.transaction_status != TransactionStatus.IDLE:
             conn.execute("ROLLBACK")

@@ -18,7 +18,7 @@ from typing import Any
 
 from ...errors import DatabaseError
 from ..engine import Connection, Engine
-from .schema import SCHEMA_VERSION, check_readable, current_version, migrate
+from .schema import SCHEMA_VERSION, current_version, migrate
 
 __all__ = ["SQLiteEngine", "SCHEMA_VERSION"]
 
@@ -47,7 +47,8 @@ class SQLiteEngine(Engine):
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.row_factory = sqlite3.Row
-            migrate(conn, path)
+            self.check_schema(*current_version(conn), SCHEMA_VERSION)
+            migrate(conn)
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"cannot open {path} as a recorder database: {exc}") from None
         return conn  # type: ignore[return-value]
@@ -63,7 +64,7 @@ class SQLiteEngine(Engine):
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"cannot open {path} as a recorder database: {exc}") from None
         try:
-            check_readable(conn.raw, path, self.migrate_hint(current_version(conn.raw) or 0, SCHEMA_VERSION))
+            self.check_schema(*current_version(conn.raw), SCHEMA_VERSION)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise DatabaseError(f"cannot open {path} as a recorder database: {exc}") from None
@@ -79,10 +80,12 @@ class SQLiteEngine(Engine):
         try:
             conn = sqlite3.connect(path, timeout=30, isolation_level=None)
             try:
-                if current_version(conn) is None:
+                version, has_tables = current_version(conn)
+                if not has_tables:
                     raise DatabaseError(f"{path} has no recorder tables: nothing to migrate")
+                self.check_schema(version, has_tables, SCHEMA_VERSION)
                 conn.execute("PRAGMA journal_mode = WAL")
-                found = migrate(conn, path)
+                found = migrate(conn)
             finally:
                 conn.close()
         except sqlite3.DatabaseError as exc:

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timezone
-from pathlib import Path
 
-from ...errors import DatabaseError
 
 # Each entry migrates the schema from version N-1 to N. Never edit a released entry:
 # add a new one, so that old files on users' disks can follow.
@@ -221,45 +219,20 @@ CREATE TABLE IF NOT EXISTS schema_version (
 """
 
 
-def current_version(conn: sqlite3.Connection) -> int | None:
-    """The schema version of an open database, or None if it has no recorder tables."""
+def current_version(conn: sqlite3.Connection) -> tuple[int | None, bool]:
+    """The schema version of an open database (None without a schema_version table), and
+    whether it has any table at all."""
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "schema_version" not in tables:
-        return None if not tables else -1
+        return None, bool(tables)
     row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-    return row[0] or 0
+    return row[0] or 0, True
 
 
-def check_readable(conn: sqlite3.Connection, path: Path | str, older: str) -> None:
-    """Refuse to read a database other than a recorder database at SCHEMA_VERSION (a
-    read-only connection cannot migrate it); ``older`` is what to say of an older schema."""
-    version = current_version(conn)
-    if version == -1:
-        raise DatabaseError(f"{path} is a SQLite database but not a recorder database "
-                            "(it has tables and no schema_version table); pass another --db path")
-    if version is None:
-        raise DatabaseError(f"{path} has no recorder tables: it is not a recordings database yet")
-    if version > SCHEMA_VERSION:
-        raise DatabaseError(f"{path} has schema version {version}, newer than this recorder understands "
-                            f"(version {SCHEMA_VERSION}); upgrade recorder to read it")
-    if version < SCHEMA_VERSION:
-        raise DatabaseError(older)
-
-
-def migrate(conn: sqlite3.Connection, path: Path | str) -> int:
-    """Bring the database at ``path`` up to SCHEMA_VERSION; return the version it had."""
-    version = current_version(conn)
-    if version == -1:
-        raise DatabaseError(
-            f"{path} is a SQLite database but not a recorder database "
-            "(it has tables and no schema_version table); pass another --db path"
-        )
-    if version is not None and version > SCHEMA_VERSION:
-        raise DatabaseError(
-            f"{path} has schema version {version}, newer than this recorder understands "
-            f"(version {SCHEMA_VERSION}); upgrade recorder to read it"
-        )
-    found = version or 0
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database up to SCHEMA_VERSION; return the version it had. (The engine has
+    first checked it is a recorder database it can use: Engine.check_schema.)"""
+    found = current_version(conn)[0] or 0
     if found == SCHEMA_VERSION:
         return found
     # BEGIN IMMEDIATE: two processes opening a new file at once must not both migrate.
