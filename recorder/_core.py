@@ -901,6 +901,11 @@ class PageCapture:
         final = None
         yield from self.apply_snapshots(wait=True)
         responsive = not self.stuck or (yield from self.answers())
+        last = self.last_target
+        if last is not None and responsive and self.is_alive() and last.navigations == self.navigations \
+                and last.recording is self.recording:
+            # What the last action's element became by the end (no next action will look).
+            yield from self._read_target_later(last, list(self.session.options.redact + self.session.options.mask))
         if self.pending_dom and responsive and not self.dialog_open:
             yield from self._quietly_flow(self._snapshot_pending(list(self.session.options.redact + self.session.options.mask)))
         if self.session.resources.unloaded and responsive and self.is_alive():
@@ -991,6 +996,10 @@ class PageCapture:
                 locator, redact, previous.css_path if previous is not None and not in_frames else None))
             if lookup is None:
                 info = yield from self._quietly_flow(self.target_info(locator, redact))
+        if previous is not None and lookup is None and not in_frames and self.is_alive():
+            # No look at an element of this action's carries the question (a goto, a key, a
+            # page assertion): the last element is read again on its own.
+            yield from self._read_target_later(previous, redact)
         raw_value = action_value(spec, arguments)
         if info and info.get("secret"):
             # Before the call: the page may echo the value while it runs (a URL, a label).
@@ -1131,6 +1140,13 @@ class PageCapture:
             previous.later = later  # compared once the state after is known (_saw_target_after)
         else:
             self._keep_target_later(previous, later)
+
+    def _read_target_later(self, previous: _LastTarget, redact: list[str]) -> Flow:
+        """Read the last action's element again where no lookup asks for it (``previous``
+        of _target_info_ahead): before an action without an element, and as recording ends."""
+        reply = yield from self._quietly_flow(self.ask("laterState", previous.css_path, redact))
+        if isinstance(reply, dict) and "state" in reply:  # (None: not answered; {}: hidden)
+            self._note_target_later(previous, reply["state"])
 
     def _keep_target_later(self, target: _LastTarget, later: dict[str, Any]) -> None:
         if later == target.after:

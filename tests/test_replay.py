@@ -669,6 +669,28 @@ def test_a_change_the_page_made_after_the_action_returned_is_compared_too(page, 
     assert first.reason is not None and "'Load' became 'Loaded' then, now stays 'Load'" in first.reason, first.reason
 
 
+def test_the_later_state_is_read_before_an_action_without_an_element_and_as_recording_ends(  # type: ignore[no-untyped-def]
+        page, one_page_app, db_path: Path, context) -> None:
+    """No lookup of an element follows the Load click (a key press does), nor the More click
+    (the recording ends): each button is read again on its own."""
+    url, write = one_page_app
+    write(DELAYED.replace('<button id="next">Next</button>',
+                          '<button id="more" onclick="setTimeout(() => { this.textContent = \'More shown\'; }, 200)">'
+                          'More</button>'))
+    with record(page, db=db_path) as page:
+        page.goto(url)
+        page.click("#load")
+        page.wait_for_timeout(600)  # the fetch is answered, the button changes
+        page.keyboard.press("Tab")
+        page.click("#more")
+        page.wait_for_timeout(600)
+    later = {a["selector"]: a["metadata"].get("target_later") for a in recorded_actions(page.recording.id, db_path)
+             if a["type"] == "click"}
+    assert later == {'locator("#load")': {"text": "Loaded", "disabled": True},
+                     'locator("#more")': {"text": "More shown"}}, later
+    replays_all_ok(page.recording.id, db_path, context)
+
+
 RELOADING = """<!doctype html><html><head><meta charset="utf-8"><title>Refresh</title></head><body>
 <button id="refresh" onclick="location.reload()">Refresh</button>
 <button id="hello" onclick="this.textContent = 'hi'">Hello</button>

@@ -98,6 +98,9 @@
     return hidden.some((s) => matchesAround(el, s)) ? undefined : elementState(el);
   };
 
+  // stateAt in this document, wrapped: {state} (null: no such element), {} when it is hidden.
+  const laterState = (path, hidden) => ({state: stateAt(document, path, hidden)});
+
   // Facts about one element, read before the action (its box moves or vanishes after): its
   // box, and what replay can find it by again (role and accessible name, label, text, test
   // id, a CSS path). Never a field's value: that would put a typed secret into metadata.
@@ -652,5 +655,5 @@
     return info;
   });
 
-  return {elementInfo, elementsInfo, elementState, stateAt, activeInfo, maskBoxes, snapshot, pageState, cssPath, tagFrame};
+  return {elementInfo, elementsInfo, elementState, stateAt, laterState, activeInfo, maskBoxes, snapshot, pageState, cssPath, tagFrame};
 })()
