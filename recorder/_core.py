@@ -996,9 +996,10 @@ class PageCapture:
                 locator, redact, previous.css_path if previous is not None and not in_frames else None))
             if lookup is None:
                 info = yield from self._quietly_flow(self.target_info(locator, redact))
-        if previous is not None and lookup is None and not in_frames and self.is_alive():
+        if previous is not None and lookup is None and not in_frames and not self.stuck and self.is_alive():
             # No look at an element of this action's carries the question (a goto, a key, a
-            # page assertion): the last element is read again on its own.
+            # page assertion): the last element is read again on its own (not of a page that
+            # did not answer the last question: it would cost each action a retry).
             yield from self._read_target_later(previous, redact)
         raw_value = action_value(spec, arguments)
         if info and info.get("secret"):
