@@ -786,23 +786,8 @@ OUTCOME_FACTS = ("gone", "text", "checked", "expanded", "disabled")
 FIND_NOW_MS = 500  # an element just counted: evaluating it waits only if it went meanwhile
 OUTCOME_TIMEOUT_S = 2.0  # a change the recording saw may come a moment later (a fetch answered)
 _ELEMENT_STATE = f"(el) => el.isConnected ? ({inpage.world_source()}).elementState(el) : {{gone: true}}"
-# The page's text as diff.visible_text reads a DOM snapshot's (a textarea's by its value, as
-# the snapshot holds it), whitespace collapsed.
-_PAGE_TEXT = """() => {
-  const skip = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD', 'TITLE', 'SVG']);
-  const parts = [];
-  const walk = (node) => {
-    for (let child = node.firstChild; child; child = child.nextSibling) {
-      if (child.nodeType === 3) parts.push(child.data);
-      if (child.nodeType !== 1) continue;
-      const tag = child.tagName.toUpperCase();
-      if (skip.has(tag) || child.hasAttribute('hidden')) continue;
-      if (tag === 'TEXTAREA') parts.push(child.value); else walk(child);
-    }
-  };
-  if (document.documentElement) walk(document.documentElement);
-  return parts.join(' ').split(/\\s+/).filter(Boolean).join(' ');
-}"""
+# The page's text as diff.visible_text reads a DOM snapshot's (world.js pageText).
+_PAGE_TEXT = f"() => ({inpage.world_source()}).pageText(document)"
 
 
 def shows_text(text: str, shown: list[str]) -> bool:

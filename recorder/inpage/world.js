@@ -101,6 +101,25 @@
   // stateAt in this document, wrapped: {state} (null: no such element), {} when it is hidden.
   const laterState = (path, hidden) => ({state: stateAt(document, path, hidden)});
 
+  // The text of `doc` as recorder/diff.py's visible_text reads a DOM snapshot's (what replay
+  // compares with the recording's): no script, style, head or hidden element; a textarea by
+  // its value, as the snapshot holds it; whitespace collapsed.
+  const pageText = (doc) => {
+    const skip = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD', 'TITLE', 'SVG']);
+    const parts = [];
+    const walk = (node) => {
+      for (let child = node.firstChild; child; child = child.nextSibling) {
+        if (child.nodeType === 3) parts.push(child.data);
+        if (child.nodeType !== 1) continue;
+        const tag = child.tagName.toUpperCase();
+        if (skip.has(tag) || child.hasAttribute('hidden')) continue;
+        if (tag === 'TEXTAREA') parts.push(child.value); else walk(child);
+      }
+    };
+    if (doc.documentElement) walk(doc.documentElement);
+    return parts.join(' ').split(/\s+/).filter(Boolean).join(' ');
+  };
+
   // Facts about one element, read before the action (its box moves or vanishes after): its
   // box, and what replay can find it by again (role and accessible name, label, text, test
   // id, a CSS path). Never a field's value: that would put a typed secret into metadata.
@@ -655,5 +674,5 @@
     return info;
   });
 
-  return {elementInfo, elementsInfo, elementState, stateAt, laterState, activeInfo, maskBoxes, snapshot, pageState, cssPath, tagFrame};
+  return {elementInfo, elementsInfo, elementState, stateAt, laterState, pageText, activeInfo, maskBoxes, snapshot, pageState, cssPath, tagFrame};
 })()
