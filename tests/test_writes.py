@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import threading
 import warnings
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -131,3 +132,18 @@ def test_vacuum_deletes_orphaned_delta_chains_in_an_order_the_foreign_key_allows
     with RecordingStore(store_target) as store:
         deleted, _, _ = store.vacuum()
     assert deleted == 6
+
+
+def _niceness(thread_id: int) -> int:
+    stat = Path(f"/proc/self/task/{thread_id}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])  # field 19 of proc(5), after pid and comm
+
+
+def test_the_writer_thread_yields_the_cores_to_the_page_and_the_test(store_target: str) -> None:
+    before = set(threading.enumerate())
+    with RecordingStore(store_target) as store:
+        store.start().record_action("click", selector="#go")
+        store.flush()
+        (writer,) = [t for t in set(threading.enumerate()) - before if t.name.startswith("recorder-writer:")]
+        assert writer.native_id is not None
+        assert _niceness(writer.native_id) == min(19, _niceness(threading.get_native_id()) + 10)
