@@ -22,10 +22,15 @@ pages and session (same server, same fill/click loop, same 1280x720 context):
   recorder  record(page, db=...) with its defaults (screenshots, DOM snapshots with their
             resources, events)
   tracing   context.tracing.start(screenshots=True, snapshots=True)
+  tracing-no-shots
+            context.tracing.start(screenshots=False, snapshots=True): tracing minus this is
+            what tracing's own screenshots (the same screencast, kept inside the driver) cost
 
-Printed per page: each mode's added ms/action (median over rounds of mode - bare of the
-same round) and as a share of tracing's added time; the goal of benchmarks/overhead.py is
-recorder <= 0.25 x tracing.
+Printed per page: each mode's added ms/action and added CPU ms/action (this process,
+Playwright's driver and the browser; median over rounds of mode - bare of the same round),
+each as a share of tracing's; the goal of benchmarks/overhead.py is recorder <= 0.25 x
+tracing in time. The last lines set that goal beside what a screenshot per action costs
+by itself: tracing's own screenshots, and the frames mode.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Error, Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -46,7 +51,7 @@ from overhead import PAGES, TIME_GOAL, VIEWPORT, BenchPage, session, site_served
 
 from recorder import launch_options, record  # noqa: E402
 
-MODES = ["bare", "frames", "events", "both", "recorder", "tracing"]
+MODES = ["bare", "frames", "events", "both", "recorder", "tracing", "tracing-no-shots"]
 QUALITY = 60  # recorder's screencast JPEG quality (_core.SCREENCAST_QUALITY)
 FIT = 800  # recorder's default screenshot_size: frames scaled to fit 800x800
 
@@ -55,7 +60,10 @@ def deliver_frames(page: Page) -> None:
     cdp = page.context.new_cdp_session(page)
 
     def acknowledge(frame: dict[str, Any]) -> None:
-        cdp.send("Page.screencastFrameAck", {"sessionId": frame["sessionId"]})
+        try:
+            cdp.send("Page.screencastFrameAck", {"sessionId": frame["sessionId"]})
+        except Error:
+            pass  # a frame that came as the session's context closed
 
     cdp.on("Page.screencastFrame", acknowledge)
     scale = min(1.0, FIT / VIEWPORT["width"], FIT / VIEWPORT["height"])
@@ -77,8 +85,9 @@ def deliver_events(page: Page) -> None:
 
 
 def run_mode(mode: str, browser: Browser, bench: BenchPage, url: str, actions: int, rundir: Path,
-             offset: int) -> float:
-    """ms per timed action of one session in a fresh context."""
+             offset: int) -> tuple[float, float | None]:
+    """ms and CPU ms (None where /proc is not there to read) per timed action of one session
+    in a fresh context."""
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     try:
@@ -88,16 +97,16 @@ def run_mode(mode: str, browser: Browser, bench: BenchPage, url: str, actions: i
             deliver_events(page)
         if mode == "recorder":
             with record(page, db=rundir / f"{mode}-{offset}.db") as recorded:
-                seconds, _ = session(recorded, bench, url, actions, offset)
-        elif mode == "tracing":
-            context.tracing.start(screenshots=True, snapshots=True)
-            seconds, _ = session(page, bench, url, actions, offset)
-            context.tracing.stop(path=rundir / f"trace-{offset}.zip")
+                seconds, cpu = session(recorded, bench, url, actions, offset)
+        elif mode.startswith("tracing"):
+            context.tracing.start(screenshots=mode == "tracing", snapshots=True)
+            seconds, cpu = session(page, bench, url, actions, offset)
+            context.tracing.stop(path=rundir / f"{mode}-{offset}.zip")
         else:
-            seconds, _ = session(page, bench, url, actions, offset)
+            seconds, cpu = session(page, bench, url, actions, offset)
     finally:
         context.close()
-    return seconds * 1000 / actions
+    return seconds * 1000 / actions, (cpu * 1000 / actions if cpu is not None else None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--actions must be at least 2 and --rounds at least 1")
 
     added: dict[str, dict[str, list[float]]] = {}
+    added_cpu: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory(prefix="floor-") as tmp:
         workdir = Path(tmp)
         with site_served(workdir) as (base, _), sync_playwright() as playwright:
@@ -124,32 +134,52 @@ def main(argv: list[str] | None = None) -> int:
                 bench, url = PAGES[name], base + PAGES[name].path
                 run_mode("bare", browser, bench, url, 10, workdir, 0)  # first context, page load, JIT
                 added[name] = {mode: [] for mode in MODES if mode != "bare"}
+                added_cpu[name] = {mode: [] for mode in MODES if mode != "bare"}
                 for round_ in range(args.rounds):
                     order = MODES[round_ % len(MODES):] + MODES[:round_ % len(MODES)]
-                    ms = {mode: run_mode(mode, browser, bench, url, args.actions, workdir, round_ * 11)
-                          for mode in order}
+                    runs = {mode: run_mode(mode, browser, bench, url, args.actions, workdir, round_ * 11)
+                            for mode in order}
                     for mode in added[name]:
-                        added[name][mode].append(ms[mode] - ms["bare"])
+                        added[name][mode].append(runs[mode][0] - runs["bare"][0])
+                        mode_cpu, bare_cpu = runs[mode][1], runs["bare"][1]
+                        if mode_cpu is not None and bare_cpu is not None:
+                            added_cpu[name][mode].append(mode_cpu - bare_cpu)
                     print(f"{name:<6} round {round_ + 1}/{args.rounds}: "
-                          + "  ".join(f"{mode} {ms[mode]:.1f}" for mode in MODES) + " ms/action",
+                          + "  ".join(f"{mode} {runs[mode][0]:.1f}" for mode in MODES) + " ms/action",
                           file=sys.stderr)
             browser.close()
 
     for name in names:
         medians = {mode: statistics.median(values) for mode, values in added[name].items()}
+        cpu = {mode: statistics.median(values) for mode, values in added_cpu[name].items()
+               if len(values) == args.rounds}
         tracing = medians["tracing"]
-        print(f"\npage '{name}': {args.actions} timed actions x {args.rounds} rounds; added ms/action, median "
-              f"over rounds of (mode - bare of the same round)")
-        print(f"{'mode':<10} {'added ms':>9} {'x tracing':>10}  rounds")
+        print(f"\npage '{name}': {args.actions} timed actions x {args.rounds} rounds; added ms/action and "
+              f"added CPU ms/action, medians over rounds of (mode - bare of the same round)")
+        print(f"{'mode':<17} {'added ms':>9} {'x tracing':>10} {'added CPU':>10} {'x tracing':>10}  rounds (ms)")
         for mode, value in medians.items():
-            share = f"{value / tracing:10.2f}" if tracing > 0 else f"{'n/a':>10}"
             rounds = " ".join(f"{v:.1f}" for v in added[name][mode])
-            print(f"{mode:<10} {value:9.1f} {share}  {rounds}")
+            print(f"{mode:<17} {value:9.1f} {_share(value, tracing):>10} "
+                  f"{(f'{cpu[mode]:.1f}' if mode in cpu else '-'):>10} "
+                  f"{_share(cpu.get(mode), cpu.get('tracing')):>10}  {rounds}")
         if tracing > 0:
             allowed = TIME_GOAL * tracing
             print(f"goal: recorder <= {TIME_GOAL:.2f} x tracing = {allowed:.1f} ms/action; frames and events "
                   f"alone take {medians['both']:.1f} of them ({medians['both'] / allowed:.0%})")
+            shots = medians["tracing"] - medians["tracing-no-shots"]
+            line = (f"a screenshot per action by itself: tracing's own screenshots (tracing - tracing-no-shots) "
+                    f"{shots:.1f} ms ({_share(shots, tracing)} x tracing)")
+            if "tracing" in cpu and "tracing-no-shots" in cpu:
+                line += f", {cpu['tracing'] - cpu['tracing-no-shots']:.1f} CPU ms " \
+                        f"({_share(cpu['tracing'] - cpu['tracing-no-shots'], cpu['tracing'])} x tracing)"
+            if "frames" in cpu:
+                line += f"; frames alone {cpu['frames']:.1f} CPU ms ({_share(cpu['frames'], cpu.get('tracing'))})"
+            print(line)
     return 0
+
+
+def _share(value: float | None, of: float | None) -> str:
+    return f"{value / of:.2f}" if value is not None and of else "n/a"
 
 
 if __name__ == "__main__":
