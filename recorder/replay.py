@@ -234,8 +234,7 @@ class Replayer:
                                       reason=f"not run: step {unreachable.sequence} could not reach the app")
                 else:
                     step = yield from self.step(action)
-                    step.reason, step.expected_url, step.actual_url = (
-                        self.scrub(step.reason), self.scrub(step.expected_url), self.scrub(step.actual_url))
+                    self._scrub(step)
                     if step.status == "failed" and "net::ERR_" in (step.reason or "") and step.api == "Page.goto":
                         # Every later step would wait out its timeout on an error page.
                         unreachable = step
@@ -248,9 +247,19 @@ class Replayer:
                     and not self.pages[0].is_closed():
                 yield lambda: self.pages[0].wait_for_timeout(200)  # what the last step set off
             self.judge_trouble()
+            for step in report.steps:  # judge_trouble may have given an earlier step a new reason
+                self._scrub(step)
         finally:
             context.remove_listener("page", self._on_page)
         return report
+
+    def _scrub(self, step: StepResult) -> None:
+        """The secrets typed, cut out of every text of the step the report shows (a URL the
+        app echoed one into may be in its reason, its notes or a request that failed)."""
+        step.reason, step.expected_url, step.actual_url = (
+            self.scrub(step.reason), self.scrub(step.expected_url), self.scrub(step.actual_url))
+        step.notes = self.scrub.everywhere(step.notes)
+        step.candidates = self.scrub.everywhere(step.candidates)
 
     def _on_page(self, page: Any) -> None:
         self.opened.append(page)

@@ -923,3 +923,26 @@ def test_an_element_already_as_the_recording_left_it_is_no_divergence(page, one_
     write(SLOW_STATUS.replace(">pending<", ">ready<"))
     report = run(page.recording.id, db_path, context.new_page())
     assert report.ok, report.format()
+
+
+def test_a_secret_the_app_echoes_into_a_url_stays_out_of_the_replay_report(page, shop, db_path: Path,  # type: ignore[no-untyped-def]
+                                                                          context) -> None:
+    url, app = shop
+    # A parameter that differs on every load: the replayed URL is noted as differing, and the
+    # note quotes it, password included.
+    edit(app, "index.html", "</form>", '<input type="hidden" name="t" id="t"></form>'
+                                        "<script>document.getElementById('t').value = String(Math.random())</script>")
+    with record(page, db=db_path, name="echo") as page:
+        page.goto(url + "/index.html")
+        page.fill("#password", SECRET)
+        page.click("#continue")
+        page.wait_for_url("**/confirm.html?**")
+    report = run(page.recording.id, db_path, context.new_page())
+    assert report.ok, report.format()
+    notes = [note for step in report.steps for note in step.notes]
+    assert notes and all("password=[redacted]" in note and "only the query differs" in note for note in notes), notes
+    assert SECRET not in json.dumps(report.to_dict()) and SECRET not in report.format()
+    result = invoke(["replay", str(page.recording.id), "--db", str(db_path), "--secret", f"password={SECRET}",
+                     "--timeout", "1500", "--json"])
+    assert result.exit_code == 0 and "password=[redacted]" in result.output, result.output
+    assert SECRET not in result.output
