@@ -74,13 +74,18 @@ def friendly_errors(function: F) -> F:
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return function(*args, **kwargs)
+            result = function(*args, **kwargs)
+            sys.stdout.flush()  # here, where a reader that went away is caught, not at exit
+            return result
         except RecorderError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
-        except OSError as exc:  # an output file in a missing directory, a port in use, a full disk
-            where = f" {exc.filename}" if exc.filename else ""
-            click.echo(f"error: cannot write{where}: {exc.strerror or exc}" if exc.filename
+        except BrokenPipeError:
+            # The reader stopped reading (`recorder show 1 | head`): stop quietly, as cat does.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+            sys.exit(141)  # 128 + SIGPIPE, what a shell reports for a writer a pipe stopped
+        except OSError as exc:  # a file that cannot be read or written (a missing directory), a port in use
+            click.echo(f"error: {exc.filename}: {exc.strerror or exc}" if exc.filename
                        else f"error: {exc.strerror or exc}", err=True)
             sys.exit(1)
 
@@ -562,7 +567,7 @@ def import_command(cassette: str, db: str | None, keep_storage_state: bool) -> N
             data = json.load(handle)
             with RecordingStore(target) as store:
                 recording = import_json(store, data, storage_state=keep_storage_state)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecorderError) as exc:
             if created and path is not None:  # a refused import leaves no empty database behind
                 for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
                     leftover.unlink(missing_ok=True)

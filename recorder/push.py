@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .errors import RecordingNotFound
 from .exchange import copy_recording
+from .storage.validate import utc_time
 from .store import RUN_COUNTS, Recording, RecordingStore
 
 
@@ -36,7 +37,8 @@ class PushResult:
 def push(source: RecordingStore, destination: RecordingStore, *, since: datetime | None = None,
          ids: list[int] | None = None, progress: Callable[[int, int, Recording], None] | None = None) -> PushResult:
     """Copy the ended recordings of ``source`` that ``destination`` does not have yet (by
-    uid), oldest first: those started at or after ``since``, or only ``ids``.
+    uid), oldest first: those started at or after ``since`` (UTC unless it says otherwise),
+    or only ``ids``.
 
     A recording still being recorded is skipped (push it once it has ended).
     ``progress(done, total, recording)`` is called before each one.
@@ -46,7 +48,9 @@ def push(source: RecordingStore, destination: RecordingStore, *, since: datetime
     else:
         chosen = sorted(source.list(), key=lambda recording: recording.id)
     if since is not None:
-        chosen = [r for r in chosen if datetime.fromisoformat(r.started_at) >= since]
+        since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        # (utc_time: a time without an offset, which older imports stored, is taken as UTC)
+        chosen = [r for r in chosen if datetime.fromisoformat(utc_time(r.started_at)) >= since]
     result = PushResult()
     runs_copied: set[str] = set()
     for done, recording in enumerate(chosen):

@@ -406,7 +406,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     item.stash.setdefault(_REPORTS_KEY, {})[report.when] = report
     recording = item.stash.get(_RECORDING_KEY, None)
     if recording is not None and report.failed:
-        report.sections.append(("recorder", failure_section(recording, item.config)))
+        report.sections.append(("recorder", failure_section(recording)))
         _link_in_pytest_html(item, report, recording)
 
 
@@ -426,9 +426,8 @@ def _link_in_pytest_html(item: pytest.Item, report: pytest.TestReport, recording
     setattr(report, "extras", [*getattr(report, "extras", []), extras.url(href, name=f"recording {recording.id}")])
 
 
-def failure_section(recording: Recording, config: pytest.Config) -> str:
+def failure_section(recording: Recording) -> str:
     """What the failure report shows: the recording id and its last actions."""
-    recorder = config.stash[_RECORDER_KEY]
     timeline = recording.timeline()
     where = recording.store.location
     lines = [f"recording {recording.id} ({len(timeline)} actions) in {where}",

@@ -50,7 +50,7 @@ from .storage.queries import QueryFlow, run
 from .storage.repository import (
     ACTION_SNAPSHOT_COLUMNS, Repository, is_running, now_iso, owner_columns, process_token, row_dict,
 )
-from .storage.validate import EVENT_KINDS, STATUSES, check_restorable
+from .storage.validate import EVENT_KINDS, STATUSES, check_restorable, utc_time
 from .storage.writer import RecorderWarning, Writer
 
 if TYPE_CHECKING:
@@ -403,6 +403,9 @@ class RecordingStore:
         check_restorable(recording, timeline, snapshots, resources, events, sources)
         columns = ("name", "status", "started_at", "completed_at", "failed_at", "duration_ms", "error")
         row = {column: recording.get(column) for column in columns}
+        for column in ("started_at", "completed_at", "failed_at"):
+            if row[column] is not None:
+                row[column] = utc_time(row[column])
         row["metadata"] = _json(recording.get("metadata") or {})
         run, sandbox, owner = (recording.get(k) or {} for k in ("agent_run", "sandbox_session", "owner"))
         if self.owner is not None:

@@ -300,9 +300,9 @@ class Repository:
                     if key and key in snapshots else None
             self.insert_action(conn, {
                 "recording_id": recording_id, "sequence": action["sequence"], "type": action["type"],
-                "timestamp_ms": action["timestamp_ms"], "duration_ms": action["duration_ms"],
-                "selector": action["selector"], "value": action["value"], "url": action["url"],
-                "status": action["status"], "error": action["error"], **keys,
+                "timestamp_ms": action["timestamp_ms"], "duration_ms": action.get("duration_ms"),
+                "selector": action.get("selector"), "value": action.get("value"), "url": action.get("url"),
+                "status": action["status"], "error": action.get("error"), **keys,
                 "metadata": dumps(action.get("metadata") or {})})
         for event in events:
             details = {k: v for k, v in event.items() if k not in EVENT_COLUMNS}

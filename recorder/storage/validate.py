@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .. import blobs
@@ -25,6 +25,16 @@ _MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-
 _RESOURCE_URL = re.compile(r"https?://[^\s/?#\x00-\x1f\x7f]+[^\s\x00-\x1f\x7f]*", re.IGNORECASE)
 
 
+def utc_time(text: Any) -> str:
+    """An ISO-8601 time as recorder stores times: in UTC, to the millisecond (so that times
+    compare as text in SQL). A time without an offset is taken to be UTC already."""
+    if not isinstance(text, str):
+        raise TypeError(f"{text!r} is not a string")
+    moment = datetime.fromisoformat(text)
+    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.isoformat(timespec="milliseconds")
+
+
 def check_restorable(recording: Any, timeline: Any, snapshots: dict[str, bytes],
                       resources: Sequence[Any] = (), events: Sequence[Any] = (), sources: Sequence[Any] = ()) -> None:
     """Refuse, with the reason, a recording that would not read back as it was exported."""
@@ -37,11 +47,22 @@ def check_restorable(recording: Any, timeline: Any, snapshots: dict[str, bytes],
         raise ValueError(f"the recording is {type(recording).__name__}, not an object")
     if not isinstance(recording.get("name"), str) or recording.get("status") not in STATUSES:
         raise ValueError(f"the recording needs a name and a status in {', '.join(STATUSES)}")
-    try:
-        datetime.fromisoformat(str(recording.get("started_at")))
-    except ValueError:
-        raise ValueError(f"the recording's started_at {recording.get('started_at')!r} is not an ISO-8601 time") from None
+    for column in ("started_at", "completed_at", "failed_at"):
+        value = recording.get(column)
+        if value is None and column != "started_at":
+            continue
+        try:
+            utc_time(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"the recording's {column} {value!r} is not an ISO-8601 time") from None
     optional(recording.get("metadata"), dict, "the recording's metadata")
+    optional(recording.get("error"), str, "the recording's error")
+    for part, fields in (("agent_run", ("id", "agent_name")), ("sandbox_session", ("id", "template_name")),
+                         ("owner", ("user_id", "account_id"))):
+        optional(recording.get(part), dict, f"the recording's {part}")
+        for name in fields:
+            optional((recording.get(part) or {}).get(name), str, f"the recording's {part}.{name}")
+    optional(recording.get("run_id"), str, "the recording's run_id")
     uid = recording.get("uid")
     if uid is not None and not (isinstance(uid, str) and re.fullmatch(r"[0-9A-Za-z_-]{1,64}", uid)):
         raise ValueError(f"the recording's uid {uid!r} is not 1-64 letters, digits, - or _")
@@ -57,6 +78,8 @@ def check_restorable(recording: Any, timeline: Any, snapshots: dict[str, bytes],
         check_action_type(action.get("type"))
         for column in ("selector", "value", "url", "error", "screenshot_key", "dom_snapshot_key"):
             optional(action.get(column), str, f"{what}'s {column}")
+        if action.get("timestamp_ms") is None:
+            raise ValueError(f"{what} has no timestamp_ms")
         for column in ("timestamp_ms", "duration_ms"):
             optional(action.get(column), int, f"{what}'s {column}")
         optional(action.get("metadata"), dict, f"{what}'s metadata")
