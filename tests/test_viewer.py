@@ -459,7 +459,7 @@ def test_served_dom_view_shows_the_same_and_asks_only_the_server(styled: dict[st
             assert [r for r in requests if not r.startswith((url + "/", "data:", "blob:"))] == []
             # Every response has its policy: the list, the page, screenshots and snapshots
             # (/blob/), resources, and what is not there.
-            for address in ("/", "/nothing/here", f"/blob/{'0' * 64}", f"/recording/999",
+            for address in ("/", "/nothing/here", f"/blob/{'0' * 64}", "/recording/999",
                             f"/recording/{styled['id']}/resource/{'0' * 64}"):
                 viewer.goto(url + address)
             kinds = {(r.status, r.url.split("/")[3] if r.url.count("/") > 3 else "") for r in responses}
