@@ -22,9 +22,11 @@ from .errors import RecorderError, RecordingNotFound
 from .model import Owner
 from .storage import open_engine
 from .storage.queries import AsyncConnection, QueryFlow, run_async
-from .storage.repository import Repository, owner_columns, row_dict
+from .storage.repository import Repository, owner_columns
 from .storage.blobstore import BlobStore
-from .store import RecordingFields, Run, default_db, find_run, find_run_tests, owner_view, visible_blob
+from .store import (
+    RecordingFields, Run, as_read, default_db, find_recordings, find_run, find_run_tests, owner_view, visible_blob,
+)
 
 __all__ = ["AsyncRecordingStore", "AsyncRecording"]
 
@@ -80,8 +82,9 @@ class AsyncRecordingStore:
     async def list(self, status: str | None = None, limit: int | None = None,
                    run_id: str | None = None) -> list[AsyncRecording]:
         """Recordings, newest first, optionally only those with ``status``, or of the run ``run_id``."""
-        rows = await self._read(self._repo.recordings(self._owner(), status, limit, run_id))
-        return [AsyncRecording(self, row_dict(row)) for row in rows]
+        # (this store marks no recording interrupted: rows read as a read-only store's do)
+        rows = await self._read(find_recordings(self._repo, self._owner(), status, limit, run_id, read_only=True))
+        return [AsyncRecording(self, row) for row in rows]
 
     async def get(self, recording_id: int) -> AsyncRecording:
         """The recording with this id; raises ``RecordingNotFound``."""
@@ -90,13 +93,13 @@ class AsyncRecordingStore:
         row = await self._read(self._repo.recording(recording_id, self._owner()))
         if row is None:
             raise RecordingNotFound(f"no recording with id {recording_id} in {self.location}")
-        return AsyncRecording(self, row_dict(row))
+        return AsyncRecording(self, as_read(row))
 
     async def get_by_uid(self, uid: str) -> AsyncRecording:
         row = await self._read(self._repo.recording_by_uid(uid, self._owner()))
         if row is None:
             raise RecordingNotFound(f"no recording with uid {uid!r} in {self.location}")
-        return AsyncRecording(self, row_dict(row))
+        return AsyncRecording(self, as_read(row))
 
     async def blob(self, key: str) -> bytes:
         """A DOM snapshot's HTML as captured, or a screenshot as a JPEG (as ``RecordingStore.blob``)."""
@@ -160,5 +163,5 @@ class AsyncRecording(RecordingFields):
         row = await self.store._read(self.store._repo.recording(self.id, self.store._owner()))
         if row is None:
             raise RecordingNotFound(f"recording {self.id} is no longer in {self.store.location}")
-        self._load(row_dict(row))
+        self._load(as_read(row))
         return self

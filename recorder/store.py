@@ -300,11 +300,8 @@ class RecordingStore:
         return self._recording(row)
 
     def _recording(self, row: Any) -> Recording:
-        data = row_dict(row)
-        if self.readonly and data["status"] == "recording" and not is_running(data.get("recorder_process")):
-            # What a writer opening the database would mark it; a reader only says so.
-            data["status"] = "interrupted"
-        return Recording(self, data, live=False)
+        # A reader only says what a writer opening the database marks (see as_read).
+        return Recording(self, as_read(row) if self.readonly else row_dict(row), live=False)
 
     def _check_writable(self, what: str) -> None:
         if self.readonly:
@@ -321,13 +318,8 @@ class RecordingStore:
 
     def list(self, status: str | None = None, limit: int | None = None, run_id: str | None = None) -> list[Recording]:
         """Recordings, newest first, optionally only those with ``status``, or of the run ``run_id``."""
-        if self.readonly and status in ("recording", "interrupted"):
-            # Some rows saying 'recording' are shown interrupted (see _recording).
-            rows = self._read(self._repo.recordings(self._owner(), ("recording", "interrupted"), run_id=run_id))
-            found = [r for r in map(self._recording, rows) if r.status == status]
-            return found[:limit] if limit else found
-        rows = self._read(self._repo.recordings(self._owner(), status, limit, run_id))
-        return [self._recording(row) for row in rows]
+        rows = self._read(find_recordings(self._repo, self._owner(), status, limit, run_id, read_only=self.readonly))
+        return [Recording(self, row, live=False) for row in rows]
 
     def blob(self, key: str) -> bytes:
         """The bytes of a stored DOM snapshot, or a screenshot as a JPEG image.
@@ -956,6 +948,30 @@ def visible_blob(repo: Repository, owner: dict[str, str] | None, scope: Owner | 
     if owner is not None and not (yield from repo.blob_used_by(key, owner)):
         raise RecordingNotFound(f"no blob with key {key} for {_describe_owner(scope)} in {location}")
     return (yield from flow)
+
+
+def as_read(row: Any) -> dict[str, Any]:
+    """A recording's row as a store that marks nothing shows it: one still saying
+    ``recording`` whose recording process is gone reads ``interrupted``, as a writer opening
+    the database would mark it. Shared with ``AsyncRecordingStore``, which never marks."""
+    data = row_dict(row)
+    if data["status"] == "recording" and not is_running(data.get("recorder_process")):
+        data["status"] = "interrupted"
+    return data
+
+
+def find_recordings(repo: Repository, owner: dict[str, str] | None, status: str | None, limit: int | None,
+                    run_id: str | None, read_only: bool) -> QueryFlow[list[dict[str, Any]]]:
+    """Recordings' rows newest first, of ``status`` (any: None) and the run ``run_id``; for a
+    store that marks nothing (``read_only``), as ``as_read`` shows them. Shared with
+    ``AsyncRecordingStore``."""
+    if read_only and status in ("recording", "interrupted"):
+        # Some rows saying 'recording' read 'interrupted': both are fetched, then filtered.
+        rows = yield from repo.recordings(owner, ("recording", "interrupted"), run_id=run_id)
+        found = [data for data in map(as_read, rows) if data["status"] == status]
+        return found[:limit] if limit else found
+    rows = yield from repo.recordings(owner, status, limit, run_id)
+    return [as_read(row) if read_only else row_dict(row) for row in rows]
 
 
 def find_run(repo: Repository, owner: dict[str, str] | None, scope: Owner | None, location: str,

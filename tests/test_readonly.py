@@ -128,6 +128,24 @@ def test_a_read_only_store_reads_a_live_writers_wal_and_one_that_starts_later(tm
             assert reader.list(limit=1)[0].name == "later"
 
 
+def test_the_async_read_only_store_reads_a_writer_that_starts_later(tmp_path: Path, run_async: Any) -> None:
+    db = tmp_path / "recordings.db"
+    fill(db)
+
+    async def read() -> None:
+        async with AsyncRecordingStore(db, readonly=True) as reader:  # opened on a closed file: immutable
+            assert len(await reader.list()) == 2
+            with RecordingStore(db) as writer:  # a writer starts: a -wal appears
+                writer.start(name="live").record_action("click")
+                writer.flush()
+                assert [r.name for r in await reader.list()] == ["live", "dead", "done"]
+                writer.start(name="later")
+                writer.flush()
+                assert (await reader.list(limit=1))[0].name == "later"
+
+    run_async(read())
+
+
 def test_a_read_only_store_refuses_every_write(store_target: str) -> None:
     ids = fill(store_target)
     with RecordingStore(store_target, readonly=True) as store:
@@ -232,8 +250,14 @@ def test_the_async_store_read_only_writes_nothing(store_target: str, run_async: 
         async with AsyncRecordingStore(store_target, readonly=True) as store:
             assert {r.name for r in await store.list()} == {"done", "dead"}
             assert await store.blob(ids["key"])
+            # The dead recording reads interrupted, as with RecordingStore(readonly=True).
+            dead = await store.get(ids["dead"])
+            assert dead.status == "interrupted" and (await dead.refresh()).status == "interrupted"
+            assert await store.list(status="recording") == []
+            assert [r.id for r in await store.list(status="interrupted")] == [ids["dead"]]
 
     run_async(read())
+    assert engines.scalar(store_target, "SELECT status FROM recordings WHERE id = ?", (ids["dead"],)) == "recording"
     if before is not None:
         assert fingerprint(Path(store_target)) == before
         old = tmp_path / "old.db"

@@ -99,10 +99,8 @@ class SQLiteEngine(Engine):
         # only checked.
         await asyncio.to_thread(lambda: self.connect().close())  # type: ignore[attr-defined]
         if self.readonly:
-            conn = await aiosqlite.connect(_readonly_uri(self.path)[0], timeout=30, uri=True)
-            await conn.execute("PRAGMA query_only = ON")
-        else:
-            conn = await aiosqlite.connect(self.path, timeout=30)
+            return await _AsyncSQLite.open_readonly(self.path)
+        conn = await aiosqlite.connect(self.path, timeout=30)
         conn.row_factory = sqlite3.Row
         return _AsyncSQLite(conn)
 
@@ -178,12 +176,30 @@ class _ReadOnlyConnection:
 
 
 class _AsyncSQLite:
-    """aiosqlite, for reads: one connection on its own thread."""
+    """aiosqlite, for reads: one connection on its own thread. Read-only, it is reopened
+    as _ReadOnlyConnection is: an immutable file that a writer has since opened (its -wal
+    appeared) would otherwise be read as it was, or torn."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, readonly_path: Path | None = None, immutable: bool = False) -> None:
         self.conn = conn
+        self.readonly_path = readonly_path
+        self.immutable = immutable
+
+    @classmethod
+    async def open_readonly(cls, path: Path) -> _AsyncSQLite:
+        import aiosqlite
+
+        uri, immutable = _readonly_uri(path)
+        conn = await aiosqlite.connect(uri, timeout=30, uri=True)
+        await conn.execute("PRAGMA query_only = ON")
+        conn.row_factory = sqlite3.Row
+        return cls(conn, path, immutable)
 
     async def fetchall(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        if self.immutable and self.readonly_path is not None and Path(f"{self.readonly_path}-wal").exists():
+            reopened = await self.open_readonly(self.readonly_path)
+            await self.conn.close()
+            self.conn, self.immutable = reopened.conn, reopened.immutable
         try:
             async with self.conn.execute(sql, tuple(parameters)) as cursor:
                 return list(await cursor.fetchall())
