@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ._core import ACTIONS, DropTarget, FileNames, Secret, action_title, camel_case, recorded_call
+from ._core import ACTIONS, ASSERTION_CLASSES, DropTarget, FileNames, Secret, action_title, camel_case, recorded_call
 from .model import parameterize
 from .page_state import without_storage_values
 from .replay import secret_env_var
@@ -175,6 +175,10 @@ def _is_locator_chain(code: str) -> bool:
     return isinstance(node, ast.Name) and node.id == "page"
 
 
+# The classes whose recorded calls a test makes: one left out of an export says so.
+_CALLERS = ("Page", "Frame", "Locator", "Keyboard", "Mouse", *ASSERTION_CLASSES)
+
+
 def _call(action: dict[str, Any]) -> str | None:
     """The Python line that performs a recorded action, or None to leave it out: the call the
     table in _core.ACTIONS makes of it (``recorded_call``), written as source."""
@@ -242,7 +246,7 @@ def export_pytest(recording: Recording) -> str:
         line = _call(action)
         if line:
             body.append(line)
-        elif action["metadata"].get("api", "").partition(".")[0] in ("Page", "Frame", "Locator", "Keyboard", "Mouse"):
+        elif action["metadata"].get("api", "").partition(".")[0] in _CALLERS:
             body.append(f"# step {action['sequence']} ({action['type']}) could not be exported safely")
         url = action["url"]
         if url and url != last_url and url != "about:blank" and action["status"] == "ok":

@@ -483,6 +483,21 @@ def test_recorded_text_never_becomes_code_in_the_pytest_export(db_path: Path, tm
     assert not marker.exists()
 
 
+def test_an_assertion_the_pytest_export_cannot_write_is_left_out_with_a_comment(db_path: Path) -> None:
+    with RecordingStore(db_path) as store:
+        recording = store.start(name="assertions")
+        recording.record_action("wait", selector='locator("li").filter(has=page.get_by_text("x"))', value='{"expected": "x"}',
+                                metadata={"api": "LocatorAssertions.to_have_text"})
+        recording.record_action("wait", value=None, metadata={"api": "PageAssertions.to_have_title", "redacted": True})
+        recording.record_action("wait", selector='locator("#ok")', value='{"expected": "Saved"}',
+                                metadata={"api": "LocatorAssertions.to_have_text"})
+        recording.complete()
+        source = export_pytest(store.get(recording.id))
+    assert "# step 1 (wait) could not be exported safely" in source
+    assert "# step 2 (wait) could not be exported safely" in source
+    assert 'expect(page.locator("#ok")).to_have_text(expected="Saved")' in source
+
+
 def test_trace_titles_are_playwrights_and_keep_recorders_type(recorded: int, db_path: Path, tmp_path: Path) -> None:
     trace = tmp_path / "trace.zip"
     export_trace_file(recorded, db_path, trace)
