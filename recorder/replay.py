@@ -166,7 +166,7 @@ class Replayer:
         self.recording = recording
         self.page = page  # the page the current step acts on
         self.options = options
-        self.recorded_origin: str | None = None
+        self.recorded_origins: set[str] = set()  # scheme://host:port of the app when recorded
         # Pages by the recording's page index: 0 is the page given; popups join as they open.
         self.pages: dict[int, Any] = {0: page}
         self.opened: list[Any] = []  # pages the context opened, not yet matched to an index
@@ -189,20 +189,19 @@ class Replayer:
         self.snapshot_before: dict[int, str] = {}
 
     def rebase(self, url: str | None) -> str | None:
-        """The recorded URL, moved to ``base_url`` when one is given."""
-        if not url or not self.options.base_url or not self.recorded_origin:
+        """The recorded URL, moved to ``base_url`` when one is given (if it is on the app's origin)."""
+        if not url or not self.options.base_url or _origin(url) not in self.recorded_origins:
             return url
-        if not url.startswith(self.recorded_origin):
-            return url
-        base = self.options.base_url.rstrip("/")
-        return base + url[len(self.recorded_origin):]
+        parts = urlsplit(url)
+        return self.options.base_url.rstrip("/") + urlunsplit(("", "", parts.path, parts.query, parts.fragment))
 
     def run(self) -> Flow:
         timeline = self.recording.timeline()
-        first_url = next((a["url"] or a["value"] for a in timeline if a["type"] == "navigate"), None)
-        if first_url:
-            parts = urlsplit(first_url)
-            self.recorded_origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+        first = next((a for a in timeline if a["type"] == "navigate"), None)
+        if first is not None:
+            # The app's origin: the one the first goto asked for, and the one it ended on
+            # (http://app redirected to https://app, say).
+            self.recorded_origins = {_origin(u) for u in (first["value"], first["url"]) if u and _origin(u)}
         report = ReplayReport(self.recording.id, self.recording.name, self.options.base_url)
         last_snapshot: dict[int, str] = {}  # page index -> the last row's DOM snapshot
         for action in timeline:
@@ -858,3 +857,9 @@ def screenshot_difference(recorded: bytes, now: bytes) -> float:
     before = Image.open(io.BytesIO(recorded)).convert("L")
     after = Image.open(io.BytesIO(now)).convert("L").resize(before.size)
     return float(ImageStat.Stat(ImageChops.difference(before, after)).mean[0]) / 255
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of an absolute URL ("" for a relative one or a pattern)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), "", "", "")) if parts.scheme and parts.netloc else ""

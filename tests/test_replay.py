@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
 import shutil
@@ -232,6 +233,36 @@ def test_base_url_retargets_every_url(recorded: int, db_path: Path, shop, contex
         stop()
     assert report.ok, report.format()
     assert all(s.actual_url.startswith(other_url) for s in report.steps if s.actual_url)
+
+
+def test_base_url_retargets_a_recording_whose_first_goto_was_redirected_to_another_origin(  # type: ignore[no-untyped-def]
+        page, shop, db_path: Path, context) -> None:
+    url, app = shop
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(302)
+            self.send_header("Location", url + self.path)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    entry = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=entry.serve_forever, daemon=True).start()
+    other_url, stop_other = serve(app)
+    try:
+        with record(page, db=db_path, name="redirected") as page:
+            page.goto(f"http://127.0.0.1:{entry.server_address[1]}/index.html")  # -> the shop's origin
+            page.get_by_label("Name").fill("Ada")
+        # The entry is gone: the replay reaches the app only if the goto is moved to the base URL.
+        entry.shutdown()
+        entry.server_close()
+        report = run(page.recording.id, db_path, context.new_page(), base_url=other_url)
+    finally:
+        stop_other()
+    assert report.ok, report.format()
+    assert report.steps[0].actual_url == other_url + "/index.html", report.format()
 
 
 def test_a_missing_secret_fails_clearly(recorded: int, db_path: Path, context, monkeypatch) -> None:  # type: ignore[no-untyped-def]
