@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import click
 
 from .errors import RecorderError
+from .model import as_utc
 from .storage import is_server_url
 from .store import STATUSES, RecordingStore, default_db
 
@@ -596,7 +597,7 @@ def parse_since(text: str) -> datetime:
     except ValueError:
         raise click.BadParameter(f"{text!r} is neither an age like 2d, 12h, 90m, 1w nor an ISO-8601 date or time",
                                  param_hint="--since") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return as_utc(moment)
 
 
 @main.command("push")

@@ -12,7 +12,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 # The seed system's action vocabulary. `record_action` accepts exactly these; the README
@@ -24,6 +24,19 @@ ACTION_TYPES = (
 )
 
 USER_SESSION_PREFIX = "user_takeover_"
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A time in UTC; one without a zone is taken to be in UTC already."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def utc_time(text: Any) -> str:
+    """An ISO-8601 time as recorder stores times: in UTC (``as_utc``), to the millisecond, so
+    that times compare as text in SQL."""
+    if not isinstance(text, str):
+        raise TypeError(f"{text!r} is not a string")
+    return as_utc(datetime.fromisoformat(text)).isoformat(timespec="milliseconds")
 
 
 def check_action_type(action_type: str) -> str:

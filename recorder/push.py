@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from .errors import RecordingNotFound
 from .exchange import copy_recording
-from .storage.validate import utc_time
+from .model import as_utc
 from .store import RUN_COUNTS, Recording, RecordingStore
 
 
@@ -48,9 +48,8 @@ def push(source: RecordingStore, destination: RecordingStore, *, since: datetime
     else:
         chosen = sorted(source.list(), key=lambda recording: recording.id)
     if since is not None:
-        since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
-        # (utc_time: a time without an offset, which older imports stored, is taken as UTC)
-        chosen = [r for r in chosen if datetime.fromisoformat(utc_time(r.started_at)) >= since]
+        # (a time without an offset, which older imports stored, is taken as UTC)
+        chosen = [r for r in chosen if as_utc(datetime.fromisoformat(r.started_at)) >= as_utc(since)]
     result = PushResult()
     runs_copied: set[str] = set()
     for done, recording in enumerate(chosen):

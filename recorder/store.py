@@ -41,7 +41,7 @@ from . import blobs
 from .errors import ReadOnlyStore, RecorderError, RecordingClosed, RecordingNotFound, RunNotFound
 from .model import (
     AgentRun, Owner, SandboxSession, as_agent_run, as_owner, as_sandbox_session, check_action_type,
-    generate_name, is_demo_name, is_user_session_name, user_session_name,
+    generate_name, is_demo_name, is_user_session_name, user_session_name, utc_time,
 )
 from .storage import open_engine
 from .storage.blobstore import BlobStore
@@ -50,7 +50,7 @@ from .storage.queries import QueryFlow, run
 from .storage.repository import (
     ACTION_SNAPSHOT_COLUMNS, Repository, is_running, now_iso, owner_columns, process_token, row_dict,
 )
-from .storage.validate import EVENT_KINDS, STATUSES, check_restorable, utc_time
+from .storage.validate import EVENT_KINDS, STATUSES, check_restorable
 from .storage.writer import RecorderWarning, Writer
 
 if TYPE_CHECKING:

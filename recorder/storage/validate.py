@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 from .. import blobs
-from ..model import check_action_type
+from ..model import check_action_type, utc_time
 
 STATUSES = ("recording", "completed", "failed", "interrupted")
 EVENT_KINDS = ("console", "error", "request", "crash")
@@ -23,16 +22,6 @@ _BLOB_KEY = re.compile(r"[0-9a-f]{64}")
 _MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
 # What a DOM snapshot names and recorder keeps: absolute http(s) URLs, no spaces or controls.
 _RESOURCE_URL = re.compile(r"https?://[^\s/?#\x00-\x1f\x7f]+[^\s\x00-\x1f\x7f]*", re.IGNORECASE)
-
-
-def utc_time(text: Any) -> str:
-    """An ISO-8601 time as recorder stores times: in UTC, to the millisecond (so that times
-    compare as text in SQL). A time without an offset is taken to be UTC already."""
-    if not isinstance(text, str):
-        raise TypeError(f"{text!r} is not a string")
-    moment = datetime.fromisoformat(text)
-    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-    return moment.isoformat(timespec="milliseconds")
 
 
 def check_restorable(recording: Any, timeline: Any, snapshots: dict[str, bytes],
