@@ -21,15 +21,17 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus
 
 from . import events, inpage, tiles
 from .errors import RecordingClosed
 from .events import NetworkLog
+from .model import REDACTED
 from .resources import DEFAULT_MAX_BYTES, ResourceKeeper
 from .selectors import readable_selector
 from .source import read_source
 from .store import MAX_VALUE_CHARS, Recording
+from .urls import origin
 
 Step = Callable[[], Any]
 Flow = Generator[Step, Any, Any]
@@ -535,7 +537,6 @@ class Options:
         return min(1.0, width / viewport["width"], height / viewport["height"])
 
 
-REDACTED = "[redacted]"
 FINAL_SCREENSHOT_TIMEOUT_MS = 3000
 # recorder's own questions to the page (its DOM, the target element) wait at most this
 # long: a page stuck in its own script may cost the recording a capture, but must never
@@ -1475,7 +1476,7 @@ class PageCapture:
         """The page's frames of other origins (those that answer), as its snapshot takes them."""
         main = self.page.main_frame
         return [frame for frame in self.page.frames[1:]
-                if frame.parent_frame is main and _origin(frame.url) != _origin(main.url)
+                if frame.parent_frame is main and origin(frame.url) != origin(main.url)
                 and frame not in self.stuck_frames][:MAX_FOREIGN_FRAMES]
 
     def _snapshot_foreign_frame(self, session: Any, frame_id: str, token: str,
@@ -1823,11 +1824,6 @@ def _evaluated(reply: dict[str, Any]) -> Any:
         details = reply["exceptionDetails"]
         raise RuntimeError(details.get("exception", {}).get("description") or details.get("text"))
     return reply["result"].get("value")
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _escape_attribute(text: str) -> str:

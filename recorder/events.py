@@ -30,12 +30,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .model import REDACTED
+
 # Header values never stored: they carry credentials. (Compared without case.)
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 # Request headers that say which browser asks, the same on every request it makes: kept once,
 # in the recording's metadata (``request_identity``), not with each request.
 IDENTITY_HEADERS = frozenset({"user-agent", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform"})
-REDACTED = "[redacted]"
 DEFAULT_BODY_LIMIT = 64 * 1024  # characters of a body kept with record(page, bodies=True)
 MAX_TEXT = 10_000  # characters of a console message, an error's message or stack
 MAX_URL = 4_096  # characters of a URL (a data: URL can be megabytes)

@@ -26,6 +26,11 @@ ACTION_TYPES = (
 USER_SESSION_PREFIX = "user_takeover_"
 
 
+# What stands where a secret was cut out of anything stored (a typed value echoed in a URL,
+# a credential header's value).
+REDACTED = "[redacted]"
+
+
 def as_utc(moment: datetime) -> datetime:
     """A time in UTC; one without a zone is taken to be in UTC already."""
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)

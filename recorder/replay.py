@@ -36,7 +36,7 @@ from ._core import (FRAME_MARK, DropTarget, FileNames, Flow, RecordedCall, Secre
                     error_text, recorded_call, run_async, run_sync, secret_name)
 from .diff import visible_text
 from .store import Recording
-from .urls import compare_urls
+from .urls import compare_urls, origin
 
 FIND_TIMEOUT_MS = 5_000
 URL_TIMEOUT_MS = 3_000
@@ -190,7 +190,7 @@ class Replayer:
 
     def rebase(self, url: str | None) -> str | None:
         """The recorded URL, moved to ``base_url`` when one is given (if it is on the app's origin)."""
-        if not url or not self.options.base_url or _origin(url) not in self.recorded_origins:
+        if not url or not self.options.base_url or origin(url) not in self.recorded_origins:
             return url
         parts = urlsplit(url)
         return self.options.base_url.rstrip("/") + urlunsplit(("", "", parts.path, parts.query, parts.fragment))
@@ -201,7 +201,7 @@ class Replayer:
         if first is not None:
             # The app's origin: the one the first goto asked for, and the one it ended on
             # (http://app redirected to https://app, say).
-            self.recorded_origins = {_origin(u) for u in (first["value"], first["url"]) if u and _origin(u)}
+            self.recorded_origins = {origin(u) for u in (first["value"], first["url"]) if u and origin(u)}
         report = ReplayReport(self.recording.id, self.recording.name, self.options.base_url)
         last_snapshot: dict[int, str] = {}  # page index -> the last row's DOM snapshot
         for action in timeline:
@@ -857,9 +857,3 @@ def screenshot_difference(recorded: bytes, now: bytes) -> float:
     before = Image.open(io.BytesIO(recorded)).convert("L")
     after = Image.open(io.BytesIO(now)).convert("L").resize(before.size)
     return float(ImageStat.Stat(ImageChops.difference(before, after)).mean[0]) / 255
-
-
-def _origin(url: str) -> str:
-    """``scheme://host:port`` of an absolute URL ("" for a relative one or a pattern)."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), "", "", "")) if parts.scheme and parts.netloc else ""

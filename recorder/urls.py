@@ -7,9 +7,16 @@ it stands for anything within one part of the URL.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from ._core import REDACTED
+from .model import REDACTED
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of an absolute URL, lower-cased ("" for a relative one, a
+    pattern, ``about:blank`` or a ``data:`` URL)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), "", "", "")) if parts.scheme and parts.netloc else ""
 
 
 def url_pattern(url: str) -> str | re.Pattern[str]:
