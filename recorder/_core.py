@@ -530,6 +530,12 @@ class Options:
     bodies: int | None = None  # characters of text request/response bodies kept; None: no bodies
     redact_headers: tuple[str, ...] = ()  # header values never stored, besides credentials
 
+    @property
+    def unread(self) -> list[str]:
+        """Selectors of the elements whose values are never read: redacted and masked ones
+        (a masked element's value is as private as its pixels)."""
+        return [*self.redact, *self.mask]
+
     def screenshot_scale(self, viewport: dict[str, int] | None) -> float:
         if not viewport or not self.screenshot_size:
             return 1.0
@@ -902,13 +908,12 @@ class PageCapture:
         final = None
         yield from self.apply_snapshots(wait=True)
         responsive = not self.stuck or (yield from self.answers())
-        last = self.last_target
-        if last is not None and responsive and self.is_alive() and last.navigations == self.navigations \
-                and last.recording is self.recording:
+        last = self._on_this_document(self.last_target)
+        if last is not None and responsive and self.is_alive():
             # What the last action's element became by the end (no next action will look).
-            yield from self._read_target_later(last, list(self.session.options.redact + self.session.options.mask))
+            yield from self._read_target_later(last, self.session.options.unread)
         if self.pending_dom and responsive and not self.dialog_open:
-            yield from self._quietly_flow(self._snapshot_pending(list(self.session.options.redact + self.session.options.mask)))
+            yield from self._quietly_flow(self._snapshot_pending(self.session.options.unread))
         if self.session.resources.unloaded and responsive and self.is_alive():
             # Fonts and late images still loading when the last snapshot looked: by now they may have.
             yield from self._quietly_flow(self.session.resources.keep(self, []))
@@ -959,8 +964,7 @@ class PageCapture:
             sequence, started_ms = self.recording.reserve_sequence()
         except RecordingClosed:
             return (yield call)
-        # A masked element's value is as private as its pixels.
-        redact = list(self.session.options.redact + self.session.options.mask)
+        redact = self.session.options.unread
         yield from self.apply_snapshots(wait=False)
         if self.pending_dom and not self.dialog_open:
             yield from self._quietly_flow(self._snapshot_pending(redact))
@@ -968,11 +972,9 @@ class PageCapture:
         # An assertion changes nothing: the element the last action acted on stays the one
         # to read again as the next action begins (click, expect "Loaded", click).
         observing = spec.type == "wait"
-        navigations, previous = self.navigations, self.last_target
+        navigations, previous = self.navigations, self._on_this_document(self.last_target)
         if not observing:
             self.last_target = None
-        if previous is not None and (previous.navigations != navigations or previous.recording is not self.recording):
-            previous = None  # another document: the path may find another element
         selector, locator = self._target(spec, owner, arguments)
         raw_selector = locator_selector(locator) if locator is not None else None
         in_child_frame = type(owner).__name__ == "Frame" and owner.parent_frame is not None
@@ -1122,6 +1124,13 @@ class PageCapture:
         if error is not None:
             raise error
         return result
+
+    def _on_this_document(self, target: _LastTarget | None) -> _LastTarget | None:
+        """``target`` if the page still shows its document (and records into its recording);
+        after a navigation its CSS path may find another element."""
+        if target is None or target.navigations != self.navigations or target.recording is not self.recording:
+            return None
+        return target
 
     def _saw_target_after(self, target: _LastTarget | None, outcome: dict[str, Any]) -> None:
         """The action's snapshot told (or failed to tell) the state of its element after it."""

@@ -107,7 +107,7 @@ class Takeover:
         self.completion_state: dict[str, Any] | None = None
 
     def state(self) -> Flow:
-        redact = list(self.capture.session.options.redact + self.capture.session.options.mask)
+        redact = self.capture.session.options.unread
         cookies = yield lambda: self.page.context.cookies()
         storage = (yield from self.capture.ask("pageState", redact)) or {}
         return full_state(self.page.url, cookies, storage.get("local_storage"), storage.get("form_values"))
@@ -125,7 +125,7 @@ class Takeover:
                                         "state": stored_state(state, self.keep_storage_state)})
         user_agent = yield from capture.ask_expression("navigator.userAgent")
         person.update_metadata({"user_agent": user_agent})
-        redact = list(session.options.redact + session.options.mask)
+        redact = session.options.unread
         if not page.__dict__.get("_recorder_binding"):
             yield lambda: page.expose_binding(BINDING, self._on_user_event_binding)
             page.__dict__["_recorder_binding"] = True
@@ -139,7 +139,7 @@ class Takeover:
         page.__dict__["_recorder_takeover"] = self
         session.recording, session.agent_paused = person, True
         try:
-            yield from capture.evaluate_in_main_world(_LISTENERS_JS, list(session.options.redact + session.options.mask))
+            yield from capture.evaluate_in_main_world(_LISTENERS_JS, session.options.unread)
         except Exception as exc:
             # Hand the page back at once (the user session fails with the reason), or the
             # agent would stay paused with nobody listening.
@@ -196,7 +196,7 @@ class Takeover:
             metadata["point"] = {"x": payload["x"], "y": payload["y"]}
         dom = None
         if session.options.dom and capture.is_alive():
-            redact = list(session.options.redact + session.options.mask)
+            redact = session.options.unread
             dom, skipped, _ = yield from capture.snapshot_dom(redact, list(session.options.mask))
             if skipped:
                 metadata["dom_snapshot_skipped"] = skipped
