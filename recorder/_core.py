@@ -864,7 +864,8 @@ class PageCapture:
             self._listen(page, "console", self._on_console)
             self._listen(page, "pageerror", self._on_page_error)
         if opener is not None:
-            self._record_event("navigate", url=page.url, metadata={"popup": True, "opener_page_index": opener.index})
+            self.record_event_action("navigate", url=page.url,
+                                     metadata={"popup": True, "opener_page_index": opener.index})
         try:
             self.cdp = yield lambda: page.context.new_cdp_session(page)
         except Exception:
@@ -1236,11 +1237,12 @@ class PageCapture:
 
     # -- events ------------------------------------------------------------------------
 
-    def _record_event(self, action_type: str, url: str | None = None, value: str | None = None,
-                      metadata: dict[str, Any] | None = None, selector: str | None = None,
-                      dom: str | None = None) -> None:
-        """Record something that happened on the page rather than a call: a navigation, a
-        dialog, a person's input during a takeover, a handoff."""
+    def record_event_action(self, action_type: str, url: str | None = None, value: str | None = None,
+                            metadata: dict[str, Any] | None = None, selector: str | None = None,
+                            dom: str | None = None) -> None:
+        """Record something that happened on the page rather than a call, as an action of its
+        own (api ``event.<type>``): a navigation, a dialog, a person's input during a takeover
+        (recorder/takeover.py), a handoff."""
         try:
             sequence, started_ms = self.recording.reserve_sequence()
         except RecordingClosed:
@@ -1271,7 +1273,7 @@ class PageCapture:
         if any(spec.navigation for _, spec in self.in_flight):
             return  # the goto/reload/back/forward being recorded is this navigation
         cause = self.in_flight[-1][0] if self.in_flight else None
-        navigated = functools.partial(self._record_event, "navigate", url=frame.url,
+        navigated = functools.partial(self.record_event_action, "navigate", url=frame.url,
                                       metadata={"caused_by": cause} if cause else {})
         if self.holding_events:  # (its URL may hold the value being typed)
             self.held_events.append(navigated)
@@ -1758,7 +1760,7 @@ class PageCapture:
 
     def _on_dialog(self, params: dict[str, Any]) -> None:
         self.dialog_open = True
-        self._record_event(
+        self.record_event_action(
             "dialog", url=params.get("url"), value=params.get("message"),
             metadata={"dialog_type": params.get("type"), "default_prompt": params.get("defaultPrompt")},
         )

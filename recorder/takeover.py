@@ -120,9 +120,9 @@ class Takeover:
             visitor_id=self.visitor_id, parent_demo_id=self.parent_demo_id, page_url=page.url,
             owner=self.parent.owner, parent_id=self.parent.id)
         self.person = person
-        capture._record_event("handoff", url=page.url, value=person.name,
-                              metadata={"user_session_id": person.id,
-                                        "state": stored_state(state, self.keep_storage_state)})
+        capture.record_event_action("handoff", url=page.url, value=person.name,
+                                    metadata={"user_session_id": person.id,
+                                              "state": stored_state(state, self.keep_storage_state)})
         user_agent = yield from capture.ask_expression("navigator.userAgent")
         person.update_metadata({"user_agent": user_agent})
         redact = session.options.unread
@@ -168,9 +168,9 @@ class Takeover:
             self.person.fail(session.scrub(f"{type(error).__name__}: {error}"))
         session.recording, session.agent_paused = self.parent, False
         self.completion_state = state
-        capture._record_event("completion", url=state.get("url"), value=self.person.name,
-                              metadata={"user_session_id": self.person.id,
-                                        "state": stored_state(state, self.keep_storage_state)})
+        capture.record_event_action("completion", url=state.get("url"), value=self.person.name,
+                                    metadata={"user_session_id": self.person.id,
+                                              "state": stored_state(state, self.keep_storage_state)})
 
     # -- what the person does -------------------------------------------------------------
 
@@ -200,8 +200,9 @@ class Takeover:
             dom, skipped, _ = yield from capture.snapshot_dom(redact, list(session.options.mask))
             if skipped:
                 metadata["dom_snapshot_skipped"] = skipped
-        capture._record_event("user_action", url=self.page.url, value=None if value is None else str(value),
-                              metadata=metadata, selector=describe(target), dom=dom)
+        capture.record_event_action("user_action", url=self.page.url,
+                                    value=None if value is None else str(value),
+                                    metadata=metadata, selector=describe(target), dom=dom)
 
 
 class takeover:  # noqa: N801 - used like a function: `with takeover(page) as person:`
