@@ -198,18 +198,20 @@ def test_a_screenshot_painted_at_another_moment_of_the_same_page_is_a_note(conte
     """The pulse page's DOM never changes, its background does: a step's screenshot depends
     on when the browser painted it, which is no difference between two runs. A page that
     really is painted otherwise (its DOM says so) still differs."""
-    def pulse(wait_ms: int, *, repaint: bool = False) -> int:
+    def pulse(at_ms: int, *, repaint: bool = False) -> int:
         page = context.new_page()
         with record(page, db=db_path, name="pulse") as page:
             page.goto(server + "/pulse.html")
-            page.wait_for_timeout(wait_ms)
+            # The pulse held at one moment of its cycle, not waited for: on a slow machine a
+            # wait can end in the other half of the cycle. (No change to the DOM.)
+            page.evaluate("t => document.getAnimations().forEach(a => { a.pause(); a.currentTime = t; })", at_ms)
             if repaint:
                 page.evaluate("document.body.style.cssText = 'animation: none; background: #fff'")
             page.locator("#go").click()
         page.close()
         return page.recording.id
 
-    early, late, repainted = pulse(0), pulse(2300), pulse(0, repaint=True)
+    early, late, repainted = pulse(500), pulse(3000), pulse(500, repaint=True)
     with RecordingStore(db_path, readonly=True) as store:
         noted = diff_recordings(store.get(early), store.get(late))
         (_, click) = noted.pairs

@@ -202,7 +202,7 @@ BUSY_SCENARIO = """
     box = page.locator(choice).bounding_box()
     # page.mouse: Playwright asks the page nothing after the click, recorder is the first to
     page.mouse.click(box["x"] + 5, box["y"] + 5)  # returns; then the page's script never yields again
-    time.sleep(1.5)
+    time.sleep(3.0)  # (#hang spins 2 s after its click: after the click's capture on a slow machine too)
     try:
         page.click("#spin", timeout=1000)
     except Exception as error:

@@ -655,16 +655,17 @@ def test_what_an_action_did_to_its_element_is_replayed_and_compared(page, one_pa
 
 
 def test_no_state_after_is_kept_of_an_element_masked_or_inside_one(page, db_path: Path) -> None:  # type: ignore[no-untyped-def]
-    # Each button changes its text a moment after its click: what it became shows as the
-    # next action begins (target_later), except for the masked one.
-    page.set_content("""<div id="balance"><button onclick="setTimeout(() => this.textContent = 'total ' + 6 * 7, 50)">Show</button></div>
-                        <button id="plain" onclick="setTimeout(() => this.textContent = 'shown', 50)">Show</button>
+    # Each button changes its text after its click has returned (the page's work, done here
+    # by the test so no timer races a slow machine): what it became shows as the next action
+    # begins (target_later), except for the masked one.
+    page.set_content("""<div id="balance"><button>Show</button></div>
+                        <button id="plain">Show</button>
                         <button id="end">End</button>""")
     with record(page, db=db_path, mask=["#balance"]) as page:
         page.click("#balance button")
-        page.wait_for_timeout(300)
+        page.evaluate("document.querySelector('#balance button').textContent = 'total ' + 6 * 7")
         page.click("#plain")
-        page.wait_for_timeout(300)
+        page.evaluate("document.querySelector('#plain').textContent = 'shown'")
         page.click("#end")
     states = [(a["metadata"].get("target_after"), a["metadata"].get("target_later"))
               for a in recorded_actions(page.recording.id, db_path)]
@@ -672,8 +673,10 @@ def test_no_state_after_is_kept_of_an_element_masked_or_inside_one(page, db_path
     assert b"total 42" not in db_path.read_bytes()
 
 
+# 800 ms: long after the click's own capture on a slow machine, well inside replay's 2 s wait
+# for an outcome.
 DELAYED = """<!doctype html><html><head><meta charset="utf-8"><title>Orders</title></head><body>
-<button id="load" onclick="fetch('index.html').then(() => new Promise((done) => setTimeout(done, 200)))
+<button id="load" onclick="fetch('index.html').then(() => new Promise((done) => setTimeout(done, 800)))
   .then(() => { this.textContent = 'Loaded'; this.disabled = true; })">Load</button>
 <button id="next">Next</button>
 </body></html>"""
@@ -706,15 +709,15 @@ def test_the_later_state_is_read_before_an_action_without_an_element_and_as_reco
     (the recording ends): each button is read again on its own."""
     url, write = one_page_app
     write(DELAYED.replace('<button id="next">Next</button>',
-                          '<button id="more" onclick="setTimeout(() => { this.textContent = \'More shown\'; }, 200)">'
+                          '<button id="more" onclick="setTimeout(() => { this.textContent = \'More shown\'; }, 800)">'
                           'More</button>'))
     with record(page, db=db_path) as page:
         page.goto(url)
         page.click("#load")
-        page.wait_for_timeout(600)  # the fetch is answered, the button changes
+        page.wait_for_function("document.getElementById('load').disabled")  # the fetch is answered
         page.keyboard.press("Tab")
         page.click("#more")
-        page.wait_for_timeout(600)
+        page.wait_for_function("document.getElementById('more').textContent === 'More shown'")
     later = {a["selector"]: a["metadata"].get("target_later") for a in recorded_actions(page.recording.id, db_path)
              if a["type"] == "click"}
     assert later == {'locator("#load")': {"text": "Loaded", "disabled": True},
@@ -948,7 +951,7 @@ def test_an_element_already_as_the_recording_left_it_is_no_divergence(page, one_
     with record(page, db=db_path) as page:
         page.goto(url)
         page.click("#status")
-        page.wait_for_timeout(600)
+        page.wait_for_function("document.getElementById('status').textContent === 'ready'")
         page.click("#next")
     (status,) = [a for a in recorded_actions(page.recording.id, db_path) if a["selector"] == 'locator("#status")']
     later = status["metadata"].get("target_later") or status["metadata"].get("target_after")

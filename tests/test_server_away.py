@@ -78,11 +78,11 @@ def test_a_server_that_stays_away_costs_the_recording_not_the_page(page: Page, s
     monkeypatch.setattr(Writer, "CLOSE_GRACE_S", 2.0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        began = time.monotonic()
         with record(page, db=cluster.url, name="server_gone") as page:
             page.goto(f"{server}/app.html")
             page.recording.store.flush(tiled=False)
             stop(cluster)
+            began = time.monotonic()  # (stopping the server is not recorder's time)
             fill_and_save(page, "nobody will store this")
             assert page.get_by_label("Name").input_value() == "nobody will store this"
         took = time.monotonic() - began
@@ -109,7 +109,12 @@ def test_losses_are_said_in_the_recording_once_the_server_is_back(cluster: postg
             stop(cluster)
             for n in range(20):
                 recording.record_action("click", selector=f"#b{n}")
-            time.sleep(1.0)  # the writer notices, and keeps at most 5 writes
+            # The writer notices (it warns), then keeps at most 5 writes as its first
+            # reconnection is refused: waited for, as a loaded machine may take its time.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not any("lost the connection" in str(w.message) for w in caught):
+                time.sleep(0.1)
+            time.sleep(1.0)
             start(cluster)
             deadline = time.monotonic() + 30
             metadata: dict[str, Any] = {}
