@@ -933,12 +933,12 @@ def test_an_elements_state_is_its_text_as_written_not_as_the_mouse_shows_it(page
     assert save["metadata"]["target_after"] == {"text": "Save now"}
 
 
+# The timer starts at the click, not at load: a slow machine that takes 300 ms to reach the
+# click would otherwise record "ready" before it (seen on CI).
 SLOW_STATUS = """<!doctype html><html><head><meta charset="utf-8"><title>Status</title></head><body>
 <button id="status" onclick="setTimeout(() => { this.textContent = 'ready'; }, 300)">pending</button>
 <button id="next">Next</button>
 </body></html>"""
-# The timer starts at the click, not at load: a slow machine that takes 300 ms to reach the
-# click would otherwise record "ready" before it (seen on CI).
 
 
 def test_an_element_already_as_the_recording_left_it_is_no_divergence(page, one_page_app, db_path: Path,  # type: ignore[no-untyped-def]
