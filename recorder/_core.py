@@ -1050,6 +1050,14 @@ class PageCapture:
             # handled): as good as recorder's own question for answers().
             self.answered_at = time.monotonic()
 
+        if info is None and locator is not None and self.is_alive() \
+                and (yield from self.answers(every_frame=in_frames)):
+            # The element appeared only during the action (a document still arriving when it
+            # was asked for, which Playwright's call waited out): look at it now, before the
+            # snapshot, which then says its state after (replay needs both) and before a
+            # value typed into it is stored.
+            info = yield from self._quietly_flow(self.target_info(locator, redact))
+
         dom = dom_skipped = None
         mask = list(self.session.options.mask)
         # The element's state after the action comes with the snapshot (replay compares it).
@@ -1066,10 +1074,6 @@ class PageCapture:
             self._saw_target_after(acted_on, outcome)
         elif mask and self.is_alive():
             self.mask_boxes = (yield from self._quietly_flow(self.ask("maskBoxes", mask))) or []
-        if info is None and locator is not None and spec.value_from and self.is_alive() \
-                and (yield from self.answers(every_frame=in_frames)):
-            # The element appeared only during the action: look again before storing a value.
-            info = yield from self._quietly_flow(self.target_info(locator, redact))
         screenshot = None
         if self.cdp is None and self.session.options.screenshots and self.is_alive():
             screenshot = yield from self._quietly(lambda: self.page.screenshot(
