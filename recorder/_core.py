@@ -1050,6 +1050,7 @@ class PageCapture:
             # handled): as good as recorder's own question for answers().
             self.answered_at = time.monotonic()
 
+        read_after_call = False
         if info is None and locator is not None and self.is_alive() \
                 and (yield from self.answers(every_frame=in_frames)):
             # The element appeared only during the action (a document still arriving when it
@@ -1057,6 +1058,7 @@ class PageCapture:
             # snapshot, which then says its state after (replay needs both) and before a
             # value typed into it is stored.
             info = yield from self._quietly_flow(self.target_info(locator, redact))
+            read_after_call = info is not None
 
         dom = dom_skipped = None
         mask = list(self.session.options.mask)
@@ -1107,6 +1109,8 @@ class PageCapture:
             metadata["bounding_box"] = info.pop("bounding_box")
             info.pop("secret", None)
             metadata["target"] = {k: v for k, v in info.items() if v is not None}
+            if read_after_call:
+                metadata["target_read_after_call"] = True  # its state before is not known
         elif spec.target == "focus" and spec.value_from:
             metadata["target"] = None
         if raw_selector:

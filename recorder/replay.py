@@ -534,7 +534,10 @@ class Replayer:
             arguments.append(argument)
         handle: Any = None
         before: dict[str, Any] = {}
-        if call.receiver == "element" and action["metadata"].get("target_after") is not None:
+        # (what the element was before the recorded action is not known where it was first
+        # looked at after the call: nothing to tell a change by)
+        if call.receiver == "element" and action["metadata"].get("target_after") is not None \
+                and not action["metadata"].get("target_read_after_call"):
             try:  # the element itself, not the locator: its text or its place may change
                 handle = yield lambda: receiver.element_handle(timeout=self.options.find_timeout_ms)
                 before = yield lambda: handle.evaluate(_ELEMENT_STATE)

@@ -107,12 +107,13 @@ def test_changed_text_is_recovered_by_what_else_is_alike(recorded: int, db_path:
 
 @pytest.fixture
 def arriving_page() -> Iterator[str]:
-    """A site whose /form.html sends its heading at once and its button 0.5 s later: a link
+    """A site whose /form.html sends its heading at once and the rest 0.5 s later: a link
     click going there returns, and the next action is asked for, while the document is
     still arriving. The URL of its /index.html, a link to it."""
     index = b'<!doctype html><html><body><a href="/form.html">Order</a></body></html>'
     head = b'<!doctype html><html><body><h1>Your order</h1>'
-    rest = b'<button onclick="document.title = \'Sent\'">Send</button></body></html>'
+    rest = (b'<label><input type="checkbox"> Gift wrap</label> '
+            b'<button onclick="document.title = \'Sent\'">Send</button></body></html>')
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -144,11 +145,17 @@ def test_an_element_of_a_document_still_arriving_is_recorded_and_replayed(  # ty
     with record(page, db=db_path) as page:
         page.goto(arriving_page)
         page.get_by_role("link", name="Order").click()
+        page.get_by_label("Gift wrap").check()
         page.get_by_role("button", name="Send").click()
-    send = next(a for a in recorded_actions(page.recording.id, db_path)
-                if a["selector"] == 'get_by_role("button", name="Send")')
-    assert send["metadata"]["target"]["accessible_name"] == "Send", send["metadata"]
-    replays_all_ok(page.recording.id, db_path, context)
+    actions = {a["selector"]: a["metadata"] for a in recorded_actions(page.recording.id, db_path)}
+    check, send = actions['get_by_label("Gift wrap")'], actions['get_by_role("button", name="Send")']
+    # Looked at once the call had found it: as it was after the call, and said so.
+    assert (check["target"]["label"], check["target"]["checked"]) == ("Gift wrap", True), check
+    assert check["target_read_after_call"] is True
+    assert send["target"]["accessible_name"] == "Send" and "target_read_after_call" not in send, send
+    report = run(page.recording.id, db_path, context.new_page())
+    # Its state before unknown, the box checked now is no change "it did not when recorded".
+    assert report.ok and all(s.status == "ok" and not s.notes for s in report.steps), report.format()
 
 
 def test_a_removed_element_is_a_clear_divergence_with_screenshots(recorded: int, db_path: Path, shop, context,  # type: ignore[no-untyped-def]
