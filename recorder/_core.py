@@ -1011,7 +1011,8 @@ class PageCapture:
             self._remember_secret(spec, raw_value)
         # Until the element's answer says whether the value is a secret, what the page
         # reports is held back, to be stored with that value cut out.
-        holding = lookup is not None and bool(spec.value_from)
+        holding = bool(spec.value_from) and (lookup is not None or info is None)
+        read_after_call = False
         if holding:
             self.holding_events += 1
         try:
@@ -1035,30 +1036,29 @@ class PageCapture:
                 self.in_flight.remove((sequence, spec))
                 self.timeline.action_ended(sequence, time.time())
             duration_ms = int((time.perf_counter() - began) * 1000)
+            if error is None:
+                # Playwright's call had the page answer (it ran its scripts, or its input was
+                # handled): as good as recorder's own question for answers().
+                self.answered_at = time.monotonic()
             if lookup is not None:
                 info = yield from self._quietly_flow(self._target_info_answer(lookup, locator, redact))
-                if info and info.get("secret"):
-                    self._remember_secret(spec, raw_value)
                 if info and "previous_target" in info:
                     self._note_target_later(previous, info.pop("previous_target"))
+            if info is None and locator is not None and self.is_alive() \
+                    and (yield from self.answers(every_frame=in_frames)):
+                # The element appeared only during the action (a document still arriving
+                # when it was asked for, which Playwright's call waited out): look at it now,
+                # before what the page reported meanwhile is stored and before the snapshot,
+                # which then says its state after (replay needs both).
+                info = yield from self._quietly_flow(self.target_info(locator, redact))
+                read_after_call = info is not None
+            if _withholds(spec, info, raw_value):
+                # Secret, or never seen (fail closed): cut out of what the page reported too.
+                self._remember_secret(spec, raw_value)
         finally:
             if holding:
                 self.holding_events -= 1
                 self._release_events()
-        if error is None:
-            # Playwright's call had the page answer (it ran its scripts, or its input was
-            # handled): as good as recorder's own question for answers().
-            self.answered_at = time.monotonic()
-
-        read_after_call = False
-        if info is None and locator is not None and self.is_alive() \
-                and (yield from self.answers(every_frame=in_frames)):
-            # The element appeared only during the action (a document still arriving when it
-            # was asked for, which Playwright's call waited out): look at it now, before the
-            # snapshot, which then says its state after (replay needs both) and before a
-            # value typed into it is stored.
-            info = yield from self._quietly_flow(self.target_info(locator, redact))
-            read_after_call = info is not None
 
         dom = dom_skipped = None
         mask = list(self.session.options.mask)
@@ -1091,15 +1091,7 @@ class PageCapture:
         metadata.update(outcome)
         value, extra = fit_value(raw_value)
         metadata.update(extra)
-        # Fail closed: a value typed into an element goes in only when that element was seen
-        # and is not secret (coordinates and URLs have no element).
-        withheld = (spec.value_from and spec.target is not None and spec.type != "click"
-                    and (info is None or info.get("secret")))
-        if withheld and spec.type == "key_press" and not _could_be_text(raw_value):
-            withheld = False  # Enter, Tab, Control+A: a key's name is no secret
-        if withheld:
-            if info:
-                self._remember_secret(spec, raw_value)
+        if _withholds(spec, info, raw_value):
             value, metadata["redacted"] = None, True
             if info is None:
                 metadata["redacted_because"] = "the target element could not be inspected"
@@ -1862,6 +1854,17 @@ def _is_timeout(error: BaseException) -> bool:
 
 def _one_step(step: Step) -> Generator[Step, Any, Any]:
     return (yield step)
+
+
+def _withholds(spec: ActionSpec, info: dict[str, Any] | None, raw_value: Any) -> bool:
+    """Whether an action's value stays out of the recording. Fail closed: a value typed into
+    an element goes in only when that element was seen and is not secret (coordinates and
+    URLs have no element; Enter, Tab, Control+A: a key's name is no secret)."""
+    if not spec.value_from or spec.target is None or spec.type == "click":
+        return False
+    if info is not None and not info.get("secret"):
+        return False
+    return spec.type != "key_press" or _could_be_text(raw_value)
 
 
 def _could_be_text(key: Any) -> bool:

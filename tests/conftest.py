@@ -17,6 +17,7 @@ import functools
 import http.server
 import os
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,40 @@ class PageSite:
             self.running = False
             self.httpd.shutdown()
             self.httpd.server_close()
+
+
+class ArrivingSite:
+    """Pages served in parts, ``pause`` seconds apart: {path: [part, ...]} (``/`` paths, no
+    query), each part HTML bytes. The browser commits to a page, and a link or a button that
+    led there returns, while the rest of it is still arriving. ``url``, ``stop()``."""
+
+    def __init__(self, pages: dict[str, list[bytes]], pause: float = 0.5) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                parts = pages.get(self.path.split("?")[0])
+                if parts is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(sum(map(len, parts))))
+                self.end_headers()
+                for i, part in enumerate(parts):
+                    if i:
+                        time.sleep(pause)
+                    self.wfile.write(part)
+                    self.wfile.flush()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 # A suite of three tests that go to APP_URL/app.html: one passes, one always fails (its

@@ -22,7 +22,7 @@ from recorder import RecordingStore, StepResult, record, replay
 from recorder.cli import main
 from recorder.viewer import render
 from tests.test_viewer import IMAGE_LOADED
-from tests.conftest import PageSite
+from tests.conftest import ArrivingSite, PageSite
 
 SHOP = Path(__file__).parent / "pages" / "shop"
 SECRET = "s3cret-hunter2"
@@ -107,35 +107,15 @@ def test_changed_text_is_recovered_by_what_else_is_alike(recorded: int, db_path:
 
 @pytest.fixture
 def arriving_page() -> Iterator[str]:
-    """A site whose /form.html sends its heading at once and the rest 0.5 s later: a link
-    click going there returns, and the next action is asked for, while the document is
-    still arriving. The URL of its /index.html, a link to it."""
-    index = b'<!doctype html><html><body><a href="/form.html">Order</a></body></html>'
-    head = b'<!doctype html><html><body><h1>Your order</h1>'
-    rest = (b'<label><input type="checkbox"> Gift wrap</label> '
-            b'<button onclick="document.title = \'Sent\'">Send</button></body></html>')
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            parts = [head, rest] if self.path.startswith("/form.html") else [index]
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(sum(map(len, parts))))
-            self.end_headers()
-            for i, part in enumerate(parts):
-                if i:
-                    time.sleep(0.5)
-                self.wfile.write(part)
-                self.wfile.flush()
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/index.html"
-    httpd.shutdown()
-    httpd.server_close()
+    """A link to a page whose heading comes at once and the rest 0.5 s later: the URL of the link's."""
+    site = ArrivingSite({
+        "/index.html": [b'<!doctype html><html><body><a href="/form.html">Order</a></body></html>'],
+        "/form.html": [b'<!doctype html><html><body><h1>Your order</h1>',
+                       b'<label><input type="checkbox"> Gift wrap</label> '
+                       b'<button onclick="document.title = \'Sent\'">Send</button></body></html>'],
+    })
+    yield site.url + "/index.html"
+    site.stop()
 
 
 def test_an_element_of_a_document_still_arriving_is_recorded_and_replayed(  # type: ignore[no-untyped-def]

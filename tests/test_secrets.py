@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Error, Page, expect
 
 from recorder import RecordingStore, record
+from tests.conftest import ArrivingSite
 
 SECRET = "s3cret-Passphrase-42"
 
@@ -23,7 +24,7 @@ def stored_text(db_path: Path) -> str:
     """Everything the database holds, decoded: columns, metadata and every blob that is text."""
     parts: list[str] = []
     with sqlite3.connect(db_path) as conn:
-        for table in ("recordings", "actions"):
+        for table in ("recordings", "actions", "events"):
             for row in conn.execute(f"SELECT * FROM {table}"):
                 parts.extend(str(column) for column in row)
         keys = [row[0] for row in conn.execute("SELECT key FROM blobs WHERE media_type = 'text/html'")]
@@ -92,6 +93,57 @@ def test_a_value_for_an_element_that_could_not_be_inspected_is_withheld(page: Pa
     action = only(db_path, page.recording.id, "Page.fill")
     assert action["status"] == "error" and action["value"] is None
     assert action["metadata"]["redacted_because"] == "the target element could not be inspected"
+    assert SECRET not in stored_text(db_path)
+
+
+def test_a_password_field_of_a_document_still_arriving_keeps_what_the_page_echoes_secret(
+        page: Page, db_path: Path) -> None:
+    """It was a leak: the field not yet there when asked for, what the page reported while the
+    value was typed (a console message, a URL quoting it) was stored before the field was seen."""
+    echo = "console.log('typed ' + this.value); history.replaceState(null, '', '?pw=' + this.value)"
+    site = ArrivingSite({
+        "/index.html": [b'<!doctype html><html><body><a href="/login.html">Sign in</a></body></html>'],
+        "/login.html": [b'<!doctype html><html><body><h1>Sign in</h1>',
+                        f'<input type="password" id="pw" oninput="{echo}"></body></html>'.encode()],
+    })
+    try:
+        with record(page, db=db_path) as page:
+            page.goto(site.url + "/index.html")
+            page.get_by_role("link", name="Sign in").click()
+            page.locator("#pw").fill(SECRET)
+            page.locator("#pw").press("Tab")
+    finally:
+        site.stop()
+    assert page.url.endswith("?pw=" + SECRET)  # the page really did echo it
+    with RecordingStore(db_path) as store:
+        recording = store.get(page.recording.id)
+        texts = [e["text"] for e in recording.events(kind="console")]
+    assert "typed [redacted]" in texts, texts
+    fill = only(db_path, page.recording.id, "Locator.fill")
+    assert fill["value"] is None and fill["metadata"]["target"]["type"] == "password", fill
+    assert SECRET not in stored_text(db_path)
+
+
+def test_a_value_typed_into_an_element_never_seen_is_cut_out_of_what_the_page_echoes(
+        page: Page, db_path: Path) -> None:
+    """Fail closed: withheld because its field could not be inspected (it replaced itself as
+    it was typed into), the value is cut out of the rest of the recording as a secret is."""
+    swap = "console.log('typed ' + this.value); this.replaceWith(document.createElement('textarea'))"
+    site = ArrivingSite({
+        "/index.html": [b'<!doctype html><html><body><a href="/login.html">Sign in</a></body></html>'],
+        "/login.html": [b'<!doctype html><html><body><h1>Sign in</h1>',
+                        f'<input id="code" oninput="{swap}"></body></html>'.encode()],
+    })
+    try:
+        with record(page, db=db_path) as page:
+            page.goto(site.url + "/index.html")
+            page.get_by_role("link", name="Sign in").click()
+            page.locator("#code").fill(SECRET)
+            page.locator("textarea").fill("after")
+    finally:
+        site.stop()
+    fill = only(db_path, page.recording.id, "Locator.fill")
+    assert fill["value"] is None and fill["metadata"]["redacted_because"] == "the target element could not be inspected"
     assert SECRET not in stored_text(db_path)
 
 
