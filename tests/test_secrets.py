@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -96,28 +97,37 @@ def test_a_value_for_an_element_that_could_not_be_inspected_is_withheld(page: Pa
     assert SECRET not in stored_text(db_path)
 
 
-def test_a_password_field_of_a_document_still_arriving_keeps_what_the_page_echoes_secret(
-        page: Page, db_path: Path) -> None:
-    """It was a leak: the field not yet there when asked for, what the page reported while the
-    value was typed (a console message, a URL quoting it) was stored before the field was seen."""
-    echo = "console.log('typed ' + this.value); history.replaceState(null, '', '?pw=' + this.value)"
+def sign_in_arriving(page: Page, db_path: Path, field: str, then: Callable[[Page], None]) -> Page:
+    """Record: a link to a sign-in page whose ``field`` (HTML) arrives 0.5 s after its
+    heading, clicked; then ``then``, typing SECRET into it at once. The recorded page."""
     site = ArrivingSite({
         "/index.html": [b'<!doctype html><html><body><a href="/login.html">Sign in</a></body></html>'],
-        "/login.html": [b'<!doctype html><html><body><h1>Sign in</h1>',
-                        f'<input type="password" id="pw" oninput="{echo}"></body></html>'.encode()],
+        "/login.html": [b'<!doctype html><html><body><h1>Sign in</h1>', f"{field}</body></html>".encode()],
     })
     try:
         with record(page, db=db_path) as page:
             page.goto(site.url + "/index.html")
             page.get_by_role("link", name="Sign in").click()
-            page.locator("#pw").fill(SECRET)
-            page.locator("#pw").press("Tab")
+            then(page)
     finally:
         site.stop()
+    return page
+
+
+def test_a_password_field_of_a_document_still_arriving_keeps_what_the_page_echoes_secret(
+        page: Page, db_path: Path) -> None:
+    """It was a leak: the field not yet there when asked for, what the page reported while the
+    value was typed (a console message, a URL quoting it) was stored before the field was seen."""
+    echo = "console.log('typed ' + this.value); history.replaceState(null, '', '?pw=' + this.value)"
+
+    def type_password(page: Page) -> None:
+        page.locator("#pw").fill(SECRET)
+        page.locator("#pw").press("Tab")
+
+    page = sign_in_arriving(page, db_path, f'<input type="password" id="pw" oninput="{echo}">', type_password)
     assert page.url.endswith("?pw=" + SECRET)  # the page really did echo it
     with RecordingStore(db_path) as store:
-        recording = store.get(page.recording.id)
-        texts = [e["text"] for e in recording.events(kind="console")]
+        texts = [e["text"] for e in store.get(page.recording.id).events(kind="console")]
     assert "typed [redacted]" in texts, texts
     fill = only(db_path, page.recording.id, "Locator.fill")
     assert fill["value"] is None and fill["metadata"]["target"]["type"] == "password", fill
@@ -129,19 +139,12 @@ def test_a_value_typed_into_an_element_never_seen_is_cut_out_of_what_the_page_ec
     """Fail closed: withheld because its field could not be inspected (it replaced itself as
     it was typed into), the value is cut out of the rest of the recording as a secret is."""
     swap = "console.log('typed ' + this.value); this.replaceWith(document.createElement('textarea'))"
-    site = ArrivingSite({
-        "/index.html": [b'<!doctype html><html><body><a href="/login.html">Sign in</a></body></html>'],
-        "/login.html": [b'<!doctype html><html><body><h1>Sign in</h1>',
-                        f'<input id="code" oninput="{swap}"></body></html>'.encode()],
-    })
-    try:
-        with record(page, db=db_path) as page:
-            page.goto(site.url + "/index.html")
-            page.get_by_role("link", name="Sign in").click()
-            page.locator("#code").fill(SECRET)
-            page.locator("textarea").fill("after")
-    finally:
-        site.stop()
+
+    def type_code(page: Page) -> None:
+        page.locator("#code").fill(SECRET)
+        page.locator("textarea").fill("after")
+
+    page = sign_in_arriving(page, db_path, f'<input id="code" oninput="{swap}">', type_code)
     fill = only(db_path, page.recording.id, "Locator.fill")
     assert fill["value"] is None and fill["metadata"]["redacted_because"] == "the target element could not be inspected"
     assert SECRET not in stored_text(db_path)
