@@ -21,7 +21,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
-from urllib.parse import quote, quote_plus
 
 from . import events, inpage, tiles
 from .errors import RecordingClosed
@@ -98,7 +97,8 @@ class ActionSpec:
     selector, ``"focus"`` (keyboard: the focused element) or None. ``argument`` is how the
     recorded value becomes the call's arguments again (see :func:`recorded_call`); ``title``
     is the title Playwright's trace viewer gives the call (its ``methodMetainfo``), the
-    recorded value in place of ``{value}``.
+    recorded value in place of ``{value}``. ``key_at_a_time``: the call types its text a
+    key at a time, so the page sees the value grow (a secret's beginnings, SecretScrubber).
     """
 
     type: str
@@ -107,6 +107,7 @@ class ActionSpec:
     navigation: bool = False
     argument: str = "none"  # none | text | url | numbers | json | files | drop
     title: str = ""
+    key_at_a_time: bool = False
 
     @property
     def waits_until_stable(self) -> bool:
@@ -123,7 +124,8 @@ _SELECTOR_ACTIONS = {
     "uncheck": ActionSpec("click", target="selector", title="Uncheck"),
     "set_checked": ActionSpec("click", ("checked",), target="selector", argument="json", title="Set checked"),
     "fill": ActionSpec("type", ("value",), target="selector", argument="text", title='Fill "{value}"'),
-    "type": ActionSpec("type", ("text",), target="selector", argument="text", title='Type "{value}"'),
+    "type": ActionSpec("type", ("text",), target="selector", argument="text", title='Type "{value}"',
+                       key_at_a_time=True),
     "press": ActionSpec("key_press", ("key",), target="selector", argument="text", title='Press "{value}"'),
     "select_option": ActionSpec("select", ("value", "index", "label"), target="selector", argument="json",
                                 title="Select option"),
@@ -137,7 +139,8 @@ _SELECTOR_ACTIONS = {
 _LOCATOR_ACTIONS = {
     **{name: replace(spec, target="self")
        for name, spec in _SELECTOR_ACTIONS.items() if name not in ("drag_and_drop", "goto")},
-    "press_sequentially": ActionSpec("type", ("text",), target="self", argument="text", title='Type "{value}"'),
+    "press_sequentially": ActionSpec("type", ("text",), target="self", argument="text", title='Type "{value}"',
+                                     key_at_a_time=True),
     "clear": ActionSpec("type", target="self", title='Fill ""'),
     "drag_to": ActionSpec("drag", ("target",), target="self", argument="drop", title="Drag and drop"),
 }
@@ -156,7 +159,8 @@ ACTIONS: dict[str, dict[str, ActionSpec]] = {
         "press": ActionSpec("key_press", ("key",), target="focus", argument="text", title='Press "{value}"'),
         "down": ActionSpec("key_press", ("key",), target="focus", argument="text", title='Key down "{value}"'),
         "up": ActionSpec("key_press", ("key",), target="focus", argument="text", title='Key up "{value}"'),
-        "type": ActionSpec("type", ("text",), target="focus", argument="text", title='Type "{value}"'),
+        "type": ActionSpec("type", ("text",), target="focus", argument="text", title='Type "{value}"',
+                           key_at_a_time=True),
         "insert_text": ActionSpec("type", ("text",), target="focus", argument="text", title='Insert "{value}"'),
     },
     "Mouse": {
@@ -564,6 +568,40 @@ MAX_RESOURCE_BUFFER = 10_000_000
 MAX_FOREIGN_FRAMES = 10
 
 
+# Characters each way of percent-encoding leaves as they are (besides ASCII letters and
+# digits): RFC 3986's unreserved (Python's quote), JavaScript's encodeURIComponent, an
+# HTML form's application/x-www-form-urlencoded.
+_KEPT_BY_URL_ENCODERS = ("-_.~", "-_.!~*'()", "-_.*")
+# The only printable ASCII characters a browser encodes in a URL's fragment, query and path
+# (WHATWG URL's percent-encode sets; the rest of what a page puts there stays as it is).
+_ENCODED_IN_URL_PARTS = (' "<>`', ' "#<>\'', ' "#<>`?{}')
+
+
+def _percent_encoded(text: str, kept: Callable[[str], bool]) -> str:
+    return "".join(c if kept(c) else "".join(f"%{b:02X}" for b in c.encode()) for c in text)
+
+
+def secret_forms(secret: str) -> set[str]:
+    """The ways a page, a browser or recorder's own serializer may write ``secret`` back:
+    percent-encoded by each standard (space as %20 or +), HTML-escaped as text or as an
+    attribute, and escaped once more (a frame's HTML kept in a srcdoc attribute)."""
+    forms = {secret}
+    for kept in _KEPT_BY_URL_ENCODERS:
+        encoded = _percent_encoded(secret, lambda c: c.isascii() and (c.isalnum() or c in kept))
+        forms |= {encoded, encoded.replace("%20", "+")}
+    for encoded_too in _ENCODED_IN_URL_PARTS:
+        forms.add(_percent_encoded(secret, lambda c: c.isascii() and c.isprintable() and c not in encoded_too))
+    escaped = {html.escape(secret), html.escape(secret, quote=False), _attribute_escaped(secret)}
+    for form in list(escaped):
+        escaped |= {html.escape(form, quote=False), _attribute_escaped(form)}
+    return forms | escaped
+
+
+def _attribute_escaped(text: str) -> str:
+    """As a DOM serializer writes an attribute's value: only & and \" escaped."""
+    return text.replace("&", "&amp;").replace('"', "&quot;")
+
+
 class SecretScrubber:
     """Values typed into secret fields, kept in memory only, cut out of all else stored.
 
@@ -574,38 +612,67 @@ class SecretScrubber:
     MIN_LENGTH = 3  # shorter "secrets" (one key press) would blank out ordinary text
 
     def __init__(self) -> None:
-        self._forms: list[str] = []
         self.values: list[str] = []  # the secrets as typed: their pixels are painted over too
+        self._keys_so_far: str | None = None  # see pressed
+        self._beginnings: set[str] = set()  # see typed
+        self._forms: list[str] = []  # longest first
+        self._reported_forms: list[str] = []  # and the beginnings'
 
     def add(self, secret: Any) -> None:
         if isinstance(secret, (list, tuple)):  # select_option(["a", "b"]), set_input_files([...])
             for item in secret:
                 self.add(item)
             return
-        if not isinstance(secret, str) or len(secret) < self.MIN_LENGTH:
-            return
-        if secret not in self.values:
+        if isinstance(secret, str) and len(secret) >= self.MIN_LENGTH and secret not in self.values:
             self.values.append(secret)
-        forms = {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret)}
-        self._forms = sorted(set(self._forms) | forms, key=len, reverse=True)
+            self._update()
 
-    def __call__(self, text: str | None) -> str | None:
-        if not text or not self._forms:
+    def pressed(self, so_far: str) -> None:
+        """Character keys pressed one at a time into a secret field add up to the secret:
+        what they have typed so far is cut out, in place of what they had typed before."""
+        if self._keys_so_far is not None and self._keys_so_far != so_far:
+            self.values.remove(self._keys_so_far)
+        self._keys_so_far = so_far if len(so_far) >= self.MIN_LENGTH and so_far not in self.values else None
+        self.add(so_far)
+        self._update()
+
+    def typed(self, secret: str | None) -> None:
+        """An action typed ``secret`` a key at a time (None: another did not): until the next
+        action's call ends, each beginning of it is cut out too of what the page reports
+        (``reported``), which saw it grow; not of snapshots, which see the whole, nor for good:
+        they would blank out ordinary text."""
+        self._beginnings = {secret[:n] for n in range(self.MIN_LENGTH, len(secret))} if secret else set()
+        self._update()
+
+    def keys_ended(self) -> None:
+        """Another action than a key press: the keys pressed so far stay a secret of their own."""
+        self._keys_so_far = None
+
+    def _update(self) -> None:
+        forms = set().union(*map(secret_forms, self.values))
+        self._forms = sorted(forms, key=len, reverse=True)
+        self._reported_forms = sorted(forms.union(*map(secret_forms, self._beginnings)), key=len, reverse=True)
+
+    def __call__(self, text: str | None, reported: bool = False) -> str | None:
+        """``text`` with every secret cut out; ``reported``: text the page reported (an
+        event), which may quote a secret as it grew too (see typed)."""
+        forms = self._reported_forms if reported else self._forms
+        if not text or not forms:
             return text
-        for form in self._forms:
+        for form in forms:
             text = text.replace(form, REDACTED)
         return text
 
-    def everywhere(self, value: Any) -> Any:
+    def everywhere(self, value: Any, reported: bool = False) -> Any:
         """Every string inside ``value`` (metadata: dicts, lists) scrubbed."""
-        if not self._forms:
+        if not self._reported_forms:
             return value
         if isinstance(value, str):
-            return self(value)
+            return self(value, reported)
         if isinstance(value, dict):
-            return {key: self.everywhere(item) for key, item in value.items()}
+            return {key: self.everywhere(item, reported) for key, item in value.items()}
         if isinstance(value, (list, tuple)):
-            return [self.everywhere(item) for item in value]
+            return [self.everywhere(item, reported) for item in value]
         return value
 
 
@@ -843,6 +910,7 @@ class PageCapture:
         # secret is awaited (action), each stored by calling it.
         self.holding_events = 0
         self.held_events: list[Callable[[], None]] = []
+        self.keys_so_far = ""  # character keys pressed one at a time into a secret field
 
     @property
     def recording(self) -> Recording:
@@ -1011,8 +1079,8 @@ class PageCapture:
             self._remember_secret(spec, raw_value)
         # Until the element's answer says whether the value is a secret, what the page
         # reports is held back, to be stored with that value cut out.
-        holding = bool(spec.value_from) and (lookup is not None or info is None)
-        read_after_call = False
+        holding = bool(spec.value_from) and (lookup is not None or info is None or bool(info.get("secret")))
+        read_after_call = withheld = False
         if holding:
             self.holding_events += 1
         try:
@@ -1052,9 +1120,13 @@ class PageCapture:
                 # which then says its state after (replay needs both).
                 info = yield from self._quietly_flow(self.target_info(locator, redact))
                 read_after_call = info is not None
-            if _withholds(spec, info, raw_value):
+            withheld = _withholds(spec, info, raw_value)
+            if withheld:
                 # Secret, or never seen (fail closed): cut out of what the page reported too.
                 self._remember_secret(spec, raw_value)
+            self._keys_pressed(spec, raw_value, withheld)
+            grew = withheld and isinstance(raw_value, str) and (spec.key_at_a_time or bool(self.keys_so_far))
+            self.session.scrub.typed((self.keys_so_far or raw_value) if grew else None)
         finally:
             if holding:
                 self.holding_events -= 1
@@ -1179,6 +1251,18 @@ class PageCapture:
                         self.session.scrub.add(text)
         elif spec.value_from and spec.type not in ("click", "key_press"):
             self.session.scrub.add(raw_value)
+            if spec.type in ("select", "file_upload") and raw_value and raw_value.startswith("["):
+                self.session.scrub.add(json.loads(raw_value))  # each option, each file's name
+
+    def _keys_pressed(self, spec: ActionSpec, raw_value: Any, withheld: bool) -> None:
+        """Character keys pressed one at a time into a secret field: what they typed so far
+        is a secret (each key alone is too short to be one)."""
+        if spec.type == "key_press" and withheld and isinstance(raw_value, str):
+            self.keys_so_far += raw_value.rsplit("+", 1)[-1]
+            self.session.scrub.pressed(self.keys_so_far)
+        elif self.keys_so_far:
+            self.keys_so_far = ""
+            self.session.scrub.keys_ended()
 
     def _record_cancelled(self, spec: ActionSpec, api: str, sequence: int, started_ms: int, duration_ms: int) -> None:
         try:
@@ -1252,9 +1336,10 @@ class PageCapture:
         self.timeline.call_started(sequence, now)
         self.timeline.action_ended(sequence, now)
         scrub = self.session.scrub
-        metadata = scrub.everywhere(metadata)
+        metadata = scrub.everywhere(metadata, reported=True)
         self.recording.record_action(
-            action_type, selector=scrub(selector), value=scrub(value), url=scrub(url), dom_snapshot=scrub(dom),
+            action_type, selector=scrub(selector), value=scrub(value, reported=True), url=scrub(url, reported=True),
+            dom_snapshot=scrub(dom),
             duration_ms=0, sequence=sequence, timestamp_ms=started_ms,
             metadata={"api": f"event.{action_type}", "page_index": self.index, **(metadata or {})},
         )
@@ -1273,12 +1358,16 @@ class PageCapture:
         if any(spec.navigation for _, spec in self.in_flight):
             return  # the goto/reload/back/forward being recorded is this navigation
         cause = self.in_flight[-1][0] if self.in_flight else None
-        navigated = functools.partial(self.record_event_action, "navigate", url=frame.url,
-                                      metadata={"caused_by": cause} if cause else {})
-        if self.holding_events:  # (its URL may hold the value being typed)
-            self.held_events.append(navigated)
+        # (its URL may hold the value being typed)
+        self._unless_held(functools.partial(self.record_event_action, "navigate", url=frame.url,
+                                            metadata={"caused_by": cause} if cause else {}))
+
+    def _unless_held(self, record: Callable[[], None]) -> None:
+        """Record now, or when what the page reports is no longer held back (see action)."""
+        if self.holding_events:
+            self.held_events.append(record)
         else:
-            navigated()
+            record()
 
     def _snapshot_pending(self, redact: list[str]) -> Flow:
         """Give the events waiting for one the DOM snapshot of the page as it is now."""
@@ -1691,8 +1780,8 @@ class PageCapture:
                 recording.elapsed_ms() if time_ms is None else time_ms))
             return
         try:
-            recording.record_event(kind, self.session.scrub.everywhere(details), action_sequence=sequence,
-                                   page_index=self.index, time_ms=time_ms)
+            recording.record_event(kind, self.session.scrub.everywhere(details, reported=True),
+                                   action_sequence=sequence, page_index=self.index, time_ms=time_ms)
         except Exception:
             pass  # the store has closed: recording must never break the page it watches
 
@@ -1760,10 +1849,11 @@ class PageCapture:
 
     def _on_dialog(self, params: dict[str, Any]) -> None:
         self.dialog_open = True
-        self.record_event_action(
-            "dialog", url=params.get("url"), value=params.get("message"),
+        # (its message may quote the value being typed)
+        self._unless_held(functools.partial(
+            self.record_event_action, "dialog", url=params.get("url"), value=params.get("message"),
             metadata={"dialog_type": params.get("type"), "default_prompt": params.get("defaultPrompt")},
-        )
+        ))
 
     def _on_screencast_frame(self, params: dict[str, Any]) -> None:
         try:  # (the sync API sends at once: to a page closed meanwhile, it raises)

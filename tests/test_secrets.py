@@ -150,6 +150,75 @@ def test_a_value_typed_into_an_element_never_seen_is_cut_out_of_what_the_page_ec
     assert SECRET not in stored_text(db_path)
 
 
+ODD_SECRET = "Zq7@hunter!s&cret"  # characters each encoder writes its own way
+ECHOING = """<!doctype html><html><body><p><label for="pw">Password</label>
+<input type="password" id="pw" oninput="
+  console.log('typed ' + this.value);
+  fetch('/echo?p=' + encodeURIComponent(this.value));
+  history.replaceState(null, '', '#' + this.value);
+  if (this.value.endsWith('t')) alert('got ' + this.value)"></p></body></html>"""
+
+
+@pytest.mark.parametrize("how", ["fill through its label", "press_sequentially", "keyboard.press, a key at a time"])
+def test_a_secret_the_page_echoes_as_it_is_typed_is_cut_out_whole_and_as_it_grew(
+        page: Page, db_path: Path, how: str) -> None:
+    """They were leaks: a fill through a <label> (its field was not seen as secret), the value
+    so far as each key was typed, keys pressed one at a time (each too short to be a secret),
+    an alert quoting it, and the secret percent-encoded by JavaScript or HTML-escaped."""
+    site = ArrivingSite({"/index.html": [ECHOING.encode()]})
+    try:
+        with record(page, db=db_path) as page:
+            page.goto(site.url + "/index.html")
+            if how == "fill through its label":
+                page.get_by_text("Password").fill(ODD_SECRET)
+            elif how == "press_sequentially":
+                page.locator("#pw").press_sequentially(ODD_SECRET)
+            else:
+                page.locator("#pw").click()
+                for key in ODD_SECRET:
+                    page.keyboard.press(key)
+            page.wait_for_timeout(200)  # the last echoes
+    finally:
+        site.stop()
+    with RecordingStore(db_path) as store:
+        recording = store.get(page.recording.id)
+        texts = [e["text"] for e in recording.events(kind="console") if e["text"].startswith("typed")]
+        dialogs = [a["value"] for a in recording.timeline() if a["type"] == "dialog"]
+    # The page did echo it (an alert at each "t": as it grew, and whole).
+    assert texts and dialogs and set(dialogs) == {"got [redacted]"}, (texts, dialogs)
+    stored = stored_text(db_path)
+    for form in (ODD_SECRET, "Zq7%40hunter!s%26cret", "Zq7@hunter!s&amp;cret", ODD_SECRET[:-1], ODD_SECRET[:8]):
+        assert form not in stored, form
+
+
+@pytest.mark.parametrize("method", ["select_option", "set_input_files"])
+def test_each_of_several_values_chosen_in_a_redacted_field_is_cut_out(page: Page, db_path: Path, tmp_path: Path,
+                                                                      method: str) -> None:
+    """It was a leak: a list of values was remembered as one JSON text, which no echo matches."""
+    upload = tmp_path / f"{SECRET}.txt"
+    upload.write_text("x")
+    site = ArrivingSite({"/index.html": [b"""<!doctype html><html><body>
+<select id="field" multiple onchange="console.log('chose ' + Array.from(this.selectedOptions).map((o) => o.value))">
+<option value="Zq7-private-choice">Mine</option><option value="other">Other</option></select>
+<input type="file" id="upload" multiple onchange="console.log('chose ' + Array.from(this.files).map((f) => f.name))">
+</body></html>"""]})
+    try:
+        with record(page, db=db_path, redact=["#field", "#upload"]) as page:
+            page.goto(site.url + "/index.html")
+            if method == "select_option":
+                page.locator("#field").select_option(["Zq7-private-choice", "other"])
+            else:
+                page.locator("#upload").set_input_files([upload])
+            page.wait_for_timeout(200)
+    finally:
+        site.stop()
+    with RecordingStore(db_path) as store:
+        texts = [e["text"] for e in store.get(page.recording.id).events(kind="console")]
+    assert any(t.startswith("chose [redacted]") for t in texts), texts
+    chosen = "Zq7-private-choice" if method == "select_option" else SECRET
+    assert f"chose {chosen}" not in stored_text(db_path)
+
+
 @pytest.mark.parametrize("where", ["shadow root", "iframe"])
 def test_redact_reaches_into_shadow_roots_and_frames(page: Page, server: str, db_path: Path, where: str) -> None:
     with record(page, db=db_path, redact=["#host" if where == "shadow root" else "#inner-frame"]) as page:

@@ -123,6 +123,17 @@
   // Facts about one element, read before the action (its box moves or vanishes after): its
   // box, and what replay can find it by again (role and accessible name, label, text, test
   // id, a CSS path). Never a field's value: that would put a typed secret into metadata.
+  // The field Playwright types into for an element that is not one: that of the label it is
+  // (or is in), as Playwright's fill, type and press retarget it.
+  const labelledControl = (el) => {
+    if (el.matches('a, input, textarea, button, select, [role=link], [role=button], [role=checkbox], [role=radio]')
+        || el.isContentEditable) return null;
+    const label = el.closest('label');
+    return label && label.control && label.control !== el ? label.control : null;
+  };
+  const isPasswordField = (el) => el.tagName.toLowerCase() === 'input'
+    && (el.getAttribute('type') || '').toLowerCase() === 'password';
+
   const elementInfo = (el, redact) => {
     if (!el || el.nodeType !== 1) return null;
     redact = redact || [];
@@ -159,12 +170,17 @@
       classes: clean(el.getAttribute('class')),
       href: tag === 'a' ? el.getAttribute('href') : null,
       neighbour_text: hidden ? null : neighbourText(el, redact),
-      secret: (tag === 'input' && type === 'password') || hidden,
+      secret: isPasswordField(el) || hidden || secretControl(el, redact),
       // Its state before the action; the snapshot after it reports the same (`target`).
       checked: null, expanded: null, disabled: null, ...state,
       // The CSS path is within a shadow root: the snapshot cannot look it up in the document.
       in_shadow_root: el.getRootNode() !== doc || null,
     };
+  };
+
+  const secretControl = (el, redact) => {
+    const control = labelledControl(el);
+    return !!control && (isPasswordField(control) || redact.some((s) => matchesAround(control, s)));
   };
 
   // The focused element, through shadow roots and same-origin frames.
