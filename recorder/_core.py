@@ -1133,6 +1133,7 @@ class PageCapture:
                 self._release_events()
 
         dom = dom_skipped = None
+        snapshot_later = False
         mask = list(self.session.options.mask)
         # The element's state after the action comes with the snapshot (replay compares it).
         target_path = None
@@ -1146,6 +1147,7 @@ class PageCapture:
                 and not (yield from self._ask_snapshot_ahead(redact, sequence, target_path, acted_on)):
             dom, dom_skipped, outcome = yield from self.snapshot_dom(redact, mask, sequence, target_path)
             self._saw_target_after(acted_on, outcome)
+            snapshot_later = dom is None and not dom_skipped
         elif mask and self.is_alive():
             self.mask_boxes = (yield from self._quietly_flow(self.ask("maskBoxes", mask))) or []
         screenshot = None
@@ -1194,6 +1196,8 @@ class PageCapture:
             )
         except Exception:
             pass  # recording must never break the page it watches
+        if snapshot_later:  # (none to be had now: a document just committed, say)
+            self.pending_dom.append((self.recording, sequence))
         if error is not None:
             raise error
         return result
@@ -1374,8 +1378,16 @@ class PageCapture:
         pending, self.pending_dom = self.pending_dom, []
         if not (self.session.options.dom and self.is_alive()):
             return
-        dom, _, _ = yield from self.snapshot_dom(redact, list(self.session.options.mask), pending[0][1])
+        dom, skipped, _ = yield from self.snapshot_dom(redact, list(self.session.options.mask), pending[0][1])
         if dom is None:
+            if skipped:
+                for recording, sequence in pending:
+                    try:
+                        recording.note_dom_snapshot_skipped(sequence, skipped)
+                    except Exception:
+                        pass
+            else:
+                self.pending_dom[:0] = pending  # (the next look at the page tries again)
             return
         dom = self.session.scrub(dom) or dom
         for recording, sequence in pending:
@@ -1430,6 +1442,8 @@ class PageCapture:
             if snapshot.get("html") is not None else None
         if snapshot.get("html") is None:
             return None, f"the page's HTML is {snapshot['length']:,} characters, over recorder's limit of {MAX_DOM_CHARS:,}"
+        if not snapshot["html"]:
+            return None, None  # a document just committed, with no element yet: taken again later
         if snapshot["urls"]:
             yield from self._quietly_flow(self.session.keeper(recording).keep(self, snapshot["urls"], sequence))
         html = snapshot["html"]

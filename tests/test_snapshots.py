@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from recorder import RecordingStore, inpage, record
-from tests.conftest import PageSite
+from tests.conftest import ArrivingSite, PageSite
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -182,6 +182,25 @@ def test_every_action_has_a_dom_snapshot_unrequested_navigations_too(page, serve
     assert all(a["dom_snapshot_key"] for a in timeline)
     assert "Arrived away" in dom(store, timeline[-1])
     assert '<h1 id="title">Completed</h1>' in dom(store, timeline[2])
+    store.close()
+
+
+def test_a_document_just_committed_with_nothing_in_it_yet_gets_its_snapshot_later(  # type: ignore[no-untyped-def]
+        page, db_path: Path) -> None:
+    """A goto(wait_until="commit") to a page whose first byte comes 1 s after its headers
+    stored an empty DOM snapshot (no element to serialize yet) and no reason for it."""
+    site = ArrivingSite({"/slow.html": [b"", b'<!doctype html><title>Slow</title><h1>Arrived</h1><button id="b">Go</button>']},
+                        pause=1.0)
+    try:
+        with record(page, db=db_path) as page:
+            page.goto(site.url + "/slow.html", wait_until="commit")
+            page.click("#b")
+    finally:
+        site.stop()
+    timeline, _, store = stored(db_path, page.recording.id)
+    assert [a["metadata"]["api"] for a in timeline] == ["Page.goto", "Page.click"]
+    assert "<h1>Arrived</h1>" in dom(store, timeline[0])  # taken once there was a page to take
+    assert "<h1>Arrived</h1>" in dom(store, timeline[1])
     store.close()
 
 
