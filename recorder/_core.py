@@ -834,6 +834,7 @@ class _AskedSnapshot:
     recording: Recording
     sequence: int
     target: _LastTarget | None  # the element the action acted on: the answer tells its state after
+    world: int  # recorder's world it was asked in
 
 
 @dataclass
@@ -944,6 +945,7 @@ class PageCapture:
         self.sends_ahead = self.bounded and self.session.sends_ahead(self.cdp)
         self._listen(self.cdp, "Page.javascriptDialogOpening", self._on_dialog)
         self._listen(self.cdp, "Page.javascriptDialogClosed", self._on_dialog_closed)
+        self._listen(self.cdp, "Page.frameNavigated", self._on_document_committed)
         if self.session.options.events:
             self._listen(self.cdp, "Network.requestWillBeSent", self._on_request)
             self._listen(self.cdp, "Network.dataReceived", self.network.received)
@@ -1475,7 +1477,7 @@ class PageCapture:
             answer = yield self.session.send_ahead(self.cdp, "Runtime.evaluate", params, CAPTURE_TIMEOUT_MS)
         except Exception:
             return False
-        self.asked.append(_AskedSnapshot(answer, snapshot_id, since, self.recording, sequence, acted_on))
+        self.asked.append(_AskedSnapshot(answer, snapshot_id, since, self.recording, sequence, acted_on, self.world))
         if acted_on is not None:
             acted_on.awaiting_after = True
         return True
@@ -1514,7 +1516,7 @@ class PageCapture:
             except Exception as exc:
                 if _is_timeout(exc):
                     self.stuck, skipped = True, STUCK
-                elif "context" in str(exc).lower():
+                elif "context" in str(exc).lower() and asked.world == self.world:
                     self.world = None  # the page changed document: its world went with it
             self._saw_target_after(asked.target, outcome)
             try:
@@ -1857,6 +1859,12 @@ class PageCapture:
         self.network.responded(params)
         if params.get("type") in ("Stylesheet", "Image", "Font", "Other"):
             self.responses[response["url"]] = (params["requestId"], response.get("mimeType"))
+
+    def _on_document_committed(self, params: dict[str, Any]) -> None:
+        if not params["frame"].get("parentId"):
+            # recorder's world went with the document it was made in: a question sent to it
+            # now (a snapshot asked ahead) would fail and be asked again only later.
+            self.world = None
 
     def _on_dialog_closed(self, params: dict[str, Any]) -> None:
         self.dialog_open = False
