@@ -613,7 +613,6 @@ class SecretScrubber:
 
     def __init__(self) -> None:
         self.values: list[str] = []  # the secrets as typed: their pixels are painted over too
-        self._keys_so_far: str | None = None  # see pressed
         self._beginnings: set[str] = set()  # see typed
         self._forms: list[str] = []  # longest first
         self._reported_forms: list[str] = []  # and the beginnings'
@@ -627,15 +626,6 @@ class SecretScrubber:
             self.values.append(secret)
             self._update()
 
-    def pressed(self, so_far: str) -> None:
-        """Character keys pressed one at a time into a secret field add up to the secret:
-        what they have typed so far is cut out, in place of what they had typed before."""
-        if self._keys_so_far is not None and self._keys_so_far != so_far:
-            self.values.remove(self._keys_so_far)
-        self._keys_so_far = so_far if len(so_far) >= self.MIN_LENGTH and so_far not in self.values else None
-        self.add(so_far)
-        self._update()
-
     def typed(self, secret: str | None) -> None:
         """An action typed ``secret`` a key at a time (None: another did not): until the next
         action's call ends, each beginning of it is cut out too of what the page reports
@@ -643,10 +633,6 @@ class SecretScrubber:
         they would blank out ordinary text."""
         self._beginnings = {secret[:n] for n in range(self.MIN_LENGTH, len(secret))} if secret else set()
         self._update()
-
-    def keys_ended(self) -> None:
-        """Another action than a key press: the keys pressed so far stay a secret of their own."""
-        self._keys_so_far = None
 
     def _update(self) -> None:
         forms = set().union(*map(secret_forms, self.values))
@@ -1262,13 +1248,13 @@ class PageCapture:
 
     def _keys_pressed(self, spec: ActionSpec, raw_value: Any, withheld: bool) -> None:
         """Character keys pressed one at a time into a secret field: what they typed so far
-        is a secret (each key alone is too short to be one)."""
+        is a secret (each key alone is too short to be one), and so is each step on the way
+        (a snapshot answered late, a URL the page changed as they were pressed, may show it)."""
         if spec.type == "key_press" and withheld and isinstance(raw_value, str):
             self.keys_so_far += raw_value.rsplit("+", 1)[-1]
-            self.session.scrub.pressed(self.keys_so_far)
-        elif self.keys_so_far:
+            self.session.scrub.add(self.keys_so_far)
+        else:
             self.keys_so_far = ""
-            self.session.scrub.keys_ended()
 
     def _record_cancelled(self, spec: ActionSpec, api: str, sequence: int, started_ms: int, duration_ms: int) -> None:
         try:
