@@ -1244,7 +1244,10 @@ class PageCapture:
         elif spec.value_from and spec.type not in ("click", "key_press"):
             self.session.scrub.add(raw_value)
             if spec.type in ("select", "file_upload") and raw_value and raw_value.startswith("["):
-                self.session.scrub.add(json.loads(raw_value))  # each option, each file's name
+                try:  # each option, each file's name (_value_text wrote the list as JSON)
+                    self.session.scrub.add(json.loads(raw_value))
+                except ValueError:
+                    pass  # one value that only starts like a list: added whole above
 
     def _keys_pressed(self, spec: ActionSpec, raw_value: Any, withheld: bool) -> None:
         """Character keys pressed one at a time into a secret field: what they typed so far

@@ -219,6 +219,17 @@ def test_each_of_several_values_chosen_in_a_redacted_field_is_cut_out(page: Page
     assert f"chose {chosen}" not in stored_text(db_path)
 
 
+def test_one_value_that_only_looks_like_a_list_chosen_in_a_redacted_field(page: Page, db_path: Path) -> None:
+    """Each of a list's values is read back from its JSON; one value that merely starts with
+    "[" must not break the call it was chosen with."""
+    page.set_content('<select id="field"><option>[Zq7-odd</option><option>other</option></select>')
+    with record(page, db=db_path, redact=["#field"]) as page:
+        page.select_option("#field", "[Zq7-odd")
+    assert page.locator("#field").input_value() == "[Zq7-odd"
+    action = only(db_path, page.recording.id, "Page.select_option")
+    assert action["status"] == "ok" and action["value"] is None
+
+
 @pytest.mark.parametrize("where", ["shadow root", "iframe"])
 def test_redact_reaches_into_shadow_roots_and_frames(page: Page, server: str, db_path: Path, where: str) -> None:
     with record(page, db=db_path, redact=["#host" if where == "shadow root" else "#inner-frame"]) as page:
