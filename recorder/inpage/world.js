@@ -26,6 +26,9 @@
     } catch (e) { return false; }
     return false;
   };
+  const isPasswordField = (el) => el.localName === 'input' && (el.type || '').toLowerCase() === 'password';
+  // What is typed into it is secret: a password field, or one a redact selector matches.
+  const isSecretField = (el, redact) => isPasswordField(el) || redact.some((s) => matchesAround(el, s));
 
   const implicitRole = (el, tag, type) => {
     if (tag === 'a' && el.hasAttribute('href')) return 'link';
@@ -120,9 +123,6 @@
     return parts.join(' ').split(/\s+/).filter(Boolean).join(' ');
   };
 
-  // Facts about one element, read before the action (its box moves or vanishes after): its
-  // box, and what replay can find it by again (role and accessible name, label, text, test
-  // id, a CSS path). Never a field's value: that would put a typed secret into metadata.
   // The field Playwright types into for an element that is not one: that of the label it is
   // (or is in), as Playwright's fill, type and press retarget it.
   const labelledControl = (el) => {
@@ -131,9 +131,10 @@
     const label = el.closest('label');
     return label && label.control && label.control !== el ? label.control : null;
   };
-  const isPasswordField = (el) => el.tagName.toLowerCase() === 'input'
-    && (el.getAttribute('type') || '').toLowerCase() === 'password';
 
+  // Facts about one element, read before the action (its box moves or vanishes after): its
+  // box, and what replay can find it by again (role and accessible name, label, text, test
+  // id, a CSS path). Never a field's value: that would put a typed secret into metadata.
   const elementInfo = (el, redact) => {
     if (!el || el.nodeType !== 1) return null;
     redact = redact || [];
@@ -148,6 +149,7 @@
     const isField = ['input', 'textarea', 'select'].includes(tag);
     // Redacted or masked, or inside such an element: its text is as private as its pixels.
     const hidden = redact.some((s) => matchesAround(el, s));
+    const control = labelledControl(el);
     const text = isField || hidden ? null : clean(el.innerText);
     const state = elementState(el);
     if (hidden) delete state.text;
@@ -170,17 +172,12 @@
       classes: clean(el.getAttribute('class')),
       href: tag === 'a' ? el.getAttribute('href') : null,
       neighbour_text: hidden ? null : neighbourText(el, redact),
-      secret: isPasswordField(el) || hidden || secretControl(el, redact),
+      secret: hidden || isPasswordField(el) || (control !== null && isSecretField(control, redact)),
       // Its state before the action; the snapshot after it reports the same (`target`).
       checked: null, expanded: null, disabled: null, ...state,
       // The CSS path is within a shadow root: the snapshot cannot look it up in the document.
       in_shadow_root: el.getRootNode() !== doc || null,
     };
-  };
-
-  const secretControl = (el, redact) => {
-    const control = labelledControl(el);
-    return !!control && (isPasswordField(control) || redact.some((s) => matchesAround(control, s)));
   };
 
   // The focused element, through shadow roots and same-origin frames.
@@ -209,7 +206,7 @@
     };
     const holdsSecret = (text) => !!text && secrets.some((secret) => text.includes(secret));
     for (const field of fields) {
-      if (!redacted.has(field) && ((field.type || '').toLowerCase() === 'password' || holdsSecret(field.value))) {
+      if (!redacted.has(field) && (isPasswordField(field) || holdsSecret(field.value))) {
         add(field.getBoundingClientRect());
       }
     }
@@ -468,11 +465,11 @@
       if (DROPPED.has(tag)) return '';
       // In a document of another origin (`foreign`), what redact selectors mean cannot be
       // checked from the page around it: with any redact selector, every field there is secret.
-      const isSecretField = (tag === 'input' && (el.type || '').toLowerCase() === 'password')
+      const secretHere = isPasswordField(el)
         || (foreign && redact.length > 0 && (tag === 'input' || tag === 'textarea' || tag === 'select'));
       const isRedacted = redacted.has(el);
       const isMasked = masked.has(el);
-      const secret = hidden || isRedacted || isMasked || isSecretField;
+      const secret = hidden || isRedacted || isMasked || secretHere;
       const field = tag === 'input' || tag === 'textarea' || tag === 'select';
       const attrs = new Attrs(el);
       // URLs made absolute, so that the viewer can find each one among the stored resources.
@@ -674,9 +671,8 @@
   const pageState = (redact) => {
     const storage = {};
     try { for (let i = 0; i < localStorage.length; i++) { const k = localStorage.key(i); storage[k] = localStorage.getItem(k); } } catch (e) {}
-    const secret = (el) => el.type === 'password' || redact.some((s) => matchesAround(el, s));
     const fields = Array.from(document.querySelectorAll('input, textarea, select'))
-      .filter((el) => (el.name || el.id) && el.type !== 'file' && !secret(el))
+      .filter((el) => (el.name || el.id) && el.type !== 'file' && !isSecretField(el, redact))
       .map((el) => ({name: el.name || null, id: el.id || null,
                      value: el.type === 'checkbox' || el.type === 'radio' ? el.checked : el.value}));
     return {local_storage: storage, form_values: fields};
