@@ -613,9 +613,10 @@ class SecretScrubber:
 
     def __init__(self) -> None:
         self.values: list[str] = []  # the secrets as typed: their pixels are painted over too
+        self._written: set[str] = set()  # every way each of them may be written (secret_forms)
         self._beginnings: set[str] = set()  # see typed
-        self._forms: list[str] = []  # longest first
-        self._reported_forms: list[str] = []  # and the beginnings'
+        self._forms: list[str] = []  # _written, longest first
+        self._reported_forms: list[str] = []  # and the beginnings' forms
 
     def add(self, secret: Any) -> None:
         if isinstance(secret, (list, tuple)):  # select_option(["a", "b"]), set_input_files([...])
@@ -624,6 +625,7 @@ class SecretScrubber:
             return
         if isinstance(secret, str) and len(secret) >= self.MIN_LENGTH and secret not in self.values:
             self.values.append(secret)
+            self._written |= secret_forms(secret)
             self._update()
 
     def typed(self, secret: str | None) -> None:
@@ -631,13 +633,14 @@ class SecretScrubber:
         action's call ends, each beginning of it is cut out too of what the page reports
         (``reported``), which saw it grow; not of snapshots, which see the whole, nor for good:
         they would blank out ordinary text."""
-        self._beginnings = {secret[:n] for n in range(self.MIN_LENGTH, len(secret))} if secret else set()
-        self._update()
+        beginnings = {secret[:n] for n in range(self.MIN_LENGTH, len(secret))} if secret else set()
+        if beginnings != self._beginnings:  # (None after None: every action without a secret)
+            self._beginnings = beginnings
+            self._update()
 
     def _update(self) -> None:
-        forms = set().union(*map(secret_forms, self.values))
-        self._forms = sorted(forms, key=len, reverse=True)
-        self._reported_forms = sorted(forms.union(*map(secret_forms, self._beginnings)), key=len, reverse=True)
+        self._forms = sorted(self._written, key=len, reverse=True)
+        self._reported_forms = sorted(self._written.union(*map(secret_forms, self._beginnings)), key=len, reverse=True)
 
     def __call__(self, text: str | None, reported: bool = False) -> str | None:
         """``text`` with every secret cut out; ``reported``: text the page reported (an
