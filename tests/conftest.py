@@ -41,10 +41,26 @@ def browser_type_launch_args(browser_type_launch_args):
 """
 
 
-class PageSite:
-    """A directory (tests/pages/ unless told) served on 127.0.0.1, port 0, with no caching
-    (edits show at once). ``hits`` are the paths asked; ``stop()`` ends it, so a test can
-    check that what was recorded needs nothing from the site any more."""
+class _LocalSite:
+    """An HTTP server of ``handler`` on 127.0.0.1, port 0, in a thread: ``url``, ``stop()``."""
+
+    def __init__(self, handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> None:
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.running = True
+
+    def stop(self) -> None:
+        if self.running:
+            self.running = False
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+
+class PageSite(_LocalSite):
+    """A directory (tests/pages/ unless told) served with no caching (edits show at once).
+    ``hits`` are the paths asked; ``stop()`` ends it, so a test can check that what was
+    recorded needs nothing from the site any more."""
 
     def __init__(self, directory: Path = PAGES) -> None:
         self.hits: list[str] = []
@@ -62,19 +78,10 @@ class PageSite:
                 hits.append(self.path)
                 super().do_GET()
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(directory)))
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.running = True
-
-    def stop(self) -> None:
-        if self.running:
-            self.running = False
-            self.httpd.shutdown()
-            self.httpd.server_close()
+        super().__init__(functools.partial(Handler, directory=str(directory)))
 
 
-class ArrivingSite:
+class ArrivingSite(_LocalSite):
     """Pages served in parts, ``pause`` seconds apart: {path: [part, ...]} (``/`` paths, no
     query), each part HTML bytes. The browser commits to a page, and a link or a button that
     led there returns, while the rest of it is still arriving. ``url``, ``stop()``."""
@@ -99,13 +106,7 @@ class ArrivingSite:
                     self.wfile.write(part)
                     self.wfile.flush()
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
 
 # A suite of three tests that go to APP_URL/app.html: one passes, one always fails (its
