@@ -43,10 +43,10 @@ must show what was filled into it (on the shop page, once the server answered).
   recorder-no-capture      record(..., screenshots=False, dom=False): the hooks, the
                            element lookup and the store alone
 
-Stored bytes: for tracing the trace.zip; for recorder the database once its store is
-closed, its WAL checkpointed, and compacted (VACUUM INTO a copy; an empty database is
-reported alongside), with the blob breakdown (screenshot tiles and manifests, DOM
-snapshots, page resources) and the table sizes. Bytes per action divide by every action
+Stored bytes: for tracing the trace.zip; for recorder the database files as record() left
+them (the file and its -wal, once the store is closed), with a compacted copy's size
+(VACUUM INTO) and an empty database's reported alongside, the blob breakdown (screenshot
+tiles and manifests, DOM snapshots, page resources) and the table sizes. Bytes per action divide by every action
 of the session (goto and warm-up included), which both recorder and tracing captured.
 
 Modes run in rotating order over several rounds on the same browser and the medians are
@@ -496,7 +496,7 @@ def run_mode(mode: str, browser: Browser, bench: BenchPage, url: str, actions: i
                     began = time.perf_counter()
                 result["finish_seconds"] = time.perf_counter() - began  # record() exit: detach, flush, close
             result.update(database_breakdown(db, rundir / "compact.db"))
-            result["bytes"] = result["db_compact_bytes"]
+            result["bytes"] = result["db_files_bytes"]  # what record() left on disk, as a user finds it
         result["page_ok"] = check_page(page, bench, actions, offset)
     finally:
         context.close()
@@ -755,6 +755,8 @@ def summarise(runs: dict[str, list[dict[str, Any]]], actions: int, empty_db: int
         "empty_database_bytes": empty_db,
         "bytes_ratio_without_empty_db": ratio(
             (median_of("recorder", "bytes") - empty_db) / per_session, bytes_per_action["tracing"]),
+        "bytes_ratio_compacted": ratio(
+            median_of("recorder", "db_compact_bytes") / per_session, bytes_per_action["tracing"]),
         "load_average": {"min": min(loads), "median": statistics.median(loads), "max": max(loads)},
         "all_pages_ok": all(run["page_ok"] for results in runs.values() for run in results),
         "pages_not_ok": [f"{run['mode']} round {run['round'] + 1}" for results in runs.values()
@@ -770,7 +772,7 @@ def summarise(runs: dict[str, list[dict[str, Any]]], actions: int, empty_db: int
 def _goal(value: float | None, limit: float, met: bool) -> str:
     if value is None:
         return "n/a (tracing added nothing)"
-    return f"{value:.2f}  (goal <= {limit:.2f}: {'MET' if met else 'NOT MET'})"
+    return f"{value:.3f}  (goal <= {limit:.2f}: {'MET' if met else 'NOT MET'})"
 
 
 def print_page_report(bench: BenchPage, summary: dict[str, Any], args: argparse.Namespace) -> None:
@@ -796,8 +798,8 @@ def print_page_report(bench: BenchPage, summary: dict[str, Any], args: argparse.
               f"  {runs_text}")
     load = summary["load_average"]
     print("\n(added = median over rounds of mode minus bare in the same round; added CPU ms = the same for the"
-          " CPU time of this process, Playwright's driver and the browser; recorder bytes = the closed,"
-          " checkpointed, VACUUMed database; tracing bytes = trace.zip)")
+          " CPU time of this process, Playwright's driver and the browser; recorder bytes = the database"
+          " files as record() left them; tracing bytes = trace.zip)")
     print(f"(1-minute load average after the runs: median {load['median']:.1f}, {load['min']:.1f}-{load['max']:.1f}"
           f" on {os.cpu_count()} cores: above that, other work shared the machine)\n")
     print(f"recorder added time / tracing added time = "
@@ -811,7 +813,8 @@ def print_page_report(bench: BenchPage, summary: dict[str, Any], args: argparse.
     if with_finish is not None:
         print(f"  time ratio counting exit/stop spread over the actions: {with_finish:.2f}")
     print(f"  bytes ratio without the empty database ({summary['empty_database_bytes']:,} bytes): "
-          f"{summary['bytes_ratio_without_empty_db']:.2f}")
+          f"{summary['bytes_ratio_without_empty_db']:.3f}; of a compacted copy (VACUUM INTO): "
+          f"{summary['bytes_ratio_compacted']:.3f}")
     if not summary["all_pages_ok"]:
         print("\nWARNING: the last clicked item did not show the filled value in: "
               + ", ".join(summary["pages_not_ok"]))
@@ -881,7 +884,7 @@ def print_summary(names: list[str], results: dict[str, Any], args: argparse.Name
               f"{(f'{time_ratio:.2f}' if time_ratio is not None else 'n/a'):>10} "
               f"{(f'{cpu_ratio:.2f}' if cpu_ratio is not None else 'n/a'):>9} "
               f"{size['recorder']:>10,.0f} {size['tracing']:>11,.0f} "
-              f"{(f'{bytes_ratio:.2f}' if bytes_ratio is not None else 'n/a'):>11}")
+              f"{(f'{bytes_ratio:.3f}' if bytes_ratio is not None else 'n/a'):>11}")
     print(f"\ngoals: time ratio <= {TIME_GOAL}, bytes ratio <= {BYTES_GOAL}; "
           + "; ".join(f"{name}: time {'MET' if results[name]['summary']['time_goal_met'] else 'NOT MET'}, "
                       f"bytes {'MET' if results[name]['summary']['bytes_goal_met'] else 'NOT MET'}"

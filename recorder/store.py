@@ -152,7 +152,8 @@ class RecordingStore:
         # A reader does no idle work (tiling writes) and marks nothing interrupted.
         self._writer = Writer(self.engine, idle=None if readonly else self._blobs.tile_next,
                               setup=None if readonly else self._repo.mark_interrupted,
-                              report_losses=None if readonly else self._repo.note_losses)
+                              report_losses=None if readonly else self._repo.note_losses,
+                              last=None if readonly else self.engine.release_free_pages)
         self._blobs.warn = self._writer.warn
         self.owner: Owner | None = None  # set on the views for_owner() returns
         # Screenshots attached to (recording, sequence) before that action's row was

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -59,6 +60,65 @@ def test_vacuum_removes_blobs_no_action_uses_and_shrinks_the_file(store_target: 
         manifest = store.stored_blob(action["screenshot_key"])
     remaining = {key for (key,) in engines.query(store_target, "SELECT key FROM blobs")}
     assert remaining == {action["screenshot_key"], action["dom_snapshot_key"], *tile_keys(manifest)}
+
+
+def free_and_compacted_bytes(path: Path) -> tuple[int, int, int]:
+    """A closed SQLite database's size on disk, the bytes of its free pages, and the size of
+    a compacted copy of it."""
+    compacted = path.with_name("compacted.db")
+    with sqlite3.connect(path) as conn:
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
+        conn.execute(f"VACUUM INTO '{compacted}'")
+    conn.close()
+    size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    return size, free, compacted.stat().st_size
+
+
+def test_the_file_a_recording_leaves_is_no_bigger_than_compacted(page, server: str, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Screenshots are stored as captured and replaced by their tiles later: the space they
+    # took must not stay in the file (it was half of it after one recording).
+    with record(page, db=db_path) as page:
+        page.goto(server + "/rows.html")
+        for k in range(15):
+            page.locator(f"#f{k * 37 % 200}").fill(f"value {k}")
+    shots = engines.query(str(db_path), "SELECT b.media_type FROM actions a JOIN blobs b ON b.key = a.screenshot_key")
+    assert len(shots) == 16 and {media_type for (media_type,) in shots} == {"application/vnd.recorder.tiles"}
+    size, free, compacted = free_and_compacted_bytes(db_path)
+    assert free < 0.05 * size, f"{free:,} of {size:,} bytes free after the recording"
+    assert size <= 1.1 * compacted, f"{size:,} bytes on disk, {compacted:,} compacted"
+
+
+def test_vacuum_gives_an_older_file_the_space_recordings_leave_back(tmp_path: Path) -> None:
+    older = tmp_path / "older.db"
+    RecordingStore(older).close()
+    with sqlite3.connect(older) as conn:  # as files made before auto_vacuum was turned on are
+        conn.execute("PRAGMA auto_vacuum = NONE")
+        conn.execute("VACUUM")
+    conn.close()
+    result = CliRunner().invoke(main, ["vacuum", "--db", str(older)])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(older) as conn:
+        assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
+    conn.close()
+    with RecordingStore(older) as store:
+        recording = store.start()
+        for k in range(10):
+            recording.record_action("type", screenshot=noise_jpeg(k))
+    size, free, compacted = free_and_compacted_bytes(older)
+    assert free < 0.05 * size and size <= 1.1 * compacted, (size, free, compacted)
+
+
+def noise_jpeg(seed: int) -> bytes:
+    """A 400x240 JPEG of noise: large as captured, and every tile its own."""
+    import io
+    import random
+
+    from PIL import Image
+
+    pixels = random.Random(seed).randbytes(400 * 240 * 3)
+    out = io.BytesIO()
+    Image.frombytes("RGB", (400, 240), pixels).save(out, "JPEG", quality=90)
+    return out.getvalue()
 
 
 def test_max_bytes_stops_screenshots_but_not_actions(page, server: str, db_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -124,6 +124,10 @@ class Engine(ABC):
     def compact(self, conn: Connection) -> None:
         """Give freed space back (outside any transaction)."""
 
+    def release_free_pages(self, conn: Connection) -> None:
+        """Give back what deleted rows left free, cheaply, as a store closes (outside any
+        transaction). Engines that reuse or return free space themselves do nothing."""
+
     @abstractmethod
     def json_merge(self, column: str) -> str:
         """An SQL expression: the JSON object in ``column`` with a JSON object parameter

@@ -78,7 +78,8 @@ class Writer:
 
     def __init__(self, engine: Engine, idle: Callable[[Connection], bool] | None = None,
                  setup: Callable[[Connection], Any] | None = None,
-                 report_losses: Callable[[Connection, dict[int, dict[str, int]]], Any] | None = None) -> None:
+                 report_losses: Callable[[Connection, dict[int, dict[str, int]]], Any] | None = None,
+                 last: Callable[[Connection], Any] | None = None) -> None:
         self.engine = engine
         self.where = engine.location
         self._setup = setup  # run on each new connection (marking dead recordings interrupted)
@@ -90,6 +91,7 @@ class Writer:
         # Background work done when no job waits (cutting screenshots into tiles): one
         # bounded step per call, True while more remains. Finished before the thread stops.
         self._idle = idle
+        self._last = last  # run once as the writer stops, after the idle work (giving free pages back)
         self._urgent: deque[Any] = deque()
         self._normal: deque[Any] = deque()
         self._wakeup = threading.Condition()
@@ -218,7 +220,8 @@ class Writer:
                         while self._idle_step(conn):
                             pass
                     except _Disconnected:
-                        pass  # closing: screenshots not tiled yet stay stored as captured
+                        return  # closing: screenshots not tiled yet stay stored as captured
+                    self._last_step(conn)
                     return
         except BaseException as exc:  # a bug of ours: fail loudly, but never leave a caller waiting
             self._fail_queued(DatabaseError(f"the writer of {self.where} stopped: {type(exc).__name__}: {exc}"))
@@ -336,6 +339,16 @@ class Writer:
             self.warn(f"could not tile a screenshot in {self.where}: {type(exc).__name__}: {exc}",
                       "it stays stored as captured")
             return True
+
+    def _last_step(self, conn: Connection) -> None:
+        if self._last is None:
+            return
+        try:
+            self._last(conn)
+        except self.engine.errors as exc:  # everything is written: only the space stays taken
+            self.engine.rollback(conn)
+            self.warn(f"could not give free space back in {self.where}: {self.engine.describe_error(exc)}",
+                      "the database keeps it until `recorder vacuum` or the next recording reuses it")
 
     def _has_jobs(self) -> bool:
         with self._wakeup:

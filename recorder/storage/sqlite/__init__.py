@@ -41,6 +41,11 @@ class SQLiteEngine(Engine):
             raise DatabaseError(f"cannot open database {path}: it is a directory")
         try:
             conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            # Takes effect on a new file only (before its first table, and before WAL mode
+            # writes its header); an older file gets it from `recorder vacuum`. Screenshots
+            # are stored as captured and replaced by their tiles later, which leaves about
+            # half the file free after a recording: release_free_pages gives that back.
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             conn.execute("PRAGMA journal_mode = WAL")
             # NORMAL in WAL mode: a commit survives the process being killed (it is in the OS),
             # only a power cut can lose the last commits. FULL would fsync every batch.
@@ -122,8 +127,21 @@ class SQLiteEngine(Engine):
         return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
 
     def compact(self, conn: Connection) -> None:
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # VACUUM turns it on in an older file
         conn.execute("VACUUM")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # At most this much is given back as a store closes: moving pages costs ~5 ms a MB here,
+    # and what a large prune freed is `recorder vacuum`'s to give back, not a recording's exit.
+    RELEASE_AT_MOST_BYTES = 64 * 1024 * 1024
+
+    def release_free_pages(self, conn: Connection) -> None:
+        # Moves the last pages into free ones (a no-op in a file made without auto_vacuum);
+        # the file shrinks at the next checkpoint, which the last connection to close makes.
+        # executescript: execute() steps a statement once, and incremental_vacuum frees a
+        # page a step.
+        pages = self.RELEASE_AT_MOST_BYTES // int(conn.execute("PRAGMA page_size").fetchone()[0])
+        conn.executescript(f"PRAGMA incremental_vacuum({pages})")  # type: ignore[attr-defined]
 
     def json_merge(self, column: str) -> str:
         return f"json_patch({column}, ?)"
