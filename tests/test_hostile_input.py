@@ -322,3 +322,29 @@ def test_a_cancelled_async_call_is_cancelled_at_once_and_noted(server: str, db_p
     assert waited < 10
     click = timeline(db_path, recording_id)[-1]
     assert click["type"] == "click" and click["status"] == "error" and click["error"] == "cancelled before it finished"
+
+
+def test_text_utf8_cannot_hold_is_stored_as_a_browser_shows_it(page: Page, server: str, store_target: str) -> None:
+    # Halved emoji, lone surrogates and NUL in a page's text, title, console and in a name:
+    # every action, event and snapshot is stored (they were lost, without a word), the
+    # characters that cannot be stored as U+FFFD.
+    with record(page, db=store_target, name="odd \ud800 name") as page:
+        page.goto(server + "/odd/text.html")
+        page.get_by_label("Name").fill("typed 😀")
+        page.locator("#go").click()
+        assert page.locator("#out").inner_text().startswith("clicked")
+    with RecordingStore(store_target) as store:
+        recording = store.get(page.recording.id)
+        actions = recording.timeline()
+        events = recording.events(kind="console")
+        dom = store.blob(actions[-1]["dom_snapshot_key"]).decode("utf-8", "replace")
+    assert recording.name == "odd \ufffd name"
+    assert [(a["type"], a["status"]) for a in actions] == [("navigate", "ok"), ("type", "ok"), ("click", "ok")]
+    assert actions[1]["value"] == "typed 😀"
+    neighbours = actions[1]["metadata"]["target"]["neighbour_text"]  # cut at 80 UTF-16 units, in an emoji
+    assert neighbours.startswith("Name | a😀😀") and "\ufffd" not in neighbours
+    button = actions[2]["metadata"]["target"]["text"]
+    assert button.startswith("a😀😀") and len(button) <= 80 and "\ufffd" not in button
+    nul = "\ufffd" if store_target.startswith("postgresql") else "\x00"  # PostgreSQL cannot hold a NUL
+    assert [e["text"] for e in events if e["text"].startswith("lone")] == [f"lone \ufffd nul {nul} end"]
+    assert "clicked" in dom and "tail" in dom

@@ -7,7 +7,11 @@
 // This file is one expression: the library object. recorder/_core.py evaluates it once per
 // document as `globalThis.__recorder = <this file>`.
 (() => {
-  const clean = (t) => (t || '').replace(/\s+/g, ' ').trim().slice(0, 80) || null;
+  // At most 80 characters, never half an emoji (a lone surrogate) at the cut.
+  const clean = (t) => {
+    const text = (t || '').replace(/\s+/g, ' ').trim();
+    return (/[\uD800-\uDBFF]/.test(text[79] || '') ? text.slice(0, 79) : text.slice(0, 80)) || null;
+  };
 
   // Redact selectors are written against the page as a person sees it: climb out of
   // shadow roots and same-origin frames. Past a cross-origin frame nothing can be

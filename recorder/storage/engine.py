@@ -9,11 +9,28 @@ the few expressions that differ, much as a Django database backend supplies its
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any, Protocol
 
 from ..errors import DatabaseError
+
+# A UTF-16 surrogate on its own: a page's text can hold one (JavaScript strings are UTF-16
+# and need not be well formed), and cutting a string between an emoji's two halves leaves
+# one. Neither engine stores it (UTF-8 cannot encode it); valid pairs arrive in Python as
+# one character, so any surrogate left is a lone one.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD, as a browser shows it."""
+    return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def storable_parameters(parameters: Any, text: Any = storable_text) -> tuple[Any, ...]:
+    """A statement's parameters with their text made storable (``text``: the engine's own rule)."""
+    return tuple(text(value) if isinstance(value, str) else value for value in parameters)
 
 
 class Cursor(Protocol):

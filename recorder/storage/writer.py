@@ -230,6 +230,16 @@ class Writer:
             self._fail_queued(DatabaseError(f"the store for {self.where} is closed"))
             conn.close()
 
+    @property
+    def _verb(self) -> str:
+        return "read" if self.engine.readonly else "write to"
+
+    def _warn_unheard(self, error: DatabaseError) -> None:
+        """Warn of a failed job that nobody may wait on: a read-only store's jobs are all
+        reads, whose callers get the error itself."""
+        if not self.engine.readonly:
+            self.warn(str(error.args[0]))
+
     def warn(self, problem: str, consequence: str = "recording goes on without saving") -> None:
         """Warn once per store: recording goes on, what failed is lost."""
         if not self._warned:
@@ -417,10 +427,15 @@ class Writer:
                         raise  # the database gave up the whole transaction (disk full, I/O error, gone)
                     # The database refused this job (disk full, read-only...), but the round
                     # goes on. Its writes are lost, and nobody may be waiting to hear it.
-                    self.warn(f"could not write to {self.where}: {exc}")
+                    error = DatabaseError(f"could not {self._verb} {self.where}: {exc}")
+                    self._warn_unheard(error)
                     conn.execute("ROLLBACK TO job")
-                    outcomes.append((future, False, DatabaseError(f"could not write to {self.where}: {exc}")))
+                    outcomes.append((future, False, error))
                 except BaseException as exc:
+                    # Not the database's refusal: a bug of ours, or a value it could not take.
+                    # The same: lost, and said so.
+                    self._warn_unheard(DatabaseError(f"could not {self._verb} {self.where}: "
+                                                     f"{type(exc).__name__}: {exc}"))
                     conn.execute("ROLLBACK TO job")
                     outcomes.append((future, False, exc))
                 else:
@@ -437,10 +452,10 @@ class Writer:
                 self.engine.rollback(conn)
             except self.engine.errors:
                 pass
-            error = DatabaseError(f"could not write to {self.where}: {exc}")
+            error = DatabaseError(f"could not {self._verb} {self.where}: {exc}")
             batch.extend(jobs)  # the rest of the round fails alike, rather than wait forever
             outcomes = [(future, False, error) for _, future in batch]
-            self.warn(str(error.args[0]))
+            self._warn_unheard(error)
         for future, ok, value in outcomes:
             if ok:
                 future.set_result(value)

@@ -24,7 +24,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.json import set_json_loads
 
 from ...errors import DatabaseError
-from ..engine import Connection, Cursor, Engine
+from ..engine import Connection, Cursor, Engine, storable_parameters, storable_text
 from .schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
 
 __all__ = ["PostgresEngine", "SCHEMA_VERSION"]
@@ -152,16 +152,32 @@ class _Connection:
     def execute(self, sql: str, parameters: Any = None) -> Cursor:
         if parameters is None:
             return self.raw.execute(sql)  # type: ignore[return-value]
-        return self.raw.execute(_placeholders(sql), tuple(parameters))  # type: ignore[return-value]
+        return self.raw.execute(_placeholders(sql), storable_parameters(parameters, _storable))  # type: ignore[return-value]
 
     def executemany(self, sql: str, rows: Any) -> None:
-        rows = [tuple(row) for row in rows]
+        rows = [storable_parameters(row, _storable) for row in rows]
         if rows:  # psycopg sends them in one pipeline: a round trip for all, not one each
             with self.raw.cursor() as cursor:
                 cursor.executemany(_placeholders(sql), rows)
 
     def close(self) -> None:
         self.raw.close()
+
+
+# A NUL written as JSON writes it (\u0000), unless its backslash is itself escaped: an odd
+# run of backslashes before it means the text says "\u0000" literally.
+_JSON_NUL = re.compile(r"(\\*)\\u0000")
+
+
+def _storable(text: str) -> str:
+    """Text PostgreSQL takes: no lone surrogates, and no NUL, which neither text nor jsonb
+    (as ``\\u0000``) can hold; both become U+FFFD."""
+    text = storable_text(text)
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if "\\u0000" in text:
+        text = _JSON_NUL.sub(lambda m: m[0] if len(m[1]) % 2 else m[1] + "\ufffd", text)
+    return text
 
 
 class _AsyncPostgres:

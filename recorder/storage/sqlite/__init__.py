@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import DatabaseError
-from ..engine import Connection, Engine
+from ..engine import Connection, Engine, storable_parameters
 from .schema import SCHEMA_VERSION, current_version, migrate
 
 __all__ = ["SQLiteEngine", "SCHEMA_VERSION"]
@@ -56,7 +56,7 @@ class SQLiteEngine(Engine):
             migrate(conn)
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"cannot open {path} as a recorder database: {exc}") from None
-        return conn  # type: ignore[return-value]
+        return _Writable(conn)
 
     def _connect_readonly(self) -> Connection:
         path = self.path
@@ -157,6 +157,30 @@ def _readonly_uri(path: Path) -> tuple[str, bool]:
     """The URI a read-only connection opens ``path`` with, and whether it is immutable."""
     immutable = not Path(f"{path}-wal").exists()
     return f"{path.resolve().as_uri()}?{'immutable=1' if immutable else 'mode=ro'}", immutable
+
+
+class _Writable:
+    """A writer's connection: text it is given to store is made storable first (a page's
+    text can hold what UTF-8 cannot encode; see storable_text)."""
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self.raw = raw
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.in_transaction
+
+    def execute(self, sql: str, parameters: Any = ()) -> Any:
+        return self.raw.execute(sql, storable_parameters(parameters))
+
+    def executemany(self, sql: str, rows: Any) -> Any:
+        return self.raw.executemany(sql, (storable_parameters(row) for row in rows))
+
+    def executescript(self, script: str) -> Any:
+        return self.raw.executescript(script)
+
+    def close(self) -> None:
+        self.raw.close()
 
 
 class _ReadOnlyConnection:
