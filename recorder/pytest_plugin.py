@@ -166,7 +166,11 @@ class TestRecorder:
         run's counts, its report, the summary and the push (closed at pytest_unconfigure)."""
         if self._store is None:
             if self.db_path is not None:
-                self.db_path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    self.db_path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise DatabaseError(f"cannot create {self.db_path.parent} for {self.db_path}: "
+                                        f"{exc.strerror or exc}") from None
             self._store = RecordingStore(self.db)
         return self._store
 
@@ -459,17 +463,19 @@ def _recording(request: pytest.FixtureRequest, page: Any, explicit: bool) -> Ite
         return
     browser_type = getattr(page.context.browser, "browser_type", None)
     attempt = attempt_of(request.node)
-    session = record(
-        page, name=request.node.nodeid if attempt == 1 else f"{request.node.nodeid} (attempt {attempt})",
-        store=recorder.store, metadata=recorder.metadata(request.node, browser_type.name if browser_type else None),
-        screenshots=recorder.screenshots, dom=recorder.dom, run_id=recorder.run_id,
-    )
     with contextlib.ExitStack() as stack:
         try:
+            session = record(
+                page, name=request.node.nodeid if attempt == 1 else f"{request.node.nodeid} (attempt {attempt})",
+                store=recorder.store,  # opened at the first recorded test: it may fail here
+                metadata=recorder.metadata(request.node, browser_type.name if browser_type else None),
+                screenshots=recorder.screenshots, dom=recorder.dom, run_id=recorder.run_id,
+            )
             recorder.ensure_run()
             stack.enter_context(_entered(session, page))
         except DatabaseError as exc:
-            # The database refuses writes (full disk, read-only file): the test runs unrecorded.
+            # The database cannot be opened or refuses writes (full disk, read-only file, not
+            # a recorder database): the test runs unrecorded.
             warnings.warn(f"recorder: {request.node.nodeid} is not recorded: {exc}", RecorderWarning, stacklevel=1)
             yield
             return
@@ -489,6 +495,10 @@ def _recording(request: pytest.FixtureRequest, page: Any, explicit: bool) -> Ite
     if not keep:  # only once the block has written the last screenshots
         with _tolerating_disk_trouble():
             recorder.store.delete(recording.id)
+            # JUnit XML takes the properties of the teardown report, made after this.
+            request.node.user_properties[:] = [
+                (name, value) for name, value in request.node.user_properties
+                if name not in ("recording_id", "recording_db")]
 
 
 @contextlib.contextmanager

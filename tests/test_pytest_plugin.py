@@ -245,6 +245,29 @@ def test_a_database_that_refuses_writes_warns_but_fails_no_test(pytester: pytest
     assert found["test_goes_on_when_the_database_turns_read_only"]["action_count"] >= 1  # the goto, saved before
 
 
+@pytest.mark.parametrize("where", ["a text file", "under a file"])
+def test_a_database_that_cannot_be_opened_warns_and_runs_every_test_unrecorded(
+        suite: pytest.Pytester, where: str) -> None:
+    # Every test was an ERROR: the store was opened outside the plugin's guard.
+    (suite.path / "notes.txt").write_text("not a database\n")
+    db = "notes.txt" if where == "a text file" else "notes.txt/rec.db"
+    result = suite.runpytest_subprocess("--record", "on", "--record-db", db)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*RecorderWarning: recorder: test_suite.py::test_passes* is not recorded: *notes.txt*"])
+    assert (suite.path / "notes.txt").read_text() == "not a database\n"
+
+
+def test_junit_names_no_recording_retain_on_failure_deleted(suite: pytest.Pytester) -> None:
+    result = suite.runpytest_subprocess("--record", "retain-on-failure", "--record-db", "rec.db", "--junitxml", "j.xml")
+    result.assert_outcomes(passed=1, failed=1)
+    properties = {
+        case.get("name").split("[")[0]: {p.get("name"): p.get("value") for p in case.iter("property")}
+        for case in ElementTree.parse(suite.path / "j.xml").iter("testcase")
+    }
+    assert properties["test_fails"]["recording_id"] == str(recordings(suite.path / "rec.db")["test_fails"]["id"])
+    assert "recording_id" not in properties["test_passes"] and "recording_db" not in properties["test_passes"]
+
+
 def test_a_projects_own_page_fixture_is_left_alone(pytester: pytest.Pytester) -> None:
     """--record on broke every test whose `page` was not a Playwright Page."""
     pytester.makeconftest("""
