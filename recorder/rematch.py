@@ -6,6 +6,12 @@ attribute at a time, and the similarities are summed with weights (the attribute
 identify an element best, its id, name, test id, tag and texts, weigh most). The best
 candidate is taken only when it is similar enough (``THRESHOLD``) and clearly more similar
 than the runner-up (``MARGIN``): a weak or ambiguous match is reported, never acted on.
+
+Unlike Similo, a candidate named otherwise is never taken for a named target on its place
+and look alone: when the recorded element had a name or text, a candidate whose own is
+unlike it must share an identifier (id, name attribute, test id) to be taken. A removed
+"Completed" filter link is not replaced by its neighbour "Active", which has the same tag,
+role, path shape and size.
 """
 
 from __future__ import annotations
@@ -118,6 +124,25 @@ def similarity(target: dict[str, Any], box: dict[str, float] | None, candidate: 
     return (earned / total if total else 0.0), matched
 
 
+IDENTIFIERS = ("id", "name_attribute", "test_id")
+NAMED_ALIKE = 0.5  # the least similarity of two names (or texts) that may name one element
+
+
+def _name(info: dict[str, Any]) -> str:
+    return str(info.get("accessible_name") or info.get("text") or "").strip().lower()
+
+
+def named_otherwise(target: dict[str, Any], scored: Scored) -> str | None:
+    """Why ``scored`` cannot be the recorded element: named unlike it, with no identifier in
+    common; None when it may be."""
+    ours, theirs = _name(target), _name(scored.info)
+    if not ours or any(name in scored.matched for name in IDENTIFIERS):
+        return None
+    if theirs and (theirs in ours or ours in theirs or _text(ours, theirs) >= NAMED_ALIKE):
+        return None
+    return f"named {theirs!r}, not {ours!r}" if theirs else f"unnamed, not {ours!r}"
+
+
 @dataclass
 class Decision:
     chosen: Scored | None
@@ -134,6 +159,13 @@ def decide(target: dict[str, Any], box: dict[str, float] | None, candidates: lis
     best = scored[:3]
     if not scored:
         return Decision(None, best, "no element on the page to compare")
+    eligible = [s for s in scored if named_otherwise(target, s) is None]
+    if not eligible or eligible[0].score < threshold <= scored[0].score:
+        likest = scored[0]
+        return Decision(None, best, f"no element is like the recorded one: the most similar ({likest.score:.2f}, "
+                                    f"{likest.info.get('tag')} {likest.info.get('css_path') or ''}) is "
+                                    f"{named_otherwise(target, likest)}, with no id, name or test id in common")
+    scored = eligible
     first = scored[0]
     second = scored[1].score if len(scored) > 1 else 0.0
     if first.score < threshold:

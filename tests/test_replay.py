@@ -1015,3 +1015,43 @@ def test_a_secret_the_app_echoes_into_a_url_stays_out_of_the_replay_report(page,
                      "--timeout", "1500", "--json"])
     assert result.exit_code == 0 and "password=[redacted]" in result.output, result.output
     assert SECRET not in result.output
+
+
+FILTERS = """<!doctype html><html><head><meta charset="utf-8"><title>Todos</title></head><body>
+<ul class="filters"><li><a href="#/">All</a></li><li><a href="#/active">Active</a></li>
+<li><a href="#/completed">Completed</a></li></ul><p id="shown"></p>
+<script>onhashchange = () => { document.getElementById("shown").textContent = location.hash; };</script>
+</body></html>"""
+
+
+def test_a_removed_link_is_not_replaced_by_its_neighbour_named_otherwise(page, one_page_app, db_path: Path,  # type: ignore[no-untyped-def]
+                                                                        context) -> None:
+    """The "Completed" filter link gone, replay clicked "Active" (same tag, role, path shape,
+    size: similarity 0.63) and reported the step recovered, the run ok."""
+    url, write = one_page_app
+    write(FILTERS)
+    with record(page, db=db_path) as page:
+        page.goto(url)
+        page.get_by_role("link", name="Completed").click()
+    replays_all_ok(page.recording.id, db_path, context)
+
+    write(FILTERS.replace('<li><a href="#/completed">Completed</a></li>', ""))
+    replayed = context.new_page()
+    report = run(page.recording.id, db_path, replayed)
+    step = report.steps[1]
+    assert not report.ok and step.status == "diverged", report.format()
+    assert "named 'active', not 'completed'" in (step.reason or ""), step.reason
+    assert replayed.locator("#shown").inner_text() == ""  # nothing was clicked
+
+
+def test_a_link_renamed_keeping_its_id_is_still_recovered(page, one_page_app, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
+    url, write = one_page_app
+    write(FILTERS.replace('<a href="#/completed">', '<a id="done" href="#/completed">'))
+    with record(page, db=db_path) as page:
+        page.goto(url)
+        page.get_by_role("link", name="Completed").click()
+    write(FILTERS.replace('<a href="#/completed">Completed', '<a id="done" href="#/completed">Done'))
+    replayed = context.new_page()
+    report = run(page.recording.id, db_path, replayed)
+    assert report.ok and report.steps[1].status == "recovered", report.format()
+    assert replayed.locator("#shown").inner_text() == "#/completed"
