@@ -560,9 +560,9 @@ class RecordingStore:
     # -- used by Recording -----------------------------------------------------------
 
     def _submit(self, job: Callable[[Connection], T], urgent: bool = False,
-                what: tuple[str, int] | None = None) -> Future[T]:
+                what: tuple[str, int] | None = None, awaited: bool = False) -> Future[T]:
         self._check_writable("record into a recording")
-        return self._writer.submit(job, urgent, what)
+        return self._writer.submit(job, urgent, what, awaited)
 
     def _call(self, job: Callable[[Connection], T]) -> T:
         return self._writer.call(job)
@@ -900,7 +900,7 @@ class Recording(RecordingFields):
                 self.failed_at, self.error = stamp, error
         self.store._writer.wait(self.store._submit(
             lambda conn: self.store._repo.finish_recording(conn, self.id, status, self.duration_ms, stamp, error),
-            urgent=True, what=("status changes", self.id)))
+            urgent=True, what=("status changes", self.id), awaited=True))
         # After this recording's queued snapshots: they still compress against these bases.
         self.store._submit(lambda conn: self.store._blobs.recording_ended(self.id))
 

@@ -221,6 +221,54 @@ def test_recorder_migrate_refuses_what_it_cannot_migrate(tmp_path: Path) -> None
     assert cli("migrate", str(other), "--db", str(tmp_path / "x.db")).exit_code == 2
 
 
+def test_a_writer_refusing_another_programs_database_leaves_it_as_it_was(tmp_path: Path) -> None:
+    # It was switched to WAL (its header rewritten) before being judged and refused.
+    other, newer = tmp_path / "other.db", tmp_path / "newer.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    RecordingStore(newer).close()
+    engines.execute(str(newer), "INSERT INTO schema_version VALUES (99, 'later')")
+    for db, reason in ((other, "no schema_version table"), (newer, "schema version 99")):
+        before = fingerprint(db)
+        for args in (["vacuum"], ["prune", "--older-than", "1d"], ["import", str(tmp_path / "none.json")]):
+            result = cli(*args, "--db", str(db))
+            assert result.exit_code != 0 and result.exception is None or isinstance(result.exception, SystemExit)
+        with pytest.raises(DatabaseError, match=reason):
+            RecordingStore(db)
+        assert fingerprint(db) == before, db.name
+    with sqlite3.connect(other) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    conn.close()
+
+
+@pytest.mark.parametrize("damage", ["pages overwritten", "recordings table dropped", "actions table dropped"])
+def test_writers_on_a_damaged_database_say_so_in_a_line(tmp_path: Path, damage: str) -> None:
+    # vacuum, prune and import ended in a raw sqlite3 traceback.
+    db = tmp_path / "damaged.db"
+    with RecordingStore(db) as store:
+        for name in ("a", "b"):
+            store.start(name=name).record_action("click", dom_snapshot="<p>" + "x" * 20_000 + "</p>")
+    cassette = tmp_path / "c.json"
+    assert cli("export", "1", "--db", str(db), "-o", str(cassette)).exit_code == 0
+    if damage == "pages overwritten":
+        with open(db, "r+b") as file:
+            file.seek(2 * 4096)
+            file.write(b"\xa5" * 3 * 4096)
+    else:
+        engines.execute(str(db), "PRAGMA foreign_keys = OFF")
+        engines.execute(str(db), f"DROP TABLE {damage.split()[0]}")
+    for args in (["vacuum"], ["prune", "--older-than", "1d"], ["import", str(cassette)], ["list"], ["show", "1"]):
+        result = cli(*args, "--db", str(db))
+        if result.exit_code == 0 and args[0] in ("prune", "list"):
+            continue  # nothing old to delete, nothing listed from actions: the missing table is not read
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (args, result.output)
+        last = result.output.strip().splitlines()[-1]  # after any progress line
+        assert last.startswith("error: ") and "damaged.db" in last, (args, result.output)
+        if args[0] in ("list", "show"):  # readers read
+            assert "could not write" not in result.output and "Warning" not in result.output, (args, result.output)
+
+
 def test_recorder_migrate_on_postgresql(postgres_url: str) -> None:
     engines.execute(postgres_url, PG_VERSION_TABLE)
     for number in (1, 2):

@@ -106,10 +106,10 @@ class Writer:
         ready.result()
 
     def submit(self, job: Callable[[Connection], T], urgent: bool = False,
-               what: tuple[str, int] | None = None) -> Future[T]:
+               what: tuple[str, int] | None = None, awaited: bool = False) -> Future[T]:
         """Queue ``job``; ``what`` (e.g. ``("actions", recording_id)``) names what it writes,
-        should it be lost."""
-        future: _Job[T] = _Job(what)
+        should it be lost; ``awaited``: the caller waits for its outcome (and hears a failure)."""
+        future: _Job[T] = _Job(what, awaited)
         self._put((job, future), urgent)
         return future
 
@@ -122,7 +122,7 @@ class Writer:
         item[1].set_exception(DatabaseError(f"the store for {self.where} is closed"))
 
     def call(self, job: Callable[[Connection], T]) -> T:
-        return self.wait(self.submit(job))
+        return self.wait(self.submit(job, awaited=True))
 
     def wait(self, future: Future[T]) -> T:
         """A job's result; while the connection is lost, at most DISCONNECTED_WAIT_S of that."""
@@ -175,11 +175,17 @@ class Writer:
 
     def _run(self, ready: Future[None]) -> None:
         _lower_own_priority(self.NICER_BY)
+        conn = None
         try:
             conn = self.engine.connect()
             if self._setup is not None:
                 self._setup(conn)
         except BaseException as exc:  # hand the reason to the thread that opened the store
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, self.engine.errors):  # a damaged file: a missing table, a malformed page
+                exc = DatabaseError(f"cannot use {self.where} as a recorder database: "
+                                    f"{self.engine.describe_error(exc)}")
             ready.set_exception(exc)
             return
         ready.set_result(None)
@@ -234,10 +240,9 @@ class Writer:
     def _verb(self) -> str:
         return "read" if self.engine.readonly else "write to"
 
-    def _warn_unheard(self, error: DatabaseError) -> None:
-        """Warn of a failed job that nobody may wait on: a read-only store's jobs are all
-        reads, whose callers get the error itself."""
-        if not self.engine.readonly:
+    def _warn_unheard(self, error: DatabaseError, futures: list[Future[Any]]) -> None:
+        """Warn of failed jobs unless each has a caller waiting for it, who gets the error itself."""
+        if not all(getattr(future, "awaited", False) for future in futures):
             self.warn(str(error.args[0]))
 
     def warn(self, problem: str, consequence: str = "recording goes on without saving") -> None:
@@ -410,6 +415,8 @@ class Writer:
             future.set_result(job.function(conn))
         except BaseException as exc:
             self.engine.rollback(conn)  # the job's own transaction, left open by its failure
+            if isinstance(exc, self.engine.errors):  # VACUUM on a full disk, say
+                exc = DatabaseError(f"could not {self._verb} {self.where}: {self.engine.describe_error(exc)}")
             future.set_exception(exc)
 
     def _run_batch(self, conn: Connection, jobs: Iterator[tuple[Callable[..., Any], Future[Any]]]) -> None:
@@ -428,14 +435,14 @@ class Writer:
                     # The database refused this job (disk full, read-only...), but the round
                     # goes on. Its writes are lost, and nobody may be waiting to hear it.
                     error = DatabaseError(f"could not {self._verb} {self.where}: {exc}")
-                    self._warn_unheard(error)
+                    self._warn_unheard(error, [future])
                     conn.execute("ROLLBACK TO job")
                     outcomes.append((future, False, error))
                 except BaseException as exc:
                     # Not the database's refusal: a bug of ours, or a value it could not take.
                     # The same: lost, and said so.
                     self._warn_unheard(DatabaseError(f"could not {self._verb} {self.where}: "
-                                                     f"{type(exc).__name__}: {exc}"))
+                                                     f"{type(exc).__name__}: {exc}"), [future])
                     conn.execute("ROLLBACK TO job")
                     outcomes.append((future, False, exc))
                 else:
@@ -455,7 +462,7 @@ class Writer:
             error = DatabaseError(f"could not {self._verb} {self.where}: {exc}")
             batch.extend(jobs)  # the rest of the round fails alike, rather than wait forever
             outcomes = [(future, False, error) for _, future in batch]
-            self._warn_unheard(error)
+            self._warn_unheard(error, [future for _, future in batch])
         for future, ok, value in outcomes:
             if ok:
                 future.set_result(value)
@@ -466,9 +473,10 @@ class Writer:
 class _Job(Future[T]):
     """A queued job's future, knowing what the job writes (for the count of what was lost)."""
 
-    def __init__(self, what: tuple[str, int] | None) -> None:
+    def __init__(self, what: tuple[str, int] | None, awaited: bool = False) -> None:
         super().__init__()
         self.what = what
+        self.awaited = awaited
 
 
 class _Disconnected(Exception):

@@ -264,7 +264,11 @@ def _migrate(conn: _Connection, engine: PostgresEngine) -> int:
 
 
 def _without_password(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is not a number)
+    except ValueError as exc:
+        raise DatabaseError(f"not a database URL recorder can use: {exc}") from None
     if parts.password is None:
         return url
     return url.replace(f":{parts.password}@", ":***@", 1)

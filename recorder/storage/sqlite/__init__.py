@@ -39,8 +39,13 @@ class SQLiteEngine(Engine):
             raise DatabaseError(f"cannot create database {path}: directory {path.parent} does not exist")
         if path.is_dir():
             raise DatabaseError(f"cannot open database {path}: it is a directory")
+        conn = None
         try:
             conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            # Judged before anything is set: a file recorder refuses (another program's
+            # database, a newer schema) is left exactly as it was, not switched to WAL.
+            self.check_schema(*current_version(conn), SCHEMA_VERSION)
             # Takes effect on a new file only (before its first table, and before WAL mode
             # writes its header); an older file gets it from `recorder vacuum`. Screenshots
             # are stored as captured and replaced by their tiles later, which leaves about
@@ -51,11 +56,15 @@ class SQLiteEngine(Engine):
             # only a power cut can lose the last commits. FULL would fsync every batch.
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.row_factory = sqlite3.Row
-            self.check_schema(*current_version(conn), SCHEMA_VERSION)
             migrate(conn)
         except sqlite3.DatabaseError as exc:
-            raise DatabaseError(f"cannot open {path} as a recorder database: {exc}") from None
+            if conn is not None:
+                conn.close()
+            raise DatabaseError(_cannot_open(path, exc)) from None
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
         return _Writable(conn)
 
     def _connect_readonly(self) -> Connection:
@@ -151,6 +160,18 @@ class SQLiteEngine(Engine):
 
     def json_number(self, column: str, field: str) -> str:
         return f"json_extract({column}, '$.{field}')"
+
+
+def _cannot_open(path: Path, error: sqlite3.DatabaseError) -> str:
+    """What went wrong opening ``path``: the file itself, or what is around it."""
+    text = str(error)
+    if text.startswith("unable to open database file"):
+        return f"cannot open {path}: {text} (may this user write to it and to its directory?)"
+    if "disk I/O error" in text or "database or disk is full" in text:
+        return f"cannot open {path}: {text} (is the disk full?)"
+    if text.startswith("attempt to write a readonly database"):
+        return f"cannot open {path} for writing: {text}"
+    return f"cannot open {path} as a recorder database: {text}"
 
 
 def _readonly_uri(path: Path) -> tuple[str, bool]:
