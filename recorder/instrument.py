@@ -240,8 +240,8 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         except DatabaseError:
             pass  # the disk refused the write; the store has warned once, and the code under test goes on
         finally:
-            if self._owns_store:
-                self._store.close()
+            if self._owns_store:  # page.recording still reads, from the file as written
+                self._store.close(keep_reading=True)
 
     def scrub(self, text: str) -> str:
         """``text`` with every secret typed so far in this recording cut out."""

@@ -143,7 +143,8 @@ class RecordingStore:
     def __init__(self, path: str | os.PathLike[str] | None = None, *, max_bytes: int | None = None,
                  readonly: bool = False) -> None:
         self.readonly = readonly
-        self.engine = open_engine(path if path is not None else default_db(), readonly=readonly)
+        self._target = path if path is not None else default_db()
+        self.engine = open_engine(self._target, readonly=readonly)
         self.location = self.engine.location  # the file, or the URL without its password
         # The file of a SQLite store (None for a server's).
         self.path: Path | None = getattr(self.engine, "path", None)
@@ -156,6 +157,7 @@ class RecordingStore:
                               last=None if readonly else self.engine.release_free_pages)
         self._blobs.warn = self._writer.warn
         self.owner: Owner | None = None  # set on the views for_owner() returns
+        self._reads_after_close = False  # see close()
         # Screenshots attached to (recording, sequence) before that action's row was
         # written: a frame can arrive while the action is still being captured.
         self._early_screenshots: dict[tuple[int, int], tuple[str, dict[str, Any]]] = {}  # -> key, metadata patch
@@ -167,9 +169,15 @@ class RecordingStore:
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Write everything queued, then close the database."""
+    def close(self, *, keep_reading: bool = False) -> None:
+        """Write everything queued, then close the database.
+
+        ``keep_reading``: the recordings this store handed out can still be read (each read
+        then opens the database read-only for its length). record() closes a store it
+        opened itself so, for ``page.recording.timeline()`` after the block.
+        """
         self._writer.close()
+        self._reads_after_close = keep_reading
 
     def flush(self, *, tiled: bool = True) -> None:
         """Block until every write queued so far is committed.
@@ -569,6 +577,9 @@ class RecordingStore:
 
     def _read(self, flow: QueryFlow[T]) -> T:
         """Run a read (storage/queries.py) on the writer's connection, behind the writes queued."""
+        if self._reads_after_close:
+            with RecordingStore(self._target, readonly=True) as reader:
+                return reader._read(flow)
         return self._writer.call(lambda conn: run(conn, flow))
 
 

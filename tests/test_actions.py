@@ -355,3 +355,19 @@ def test_async_api_records_the_same(server: str, db_path: Path, run_async) -> No
         assert b"async Ada" in store.blob(timeline[1]["dom_snapshot_key"])
     for path in db_path.parent.glob("recordings.db*"):
         assert b"async-secret-value" not in path.read_bytes()
+
+
+def test_the_recording_reads_after_a_block_that_opened_its_own_database(page: Page, server: str,
+                                                                         db_path: Path) -> None:
+    # The README's events example read page.recording.events() after the block and got
+    # "the store for recordings.db is closed".
+    with record(page, db=db_path) as page:
+        page.goto(server + "/app.html")
+        page.get_by_label("Name").fill("after")
+    recording = page.recording
+    assert [a["type"] for a in recording.timeline()] == ["navigate", "type"]
+    assert recording.refresh().status == "completed"
+    assert isinstance(recording.events(), list)
+    with RecordingStore(db_path, readonly=True) as reader:
+        assert reader.get(recording.id).action_count == 2
+    assert sorted(p.name for p in db_path.parent.iterdir() if p.name.startswith(db_path.name)) == [db_path.name]
