@@ -227,6 +227,8 @@ class Writer:
                             pass
                     except _Disconnected:
                         return  # closing: screenshots not tiled yet stay stored as captured
+                    if self._losses:  # writes the database refused (a full disk): said once, at the end
+                        self._note_losses(conn, f"writes to {self.where} were refused and are lost")
                     self._last_step(conn)
                     return
         except BaseException as exc:  # a bug of ours: fail loudly, but never leave a caller waiting
@@ -317,28 +319,39 @@ class Writer:
                   f"{lost:,} writes are lost ({_describe(self._losses)})")
 
     def _lose(self, future: Future[Any], error: DatabaseError) -> None:
+        self._count_loss(future)
+        if not future.done():
+            future.set_exception(error)
+
+    def _count_loss(self, future: Future[Any]) -> None:
+        """A write that will not be made: counted for its recording's ``lost_writes``."""
         what = getattr(future, "what", None)
         if what is not None:
             kind, recording_id = what
             counts = self._losses.setdefault(recording_id, {})
             counts[kind] = counts.get(kind, 0) + 1
-        if not future.done():
-            future.set_exception(error)
 
-    def _note_losses(self, conn: Connection) -> None:
-        """Back: say in each recording what it lost while the database was away."""
+    def _note_losses(self, conn: Connection, why: str | None = None) -> None:
+        """Writes go through again (the server is back; the store closes, and the disk may
+        have room): say in each recording what it lost. Kept for a later try if this write
+        fails too."""
         losses, self._losses = self._losses, {}
         if not losses or self._report_losses is None:
             return
-        self._warned = False
-        self.warn(f"{self.where} is back; writes were lost while it was away ({_describe(losses)})",
-                  "each recording's metadata says what it lost (lost_writes)")
         try:
             self.engine.begin(conn)
             self._report_losses(conn, losses)
             conn.execute("COMMIT")
         except self.engine.errors:
             self.engine.rollback(conn)
+            for recording_id, kinds in losses.items():
+                counts = self._losses.setdefault(recording_id, {})
+                for kind, n in kinds.items():
+                    counts[kind] = counts.get(kind, 0) + n
+            return
+        self._warned = False
+        self.warn(f"{why or f'{self.where} is back; writes were lost while it was away'} ({_describe(losses)})",
+                  "each recording's metadata says what it lost (lost_writes)")
 
     def _idle_step(self, conn: Connection) -> bool:
         """One step of idle work; True while more remains. A failure costs that step only:
@@ -436,6 +449,7 @@ class Writer:
                     # goes on. Its writes are lost, and nobody may be waiting to hear it.
                     error = DatabaseError(f"could not {self._verb} {self.where}: {exc}")
                     self._warn_unheard(error, [future])
+                    self._count_loss(future)
                     conn.execute("ROLLBACK TO job")
                     outcomes.append((future, False, error))
                 except BaseException as exc:
@@ -443,6 +457,7 @@ class Writer:
                     # The same: lost, and said so.
                     self._warn_unheard(DatabaseError(f"could not {self._verb} {self.where}: "
                                                      f"{type(exc).__name__}: {exc}"), [future])
+                    self._count_loss(future)
                     conn.execute("ROLLBACK TO job")
                     outcomes.append((future, False, exc))
                 else:
@@ -463,6 +478,8 @@ class Writer:
             batch.extend(jobs)  # the rest of the round fails alike, rather than wait forever
             outcomes = [(future, False, error) for _, future in batch]
             self._warn_unheard(error, [future for _, future in batch])
+            for _, future in batch:
+                self._count_loss(future)
         for future, ok, value in outcomes:
             if ok:
                 future.set_result(value)
