@@ -106,13 +106,15 @@ class ResourceKeeper:
             if where is None and response is None:  # not loaded by the page (yet, or ever: an unused font)
                 self._not_loaded(url)
                 continue
-            # Chromium hands stylesheets out from the page's resources and fonts only from the
-            # network log (images from both): ask one, then the other.
+            # The network log first: the bytes as they came. Asking the page's resources for
+            # one its cache holds as stale (a stylesheet changed moments before the page
+            # loaded) makes Chromium ask the server again; they serve what the log no longer
+            # holds, or never saw (loaded before recording began).
             asks = []
-            if where is not None:
-                asks.append(("Page.getResourceContent", {"frameId": where[0], "url": url}, "content"))
             if response is not None:
                 asks.append(("Network.getResponseBody", {"requestId": response[0]}, "body"))
+            if where is not None:
+                asks.append(("Page.getResourceContent", {"frameId": where[0], "url": url}, "content"))
             reply, problem = None, ""
             for method, params, field in asks:
                 try:
@@ -131,7 +133,6 @@ class ResourceKeeper:
             declared = (where[1] if where else None) or (response[1] if response else None)
             self.unloaded.pop(url, None)
             self.seen.add(url)
-            capture.responses.pop(url, None)  # (the log of responses is kept only for what is not kept yet)
             capture.responses.pop(url, None)  # (the log of responses is kept only for what is not kept yet)
             content = reply.get("content") or ""
             data = base64.b64decode(content) if reply.get("base64Encoded") else content.encode("utf-8", "surrogatepass")

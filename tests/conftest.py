@@ -62,7 +62,7 @@ class PageSite(_LocalSite):
     ``hits`` are the paths asked; ``stop()`` ends it, so a test can check that what was
     recorded needs nothing from the site any more."""
 
-    def __init__(self, directory: Path = PAGES) -> None:
+    def __init__(self, directory: Path = PAGES, cache: bool = False) -> None:
         self.hits: list[str] = []
         hits = self.hits
 
@@ -71,7 +71,8 @@ class PageSite(_LocalSite):
                 pass
 
             def end_headers(self) -> None:
-                self.send_header("Cache-Control", "no-store")
+                if not cache:  # else as http.server serves: Last-Modified, and the browser's heuristics
+                    self.send_header("Cache-Control", "no-store")
                 super().end_headers()
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name

@@ -6,7 +6,9 @@ Every test records a real page in a real Chromium and reads back what was stored
 from __future__ import annotations
 
 import html
+import os
 import re
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -74,6 +76,32 @@ def test_a_styled_page_keeps_its_stylesheets_images_and_fonts_once(page, server:
     assert 'value="Ada"' in last and "Saved Ada" in last
     assert "<script" not in last and "onclick" not in last
     store.close()
+
+
+def test_resources_are_the_bytes_the_browser_has_not_a_second_download(page, tmp_path: Path, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A stylesheet changed moments before the page loaded is stale at once to the browser's
+    # cache heuristics: asking the page for it (Page.getResourceContent) made the browser ask
+    # the server again (a 304), where the network log had the bytes already.
+    site_dir = tmp_path / "styled"
+    shutil.copytree(PAGES / "styled", site_dir)
+    for file in site_dir.iterdir():
+        os.utime(file)  # modified just now
+    site = PageSite(site_dir, cache=True)
+    try:
+        with record(page, db=db_path) as page:
+            page.goto(site.url + "/index.html")
+            page.wait_for_timeout(1200)
+            page.get_by_label("Name").fill("Ada")
+            page.get_by_role("button", name="Save").click()
+        asked = [path for path in site.hits if path.endswith((".css", ".png", ".woff"))]
+        assert sorted(asked) == sorted(set(asked)), site.hits
+        timeline, resources, store = stored(db_path, page.recording.id)
+        assert resources[site.url + "/app.css"]["key"] and resources[site.url + "/theme.css"]["key"]
+        requests = [e["url"] for e in store.get(page.recording.id).events("request")]
+        assert requests.count(site.url + "/app.css") == 1, requests
+        store.close()
+    finally:
+        site.stop()
 
 
 def test_a_resource_over_the_size_limit_is_noted_not_kept(page, server: str, db_path: Path) -> None:  # type: ignore[no-untyped-def]
