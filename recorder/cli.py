@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import click
 
+from . import files
 from .errors import RecorderError
 from .model import as_utc
 from .storage import is_server_url
@@ -223,7 +224,7 @@ def blob_command(key: str, db: str | None, output: str) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    Path(output).write_bytes(data)
+    files.write(output, data)
     click.echo(f"wrote {len(data):,} bytes ({info['media_type']}) to {output}", err=True)
 
 
@@ -311,7 +312,7 @@ def view_command(recording_id: int | None, db: str | None, output: Path | None, 
         page = viewer.render(store, recording, max_actions=max_actions, only_errors=only_errors, compare=other)
     default_name = f"recording-{recording.id}.html" if other is None else f"compare-{recording.id}-{other.id}.html"
     target = output or Path(default_name)
-    target.write_text(page, encoding="utf-8")
+    files.write(target, page)
     click.echo(str(target.resolve()))
     if not no_open:
         webbrowser.open(target.resolve().as_uri())
@@ -537,7 +538,7 @@ def export_command(recording_id: int, db: str | None, format_: str, output: str,
     if output == "-":
         click.echo(text)
     else:
-        Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        files.write(output, text if text.endswith("\n") else text + "\n")
         click.echo(f"wrote {format_} export of recording {recording_id} to {output}", err=True)
 
 
@@ -627,9 +628,11 @@ def push_command(source: str, destination: str, since: str | None, ids: tuple[in
 
     moment = parse_since(since) if since else None
     show = _push_progress() if sys.stderr.isatty() and not as_json else None
-    with open_store(source) as src, RecordingStore(destination) as dst:
-        result = push(src, dst, since=moment, ids=list(ids) or None, progress=show)
-        where = dst.location
+    with open_store(source) as src:
+        src.list(limit=1)  # the source reads (a damaged one fails here) before the destination is made
+        with RecordingStore(destination) as dst:
+            result = push(src, dst, since=moment, ids=list(ids) or None, progress=show)
+            where = dst.location
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return

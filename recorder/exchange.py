@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ._core import ACTIONS, ASSERTION_CLASSES, DropTarget, FileNames, Secret, action_title, camel_case, recorded_call
+from .files import replacing
 from .model import parameterize
 from .page_state import without_storage_values
 from .replay import secret_env_var
@@ -693,7 +694,7 @@ def export_trace(recording: Recording, path: str | os.PathLike[str]) -> None:
             snapshot = {**kept[url]["snapshot"], "_frameref": frame_id, "pageref": f"page@{frame_id[6:].split('.')[0]}"}
             network.append({"type": "resource-snapshot", "snapshot": snapshot})
     network += requests
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with replacing(path) as temporary, zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("trace.trace", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
         archive.writestr("trace.network", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in network))
         for name, data in files.items():

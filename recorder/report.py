@@ -15,6 +15,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+from . import files
 from .errors import RecorderError
 from .store import Recording, RecordingStore, Run
 from .viewer.page import _fill, _script_json, asset, source_hash
@@ -95,12 +96,12 @@ def write_report(store: RecordingStore, run: Run, output: Path) -> tuple[Path, i
         folder.mkdir(parents=True, exist_ok=True)
         for recording in recordings:
             name = f"recording-{recording.id}.html"
-            (folder / name).write_text(render(store, recording), encoding="utf-8")
+            files.write(folder / name, render(store, recording))
             hrefs[recording.id] = f"{folder.name}/{name}"
     data = report_data(store, run, recordings, hrefs)
     title = html.escape(f"recorder report · run {run.id[:12]}")
     page = _fill(asset("report.html"), CSP=report_policy(), TITLE=title, STYLE=asset("report.css"),
                  DATA=_script_json(data), SCRIPT=asset("report.js"))
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(page, encoding="utf-8")
+    files.write(output, page)
     return output, len(data["tests"])

@@ -207,7 +207,7 @@ def test_bad_arguments_are_refused_and_nothing_is_lost(recorded_db: Path, args: 
 def test_an_output_file_in_a_missing_directory_is_one_line(recorded_db: Path, tmp_path: Path) -> None:
     for args in (["export", "2", "-o"], ["view", "2", "--no-open", "-o"]):
         exit_code, _, stderr = invoke(*args, str(tmp_path / "missing" / "out"), "--db", str(recorded_db))
-        assert exit_code == 1 and f"error: {tmp_path / 'missing' / 'out'}" in stderr, stderr
+        assert exit_code == 1 and f"error: cannot write {tmp_path / 'missing' / 'out'}" in stderr, stderr
         assert "No such file or directory" in stderr
 
 
@@ -338,3 +338,24 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(recorded_db: Path)
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr) == (141, "")
+
+
+@pytest.mark.parametrize("command", [
+    ["export", "1", "--format", "json"], ["export", "1", "--format", "playwright-trace"], ["view", "1", "--no-open"]])
+def test_a_file_that_cannot_be_written_whole_leaves_the_earlier_one(tmp_path: Path, command: list[str]) -> None:
+    # A full disk left a truncated cassette, or an empty viewer page, where a good one was.
+    db = tmp_path / "big.db"
+    with RecordingStore(db) as store:
+        recording = store.start(name="big")
+        for k in range(3):  # DOM snapshots that do not compress: well over the file size limit below
+            recording.record_action("click", dom_snapshot="<p>" + base64.b64encode(os.urandom(60_000)).decode() + "</p>")
+        recording.complete()
+    target = tmp_path / "out.file"
+    target.write_text("the earlier, good export\n")
+    limit = "import resource; resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000)); "
+    done = subprocess.run([sys.executable, "-c", limit + "from recorder.cli import main; main()", *command,
+                           "--db", str(db), "-o", str(target)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"error: cannot write {target}: File too large" in done.stderr, done.stderr
+    assert target.read_text() == "the earlier, good export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.db", "out.file"]
