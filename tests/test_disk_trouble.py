@@ -90,3 +90,18 @@ def test_writes_refused_by_a_full_disk_are_counted_in_the_recording_once_it_has_
     assert recording.status == "completed"
     messages = [str(w.message) for w in caught if issubclass(w.category, RecorderWarning)]
     assert any("were refused and are lost" in m and "lost_writes" in m for m in messages), messages
+
+
+def test_a_database_file_deleted_while_recording_is_warned_about(server: str, page, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # SQLite goes on writing to the deleted file: everything looked fine, and nothing was kept.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with record(page, db=db_path) as recorded:
+            recorded.goto(server + "/app.html")
+            recorded.recording.store.flush(tiled=False)
+            for leftover in db_path.parent.glob(db_path.name + "*"):
+                leftover.unlink()
+            recorded.fill("#name", "written nowhere")
+            assert recorded.input_value("#name") == "written nowhere"
+    ours = [str(w.message) for w in caught if issubclass(w.category, RecorderWarning)]
+    assert any(f"{db_path} was deleted" in m and "no one can read it" in m for m in ours), ours

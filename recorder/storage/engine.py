@@ -141,6 +141,11 @@ class Engine(ABC):
     def compact(self, conn: Connection) -> None:
         """Give freed space back (outside any transaction)."""
 
+    def storage_gone(self) -> str | None:
+        """Why what the connection writes to is no longer where the store was opened (a
+        file deleted or replaced meanwhile); None while it is."""
+        return None
+
     def release_free_pages(self, conn: Connection) -> None:
         """Give back what deleted rows left free, cheaply, as a store closes (outside any
         transaction). Engines that reuse or return free space themselves do nothing."""

@@ -88,6 +88,7 @@ class Writer:
         self._disconnected_at: float | None = None  # time.monotonic() when the connection was lost
         self._closing_at: float | None = None
         self._losses: dict[int, dict[str, int]] = {}  # recording id -> what -> how many
+        self._storage_gone_said = False
         # Background work done when no job waits (cutting screenshots into tiles): one
         # bounded step per call, True while more remains. Finished before the thread stops.
         self._idle = idle
@@ -221,6 +222,7 @@ class Writer:
                     conn = found
                     continue
                 self._last_round = time.monotonic()
+                self._check_storage()
                 if finished:
                     try:
                         while self._idle_step(conn):
@@ -367,6 +369,16 @@ class Writer:
             self.warn(f"could not tile a screenshot in {self.where}: {type(exc).__name__}: {exc}",
                       "it stays stored as captured")
             return True
+
+    def _check_storage(self) -> None:
+        """Warn (once) when the file written to was deleted or replaced meanwhile."""
+        if self._storage_gone_said:
+            return
+        gone = self.engine.storage_gone()
+        if gone is not None:
+            self._storage_gone_said = True
+            self._warned = False  # news, whatever was said before
+            self.warn(gone, "what is recorded from now on is written where no one can read it")
 
     def _last_step(self, conn: Connection) -> None:
         if self._last is None:

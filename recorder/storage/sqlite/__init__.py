@@ -30,6 +30,7 @@ class SQLiteEngine(Engine):
     def __init__(self, path: Path, readonly: bool = False) -> None:
         super().__init__(str(path), readonly)
         self.path = path
+        self._identity: tuple[int, int] | None = None  # the file the writer opened (device, inode)
 
     def connect(self) -> Connection:
         if self.readonly:
@@ -57,6 +58,7 @@ class SQLiteEngine(Engine):
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn)
+            self._identity = _identity(path)
         except sqlite3.DatabaseError as exc:
             if conn is not None:
                 conn.close()
@@ -144,6 +146,15 @@ class SQLiteEngine(Engine):
     # and what a large prune freed is `recorder vacuum`'s to give back, not a recording's exit.
     RELEASE_AT_MOST_BYTES = 64 * 1024 * 1024
 
+    def storage_gone(self) -> str | None:
+        if self._identity is None:
+            return None
+        now = _identity(self.path)
+        if now == self._identity:
+            return None
+        # SQLite goes on writing to the file it has open, which no one can open any more.
+        return f"{self.path} was deleted" if now is None else f"{self.path} was replaced by another file"
+
     def release_free_pages(self, conn: Connection) -> None:
         # Moves the last pages into free ones (a no-op in a file made without auto_vacuum);
         # the file shrinks at the next checkpoint, which the last connection to close makes.
@@ -160,6 +171,14 @@ class SQLiteEngine(Engine):
 
     def json_number(self, column: str, field: str) -> str:
         return f"json_extract({column}, '$.{field}')"
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _cannot_open(path: Path, error: sqlite3.DatabaseError) -> str:
