@@ -131,7 +131,8 @@ def list_command(db: str | None, as_json: bool, status: str | None, limit: int |
             click.echo(json.dumps([r.to_dict() for r in recordings], indent=2, ensure_ascii=False))
             return
         if not recordings:
-            click.echo(f"no recordings in {store.location}")
+            which = f"{status} recordings" if status else "recordings"
+            click.echo(f"no {which} in {store.location}" + (" for that owner" if scoped else ""))
             return
         rows = [
             (str(r.id), r.name, r.status, str(r.action_count), _duration(r.duration_ms), r.started_at[:19].replace("T", " "))
@@ -876,7 +877,16 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def _one_line(text: str) -> str:
+    """A table cell on one line: a name with a newline in it must not break the table."""
+    return _CONTROL.sub(lambda m: "\\n" if m[0] == "\n" else " " if m[0] == "\t" else f"\\x{ord(m[0]):02x}", text)
+
+
 def _table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    rows = [tuple(_one_line(cell) for cell in row) for row in rows]
     widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(len(headers))]
     click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
     for row in rows:

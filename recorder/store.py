@@ -304,7 +304,7 @@ class RecordingStore:
             raise RecordingNotFound(f"no recording with id {recording_id!r} in {self.location}")
         row = self._read(self._repo.recording(recording_id, self._owner()))
         if row is None:
-            scope = f" for owner {self.owner}" if self.owner else ""
+            scope = f" for {_describe_owner(self.owner)}" if self.owner else ""
             raise RecordingNotFound(f"no recording with id {recording_id}{scope} in {self.location}")
         return self._recording(row)
 

@@ -359,3 +359,20 @@ def test_a_file_that_cannot_be_written_whole_leaves_the_earlier_one(tmp_path: Pa
     assert f"error: cannot write {target}: File too large" in done.stderr, done.stderr
     assert target.read_text() == "the earlier, good export\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.db", "out.file"]
+
+
+def test_a_name_with_a_newline_stays_on_its_row_and_an_empty_filter_says_what_it_filtered(db_path: Path) -> None:
+    with RecordingStore(db_path) as store:
+        store.start(name="two\nlines\tand\x07bell").complete()
+    code, out, _ = invoke("list", "--db", str(db_path))
+    assert code == 0 and len(out.strip().splitlines()) == 2 and "two\\nlines and\\x07bell" in out, out
+    code, out, _ = invoke("list", "--status", "failed", "--db", str(db_path))
+    assert code == 0 and out.strip() == f"no failed recordings in {db_path}"
+
+
+def test_an_unknown_id_in_a_scoped_store_names_the_owner_plainly(db_path: Path) -> None:
+    from recorder import RecordingNotFound
+
+    with RecordingStore(db_path) as store:
+        with pytest.raises(RecordingNotFound, match=r"no recording with id 7 for owner user u7 in "):
+            store.for_owner(user_id="u7").get(7)
