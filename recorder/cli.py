@@ -160,6 +160,9 @@ def show_command(recording_id: int, db: str | None, as_json: bool, after_sequenc
       recorder show 3 --after 100 --limit 50     # one page of a long recording
       recorder show 3 --json > recording-3.json
     """
+    if include_storage_state and not as_json:
+        raise click.BadParameter("the table never shows storage values; add --json",
+                                 param_hint="--include-storage-state")
     with open_store(db) as store:
         recording = store.get(recording_id)
         timeline = recording.timeline(after_sequence=after_sequence, limit=limit)
@@ -688,11 +691,13 @@ def vacuum_command(db: str | None) -> None:
     with open_store(db, readonly=False) as store:
         click.echo(f"compacting {store.location} ...", err=True)
         deleted, before, after = store.vacuum()
-    click.echo(f"deleted {deleted} unused blobs; {store.location}: {before:,} -> {after:,} bytes")
+    click.echo(f"deleted {deleted} unused blobs; {store.location}: {before:,} -> {after:,} bytes"
+               + (" (PostgreSQL's VACUUM makes freed space reusable; it does not give it back to the"
+                  " system)" if is_server_url(store.location) else ""))
 
 
 @main.command("migrate")
-@click.argument("database", metavar="DB", required=False)
+@click.argument("database", metavar="[DB]", required=False)
 @db_option
 @friendly_errors
 def migrate_command(database: str | None, db: str | None) -> None:

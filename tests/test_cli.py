@@ -376,3 +376,9 @@ def test_an_unknown_id_in_a_scoped_store_names_the_owner_plainly(db_path: Path) 
     with RecordingStore(db_path) as store:
         with pytest.raises(RecordingNotFound, match=r"no recording with id 7 for owner user u7 in "):
             store.for_owner(user_id="u7").get(7)
+
+
+def test_include_storage_state_without_json_is_refused_as_showing_nothing(recorded_db: Path) -> None:
+    # It printed the "keep it as private as a password" warning over a table that shows no values.
+    code, _, err = invoke("show", "2", "--include-storage-state", "--db", str(recorded_db))
+    assert code == 2 and "the table never shows storage values; add --json" in err, err
