@@ -18,7 +18,7 @@ from typing import Any
 
 from ...errors import DatabaseError
 from ..engine import Connection, Engine, storable_parameters
-from .schema import SCHEMA_VERSION, current_version, migrate
+from .schema import SCHEMA_VERSION, current_version, damaged, migrate
 
 __all__ = ["SQLiteEngine", "SCHEMA_VERSION"]
 
@@ -102,10 +102,13 @@ class SQLiteEngine(Engine):
                 self.check_schema(version, has_tables, SCHEMA_VERSION)
                 conn.execute("PRAGMA journal_mode = WAL")
                 found = migrate(conn)
+                damage = damaged(conn)
             finally:
                 conn.close()
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"cannot migrate {path}: {exc}") from None
+        if damage:  # at the right version, but not whole: say so rather than "nothing to do"
+            raise DatabaseError(f"{path} is damaged: {damage}")
         return found, SCHEMA_VERSION
 
     async def connect_async(self) -> _AsyncSQLite:

@@ -22,6 +22,7 @@ migrates: it refuses an older schema, naming ``recorder migrate``.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import datetime, timezone
 
@@ -252,6 +253,19 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("ROLLBACK")
         raise
     return found
+
+
+def damaged(conn: sqlite3.Connection) -> str | None:
+    """What is wrong with a database at SCHEMA_VERSION: a table its migrations made that is
+    gone, or pages SQLite's quick_check finds broken; None when it is whole."""
+    made = {name for script in MIGRATIONS.values()
+            for name in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", script)}
+    made -= {name for script in MIGRATIONS.values() for name in re.findall(r"DROP TABLE (?:IF EXISTS )?(\w+)", script)}
+    found = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if made - found:
+        return f"table{'s' if len(made - found) > 1 else ''} {', '.join(sorted(made - found))} missing"
+    problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+    return None if problems == ["ok"] else "; ".join(problems)
 
 
 def _statements(script: str) -> list[str]:
