@@ -154,7 +154,7 @@ class RecordingStore:
         self._writer = Writer(self.engine, idle=None if readonly else self._blobs.tile_next,
                               setup=None if readonly else self._repo.mark_interrupted,
                               report_losses=None if readonly else self._repo.note_losses,
-                              last=None if readonly else self.engine.release_free_pages)
+                              before_close=None if readonly else self.engine.release_free_pages)
         self._blobs.warn = self._writer.warn
         self.owner: Owner | None = None  # set on the views for_owner() returns
         self._reads_after_close = False  # see close()
@@ -177,7 +177,7 @@ class RecordingStore:
         opened itself so, for ``page.recording.timeline()`` after the block.
         """
         self._writer.close()
-        self._reads_after_close = keep_reading
+        self._reads_after_close = self._reads_after_close or keep_reading
 
     def flush(self, *, tiled: bool = True) -> None:
         """Block until every write queued so far is committed.
@@ -568,17 +568,17 @@ class RecordingStore:
     # -- used by Recording -----------------------------------------------------------
 
     def _submit(self, job: Callable[[Connection], T], urgent: bool = False,
-                what: tuple[str, int] | None = None, awaited: bool = False) -> Future[T]:
+                what: tuple[str, int] | None = None) -> Future[T]:
         self._check_writable("record into a recording")
-        return self._writer.submit(job, urgent, what, awaited)
+        return self._writer.submit(job, urgent, what)
 
     def _call(self, job: Callable[[Connection], T]) -> T:
         return self._writer.call(job)
 
     def _read(self, flow: QueryFlow[T]) -> T:
         """Run a read (storage/queries.py) on the writer's connection, behind the writes queued."""
-        if self._reads_after_close:
-            with RecordingStore(self._target, readonly=True) as reader:
+        if self._reads_after_close:  # (the file by its absolute path: the process may have changed directory)
+            with RecordingStore(getattr(self.engine, "file", self._target), readonly=True) as reader:
                 return reader._read(flow)
         return self._writer.call(lambda conn: run(conn, flow))
 
@@ -911,7 +911,7 @@ class Recording(RecordingFields):
                 self.failed_at, self.error = stamp, error
         self.store._writer.wait(self.store._submit(
             lambda conn: self.store._repo.finish_recording(conn, self.id, status, self.duration_ms, stamp, error),
-            urgent=True, what=("status changes", self.id), awaited=True))
+            urgent=True, what=("status changes", self.id)))
         # After this recording's queued snapshots: they still compress against these bases.
         self.store._submit(lambda conn: self.store._blobs.recording_ended(self.id))
 

@@ -342,6 +342,7 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(recorded_db: Path)
 
 @pytest.mark.parametrize("command", [
     ["export", "1", "--format", "json"], ["export", "1", "--format", "playwright-trace"], ["view", "1", "--no-open"]])
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX's")
 def test_a_file_that_cannot_be_written_whole_leaves_the_earlier_one(tmp_path: Path, command: list[str]) -> None:
     # A full disk left a truncated cassette, or an empty viewer page, where a good one was.
     db = tmp_path / "big.db"
@@ -359,6 +360,23 @@ def test_a_file_that_cannot_be_written_whole_leaves_the_earlier_one(tmp_path: Pa
     assert f"error: cannot write {target}: File too large" in done.stderr, done.stderr
     assert target.read_text() == "the earlier, good export\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.db", "out.file"]
+
+
+def test_an_export_through_a_link_or_over_a_private_file_keeps_the_link_and_the_privacy(recorded_db: Path,
+                                                                                         tmp_path: Path) -> None:
+    # Written to a temporary file and moved over the target, the link became a file and a
+    # 0600 export 0644.
+    real, link, private = tmp_path / "real.json", tmp_path / "link.json", tmp_path / "private.json"
+    real.write_text("old")
+    link.symlink_to(real.name)
+    private.write_text("old")
+    private.chmod(0o600)
+    for target in (link, private):
+        assert invoke("export", "2", "--db", str(recorded_db), "-o", str(target))[0] == 0
+    assert link.is_symlink() and json.loads(real.read_text())["recording"]["name"] == "checkout ✓"
+    assert private.stat().st_mode & 0o777 == 0o600 and json.loads(private.read_text())["recording"]["id"] == 2
+    assert invoke("export", "2", "--db", str(recorded_db), "-o", os.devnull)[0] == 0  # not replaced by a file
+    assert not Path(os.devnull).is_file()
 
 
 def test_a_name_with_a_newline_stays_on_its_row_and_an_empty_filter_says_what_it_filtered(db_path: Path) -> None:

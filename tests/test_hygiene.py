@@ -94,6 +94,7 @@ def test_vacuum_gives_an_older_file_the_space_recordings_leave_back(tmp_path: Pa
     with sqlite3.connect(older) as conn:  # as files made before auto_vacuum was turned on are
         conn.execute("PRAGMA auto_vacuum = NONE")
         conn.execute("VACUUM")
+        assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 0
     conn.close()
     result = CliRunner().invoke(main, ["vacuum", "--db", str(older)])
     assert result.exit_code == 0, result.output

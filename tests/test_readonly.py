@@ -179,10 +179,12 @@ def test_a_read_only_store_refuses_every_write(store_target: str) -> None:
     assert engines.scalar(store_target, "SELECT count(*) FROM recordings") == 2
     if engines.is_postgres(store_target):  # and the server itself refuses writes on its connection
         with RecordingStore(store_target, readonly=True) as store:
-            # The caller hears it as an error; no warning besides (a reader's jobs are all awaited).
-            with pytest.raises(DatabaseError, match="could not read .*read-only transaction"), warnings.catch_warnings():
-                warnings.simplefilter("error")
+            # The caller hears it as an error; no warning besides (a reader's jobs are all reads).
+            with pytest.raises(DatabaseError, match="could not read .*read-only transaction"), \
+                    warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 store._writer.call(lambda conn: conn.execute("DELETE FROM recordings"))
+            assert not [w for w in caught if issubclass(w.category, UserWarning)], [str(w.message) for w in caught]
     with RecordingStore(store_target) as writer:  # a writer marks it
         assert writer.get(ids["dead"]).status == "interrupted"
 
@@ -233,7 +235,7 @@ def test_a_writer_refusing_another_programs_database_leaves_it_as_it_was(tmp_pat
         before = fingerprint(db)
         for args in (["vacuum"], ["prune", "--older-than", "1d"], ["import", str(tmp_path / "none.json")]):
             result = cli(*args, "--db", str(db))
-            assert result.exit_code != 0 and result.exception is None or isinstance(result.exception, SystemExit)
+            assert result.exit_code != 0 and (result.exception is None or isinstance(result.exception, SystemExit))
         with pytest.raises(DatabaseError, match=reason):
             RecordingStore(db)
         assert fingerprint(db) == before, db.name

@@ -90,6 +90,8 @@ def test_resources_are_the_bytes_the_browser_has_not_a_second_download(page, tmp
     try:
         with record(page, db=db_path) as page:
             page.goto(site.url + "/index.html")
+            # Served with Last-Modified just now, the files are fresh for 10% of their age (RFC
+            # 9111's heuristic), some ms: a second later every one is stale to the cache.
             page.wait_for_timeout(1200)
             page.get_by_label("Name").fill("Ada")
             page.get_by_role("button", name="Save").click()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from ..errors import DatabaseError
@@ -28,9 +28,9 @@ def storable_text(text: str) -> str:
     return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)
 
 
-def storable_parameters(parameters: Any, text: Any = storable_text) -> tuple[Any, ...]:
-    """A statement's parameters with their text made storable (``text``: the engine's own rule)."""
-    return tuple(text(value) if isinstance(value, str) else value for value in parameters)
+def storable_parameters(parameters: Any, clean: Callable[[str], str] = storable_text) -> tuple[Any, ...]:
+    """A statement's parameters with their text made storable (``clean``: the engine's own rule)."""
+    return tuple(clean(value) if isinstance(value, str) else value for value in parameters)
 
 
 class Cursor(Protocol):

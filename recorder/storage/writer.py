@@ -79,7 +79,7 @@ class Writer:
     def __init__(self, engine: Engine, idle: Callable[[Connection], bool] | None = None,
                  setup: Callable[[Connection], Any] | None = None,
                  report_losses: Callable[[Connection, dict[int, dict[str, int]]], Any] | None = None,
-                 last: Callable[[Connection], Any] | None = None) -> None:
+                 before_close: Callable[[Connection], Any] | None = None) -> None:
         self.engine = engine
         self.where = engine.location
         self._setup = setup  # run on each new connection (marking dead recordings interrupted)
@@ -92,7 +92,7 @@ class Writer:
         # Background work done when no job waits (cutting screenshots into tiles): one
         # bounded step per call, True while more remains. Finished before the thread stops.
         self._idle = idle
-        self._last = last  # run once as the writer stops, after the idle work (giving free pages back)
+        self._before_close = before_close  # run once as the writer stops, after the idle work
         self._urgent: deque[Any] = deque()
         self._normal: deque[Any] = deque()
         self._wakeup = threading.Condition()
@@ -107,10 +107,10 @@ class Writer:
         ready.result()
 
     def submit(self, job: Callable[[Connection], T], urgent: bool = False,
-               what: tuple[str, int] | None = None, awaited: bool = False) -> Future[T]:
+               what: tuple[str, int] | None = None) -> Future[T]:
         """Queue ``job``; ``what`` (e.g. ``("actions", recording_id)``) names what it writes,
-        should it be lost; ``awaited``: the caller waits for its outcome (and hears a failure)."""
-        future: _Job[T] = _Job(what, awaited)
+        should it be lost."""
+        future: _Job[T] = _Job(what)
         self._put((job, future), urgent)
         return future
 
@@ -123,7 +123,7 @@ class Writer:
         item[1].set_exception(DatabaseError(f"the store for {self.where} is closed"))
 
     def call(self, job: Callable[[Connection], T]) -> T:
-        return self.wait(self.submit(job, awaited=True))
+        return self.wait(self.submit(job))
 
     def wait(self, future: Future[T]) -> T:
         """A job's result; while the connection is lost, at most DISCONNECTED_WAIT_S of that."""
@@ -229,9 +229,12 @@ class Writer:
                             pass
                     except _Disconnected:
                         return  # closing: screenshots not tiled yet stay stored as captured
-                    if self._losses:  # writes the database refused (a full disk): said once, at the end
-                        self._note_losses(conn, f"writes to {self.where} were refused and are lost")
-                    self._last_step(conn)
+                    if self._losses and not self._note_losses(conn, f"writes to {self.where} failed"):
+                        # (a full disk still full): what was lost is said, if not kept
+                        self._warned = False
+                        self.warn(f"writes to {self.where} failed ({_describe(self._losses)})",
+                                  "they are lost, and the recordings could not be told so (lost_writes)")
+                    self._close_step(conn)
                     return
         except BaseException as exc:  # a bug of ours: fail loudly, but never leave a caller waiting
             self._fail_queued(DatabaseError(f"the writer of {self.where} stopped: {type(exc).__name__}: {exc}"))
@@ -240,13 +243,17 @@ class Writer:
             self._fail_queued(DatabaseError(f"the store for {self.where} is closed"))
             conn.close()
 
-    @property
-    def _verb(self) -> str:
-        return "read" if self.engine.readonly else "write to"
+    def _failed(self, exc: BaseException, name: bool = False) -> DatabaseError:
+        """The error a failed job's caller gets: what was done to which database, and why."""
+        verb = "read" if self.engine.readonly else "write to"
+        why = f"{type(exc).__name__}: {exc}" if name else self.engine.describe_error(exc)
+        return DatabaseError(f"could not {verb} {self.where}: {why}")
 
-    def _warn_unheard(self, error: DatabaseError, futures: list[Future[Any]]) -> None:
-        """Warn of failed jobs unless each has a caller waiting for it, who gets the error itself."""
-        if not all(getattr(future, "awaited", False) for future in futures):
+    def _warn_unheard(self, error: DatabaseError) -> None:
+        """Warn of a failed job, which nobody may wait on (a write submitted and left, or
+        waited on by a caller that goes on without it). A read-only store's jobs are reads,
+        whose callers get the error itself."""
+        if not self.engine.readonly:
             self.warn(str(error.args[0]))
 
     def warn(self, problem: str, consequence: str = "recording goes on without saving") -> None:
@@ -333,27 +340,28 @@ class Writer:
             counts = self._losses.setdefault(recording_id, {})
             counts[kind] = counts.get(kind, 0) + 1
 
-    def _note_losses(self, conn: Connection, why: str | None = None) -> None:
+    def _note_losses(self, conn: Connection, why: str | None = None) -> bool:
         """Writes go through again (the server is back; the store closes, and the disk may
-        have room): say in each recording what it lost. Kept for a later try if this write
-        fails too."""
-        losses, self._losses = self._losses, {}
+        have room): say in each recording what it lost. False, the losses kept, if this
+        write fails too."""
+        losses = self._losses
         if not losses or self._report_losses is None:
-            return
+            return True
         try:
             self.engine.begin(conn)
             self._report_losses(conn, losses)
             conn.execute("COMMIT")
         except self.engine.errors:
-            self.engine.rollback(conn)
-            for recording_id, kinds in losses.items():
-                counts = self._losses.setdefault(recording_id, {})
-                for kind, n in kinds.items():
-                    counts[kind] = counts.get(kind, 0) + n
-            return
+            try:
+                self.engine.rollback(conn)
+            except self.engine.errors:
+                pass
+            return False
+        self._losses = {}
         self._warned = False
         self.warn(f"{why or f'{self.where} is back; writes were lost while it was away'} ({_describe(losses)})",
                   "each recording's metadata says what it lost (lost_writes)")
+        return True
 
     def _idle_step(self, conn: Connection) -> bool:
         """One step of idle work; True while more remains. A failure costs that step only:
@@ -380,13 +388,17 @@ class Writer:
             self._warned = False  # news, whatever was said before
             self.warn(gone, "what is recorded from now on is written where no one can read it")
 
-    def _last_step(self, conn: Connection) -> None:
-        if self._last is None:
+    def _close_step(self, conn: Connection) -> None:
+        if self._before_close is None:
             return
         try:
-            self._last(conn)
+            self._before_close(conn)
         except self.engine.errors as exc:  # everything is written: only the space stays taken
-            self.engine.rollback(conn)
+            try:
+                self.engine.rollback(conn)
+            except self.engine.errors:
+                pass
+            self._warned = False
             self.warn(f"could not give free space back in {self.where}: {self.engine.describe_error(exc)}",
                       "the database keeps it until `recorder vacuum` or the next recording reuses it")
 
@@ -441,7 +453,7 @@ class Writer:
         except BaseException as exc:
             self.engine.rollback(conn)  # the job's own transaction, left open by its failure
             if isinstance(exc, self.engine.errors):  # VACUUM on a full disk, say
-                exc = DatabaseError(f"could not {self._verb} {self.where}: {self.engine.describe_error(exc)}")
+                exc = self._failed(exc)
             future.set_exception(exc)
 
     def _run_batch(self, conn: Connection, jobs: Iterator[tuple[Callable[..., Any], Future[Any]]]) -> None:
@@ -459,17 +471,14 @@ class Writer:
                         raise  # the database gave up the whole transaction (disk full, I/O error, gone)
                     # The database refused this job (disk full, read-only...), but the round
                     # goes on. Its writes are lost, and nobody may be waiting to hear it.
-                    error = DatabaseError(f"could not {self._verb} {self.where}: {exc}")
-                    self._warn_unheard(error, [future])
-                    self._count_loss(future)
+                    error = self._failed(exc)
+                    self._warn_unheard(error)
                     conn.execute("ROLLBACK TO job")
                     outcomes.append((future, False, error))
                 except BaseException as exc:
                     # Not the database's refusal: a bug of ours, or a value it could not take.
                     # The same: lost, and said so.
-                    self._warn_unheard(DatabaseError(f"could not {self._verb} {self.where}: "
-                                                     f"{type(exc).__name__}: {exc}"), [future])
-                    self._count_loss(future)
+                    self._warn_unheard(self._failed(exc, name=True))
                     conn.execute("ROLLBACK TO job")
                     outcomes.append((future, False, exc))
                 else:
@@ -486,26 +495,24 @@ class Writer:
                 self.engine.rollback(conn)
             except self.engine.errors:
                 pass
-            error = DatabaseError(f"could not {self._verb} {self.where}: {exc}")
+            error = self._failed(exc)
             batch.extend(jobs)  # the rest of the round fails alike, rather than wait forever
             outcomes = [(future, False, error) for _, future in batch]
-            self._warn_unheard(error, [future for _, future in batch])
-            for _, future in batch:
-                self._count_loss(future)
+            self._warn_unheard(error)
         for future, ok, value in outcomes:
             if ok:
                 future.set_result(value)
             else:
+                self._count_loss(future)  # once, whichever way it failed
                 future.set_exception(value)
 
 
 class _Job(Future[T]):
     """A queued job's future, knowing what the job writes (for the count of what was lost)."""
 
-    def __init__(self, what: tuple[str, int] | None, awaited: bool = False) -> None:
+    def __init__(self, what: tuple[str, int] | None) -> None:
         super().__init__()
         self.what = what
-        self.awaited = awaited
 
 
 class _Disconnected(Exception):

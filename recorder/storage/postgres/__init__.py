@@ -152,7 +152,8 @@ class _Connection:
     def execute(self, sql: str, parameters: Any = None) -> Cursor:
         if parameters is None:
             return self.raw.execute(sql)  # type: ignore[return-value]
-        return self.raw.execute(_placeholders(sql), storable_parameters(parameters, _storable))  # type: ignore[return-value]
+        return self.raw.execute(  # type: ignore[return-value]
+            _placeholders(sql), storable_parameters(parameters, _storable))
 
     def executemany(self, sql: str, rows: Any) -> None:
         rows = [storable_parameters(row, _storable) for row in rows]
@@ -171,11 +172,13 @@ _JSON_NUL = re.compile(r"(\\*)\\u0000")
 
 def _storable(text: str) -> str:
     """Text PostgreSQL takes: no lone surrogates, and no NUL, which neither text nor jsonb
-    (as ``\\u0000``) can hold; both become U+FFFD."""
+    (as ``\\u0000``) can hold; both become U+FFFD. The escape is looked for only in JSON
+    (recorder's JSON parameters are objects or lists), so the six characters ``\\u0000``
+    typed into a field are stored as they are."""
     text = storable_text(text)
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")
-    if "\\u0000" in text:
+    if text[:1] in ("{", "[") and "\\u0000" in text:
         text = _JSON_NUL.sub(lambda m: m[0] if len(m[1]) % 2 else m[1] + "\ufffd", text)
     return text
 

@@ -11,6 +11,7 @@ long-lived reader (``recorder view --serve``) sees a writer that starts later.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,20 +30,23 @@ class SQLiteEngine(Engine):
 
     def __init__(self, path: Path, readonly: bool = False) -> None:
         super().__init__(str(path), readonly)
-        self.path = path
+        self.path = path  # as given, for messages
+        # What every connection opens: a relative path would name another file once the
+        # process changes directory (a test's monkeypatch.chdir), mid-recording.
+        self.file = Path(os.path.abspath(path))
         self._identity: tuple[int, int] | None = None  # the file the writer opened (device, inode)
 
     def connect(self) -> Connection:
         if self.readonly:
             return self._connect_readonly()
         path = self.path
-        if not path.parent.exists():
+        if not self.file.parent.exists():
             raise DatabaseError(f"cannot create database {path}: directory {path.parent} does not exist")
-        if path.is_dir():
+        if self.file.is_dir():
             raise DatabaseError(f"cannot open database {path}: it is a directory")
         conn = None
         try:
-            conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.file, timeout=30, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             # Judged before anything is set: a file recorder refuses (another program's
             # database, a newer schema) is left exactly as it was, not switched to WAL.
@@ -58,7 +62,7 @@ class SQLiteEngine(Engine):
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn)
-            self._identity = _identity(path)
+            self._identity = _identity(self.file)
         except sqlite3.DatabaseError as exc:
             if conn is not None:
                 conn.close()
@@ -71,12 +75,13 @@ class SQLiteEngine(Engine):
 
     def _connect_readonly(self) -> Connection:
         path = self.path
-        if not path.is_file():
-            raise DatabaseError(f"no recordings database at {path}" + (" (it is a directory)" if path.is_dir() else ""))
-        if path.stat().st_size == 0:  # SQLite would take it for a new database
+        if not self.file.is_file():
+            raise DatabaseError(f"no recordings database at {path}"
+                                + (" (it is a directory)" if self.file.is_dir() else ""))
+        if self.file.stat().st_size == 0:  # SQLite would take it for a new database
             raise DatabaseError(f"{path} is an empty file, not a recordings database")
         try:
-            conn = _ReadOnlyConnection(path)
+            conn = _ReadOnlyConnection(self.file)
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"cannot open {path} as a recorder database: {exc}") from None
         try:
@@ -91,10 +96,10 @@ class SQLiteEngine(Engine):
 
     def migrate(self) -> tuple[int, int]:
         path = self.path
-        if not path.is_file() or path.stat().st_size == 0:
+        if not self.file.is_file() or self.file.stat().st_size == 0:
             raise DatabaseError(f"no recordings database at {path}: nothing to migrate")
         try:
-            conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(self.file, timeout=30, isolation_level=None)
             try:
                 version, has_tables = current_version(conn)
                 if not has_tables:
@@ -118,8 +123,8 @@ class SQLiteEngine(Engine):
         # only checked.
         await asyncio.to_thread(lambda: self.connect().close())  # type: ignore[attr-defined]
         if self.readonly:
-            return await _AsyncSQLite.open_readonly(self.path)
-        conn = await aiosqlite.connect(self.path, timeout=30)
+            return await _AsyncSQLite.open_readonly(self.file)
+        conn = await aiosqlite.connect(self.file, timeout=30)
         conn.row_factory = sqlite3.Row
         return _AsyncSQLite(conn)
 
@@ -138,7 +143,7 @@ class SQLiteEngine(Engine):
         return int(pages) * int(conn.execute("PRAGMA page_size").fetchone()[0])
 
     def storage_size(self) -> int:
-        return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+        return sum(p.stat().st_size for p in (self.file, Path(f"{self.file}-wal")) if p.exists())
 
     def compact(self, conn: Connection) -> None:
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # VACUUM turns it on in an older file
@@ -152,7 +157,7 @@ class SQLiteEngine(Engine):
     def storage_gone(self) -> str | None:
         if self._identity is None:
             return None
-        now = _identity(self.path)
+        now = _identity(self.file)
         if now == self._identity:
             return None
         # SQLite goes on writing to the file it has open, which no one can open any more.
