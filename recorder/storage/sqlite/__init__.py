@@ -168,6 +168,9 @@ class SQLiteEngine(Engine):
         # the file shrinks at the next checkpoint, which the last connection to close makes.
         # executescript: execute() steps a statement once, and incremental_vacuum frees a
         # page a step.
+        # (executescript would first COMMIT a transaction left open: the writer calls this
+        # between rounds, with none open.)
+        assert not conn.in_transaction  # type: ignore[attr-defined]
         pages = self.RELEASE_AT_MOST_BYTES // int(conn.execute("PRAGMA page_size").fetchone()[0])
         conn.executescript(f"PRAGMA incremental_vacuum({pages})")  # type: ignore[attr-defined]
 
