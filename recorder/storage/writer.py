@@ -19,7 +19,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..errors import DatabaseError
+from ..errors import DatabaseError, RecorderError
 from .engine import Connection, Engine
 
 T = TypeVar("T")
@@ -398,7 +398,8 @@ class Writer:
                 self.engine.rollback(conn)
             except self.engine.errors:
                 pass
-            self._warned = False
+            if self._warned:
+                return  # writes were refused already (a read-only file): this is no news
             self.warn(f"could not give free space back in {self.where}: {self.engine.describe_error(exc)}",
                       "the database keeps it until `recorder vacuum` or the next recording reuses it")
 
@@ -476,9 +477,11 @@ class Writer:
                     conn.execute("ROLLBACK TO job")
                     outcomes.append((future, False, error))
                 except BaseException as exc:
-                    # Not the database's refusal: a bug of ours, or a value it could not take.
-                    # The same: lost, and said so.
-                    self._warn_unheard(self._failed(exc, name=True))
+                    # Not the database's refusal. A RecorderError is a job's answer to its
+                    # caller (no such recording, run or blob); anything else is a bug of ours
+                    # or a value the database could not take: lost, and said so.
+                    if not isinstance(exc, RecorderError):
+                        self._warn_unheard(self._failed(exc, name=True))
                     conn.execute("ROLLBACK TO job")
                     outcomes.append((future, False, exc))
                 else:
