@@ -179,3 +179,18 @@ def test_the_default_database_is_recorder_db(store_target: str, monkeypatch: pyt
         assert store.location == store_target
     with RecordingStore(store_target) as store:
         assert [r.name for r in store.list()] == ["by default"]
+
+
+def test_asking_for_what_is_not_there_is_an_answer_not_a_lost_write_warning(tmp_path: Path) -> None:
+    # Since any failed job warned, store.get_run("ffff") warned "could not write ...
+    # recording goes on without saving" beside raising RunNotFound.
+    import warnings
+
+    from recorder import RecorderWarning
+    from recorder.errors import RunNotFound
+
+    with warnings.catch_warnings(record=True) as caught, RecordingStore(tmp_path / "r.db") as store:
+        warnings.simplefilter("always")
+        with pytest.raises(RunNotFound):
+            store.get_run("ffff")
+    assert not [str(w.message) for w in caught if issubclass(w.category, RecorderWarning)]
