@@ -132,13 +132,49 @@ def _name(info: dict[str, Any]) -> str:
     return str(info.get("accessible_name") or info.get("text") or "").strip().lower()
 
 
+def _alike(ours: str, theirs: str) -> bool:
+    """Whether two names (or texts) may name one thing: one holds the other, or they are
+    similar enough."""
+    return bool(theirs) and (theirs in ours or ours in theirs or _text(ours, theirs) >= NAMED_ALIKE)
+
+
+# Elements whose name says what they do, so that another name is another element; a status
+# line, a cell or a heading may say something else now and still be the one recorded.
+NAMED_BY_PURPOSE = frozenset({"button", "link", "menuitem", "tab", "checkbox", "radio", "switch", "option"})
+
+
+def _around(info: dict[str, Any]) -> str:
+    """The element's neighbouring text without its own ("beta Delete" -> "beta"): rows of
+    one list differ there, not in the button they each have."""
+    text, own = str(info.get("neighbour_text") or "").lower(), _name(info)
+    return " ".join((text.replace(own, " ") if own else text).split())
+
+
+def unlike_found(target: dict[str, Any], found: dict[str, Any], positional: bool = False,
+                 later: tuple[dict[str, Any], ...] = ()) -> str | None:
+    """Why the one element the recorded selector still finds is not the recorded one: a
+    button or link named otherwise than it was before or ``later`` in the recording (an id
+    moved to another button; a "pending" button that said "ready" after its click is
+    itself), or, under a ``positional`` selector (``li:nth-child(2)``), one among other
+    neighbours (the list's recorded row is gone: this is the next row's "Delete"); None
+    when it may be."""
+    ours, theirs = _name(target), _name(found)
+    names = [name for name in (ours, *(_name(state) for state in later)) if name]
+    if ours and target.get("role") in NAMED_BY_PURPOSE and not any(_alike(name, theirs) for name in names):
+        return f"named {theirs!r}, not {ours!r}" if theirs else f"unnamed, not {ours!r}"
+    if not positional:  # the neighbours of an element found by its id or name may change with the page
+        return None
+    ours, theirs = _around(target), _around(found)
+    if ours and not _alike(ours, theirs):
+        return f"next to {theirs!r}, not {ours!r}" if theirs else f"next to nothing, not {ours!r}"
+    return None
+
+
 def named_otherwise(target: dict[str, Any], scored: Scored) -> str | None:
     """Why ``scored`` cannot be the recorded element: named unlike it, with no identifier in
     common; None when it may be."""
     ours, theirs = _name(target), _name(scored.info)
-    if not ours or any(name in scored.matched for name in IDENTIFIERS):
-        return None
-    if theirs and (theirs in ours or ours in theirs or _text(ours, theirs) >= NAMED_ALIKE):
+    if not ours or any(name in scored.matched for name in IDENTIFIERS) or _alike(ours, theirs):
         return None
     return f"named {theirs!r}, not {ours!r}" if theirs else f"unnamed, not {ours!r}"
 
@@ -179,17 +215,20 @@ def decide(target: dict[str, Any], box: dict[str, float] | None, candidates: lis
 
 
 def better_than(found: dict[str, Any], target: dict[str, Any], box: dict[str, float] | None,
-                candidates: list[dict[str, Any]]) -> tuple[Decision, float] | None:
+                candidates: list[dict[str, Any]], positional: bool = False,
+                later: tuple[dict[str, Any], ...] = ()) -> tuple[Decision, float] | None:
     """Where the recorded locator still finds one element (``found``), but another candidate is
     clearly more like the recorded one (a list reordered under a positional selector, say):
     the decision for that other, and the found element's similarity. None when the found
-    element is like enough, or nothing beats it by ``MARGIN`` as a clear re-match."""
+    element is like enough, or nothing beats it by ``MARGIN`` as a clear re-match. (An
+    element ``unlike_found`` is beaten by any clear re-match: it is not the recorded one.)"""
     found_score, _ = similarity(target, box, found)
-    if found_score >= SURE:
+    unlike = unlike_found(target, found, positional, later) is not None
+    if found_score >= SURE and not unlike:
         return None
     decision = decide(target, box, candidates)
     chosen = decision.chosen
     if chosen is None or chosen.info.get("css_path") == found.get("css_path") \
-            or chosen.score - found_score < MARGIN:
+            or (chosen.score - found_score < MARGIN and not unlike):
         return None
     return decision, found_score

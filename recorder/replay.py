@@ -451,9 +451,18 @@ class Replayer:
                     count = 0
                 if count == 1:
                     result.reason = "found by the recorded selector"
-                    other = (yield from self.better_than_found(recorded, css, target, box)) if target else None
-                    if other is None:
+                    positional = bool(raw and _POSITIONAL.search(raw))
+                    later = tuple(metadata[key] for key in ("target_after", "target_later")
+                                  if isinstance(metadata.get(key), dict))
+                    other, unlike = (yield from self.better_than_found(recorded, css, target, box, positional, later)) \
+                        if target else (None, None)
+                    if other is None and unlike is None:
                         return recorded, "recorded selector"
+                    if other is None:  # found, but not the element recorded, and nothing else is
+                        result.status = "diverged"
+                        result.reason = (f"the recorded selector found an element {unlike}; nothing else on the "
+                                         f"page is clearly the recorded one, so it is not acted on")
+                        return None, None
                     decision, found_score = other
                     assert decision.chosen is not None
                     result.status, result.found_by = "recovered", "similarity"
@@ -477,7 +486,8 @@ class Replayer:
                 break
             yield lambda: self.page.wait_for_timeout(POLL_SECONDS * 1000)
         result.status = "diverged"
-        found_by = f"the recorded selector found {_elements(count)}" if recorded is not None else "no selector was recorded"
+        found_by = f"the recorded selector found {_elements(count)}" if recorded is not None \
+            else "no selector was recorded"
         if decision is None:
             result.reason = f"{found_by}, and nothing else was recorded to find the element by"
         else:
@@ -485,23 +495,27 @@ class Replayer:
             result.reason = f"{found_by}; not re-matched: {decision.why}"
         return None, None
 
-    def better_than_found(self, found: Any, css: str, target: dict[str, Any],
-                          box: dict[str, float] | None) -> Generator[Any, Any, tuple[rematch.Decision, float] | None]:
+    def better_than_found(self, found: Any, css: str, target: dict[str, Any], box: dict[str, float] | None,
+                          positional: bool, later: tuple[dict[str, Any], ...]
+                          ) -> Generator[Any, Any, tuple[tuple[rematch.Decision, float] | None, str | None]]:
         """Another element clearly more like the recorded one than the one the recorded
         selector finds (rematch.better_than): a positional selector over a list reordered
-        would act on the wrong item, silently."""
+        would act on the wrong item, silently. And why the found one is not the recorded
+        one at all (rematch.unlike_found), if it is not."""
         try:
             infos = yield lambda: found.evaluate_all(_ELEMENTS_INFO)
-            if len(infos) != 1 or rematch.similarity(target, box, infos[0])[0] >= rematch.SURE:
-                return None  # (most steps: no need to read every candidate on the page)
+            if len(infos) != 1 or (rematch.similarity(target, box, infos[0])[0] >= rematch.SURE
+                                   and rematch.unlike_found(target, infos[0], positional, later) is None):
+                return None, None  # (most steps: no need to read every candidate on the page)
             # Asked again with its rivals in one question, so that all are seen at the same
             # moment (a list drawn again in between would make the first look wrong).
             seen = yield lambda: found.evaluate_all(_FOUND_AND_CANDIDATES, css)
         except Exception:
-            return None
+            return None, None
         if not seen:
-            return None
-        return rematch.better_than(seen["found"], target, box, seen["candidates"])
+            return None, None
+        return (rematch.better_than(seen["found"], target, box, seen["candidates"], positional, later),
+                rematch.unlike_found(target, seen["found"], positional, later))
 
     def perform(self, call: RecordedCall, action: dict[str, Any], result: StepResult) -> Flow:
         """Make the recorded call again (the table in _core.ACTIONS says which), on the element
@@ -827,6 +841,11 @@ def _describe(fact: str, state: dict[str, Any]) -> str:
     if fact == "text":
         return repr(value or "")
     return f"{'' if value else 'not '}{fact}" if value is not None else f"{fact} unset"
+
+
+# A recorded selector that finds an element by its place among others (nth-child, nth-of-type,
+# Playwright's nth=): over a changed list it finds another item.
+_POSITIONAL = re.compile(r":nth-(?:child|of-type|last-child|last-of-type)\(|>> nth=|:nth\(")
 
 
 def _elements(count: int) -> str:
