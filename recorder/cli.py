@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -361,7 +362,8 @@ def diff_command(recording_a: int, recording_b: int, db: str | None, db_b: str |
 @click.argument("recording_id", type=RECORDING_ID)
 @db_option
 @json_option
-@click.option("--base-url", default=None, help="Replay against another deployment: recorded URLs move to this origin.")
+@click.option("--base-url", default=None, callback=lambda ctx, param, value: _origin(value),
+              help="Replay against another deployment: recorded URLs move to this origin (http:// or https://).")
 @click.option("--headed", is_flag=True, help="Show the browser.")
 @click.option("--slow-mo", type=click.IntRange(0, 600_000), default=0, help="Milliseconds to wait between browser operations.")
 @click.option("--secret", "secrets", multiple=True, metavar="NAME",
@@ -880,6 +882,18 @@ def _duration(ms: int | None) -> str:
 def _clip(text: str, width: int) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _origin(value: str | None) -> str | None:
+    """--base-url as given, checked to be an http(s) origin before any browser starts (a
+    typo was a replay of every step waiting out its timeout)."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL, e.g. http://127.0.0.1:9000",
+                                 param_hint="--base-url")
+    return value
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f]")

@@ -400,3 +400,10 @@ def test_include_storage_state_without_json_is_refused_as_showing_nothing(record
     # It printed the "keep it as private as a password" warning over a table that shows no values.
     code, _, err = invoke("show", "2", "--include-storage-state", "--db", str(recorded_db))
     assert code == 2 and "the table never shows storage values; add --json" in err, err
+
+
+def test_a_base_url_that_is_not_a_url_is_refused_before_any_browser_starts(recorded_db: Path) -> None:
+    # It replayed every step against "notaurl", each waiting out its timeout: 50 s.
+    for bad in ("notaurl", "ftp://x/", "http://"):
+        result = CliRunner().invoke(main, ["replay", "1", "--base-url", bad, "--db", str(recorded_db)])
+        assert result.exit_code == 2 and "is not an http:// or https:// URL" in result.output, (bad, result.output)
