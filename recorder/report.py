@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import functools
 import html
+import warnings
 from pathlib import Path
 from typing import Any
 
 from . import files
 from .errors import RecorderError
-from .store import Recording, RecordingStore, Run
+from .store import Recording, RecorderWarning, RecordingStore, Run
 from .viewer.page import _fill, _script_json, asset, source_hash
 
 REPORT_POLICY = ("default-src 'none'; script-src {script}; style-src {style}; img-src data:; base-uri 'none'; "
@@ -96,7 +97,13 @@ def write_report(store: RecordingStore, run: Run, output: Path) -> tuple[Path, i
         folder.mkdir(parents=True, exist_ok=True)
         for recording in recordings:
             name = f"recording-{recording.id}.html"
-            files.write(folder / name, render(store, recording))
+            try:
+                page = render(store, recording)
+            except RecorderError as exc:  # too big for one file: the report goes on without its viewer
+                warnings.warn(f"recorder: the report links no viewer for recording {recording.id}: {exc}",
+                              RecorderWarning, stacklevel=2)
+                continue
+            files.write(folder / name, page)
             hrefs[recording.id] = f"{folder.name}/{name}"
     data = report_data(store, run, recordings, hrefs)
     title = html.escape(f"recorder report · run {run.id[:12]}")

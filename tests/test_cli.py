@@ -407,3 +407,23 @@ def test_a_base_url_that_is_not_a_url_is_refused_before_any_browser_starts(recor
     for bad in ("notaurl", "ftp://x/", "http://"):
         result = CliRunner().invoke(main, ["replay", "1", "--base-url", bad, "--db", str(recorded_db)])
         assert result.exit_code == 2 and "is not an http:// or https:// URL" in result.output, (bad, result.output)
+
+
+def test_a_recording_too_big_for_one_viewer_file_says_to_serve_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 521 actions on a 1.8 MB page made a 1.2 GB file that crashed the browser's tab; at 589 MB
+    # it opened with no rows ("Unexpected end of JSON input"). The limit is lowered here.
+    from recorder.viewer import page as viewer_page
+
+    db = tmp_path / "big.db"
+    with RecordingStore(db) as store:
+        recording = store.start(name="big")
+        for k in range(3):
+            recording.record_action("click", dom_snapshot=f"<p>{k}</p>" + "x" * 3000)
+        recording.complete()
+    monkeypatch.setattr(viewer_page, "EMBED_AT_MOST_CHARS", 5000)
+    out = tmp_path / "big.html"
+    code, _, err = invoke("view", "1", "--no-open", "-o", str(out), "--db", str(db))
+    assert code == 1 and "too big for one viewer file" in err and "recorder view 1 --serve" in err, err
+    assert not out.exists()
+    monkeypatch.setattr(viewer_page, "EMBED_AT_MOST_CHARS", 50_000)
+    assert invoke("view", "1", "--no-open", "-o", str(out), "--db", str(db))[0] == 0 and out.exists()

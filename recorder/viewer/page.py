@@ -17,7 +17,7 @@ from importlib import resources as package_files
 from typing import Any
 
 from ..diff import align, diff_recordings, step_summary
-from ..errors import RecordingNotFound
+from ..errors import RecorderError, RecordingNotFound
 from ..store import Recording, RecordingStore
 
 # What the viewer page may load (policy(), filled in by page_policy() and index_policy()):
@@ -40,6 +40,12 @@ SCRIPTS = ("resources.js", "snapshot.js", "events.js", "console.js", "network.js
 # requests/SEQ), rather than carrying them for every request of a long recording.
 REQUEST_DETAILS = ("request_headers", "response_headers", "request_body", "response_body", "timing")
 BEFORE_FIRST = "before"  # the action "sequence" of events before the first action, in URLs
+
+
+# A self-contained viewer embeds every snapshot in one JSON string, which the browser parses
+# whole: V8 refuses strings past ~512 M characters (a 1.2 GB page of 521 snapshots of a 1.8 MB
+# DOM crashed the tab). Past this much the file is refused with what to do instead.
+EMBED_AT_MOST_CHARS = 200 * 2**20
 
 
 @functools.lru_cache(maxsize=None)
@@ -138,8 +144,16 @@ def recording_data(store: RecordingStore, recording: Recording, *, embed: bool, 
             data["screenshots"].update({
                 key: "data:image/jpeg;base64," + base64.b64encode(other.store.blob(key)).decode()
                 for key in other_keys - keys})
-        data["doms"] = {key: store.blob(key).decode("utf-8", "replace")
-                        for key in {a["dom"] for a in actions if a["dom"]}}
+        data["doms"] = {}
+        embedded = sum(len(uri) for uri in data["screenshots"].values())
+        for key in sorted({a["dom"] for a in actions if a["dom"]}):
+            data["doms"][key] = store.blob(key).decode("utf-8", "replace")
+            embedded += len(data["doms"][key])
+            if embedded > EMBED_AT_MOST_CHARS:  # as JSON in one string, past what V8 parses
+                raise RecorderError(
+                    f"recording {recording.id} is too big for one viewer file: its snapshots pass "
+                    f"{EMBED_AT_MOST_CHARS // 2**20} MB; open it with `recorder view {recording.id} --serve`, "
+                    f"or show fewer actions with --max-actions")
         data["resource_data"] = {key: base64.b64encode(store.blob(key)).decode()
                                  for key in sorted({r["key"] for r in kept.values()})}
     return data
