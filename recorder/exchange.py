@@ -261,7 +261,14 @@ def export_pytest(recording: Recording) -> str:
         source = source.replace("import re\n", "")
     if "os.environ" not in source:
         source = source.replace("import os\n", "")
+    # Recorded text reaches the source only inside string literals, where an escape means the
+    # same: bidirectional controls written as escapes, so the file reads as it runs ("Trojan
+    # Source", CVE-2021-42574).
+    source = _BIDI_CONTROLS.sub(lambda m: f"\\u{ord(m[0]):04x}", source)
     return re.sub(r"\n{3,}(?=from)", "\n\n", source)
+
+
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 # -- Playwright trace ----------------------------------------------------------------------

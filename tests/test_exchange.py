@@ -535,3 +535,18 @@ def test_one_table_makes_the_replayed_and_the_exported_call(owner: str, method: 
     source = _call(action)
     assert source is not None and f".{call.method}(" in source
     assert ast.parse(source)  # a line of Python
+
+
+def test_bidirectional_controls_in_recorded_text_are_escapes_in_the_pytest_export(
+        page: Page, server: str, db_path: Path) -> None:
+    # Written raw into string literals, U+202E made the file read otherwise than it runs.
+    value = "refund \u202e0001$\u202c done"
+    with record(page, db=db_path) as page:
+        page.goto(server + "/app.html")
+        page.get_by_label("Name").fill(value)
+    with RecordingStore(db_path) as store:
+        source = export_pytest(store.get(page.recording.id))
+    assert "\u202e" not in source and "\u202c" not in source and "\\u202e" in source
+    fills = [node for node in ast.walk(ast.parse(source))
+             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "fill"]
+    assert [ast.literal_eval(call.args[0]) for call in fills] == [value]  # the same text when run
