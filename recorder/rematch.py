@@ -151,7 +151,7 @@ def _around(info: dict[str, Any]) -> str:
 
 
 def unlike_found(target: dict[str, Any], found: dict[str, Any], positional: bool = False,
-                 later: tuple[dict[str, Any], ...] = ()) -> str | None:
+                 later: tuple[dict[str, Any], ...] = (), page_text: str = "") -> str | None:
     """Why the one element the recorded selector still finds is not the recorded one: a
     button or link named otherwise than it was before or ``later`` in the recording (an id
     moved to another button; a "pending" button that said "ready" after its click is
@@ -160,8 +160,9 @@ def unlike_found(target: dict[str, Any], found: dict[str, Any], positional: bool
     when it may be."""
     ours, theirs = _name(target), _name(found)
     names = [name for name in (ours, *(_name(state) for state in later)) if name]
-    if ours and target.get("role") in NAMED_BY_PURPOSE and not any(_alike(name, theirs) for name in names):
-        return f"named {theirs!r}, not {ours!r}" if theirs else f"unnamed, not {ours!r}"
+    if ours and target.get("role") in NAMED_BY_PURPOSE and not any(_alike(name, theirs) for name in names) \
+            and _was_on_the_page(target, theirs, page_text):
+        return f"named {theirs!r}, not {ours!r} (another element of the page when recorded)"
     if not positional:  # the neighbours of an element found by its id or name may change with the page
         return None
     ours, theirs = _around(target), _around(found)
@@ -170,13 +171,23 @@ def unlike_found(target: dict[str, Any], found: dict[str, Any], positional: bool
     return None
 
 
-def named_otherwise(target: dict[str, Any], scored: Scored) -> str | None:
+def _was_on_the_page(target: dict[str, Any], name: str, page_text: str) -> bool:
+    """Whether something so named was on the page, beside the recorded element or anywhere
+    in ``page_text`` (the recorded page's text as the action began), when it was recorded:
+    then an element so named now is that other thing, not the recorded one renamed."""
+    return bool(name) and (name in str(target.get("neighbour_text") or "").lower() or name in page_text)
+
+
+def named_otherwise(target: dict[str, Any], scored: Scored, page_text: str = "") -> str | None:
     """Why ``scored`` cannot be the recorded element: named unlike it, with no identifier in
-    common; None when it may be."""
+    common, and so named it was on the recorded page already (the "Active" filter beside a
+    removed "Completed"); None when it may be (a button reworded, "Continue" to "Next
+    step", re-matched on the rest)."""
     ours, theirs = _name(target), _name(scored.info)
-    if not ours or any(name in scored.matched for name in IDENTIFIERS) or _alike(ours, theirs):
+    if not ours or any(name in scored.matched for name in IDENTIFIERS) or _alike(ours, theirs) \
+            or not _was_on_the_page(target, theirs, page_text):
         return None
-    return f"named {theirs!r}, not {ours!r}" if theirs else f"unnamed, not {ours!r}"
+    return f"named {theirs!r}, not {ours!r} (another element of the page when recorded)"
 
 
 @dataclass
@@ -187,7 +198,7 @@ class Decision:
 
 
 def decide(target: dict[str, Any], box: dict[str, float] | None, candidates: list[dict[str, Any]],
-           threshold: float = THRESHOLD, margin: float = MARGIN) -> Decision:
+           threshold: float = THRESHOLD, margin: float = MARGIN, *, page_text: str = "") -> Decision:
     """Score every visible candidate; take the best only above ``threshold`` and ``margin``
     ahead of the runner-up."""
     scored = sorted((Scored(i, *similarity(target, box, c), info=c) for i, c in enumerate(candidates)
@@ -195,12 +206,13 @@ def decide(target: dict[str, Any], box: dict[str, float] | None, candidates: lis
     best = scored[:3]
     if not scored:
         return Decision(None, best, "no element on the page to compare")
-    eligible = [s for s in scored if named_otherwise(target, s) is None]
+    eligible = [s for s in scored if named_otherwise(target, s, page_text) is None]
     if not eligible or eligible[0].score < threshold <= scored[0].score:
         likest = scored[0]
         return Decision(None, best, f"no element is like the recorded one: the most similar ({likest.score:.2f}, "
                                     f"{likest.info.get('tag')} {likest.info.get('css_path') or ''}) is "
-                                    f"{named_otherwise(target, likest)}, with no id, name or test id in common")
+                                    f"{named_otherwise(target, likest, page_text)}, with no id, name or test id "
+                                    f"in common")
     scored = eligible
     first = scored[0]
     second = scored[1].score if len(scored) > 1 else 0.0
@@ -216,17 +228,17 @@ def decide(target: dict[str, Any], box: dict[str, float] | None, candidates: lis
 
 def better_than(found: dict[str, Any], target: dict[str, Any], box: dict[str, float] | None,
                 candidates: list[dict[str, Any]], positional: bool = False,
-                later: tuple[dict[str, Any], ...] = ()) -> tuple[Decision, float] | None:
+                later: tuple[dict[str, Any], ...] = (), page_text: str = "") -> tuple[Decision, float] | None:
     """Where the recorded locator still finds one element (``found``), but another candidate is
     clearly more like the recorded one (a list reordered under a positional selector, say):
     the decision for that other, and the found element's similarity. None when the found
     element is like enough, or nothing beats it by ``MARGIN`` as a clear re-match. (An
     element ``unlike_found`` is beaten by any clear re-match: it is not the recorded one.)"""
     found_score, _ = similarity(target, box, found)
-    unlike = unlike_found(target, found, positional, later) is not None
+    unlike = unlike_found(target, found, positional, later, page_text) is not None
     if found_score >= SURE and not unlike:
         return None
-    decision = decide(target, box, candidates)
+    decision = decide(target, box, candidates, page_text=page_text)
     chosen = decision.chosen
     if chosen is None or chosen.info.get("css_path") == found.get("css_path") \
             or (chosen.score - found_score < MARGIN and not unlike):

@@ -187,6 +187,9 @@ class Replayer:
         # The DOM snapshot of the row before each action on the same page (by sequence):
         # what the page's text was as the action began, when recorded.
         self.snapshot_before: dict[int, str] = {}
+        # The same, kept for every action: what else was on the page (recorded_page_text).
+        self.page_before: dict[int, str] = {}
+        self._page_texts: dict[str, str] = {}  # a DOM snapshot key -> its text
 
     def rebase(self, url: str | None) -> str | None:
         """The recorded URL, moved to ``base_url`` when one is given (if it is on the app's origin)."""
@@ -206,6 +209,8 @@ class Replayer:
         last_snapshot: dict[int, str] = {}  # page index -> the last row's DOM snapshot
         for action in timeline:
             index = action["metadata"].get("page_index", 0)
+            if index in last_snapshot:
+                self.page_before[action["sequence"]] = last_snapshot[index]
             if action["type"] == "navigate" and action["metadata"].get("caused_by"):
                 # That step's snapshot was of a document on its way out, or taken later:
                 # what its page came to show is the URL check's to judge.
@@ -454,8 +459,9 @@ class Replayer:
                     positional = bool(raw and _POSITIONAL.search(raw))
                     later = tuple(metadata[key] for key in ("target_after", "target_later")
                                   if isinstance(metadata.get(key), dict))
-                    other, unlike = (yield from self.better_than_found(recorded, css, target, box, positional, later)) \
-                        if target else (None, None)
+                    page_text = self.recorded_page_text(action)
+                    other, unlike = (yield from self.better_than_found(recorded, css, target, box, positional, later,
+                                                                       page_text)) if target else (None, None)
                     if other is None and unlike is None:
                         return recorded, "recorded selector"
                     if other is None:  # found, but not the element recorded, and nothing else is
@@ -476,7 +482,7 @@ class Replayer:
                     found = yield lambda: scope.locator(css).evaluate_all(_ELEMENTS_INFO)
                 except Exception:
                     found = []
-                decision = rematch.decide(target, box, found)
+                decision = rematch.decide(target, box, found, page_text=self.recorded_page_text(action))
                 if decision.chosen is not None:
                     result.status, result.found_by = "recovered", "similarity"
                     result.score = round(decision.chosen.score, 2)
@@ -496,7 +502,7 @@ class Replayer:
         return None, None
 
     def better_than_found(self, found: Any, css: str, target: dict[str, Any], box: dict[str, float] | None,
-                          positional: bool, later: tuple[dict[str, Any], ...]
+                          positional: bool, later: tuple[dict[str, Any], ...], page_text: str
                           ) -> Generator[Any, Any, tuple[tuple[rematch.Decision, float] | None, str | None]]:
         """Another element clearly more like the recorded one than the one the recorded
         selector finds (rematch.better_than): a positional selector over a list reordered
@@ -505,7 +511,7 @@ class Replayer:
         try:
             infos = yield lambda: found.evaluate_all(_ELEMENTS_INFO)
             if len(infos) != 1 or (rematch.similarity(target, box, infos[0])[0] >= rematch.SURE
-                                   and rematch.unlike_found(target, infos[0], positional, later) is None):
+                                   and rematch.unlike_found(target, infos[0], positional, later, page_text) is None):
                 return None, None  # (most steps: no need to read every candidate on the page)
             # Asked again with its rivals in one question, so that all are seen at the same
             # moment (a list drawn again in between would make the first look wrong).
@@ -514,8 +520,8 @@ class Replayer:
             return None, None
         if not seen:
             return None, None
-        return (rematch.better_than(seen["found"], target, box, seen["candidates"], positional, later),
-                rematch.unlike_found(target, seen["found"], positional, later))
+        return (rematch.better_than(seen["found"], target, box, seen["candidates"], positional, later, page_text),
+                rematch.unlike_found(target, seen["found"], positional, later, page_text))
 
     def perform(self, call: RecordedCall, action: dict[str, Any], result: StepResult) -> Flow:
         """Make the recorded call again (the table in _core.ACTIONS says which), on the element
@@ -577,6 +583,18 @@ class Replayer:
             yield from self.compare_outcome(handle, places, before, action, result)
         if text_before is not None and result.status != "diverged":
             yield from self.compare_page_text(text_before, shown, result)
+
+    def recorded_page_text(self, action: dict[str, Any]) -> str:
+        """The recorded page's text as this action began (lower case; "" when no snapshot
+        was recorded): what else was on the page, for telling another element from the
+        recorded one renamed."""
+        before_key = self.page_before.get(action["sequence"])
+        if not before_key:
+            return ""
+        if before_key not in self._page_texts:
+            html = self.recording.store.blob(before_key).decode("utf-8", "replace")
+            self._page_texts = {before_key: visible_text(html).lower()}  # (the step's own, kept while it runs)
+        return self._page_texts[before_key]
 
     def recorded_text_shown(self, action: dict[str, Any]) -> list[str]:
         """The text that came to show on the page during this action when recorded: what its
