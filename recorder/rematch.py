@@ -7,15 +7,17 @@ identify an element best, its id, name, test id, tag and texts, weigh most). The
 candidate is taken only when it is similar enough (``THRESHOLD``) and clearly more similar
 than the runner-up (``MARGIN``): a weak or ambiguous match is reported, never acted on.
 
-Unlike Similo, a candidate named otherwise is never taken for a named target on its place
-and look alone: when the recorded element had a name or text, a candidate whose own is
-unlike it must share an identifier (id, name attribute, test id) to be taken. A removed
-"Completed" filter link is not replaced by its neighbour "Active", which has the same tag,
-role, path shape and size.
+Unlike Similo, a candidate that is another element is never taken for a named target on
+its place and look alone: when the recorded element had a name or text, a candidate whose
+own is unlike it, and names something the recorded page already showed, must share an
+identifier (id, name attribute, test id) to be taken. A removed "Completed" filter link is
+not replaced by its neighbour "Active", which has the same tag, role, path shape and size;
+a button reworded "Continue" to "Next step" is still found.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
@@ -175,7 +177,10 @@ def _was_on_the_page(target: dict[str, Any], name: str, page_text: str) -> bool:
     """Whether something so named was on the page, beside the recorded element or anywhere
     in ``page_text`` (the recorded page's text as the action began), when it was recorded:
     then an element so named now is that other thing, not the recorded one renamed."""
-    return bool(name) and (name in str(target.get("neighbour_text") or "").lower() or name in page_text)
+    if not name:
+        return False
+    as_words = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")  # "go" is not in "google"
+    return bool(as_words.search(str(target.get("neighbour_text") or "").lower()) or as_words.search(page_text))
 
 
 def named_otherwise(target: dict[str, Any], scored: Scored, page_text: str = "") -> str | None:
