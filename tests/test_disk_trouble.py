@@ -28,19 +28,25 @@ def break_disk(store: RecordingStore, how: str) -> None:
     store._writer.call_outside_transaction(apply)
 
 
+def act_through_trouble(recorded, server: str, store: RecordingStore, how: str, lost: str) -> None:  # type: ignore[no-untyped-def]
+    """A fill saved, then the disk broken (``how``), then eight fills (``lost`` with their
+    number) and clicks whose writes fail."""
+    recorded.goto(server + "/app.html")
+    recorded.fill("#name", "saved before")
+    break_disk(store, how)
+    for i in range(8):
+        recorded.fill("#name", lost.format(i))
+        recorded.click("#agree")
+
+
 @pytest.mark.parametrize("how, message", [("full", "full"), ("read-only", "readonly")])
 def test_disk_trouble_warns_once_and_never_breaks_the_page(server: str, page, db_path: Path, how: str, message: str) -> None:  # type: ignore[no-untyped-def]
     store = RecordingStore(db_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with record(page, store=store, name="disk trouble") as recorded:
-            recorded.goto(server + "/app.html")
-            recorded.fill("#name", "saved before")
             recording_id = recorded.recording.id
-            break_disk(store, how)
-            for i in range(8):
-                recorded.fill("#name", f"lost {i} ✓")
-                recorded.click("#agree")
+            act_through_trouble(recorded, server, store, how, "lost {} ✓")
             # The page under test kept working through every failed write.
             assert recorded.input_value("#name") == "lost 7 ✓"
             assert recorded.is_checked("#agree") is False  # eight clicks: back to unchecked
@@ -72,12 +78,7 @@ def test_writes_refused_by_a_full_disk_are_counted_in_the_recording_once_it_has_
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with record(page, store=store, name="disk trouble") as recorded:
-            recorded.goto(server + "/app.html")
-            recorded.fill("#name", "saved before")
-            break_disk(store, "full")
-            for i in range(8):
-                recorded.fill("#name", f"lost {i}")
-                recorded.click("#agree")
+            act_through_trouble(recorded, server, store, "full", "lost {}")
             store._writer.call_outside_transaction(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"))
             recorded.fill("#name", "saved after")
         store.close()  # what was lost is said as the store closes
