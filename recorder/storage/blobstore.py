@@ -184,10 +184,7 @@ class BlobStore:
                 )
             conn.execute("COMMIT")
         except BaseException as exc:
-            try:
-                engine.rollback(conn)
-            except engine.errors:
-                pass
+            engine.rollback_after_failure(conn)
             if not isinstance(exc, engine.errors):
                 raise
             self.warn(f"could not write to {engine.location}: {engine.describe_error(exc)}",

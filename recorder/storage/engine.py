@@ -129,6 +129,14 @@ class Engine(ABC):
                 if not self.is_disconnected(conn):
                     raise  # (a lost connection has nothing left to roll back)
 
+    def rollback_after_failure(self, conn: Connection) -> None:
+        """Roll back what a failed write left open, where that failure is already being
+        dealt with: a rollback refused too (the same full disk) leaves nothing more to do."""
+        try:
+            self.rollback(conn)
+        except self.errors:
+            pass
+
     @abstractmethod
     def database_size(self, conn: Connection) -> int:
         """Bytes the database takes (for ``max_bytes``)."""

@@ -352,10 +352,7 @@ class Writer:
             self._report_losses(conn, losses)
             conn.execute("COMMIT")
         except self.engine.errors:
-            try:
-                self.engine.rollback(conn)
-            except self.engine.errors:
-                pass
+            self.engine.rollback_after_failure(conn)
             return False
         self._losses = {}
         self._warned = False
@@ -394,10 +391,7 @@ class Writer:
         try:
             self._before_close(conn)
         except self.engine.errors as exc:  # everything is written: only the space stays taken
-            try:
-                self.engine.rollback(conn)
-            except self.engine.errors:
-                pass
+            self.engine.rollback_after_failure(conn)
             if self._warned:
                 return  # writes were refused already (a read-only file): this is no news
             self.warn(f"could not give free space back in {self.where}: {self.engine.describe_error(exc)}",
@@ -494,10 +488,7 @@ class Writer:
             # The transaction itself failed (disk full, read-only file, I/O error):
             # nothing in it was written. Tell every waiter, and warn once for the
             # fire-and-forget writes nobody waits on.
-            try:
-                self.engine.rollback(conn)
-            except self.engine.errors:
-                pass
+            self.engine.rollback_after_failure(conn)
             error = self._failed(exc)
             batch.extend(jobs)  # the rest of the round fails alike, rather than wait forever
             outcomes = [(future, False, error) for _, future in batch]

@@ -63,13 +63,11 @@ class SQLiteEngine(Engine):
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn)
             self._identity = _identity(self.file)
-        except sqlite3.DatabaseError as exc:
+        except BaseException as exc:
             if conn is not None:
                 conn.close()
-            raise DatabaseError(_cannot_open(path, exc)) from None
-        except BaseException:
-            if conn is not None:
-                conn.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise DatabaseError(_cannot_open(path, exc)) from None
             raise
         return _Writable(conn)
 
