@@ -18,6 +18,7 @@ a button reworded "Continue" to "Next step" is still found.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
@@ -126,6 +127,14 @@ def similarity(target: dict[str, Any], box: dict[str, float] | None, candidate: 
     return (earned / total if total else 0.0), matched
 
 
+# The recorded page's text, lower case, asked for only when a name needs checking against it.
+PageText = Callable[[], str]
+
+
+def no_page_text() -> str:
+    return ""
+
+
 IDENTIFIERS = ("id", "name_attribute", "test_id")
 NAMED_ALIKE = 0.5  # the least similarity of two names (or texts) that may name one element
 
@@ -153,7 +162,7 @@ def _around(info: dict[str, Any]) -> str:
 
 
 def unlike_found(target: dict[str, Any], found: dict[str, Any], positional: bool = False,
-                 later: tuple[dict[str, Any], ...] = (), page_text: str = "") -> str | None:
+                 later: tuple[dict[str, Any], ...] = (), page_text: PageText = no_page_text) -> str | None:
     """Why the one element the recorded selector still finds is not the recorded one: a
     button or link named otherwise than it was before or ``later`` in the recording (an id
     moved to another button; a "pending" button that said "ready" after its click is
@@ -173,17 +182,18 @@ def unlike_found(target: dict[str, Any], found: dict[str, Any], positional: bool
     return None
 
 
-def _was_on_the_page(target: dict[str, Any], name: str, page_text: str) -> bool:
+def _was_on_the_page(target: dict[str, Any], name: str, page_text: PageText) -> bool:
     """Whether something so named was on the page, beside the recorded element or anywhere
-    in ``page_text`` (the recorded page's text as the action began), when it was recorded:
-    then an element so named now is that other thing, not the recorded one renamed."""
+    in ``page_text()`` (the recorded page's text as the action began, asked only here: it
+    is read from a DOM snapshot), when it was recorded: then an element so named now is
+    that other thing, not the recorded one renamed."""
     if not name:
         return False
     as_words = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")  # "go" is not in "google"
-    return bool(as_words.search(str(target.get("neighbour_text") or "").lower()) or as_words.search(page_text))
+    return bool(as_words.search(str(target.get("neighbour_text") or "").lower()) or as_words.search(page_text()))
 
 
-def named_otherwise(target: dict[str, Any], scored: Scored, page_text: str = "") -> str | None:
+def named_otherwise(target: dict[str, Any], scored: Scored, page_text: PageText = no_page_text) -> str | None:
     """Why ``scored`` cannot be the recorded element: named unlike it, with no identifier in
     common, and so named it was on the recorded page already (the "Active" filter beside a
     removed "Completed"); None when it may be (a button reworded, "Continue" to "Next
@@ -203,7 +213,7 @@ class Decision:
 
 
 def decide(target: dict[str, Any], box: dict[str, float] | None, candidates: list[dict[str, Any]],
-           threshold: float = THRESHOLD, margin: float = MARGIN, *, page_text: str = "") -> Decision:
+           threshold: float = THRESHOLD, margin: float = MARGIN, *, page_text: PageText = no_page_text) -> Decision:
     """Score every visible candidate; take the best only above ``threshold`` and ``margin``
     ahead of the runner-up."""
     scored = sorted((Scored(i, *similarity(target, box, c), info=c) for i, c in enumerate(candidates)
@@ -233,7 +243,8 @@ def decide(target: dict[str, Any], box: dict[str, float] | None, candidates: lis
 
 def better_than(found: dict[str, Any], target: dict[str, Any], box: dict[str, float] | None,
                 candidates: list[dict[str, Any]], positional: bool = False,
-                later: tuple[dict[str, Any], ...] = (), page_text: str = "") -> tuple[Decision, float] | None:
+                later: tuple[dict[str, Any], ...] = (),
+                page_text: PageText = no_page_text) -> tuple[Decision, float] | None:
     """Where the recorded locator still finds one element (``found``), but another candidate is
     clearly more like the recorded one (a list reordered under a positional selector, say):
     the decision for that other, and the found element's similarity. None when the found

@@ -19,6 +19,7 @@ flow (see _core.py), so the same code replays on the sync and the async Playwrig
 from __future__ import annotations
 
 import difflib
+import functools
 import io
 import os
 import re
@@ -459,7 +460,7 @@ class Replayer:
                     positional = bool(raw and _POSITIONAL.search(raw))
                     later = tuple(metadata[key] for key in ("target_after", "target_later")
                                   if isinstance(metadata.get(key), dict))
-                    page_text = self.recorded_page_text(action)
+                    page_text = functools.partial(self.recorded_page_text, action)
                     other, unlike = (yield from self.better_than_found(recorded, css, target, box, positional, later,
                                                                        page_text)) if target else (None, None)
                     if other is None and unlike is None:
@@ -482,7 +483,7 @@ class Replayer:
                     found = yield lambda: scope.locator(css).evaluate_all(_ELEMENTS_INFO)
                 except Exception:
                     found = []
-                decision = rematch.decide(target, box, found, page_text=self.recorded_page_text(action))
+                decision = rematch.decide(target, box, found, page_text=functools.partial(self.recorded_page_text, action))
                 if decision.chosen is not None:
                     result.status, result.found_by = "recovered", "similarity"
                     result.score = round(decision.chosen.score, 2)
@@ -502,7 +503,7 @@ class Replayer:
         return None, None
 
     def better_than_found(self, found: Any, css: str, target: dict[str, Any], box: dict[str, float] | None,
-                          positional: bool, later: tuple[dict[str, Any], ...], page_text: str
+                          positional: bool, later: tuple[dict[str, Any], ...], page_text: rematch.PageText
                           ) -> Generator[Any, Any, tuple[tuple[rematch.Decision, float] | None, str | None]]:
         """Another element clearly more like the recorded one than the one the recorded
         selector finds (rematch.better_than): a positional selector over a list reordered
