@@ -143,8 +143,7 @@ class RecordingStore:
     def __init__(self, path: str | os.PathLike[str] | None = None, *, max_bytes: int | None = None,
                  readonly: bool = False) -> None:
         self.readonly = readonly
-        self._target = path if path is not None else default_db()
-        self.engine = open_engine(self._target, readonly=readonly)
+        self.engine = open_engine(path if path is not None else default_db(), readonly=readonly)
         self.location = self.engine.location  # the file, or the URL without its password
         # The file of a SQLite store (None for a server's).
         self.path: Path | None = getattr(self.engine, "path", None)
@@ -577,8 +576,8 @@ class RecordingStore:
 
     def _read(self, flow: QueryFlow[T]) -> T:
         """Run a read (storage/queries.py) on the writer's connection, behind the writes queued."""
-        if self._reads_after_close:  # (the file by its absolute path: the process may have changed directory)
-            with RecordingStore(getattr(self.engine, "file", self._target), readonly=True) as reader:
+        if self._reads_after_close:
+            with RecordingStore(self.engine.target, readonly=True) as reader:
                 return reader._read(flow)
         return self._writer.call(lambda conn: run(conn, flow))
 

@@ -67,6 +67,9 @@ class Engine(ABC):
 
     def __init__(self, location: str, readonly: bool = False) -> None:
         self.location = location  # a file path, or a URL without its password: for messages
+        # What opens this database again from anywhere in the process: the absolute file path,
+        # the URL with its password (set by each engine).
+        self.target = location
         # Read-only: connections write nothing (never migrate, refuse every write) and are
         # refused on a schema other than this recorder's (see migrate_hint).
         self.readonly = readonly

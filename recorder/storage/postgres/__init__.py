@@ -43,6 +43,7 @@ class PostgresEngine(Engine):
     def __init__(self, url: str, readonly: bool = False) -> None:
         super().__init__(_without_password(url), readonly)
         self.url = url
+        self.target = url
 
     def connect(self) -> Connection:
         conn = self._connect()

@@ -34,6 +34,7 @@ class SQLiteEngine(Engine):
         # What every connection opens: a relative path would name another file once the
         # process changes directory (a test's monkeypatch.chdir), mid-recording.
         self.file = Path(os.path.abspath(path))
+        self.target = str(self.file)
         self._identity: tuple[int, int] | None = None  # the file the writer opened (device, inode)
 
     def connect(self) -> Connection:
