@@ -50,6 +50,17 @@ _LISTENERS_JS = """(redact) => {
     const el = e.target;
     send('change', el, {value: el.type === 'checkbox' || el.type === 'radio' ? String(el.checked) : el.value});
   }, true);
+  // Typing into a secret field: the value so far goes to recorder first (a listener on the
+  // document's capture phase runs before the page's own), so what the page does with it
+  // meanwhile (logs it, sends it) is scrubbed before the change says it whole.
+  document.addEventListener('input', (e) => {
+    const el = e.target;
+    if (!window.__recorderTakeover || !window.%s) return;
+    if (!el || el.nodeType !== 1 || typeof el.value !== 'string') return;
+    try {
+      if (info(el, window.__recorderRedact || []).secret) window.%s({event: 'typing', value: el.value});
+    } catch (e) {}
+  }, true);
   document.addEventListener('keydown', (e) => {
     if (['Enter', 'Tab', 'Escape'].includes(e.key)) send('key', e.target, {value: e.key});
   }, true);
@@ -59,7 +70,7 @@ _LISTENERS_JS = """(redact) => {
     clearTimeout(scrolling);
     scrolling = setTimeout(() => send('scroll', null, {value: Math.round(scrollX) + ',' + Math.round(scrollY)}), 250);
   }, true);
-}""" % (inpage.world_source(), BINDING, BINDING)
+}""" % (inpage.world_source(), BINDING, BINDING, BINDING, BINDING)
 
 _STOP_JS = "() => { window.__recorderTakeover = false; }"
 
@@ -178,6 +189,10 @@ class Takeover:
         takeover = self.page.__dict__.get("_recorder_takeover")
         if takeover is None:
             return  # listeners outlive the takeover; what they report afterwards is dropped
+        if payload.get("event") == "typing":  # not an action: a secret as it grows (at once, not as a task)
+            if isinstance(payload.get("value"), str):
+                takeover.capture.session.scrub.typing(payload["value"])
+            return
         takeover.capture.session.run(takeover._user_event(payload))
 
     def _user_event(self, payload: dict[str, Any]) -> Flow:
