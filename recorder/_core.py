@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import html
 import inspect
 import json
 import re
@@ -25,12 +24,12 @@ from typing import Any, NamedTuple
 from . import events, inpage, tiles
 from .errors import RecordingClosed
 from .events import NetworkLog
-from .model import REDACTED
 from .resources import DEFAULT_MAX_BYTES, ResourceKeeper
+from .scrub import SecretScrubber
 from .selectors import readable_selector
 from .source import read_source
 from .store import MAX_VALUE_CHARS, Recording
-from .urls import origin
+from .urls import origin, url_passwords
 
 Step = Callable[[], Any]
 Flow = Generator[Step, Any, Any]
@@ -566,103 +565,9 @@ MAX_DOM_CHARS = 25_000_000
 MAX_RESOURCE_BUFFER = 10_000_000
 # Frames of other origins snapshotted per action, at most (an ad-laden page has dozens).
 MAX_FOREIGN_FRAMES = 10
-
-
-# Characters each way of percent-encoding leaves as they are (besides ASCII letters and
-# digits): RFC 3986's unreserved (Python's quote), JavaScript's encodeURIComponent, an
-# HTML form's application/x-www-form-urlencoded.
-_KEPT_BY_URL_ENCODERS = ("-_.~", "-_.!~*'()", "-_.*")
-# The only printable ASCII characters a browser encodes in a URL's fragment, query and path
-# (WHATWG URL's percent-encode sets; the rest of what a page puts there stays as it is).
-_ENCODED_IN_URL_PARTS = (' "<>`', ' "#<>\'', ' "#<>`?{}')
-
-
-def _percent_encoded(text: str, kept: Callable[[str], bool]) -> str:
-    return "".join(c if kept(c) else "".join(f"%{b:02X}" for b in c.encode()) for c in text)
-
-
-def secret_forms(secret: str) -> set[str]:
-    """The ways a page, a browser or recorder's own serializer may write ``secret`` back:
-    percent-encoded by each standard (space as %20 or +), HTML-escaped as text or as an
-    attribute, and escaped once more (a frame's HTML kept in a srcdoc attribute)."""
-    forms = {secret}
-    for kept in _KEPT_BY_URL_ENCODERS:
-        encoded = _percent_encoded(secret, lambda c: c.isascii() and (c.isalnum() or c in kept))
-        forms |= {encoded, encoded.replace("%20", "+")}
-    for encoded_too in _ENCODED_IN_URL_PARTS:
-        forms.add(_percent_encoded(secret, lambda c: c.isascii() and c.isprintable() and c not in encoded_too))
-    escaped = {html.escape(secret), html.escape(secret, quote=False), _attribute_escaped(secret)}
-    for form in list(escaped):
-        escaped |= {html.escape(form, quote=False), _attribute_escaped(form)}
-    return forms | escaped
-
-
-def _attribute_escaped(text: str) -> str:
-    """As a DOM serializer writes an attribute's value: only & and \" escaped."""
-    return text.replace("&", "&amp;").replace('"', "&quot;")
-
-
-class SecretScrubber:
-    """Values typed into secret fields, kept in memory only, cut out of all else stored.
-
-    An app may echo a password elsewhere: a GET form puts it in the next URL, a page
-    may show it back. Every text recorded after a secret was typed passes through here.
-    """
-
-    MIN_LENGTH = 3  # shorter "secrets" (one key press) would blank out ordinary text
-
-    def __init__(self) -> None:
-        self.values: list[str] = []  # the secrets as typed: their pixels are painted over too
-        self._written: set[str] = set()  # every way each of them may be written (secret_forms)
-        self._beginnings: set[str] = set()  # see typed
-        self._forms: list[str] = []  # _written, longest first
-        self._reported_forms: list[str] = []  # and the beginnings' forms
-
-    def add(self, secret: Any) -> None:
-        if isinstance(secret, (list, tuple)):  # select_option(["a", "b"]), set_input_files([...])
-            for item in secret:
-                self.add(item)
-            return
-        if isinstance(secret, str) and len(secret) >= self.MIN_LENGTH and secret not in self.values:
-            self.values.append(secret)
-            self._written |= secret_forms(secret)
-            self._update()
-
-    def typed(self, secret: str | None) -> None:
-        """An action typed ``secret`` a key at a time (None: another did not): until the next
-        action's call ends, each beginning of it is cut out too of what the page reports
-        (``reported``), which saw it grow; not of snapshots, which see the whole, nor for good:
-        they would blank out ordinary text."""
-        beginnings = {secret[:n] for n in range(self.MIN_LENGTH, len(secret))} if secret else set()
-        if beginnings != self._beginnings:  # (None after None: every action without a secret)
-            self._beginnings = beginnings
-            self._update()
-
-    def _update(self) -> None:
-        self._forms = sorted(self._written, key=len, reverse=True)
-        self._reported_forms = sorted(self._written.union(*map(secret_forms, self._beginnings)), key=len, reverse=True)
-
-    def __call__(self, text: str | None, reported: bool = False) -> str | None:
-        """``text`` with every secret cut out; ``reported``: text the page reported (an
-        event), which may quote a secret as it grew too (see typed)."""
-        forms = self._reported_forms if reported else self._forms
-        if not text or not forms:
-            return text
-        for form in forms:
-            text = text.replace(form, REDACTED)
-        return text
-
-    def everywhere(self, value: Any, reported: bool = False) -> Any:
-        """Every string inside ``value`` (metadata: dicts, lists) scrubbed."""
-        if not self._reported_forms:
-            return value
-        if isinstance(value, str):
-            return self(value, reported)
-        if isinstance(value, dict):
-            return {key: self.everywhere(item, reported) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self.everywhere(item, reported) for item in value]
-        return value
+# Actions whose document a page capture remembers (PageCapture.action_documents): a frame
+# comes within a few actions of its own.
+MAX_ACTIONS_REMEMBERED = 64
 
 
 class Session:
@@ -824,6 +729,7 @@ class _AskedSnapshot:
     sequence: int
     target: _LastTarget | None  # the element the action acted on: the answer tells its state after
     world: int  # recorder's world it was asked in
+    document: int  # PageCapture.documents when it was asked: the document its boxes belong to
 
 
 @dataclass
@@ -868,6 +774,15 @@ class PageCapture:
         # shown as text) were when last looked (CSS px): painted over on the frames that
         # follow, until the next look.
         self.mask_boxes: list[dict[str, float]] = []
+        # The document those boxes were looked for in (``documents`` then), and the boxes of
+        # the document before it: a frame taken around a change of document may show either.
+        self.boxes_document = 0
+        self.earlier_boxes: list[dict[str, float]] = []
+        self.documents = 0  # main-frame documents committed
+        # The document each recent action began on, by (recording id, sequence).
+        self.action_documents: dict[tuple[int, int], int] = {}
+        # Frames to store once the boxes of the document now shown are known (see _store_pick).
+        self.picks_for_fresh_boxes: list[tuple[Recording, Pick]] = []
         # Frames picked for actions whose snapshot (and so the boxes to paint over) is not
         # back yet: (recording, pick), stored once it is (apply_snapshots).
         self.waiting_picks: list[tuple[Recording, Pick]] = []
@@ -1025,10 +940,16 @@ class PageCapture:
         except RecordingClosed:
             return (yield call)
         redact = self.session.options.unread
+        if spec.navigation and isinstance(arguments.get("url"), str):
+            # (http://user:password@host/: a password as secret as one typed into a field)
+            self.session.scrub.add(url_passwords(arguments["url"]))
         yield from self.apply_snapshots(wait=False)
         if self.pending_dom and not self.dialog_open:
             yield from self._quietly_flow(self._snapshot_pending(redact))
         self.timeline.action_started(sequence)
+        self.action_documents[(self.recording.id, sequence)] = self.documents
+        if len(self.action_documents) > MAX_ACTIONS_REMEMBERED:
+            del self.action_documents[next(iter(self.action_documents))]
         # An assertion changes nothing: the element the last action acted on stays the one
         # to read again as the next action begins (click, expect "Loaded", click).
         observing = spec.type == "wait"
@@ -1139,8 +1060,11 @@ class PageCapture:
             dom, dom_skipped, outcome = yield from self.snapshot_dom(redact, mask, sequence, target_path)
             self._saw_target_after(acted_on, outcome)
             snapshot_later = dom is None and not dom_skipped
-        elif mask and self.is_alive():
-            self.mask_boxes = (yield from self._quietly_flow(self.ask("maskBoxes", mask))) or []
+        elif self.session.options.screenshots and self.is_alive():
+            # No snapshot says where secrets show (password and redacted fields too): ask.
+            document = self.documents
+            covered = yield from self._quietly_flow(self.ask("coverBoxes", self._cover_options(redact, mask)))
+            self._set_boxes(covered or [], document)
         screenshot = None
         if self.cdp is None and self.session.options.screenshots and self.is_alive():
             screenshot = yield from self._quietly(lambda: self.page.screenshot(
@@ -1380,6 +1304,7 @@ class PageCapture:
                         recording.note_dom_snapshot_skipped(sequence, skipped)
                     except Exception:
                         pass
+                self._store_waiting_picks(up_to=max(sequence for _, sequence in pending))
             else:
                 self.pending_dom[:0] = pending  # (the next look at the page tries again)
             return
@@ -1389,6 +1314,8 @@ class PageCapture:
                 recording.attach_dom_snapshot(sequence, dom)
             except Exception:
                 pass
+        # Their frames, painted over where this snapshot saw secrets.
+        self._store_waiting_picks(up_to=max(sequence for _, sequence in pending))
 
     def snapshot_dom(self, redact: list[str], mask: list[str], sequence: int | None = None,
                      target: str | None = None) -> Generator[Any, Any, tuple[str | None, str | None, dict[str, Any]]]:
@@ -1402,18 +1329,24 @@ class PageCapture:
         options = self._snapshot_options(redact, mask)
         framed = (yield from self._quietly_flow(self._foreign_frame_snapshots(options, sequence))) or {}
         snapshot_id, since = self._snapshot_ids()
+        document = self.documents
         snapshot = yield from self._quietly_flow(self.ask("snapshot", {**options, "since": since, "id": snapshot_id,
                                                                        "target": target}))
         if self.stuck:
             return None, STUCK, {}
         if not snapshot:
             return None, None, {}
-        html, skipped = yield from self._use_snapshot(snapshot, since, framed, self.recording, sequence)
+        html, skipped = yield from self._use_snapshot(snapshot, since, framed, self.recording, sequence, document)
         return html, skipped, _outcome(snapshot)
+
+    def _cover_options(self, redact: list[str], mask: list[str]) -> dict[str, Any]:
+        """What world.js is told of what a screenshot must not show (coverBoxes, snapshot)."""
+        return {"redact": redact, "mask": mask, "secrets": self.session.scrub.values,
+                "fragment": SecretScrubber.FRAGMENT}
 
     def _snapshot_options(self, redact: list[str], mask: list[str]) -> dict[str, Any]:
         """What world.js's snapshot is asked with, on every page and frame alike."""
-        return {"redact": redact, "mask": mask, "maxChars": MAX_DOM_CHARS, "secrets": self.session.scrub.values}
+        return {**self._cover_options(redact, mask), "maxChars": MAX_DOM_CHARS}
 
     def _snapshot_ids(self) -> tuple[str, str | None]:
         """A name for the snapshot about to be asked for, and the one it may be a patch of: the
@@ -1423,10 +1356,12 @@ class PageCapture:
         return f"recorder-{self.snapshots_asked}", since
 
     def _use_snapshot(self, snapshot: dict[str, Any], since: str | None, framed: dict[str, str],
-                      recording: Recording, sequence: int | None) -> Generator[Any, Any, tuple[str | None, str | None]]:
+                      recording: Recording, sequence: int | None,
+                      document: int) -> Generator[Any, Any, tuple[str | None, str | None]]:
         """The HTML of a snapshot world.js answered (made whole, if it sent a patch), or why
-        there is none; (None, None) for a patch of a snapshot recorder does not have."""
-        self.mask_boxes = snapshot["masks"]
+        there is none; (None, None) for a patch of a snapshot recorder does not have.
+        ``document``: ``documents`` when it was asked for."""
+        self._set_boxes(snapshot["masks"], document)
         if "patch" in snapshot:  # only what changed since the last one came
             if not self.last_snapshot or self.last_snapshot[0] != since:
                 return None, None  # the answer it patches was lost (timed out, say)
@@ -1441,9 +1376,9 @@ class PageCapture:
         if snapshot["urls"]:
             yield from self._quietly_flow(self.session.keeper(recording).keep(self, snapshot["urls"], sequence))
         html = snapshot["html"]
-        for token, document in framed.items():
+        for token, framed_html in framed.items():
             mark = f'data-recorder-frame-token="{token}"'
-            html = html.replace(mark, f'{mark} srcdoc="{_escape_attribute(document)}"', 1)
+            html = html.replace(mark, f'{mark} srcdoc="{_escape_attribute(framed_html)}"', 1)
         return html, None
 
     def _ask_snapshot_ahead(self, redact: list[str], sequence: int, target: str | None = None,
@@ -1469,7 +1404,8 @@ class PageCapture:
             answer = yield self.session.send_ahead(self.cdp, "Runtime.evaluate", params, CAPTURE_TIMEOUT_MS)
         except Exception:
             return False
-        self.asked.append(_AskedSnapshot(answer, snapshot_id, since, self.recording, sequence, acted_on, self.world))
+        self.asked.append(_AskedSnapshot(answer, snapshot_id, since, self.recording, sequence, acted_on, self.world,
+                                         self.documents))
         if acted_on is not None:
             acted_on.awaiting_after = True
         return True
@@ -1504,7 +1440,7 @@ class PageCapture:
                 if snapshot:
                     outcome = self.session.scrub.everywhere(_outcome(snapshot))
                     html, skipped = yield from self._use_snapshot(snapshot, asked.since, {}, asked.recording,
-                                                                  asked.sequence)
+                                                                  asked.sequence, asked.document)
             except Exception as exc:
                 if _is_timeout(exc):
                     self.stuck, skipped = True, STUCK
@@ -1788,7 +1724,8 @@ class PageCapture:
                 recording.elapsed_ms() if time_ms is None else time_ms))
             return
         try:
-            recording.record_event(kind, self.session.scrub.everywhere(details, reported=True),
+            details = events.clipped(self.session.scrub.everywhere(details, reported=True), self.session.options.bodies)
+            recording.record_event(kind, details,
                                    action_sequence=sequence, page_index=self.index, time_ms=time_ms)
         except Exception:
             pass  # the store has closed: recording must never break the page it watches
@@ -1857,6 +1794,7 @@ class PageCapture:
             # recorder's world went with the document it was made in: a question sent to it
             # now (a snapshot asked ahead) would fail and be asked again only later.
             self.world = None
+            self.documents += 1
 
     def _on_dialog_closed(self, params: dict[str, Any]) -> None:
         self.dialog_open = False
@@ -1881,26 +1819,61 @@ class PageCapture:
         """Store picked frames; one whose action's snapshot is still to come waits for it,
         since the boxes painted over (secrets, masks) come with that snapshot."""
         asked = {snapshot.sequence for snapshot in self.asked}
+        retaken = self._snapshots_to_retake()
         for pick in picks:
-            if pick.sequence in asked:
+            if pick.sequence in asked or (self.recording.id, pick.sequence) in retaken:
                 self.waiting_picks.append((self.recording, pick))
             else:
                 self._store_pick(self.recording, pick)
 
+    def _snapshots_to_retake(self) -> set[tuple[int, int]]:
+        """(recording id, sequence) of the actions whose snapshot was lost and is to be taken
+        again (pending_dom): the page changed document meanwhile, so what the last snapshot
+        said to paint over belongs to another page; their frames wait for the new one."""
+        return {(recording.id, sequence) for recording, sequence in self.pending_dom}
+
     def _store_waiting_picks(self, up_to: int | None = None) -> None:
-        """Store the frames waiting for snapshots up to this action's (all of them: None)."""
+        """Store the frames waiting for snapshots up to this action's, but those whose
+        snapshot is to be taken again; all of them: None (the page or recording ends)."""
         waiting, self.waiting_picks = self.waiting_picks, []
+        retaken = self._snapshots_to_retake() if up_to is not None else set()
         for recording, pick in waiting:
-            if up_to is None or pick.sequence <= up_to:
-                self._store_pick(recording, pick)
+            if (up_to is None or pick.sequence <= up_to) and (recording.id, pick.sequence) not in retaken:
+                self._store_pick(recording, pick, final=up_to is None)
             else:
                 self.waiting_picks.append((recording, pick))
+        if up_to is None:
+            waiting, self.picks_for_fresh_boxes = self.picks_for_fresh_boxes, []
+            for recording, pick in waiting:
+                self._store_pick(recording, pick, final=True)
 
-    def _store_pick(self, recording: Recording, pick: Pick) -> None:
+    def _set_boxes(self, boxes: list[dict[str, float]], document: int) -> None:
+        """What to paint over, as looked for in ``document``; the frames that waited for the
+        boxes of the document now shown are stored with them."""
+        if document != self.boxes_document:
+            self.earlier_boxes = self.mask_boxes
+        self.mask_boxes, self.boxes_document = boxes, document
+        if document == self.documents and self.picks_for_fresh_boxes:
+            waiting, self.picks_for_fresh_boxes = self.picks_for_fresh_boxes, []
+            for recording, pick in waiting:
+                self._store_pick(recording, pick)
+
+    def _store_pick(self, recording: Recording, pick: Pick, final: bool = False) -> None:
+        """Store a frame, painted over where the boxes say. Boxes looked for in a document
+        the page has since left belong to another page: the frame waits for the new one's
+        (unless ``final``). A frame of an action that began on another document than the
+        boxes' may show either: it gets both documents' boxes."""
+        began_on = self.action_documents.get((recording.id, pick.sequence))
+        if self.boxes_document != self.documents and not final:
+            self.picks_for_fresh_boxes.append((recording, pick))
+            return
+        boxes = self.mask_boxes
+        if began_on != self.boxes_document or self.boxes_document != self.documents:
+            boxes = [*boxes, *self.earlier_boxes]
         masks = None
         viewport = self.page.viewport_size
-        if self.mask_boxes and viewport:
-            masks = {"viewport_width": viewport["width"], "boxes": self.mask_boxes}
+        if boxes and viewport:
+            masks = {"viewport_width": viewport["width"], "boxes": boxes}
         try:
             recording.attach_screenshot(pick.sequence, base64.b64decode(pick.frame), masks=masks,
                                         timing="before_action" if pick.before_action else None)

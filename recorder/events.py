@@ -63,22 +63,45 @@ def clip(text: Any, limit: int = MAX_TEXT) -> str | None:
     return text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit:,} more characters]"
 
 
+_TEXT_FIELDS = frozenset({"text", "message", "stack"})
+_BODY_FIELDS = frozenset({"request_body", "response_body"})
+
+
+def clipped(details: dict[str, Any], bodies: int | None) -> dict[str, Any]:
+    """An event's details with each text cut to what is kept of it: a message or stack to
+    MAX_TEXT, a body to ``bodies`` (record(bodies=...)), the rest (URLs, header values) to
+    MAX_URL. Done as the event is stored, after secrets are cut out of the whole text: cut
+    first, a secret across the cut would leave its beginning behind."""
+
+    def cut(value: Any, field: str | None) -> Any:
+        if isinstance(value, str):
+            return clip(value, (bodies or MAX_TEXT) if field in _BODY_FIELDS
+                        else MAX_TEXT if field in _TEXT_FIELDS else MAX_URL)
+        if isinstance(value, dict):
+            return {key: cut(item, key) for key, item in value.items()}
+        if isinstance(value, list):
+            return [cut(item, field) for item in value]
+        return value
+
+    return cut(details, None)
+
+
 def console_details(level: str, text: str, location: dict[str, Any] | None) -> dict[str, Any]:
     """A console message, from Playwright's ``ConsoleMessage`` (type, text, location)."""
     location = location or {}
-    return {"level": level, "text": clip(text),
-            "location": {"url": clip(location.get("url"), MAX_URL), "line": location.get("lineNumber"),
+    return {"level": level, "text": text,
+            "location": {"url": location.get("url"), "line": location.get("lineNumber"),
                          "column": location.get("columnNumber")}}
 
 
 def error_details(name: str | None, message: str | None, stack: str | None) -> dict[str, Any]:
     """An uncaught error or unhandled rejection, from Playwright's ``pageerror`` Error."""
-    return {"name": name or "Error", "message": clip(message or ""), "stack": clip(stack)}
+    return {"name": name or "Error", "message": message or "", "stack": stack}
 
 
 def headers(raw: dict[str, Any] | None, redact: frozenset[str]) -> dict[str, str]:
     """Headers with the values of credential headers (and of those named) replaced."""
-    return {name: REDACTED if name.lower() in redact else clip(value, MAX_URL) or ""
+    return {name: REDACTED if name.lower() in redact else "" if value is None else str(value)
             for name, value in (raw or {}).items()}
 
 
@@ -131,19 +154,19 @@ class NetworkLog:
             # The same request, sent on to where the last answer pointed.
             hops = pending.details
             hops["redirects"].append({"url": hops["url"], "status": params["redirectResponse"].get("status")})
-            hops.update(url=clip(request.get("url"), MAX_URL), method=request.get("method"))
+            hops.update(url=request.get("url"), method=request.get("method"))
             return
         details: dict[str, Any] = {
-            "method": request.get("method"), "url": clip(request.get("url"), MAX_URL),
+            "method": request.get("method"), "url": request.get("url"),
             "resource_type": (params.get("type") or "other").lower(), "frame_id": params.get("frameId"),
-            "document_url": clip(params.get("documentURL"), MAX_URL), "status": None, "status_text": None,
+            "document_url": params.get("documentURL"), "status": None, "status_text": None,
             "mime_type": None, "from_cache": False, "remote_address": None,
             "request_headers": self._request_headers(request.get("headers") or {}), "response_headers": {},
             "duration_ms": None, "timing": None, "request_size": _post_size(request), "response_size": None,
             "body_size": None, "failure": None, "redirects": [],
         }
         if self.bodies and request.get("postData"):
-            details["request_body"] = clip(request["postData"], self.bodies)
+            details["request_body"] = request["postData"]
         self._pending[params["requestId"]] = _Pending(owner, sequence, time_ms, float(params.get("timestamp") or 0),
                                                       details)
 
@@ -223,7 +246,7 @@ class NetworkLog:
                 body = base64.b64decode(body).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError):
                 return  # not text after all
-        finished.details["response_body"] = clip(body, self.bodies)
+        finished.details["response_body"] = body
 
     def _ended(self, pending: _Pending, params: dict[str, Any]) -> dict[str, Any]:
         details = pending.details

@@ -41,6 +41,7 @@ from .instrument import record
 from .storage import is_server_url
 from .storage.repository import now_iso
 from .store import Recording, RecorderWarning, RecordingStore
+from .urls import without_passwords
 
 MODES = ("on", "off", "retain-on-failure")
 RECENT_ACTIONS = 5
@@ -49,6 +50,11 @@ _RECORDING_KEY = pytest.StashKey[Recording]()
 _REPORTS_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
 # The earlier attempts of a test rerun (pytest-rerunfailures): (recording, outcome) each.
 _ATTEMPTS_KEY = pytest.StashKey[list[tuple[Recording, str]]]()
+# What cuts the secrets the test's recording has seen out of a text (record.scrub).
+_SCRUB_KEY = pytest.StashKey[Callable[[str], str]]()
+# A report's message with those secrets cut out, set on the report where the test ran (an
+# xdist worker, which has them) for the run's record of its tests (made by the controller).
+MESSAGE_ATTRIBUTE = "recorder_message"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -99,7 +105,8 @@ class TestRecorder:
         self.worker_id = os.environ.get("PYTEST_XDIST_WORKER", "main")
         self._store: RecordingStore | None = None
         self.rootpath = Path(config.rootpath)
-        self.args = list(config.invocation_params.args)
+        # (a --record-db or --record-push URL may carry a password: never stored)
+        self.args = [without_passwords(str(arg)) for arg in config.invocation_params.args]
         # What the run row says of where it ran: made once, by the controller.
         self._run_details: dict[str, Any] | None = worker_input.get("recorder_run") if worker_input else None
         self._run_stored = False
@@ -265,10 +272,8 @@ class RunCounts:
             self.rerun.add(report.nodeid)
             detail["rerun_seen"] = True
             return
-        if report.failed and detail["message"] is None:
-            detail["message"] = failure_message(report)
-        elif report.skipped and detail["message"] is None:
-            detail["message"] = skip_reason(report)
+        if (report.failed or report.skipped) and detail["message"] is None:
+            detail["message"] = report_message(report)
         if report.when == "call":
             self.outcomes[report.nodeid] = report.outcome
         elif report.when == "setup" and (report.failed or report.skipped):
@@ -320,6 +325,14 @@ def failure_message(report: pytest.TestReport) -> str:
     if crash is not None:
         return str(crash.message)
     return str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "test failed"
+
+
+def report_message(report: pytest.TestReport) -> str | None:
+    """What the run's record of a failed or skipped test says of it: with the secrets its
+    recording saw cut out, when it was recorded (an assertion message may quote one)."""
+    if hasattr(report, MESSAGE_ATTRIBUTE):
+        return getattr(report, MESSAGE_ATTRIBUTE)
+    return failure_message(report) if report.failed else skip_reason(report)
 
 
 def skip_reason(report: pytest.TestReport) -> str | None:
@@ -408,6 +421,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "setup":  # a new attempt (reruns): forget the last one's reports
         item.stash[_REPORTS_KEY] = {}
     item.stash.setdefault(_REPORTS_KEY, {})[report.when] = report
+    scrub = item.stash.get(_SCRUB_KEY, None)
+    if scrub is not None and (report.failed or report.skipped):
+        message = report_message(report)
+        setattr(report, MESSAGE_ATTRIBUTE, None if message is None else scrub(message))
     recording = item.stash.get(_RECORDING_KEY, None)
     if recording is not None and report.failed:
         report.sections.append(("recorder", failure_section(recording)))
@@ -481,6 +498,7 @@ def _recording(request: pytest.FixtureRequest, page: Any, explicit: bool) -> Ite
             return
         recording = session.recording
         request.node.stash[_RECORDING_KEY] = recording
+        request.node.stash[_SCRUB_KEY] = session.scrub
         request.node.user_properties.append(("recording_id", recording.id))
         request.node.user_properties.append(("recording_db", recorder.store.location))
         yield

@@ -33,9 +33,10 @@ from urllib.parse import urlsplit, urlunsplit
 from playwright.async_api import Page as AsyncPage
 
 from . import inpage, rematch
-from ._core import (FRAME_MARK, DropTarget, FileNames, Flow, RecordedCall, Secret, SecretScrubber, Step,
+from ._core import (FRAME_MARK, DropTarget, FileNames, Flow, RecordedCall, Secret, Step,
                     error_text, recorded_call, run_async, run_sync, secret_name)
 from .diff import visible_text
+from .scrub import SecretScrubber
 from .store import Recording
 from .urls import compare_urls, origin
 

@@ -144,7 +144,21 @@ class ResourceKeeper:
                 text, used = absolute_css(data.decode("utf-8", "replace"), url)
                 data = (self.scrub(text) or "").encode("utf-8")
                 queue.extend(u for u in used if u not in self.seen)
+            else:
+                data = self._scrubbed(data, kind)
             self.recording.record_resource(self.scrub(url) or url, data, kind, sequence)
+
+    def _scrubbed(self, data: bytes, kind: str) -> bytes:
+        """A text resource (an SVG, a script, JSON) with the secrets typed so far cut out: a
+        page may have its server draw one into a picture (badge.svg?t=...)."""
+        if kind.startswith(("image/", "font/", "audio/", "video/")) and kind != "image/svg+xml":
+            return data
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data  # not text
+        scrubbed = self.scrub(text)
+        return data if scrubbed == text or scrubbed is None else scrubbed.encode("utf-8")
 
     def _not_loaded(self, url: str) -> None:
         tries = self.unloaded.get(url, 0) + 1

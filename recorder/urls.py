@@ -7,9 +7,35 @@ it stands for anything within one part of the URL.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit, urlunsplit
 
 from .model import REDACTED
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+_PASSWORD_PARAMETER = re.compile(r"(?:^|[?&\s])password=([^&#\s]+)", re.IGNORECASE)
+
+
+def url_passwords(url: str) -> list[str]:
+    """The passwords a URL carries, as written and decoded: its userinfo's
+    (``http://user:pw@host/``) and a ``password=`` parameter's (libpq's URL form)."""
+    found = []
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        found += [password, unquote(password)]
+    for match in _PASSWORD_PARAMETER.finditer(url):
+        found += [match[1], unquote_plus(match[1])]
+    return [password for password in dict.fromkeys(found) if password]
+
+
+def without_passwords(text: str) -> str:
+    """``text`` (a URL, a command-line argument) with the passwords of URLs in it replaced."""
+    found = [password for url in _URL_IN_TEXT.findall(text) for password in url_passwords(url)]
+    for password in sorted(found, key=len, reverse=True):
+        text = text.replace(password, REDACTED)
+    return text
 
 
 def origin(url: str) -> str:

@@ -201,7 +201,7 @@
   // effort) text that shows one. Painted over in the screenshot the action gets.
   // `fields`: the inputs and textareas of this document and its shadow roots (the snapshot
   // has just gone over them).
-  const secretBoxes = (fields, redacted, secrets) => {
+  const secretBoxes = (fields, redacted, secrets, fragment) => {
     const boxes = [];
     const add = (r) => {
       if (r.width && r.height && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth) {
@@ -209,8 +209,12 @@
       }
     };
     const holdsSecret = (text) => !!text && secrets.some((secret) => text.includes(secret));
+    // A field holding a long secret cut short (maxlength, a page echoing it a key behind):
+    // `fragment` characters of one or more, as recorder's scrubber cuts out of text.
+    const holdsPart = (text) => !!fragment && !!text && text.length >= fragment
+      && secrets.some((secret) => secret.includes(text));
     for (const field of fields) {
-      if (!redacted.has(field) && (isPasswordField(field) || holdsSecret(field.value))) {
+      if (!redacted.has(field) && (isPasswordField(field) || holdsSecret(field.value) || holdsPart(field.value))) {
         add(field.getBoundingClientRect());
       }
     }
@@ -238,6 +242,26 @@
         .filter((r) => r.width && r.height).map((r) => ({x: r.x, y: r.y, width: r.width, height: r.height}));
     } catch (e) { return []; }
   });
+
+  // What to paint over in a screenshot when no DOM snapshot is taken (record(dom=False)),
+  // which otherwise says it: masked elements, and secretBoxes' password, redacted and
+  // secret-holding fields and text, in the document and its open shadow roots.
+  const coverBoxes = ({mask = [], redact = [], secrets = [], fragment = 0} = {}) => {
+    const scopes = [document];
+    const walker = document.createTreeWalker(document, NodeFilter.SHOW_ELEMENT);
+    for (let el = walker.nextNode(); el; el = walker.nextNode()) {
+      if (el.shadowRoot) scopes.push(el.shadowRoot);
+    }
+    for (let i = 1; i < scopes.length; i++) {  // shadow roots inside shadow roots
+      const inner = document.createTreeWalker(scopes[i], NodeFilter.SHOW_ELEMENT);
+      for (let el = inner.nextNode(); el; el = inner.nextNode()) if (el.shadowRoot) scopes.push(el.shadowRoot);
+    }
+    const all = (selector) => scopes.flatMap((scope) => {
+      try { return Array.from(scope.querySelectorAll(selector)); } catch (e) { return []; }
+    });
+    const redacted = new Set(redact.flatMap(all));
+    return [...maskBoxes(mask), ...secretBoxes(all('input, textarea'), redacted, secrets, fragment)];
+  };
 
   // -- the DOM snapshot ----------------------------------------------------------------
   //
@@ -361,7 +385,7 @@
   };
 
   const snapshot = (options) => {
-    const {redact = [], mask = [], maxChars = 25000000, foreign = false, secrets = []} = options || {};
+    const {redact = [], mask = [], maxChars = 25000000, foreign = false, secrets = [], fragment = 0} = options || {};
     const key = JSON.stringify([redact, mask, foreign]);
     if (key !== optionsKey) { cache = new WeakMap(); optionsKey = key; }
     watch(document);
@@ -405,7 +429,7 @@
     for (const el of nowFlagged) if (!flagged.has(el)) forgetField(el);
     for (const el of flagged) if (!nowFlagged.has(el)) forgetField(el);
     flagged = nowFlagged;
-    if (!foreign) masks.push(...secretBoxes(ownFields, redacted, secrets));
+    if (!foreign) masks.push(...secretBoxes(ownFields, redacted, secrets, fragment));
     for (const selector of mask) {
       try {
         for (const el of Array.from(document.querySelectorAll(selector))) {
@@ -690,5 +714,5 @@
     return info;
   });
 
-  return {elementInfo, elementsInfo, elementState, stateAt, laterState, pageText, activeInfo, maskBoxes, snapshot, pageState, cssPath, tagFrame};
+  return {elementInfo, elementsInfo, elementState, stateAt, laterState, pageText, activeInfo, coverBoxes, snapshot, pageState, cssPath, tagFrame};
 })()
