@@ -63,19 +63,29 @@ def _wrap(cls: type, method: str, spec: ActionSpec, is_async: bool) -> None:
             arguments = signature.bind(owner, *args, **kwargs).arguments
         except TypeError:
             return None  # let Playwright raise its own error for a wrong call
-        # Called before the wrapper's first await: the stack is still the caller's.
+        # Called as the method is (the async API's too, see below): the stack is the caller's.
         return capture, arguments, call_site(depth=2)
 
     if is_async:
+        async def recorded(flow: Flow) -> Any:
+            return await run_async(flow)
+
+        # Its coroutines read as Playwright's own ("coroutine 'Page.click' was never awaited").
+        recorded.__name__, recorded.__qualname__ = original.__name__, original.__qualname__
+
+        # A plain function that returns the coroutine, not an `async def`: the call site must be
+        # taken as the method is called. A coroutine's body runs only once awaited, maybe in a
+        # task (gather, create_task, wait_for), when the caller's frames are gone.
         @functools.wraps(original)
-        async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             prepared = prepare(self, args, kwargs)
             if prepared is None:
-                return await original(self, *args, **kwargs)
+                return original(self, *args, **kwargs)  # Playwright's own coroutine
             capture, arguments, source = prepared
-            return await run_async(capture.action(spec, api, self, lambda: original(self, *args, **kwargs), arguments,
-                                                  source))
+            return recorded(capture.action(spec, api, self, lambda: original(self, *args, **kwargs), arguments,
+                                           source))
 
+        _mark_coroutine_function(async_wrapper)
         wrapper: Callable[..., Any] = async_wrapper
     else:
         @functools.wraps(original)
@@ -90,6 +100,18 @@ def _wrap(cls: type, method: str, spec: ActionSpec, is_async: bool) -> None:
         wrapper = sync_wrapper
     wrapper.__recorder_original__ = original  # type: ignore[attr-defined]
     setattr(cls, method, wrapper)
+
+
+def _mark_coroutine_function(function: Callable[..., Any]) -> None:
+    """Have ``function``, which returns a coroutine, pass for a coroutine function as the
+    ``async def`` it replaces did: ``inspect.iscoroutinefunction`` on Python 3.12+,
+    ``asyncio.iscoroutinefunction`` on every version (before 3.12, through the mark
+    ``unittest.mock.AsyncMock`` sets; ``inspect`` there knows only ``async def``)."""
+    mark = getattr(inspect, "markcoroutinefunction", None)  # (Python 3.12+)
+    if mark is not None:
+        mark(function)  # asyncio.iscoroutinefunction asks inspect's first
+    else:
+        function._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
 
 
 def install() -> None:
