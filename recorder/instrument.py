@@ -30,6 +30,8 @@ from .store import Recording, RecordingStore
 
 _install_lock = threading.Lock()
 _installed = False
+# In a page's __dict__ from the moment a record() block has checked it until the block ends.
+_CLAIMED = "_recorder_claimed"
 
 
 def _capture_of(owner: Any, via_page: bool) -> PageCapture | None:
@@ -224,14 +226,24 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         return self._session.recording
 
     def _check_page(self) -> dict[str, Any]:
-        """Refuse a page that cannot be recorded; what is known of it (start metadata)."""
+        """Refuse a page that cannot be recorded, else claim it for this block (``_release_page``
+        gives it back); what is known of it (start metadata)."""
         page = self.page
         if page.is_closed():
             raise RecorderError("cannot record a closed page: record() needs an open Playwright page")
-        if ATTRIBUTE in page.__dict__:
+        if ATTRIBUTE in page.__dict__ or _CLAIMED in page.__dict__:
             raise RecorderError("this page is already being recorded; nest record() blocks on different pages")
         install()
-        return {**_page_metadata(page), **(self._metadata or {})}
+        metadata = {**_page_metadata(page), **(self._metadata or {})}
+        # Claimed now, with no await between the check and the claim: the page's capture is
+        # set only once the recording has started, and two async blocks entered together
+        # (asyncio.gather) would otherwise both pass the check.
+        page.__dict__[_CLAIMED] = self
+        return metadata
+
+    def _release_page(self) -> None:
+        if self.page.__dict__.get(_CLAIMED) is self:
+            del self.page.__dict__[_CLAIMED]
 
     def _open_recording(self, metadata: dict[str, Any]) -> Recording:
         """Open the store and start the recording: waits on the database (a thread of its own
@@ -279,9 +291,14 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
     def __enter__(self) -> Any:
         if self._is_async:
             raise TypeError("this is an async page: use `async with record(page) as page:`")
-        session = self._begin(self._open_recording(self._check_page()))
-        run_sync(_register_target_engine(session, self.page))
-        run_sync(session.attach(self.page))
+        metadata = self._check_page()
+        try:
+            session = self._begin(self._open_recording(metadata))
+            run_sync(_register_target_engine(session, self.page))
+            run_sync(session.attach(self.page))
+        except BaseException:
+            self._release_page()
+            raise
         return self.page
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -290,15 +307,22 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         try:
             run_sync(self._session.detach_all())
         finally:
-            self._finish(exc)
+            try:
+                self._finish(exc)
+            finally:
+                self._release_page()
 
     async def __aenter__(self) -> Any:
         if not self._is_async:
             raise TypeError("this is a sync page: use `with record(page) as page:`")
         metadata = self._check_page()
-        session = self._begin(await asyncio.to_thread(self._open_recording, metadata))
-        await run_async(_register_target_engine(session, self.page))
-        await run_async(session.attach(self.page))
+        try:
+            session = self._begin(await asyncio.to_thread(self._open_recording, metadata))
+            await run_async(_register_target_engine(session, self.page))
+            await run_async(session.attach(self.page))
+        except BaseException:
+            self._release_page()
+            raise
         return self.page
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -307,8 +331,11 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         try:
             await run_async(self._session.detach_all())
         finally:
-            # Ending the recording and closing the store wait on the database: off the loop.
-            await asyncio.to_thread(self._finish, exc)
+            try:
+                # Ending the recording and closing the store wait on the database: off the loop.
+                await asyncio.to_thread(self._finish, exc)
+            finally:
+                self._release_page()
 
 
 def _engine_selectors(page: Any, is_async: bool) -> Any:
