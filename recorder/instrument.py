@@ -15,7 +15,9 @@ import functools
 import inspect
 import os
 import threading
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -32,6 +34,24 @@ _install_lock = threading.Lock()
 _installed = False
 # In a page's __dict__ from the moment a record() block has checked it until the block ends.
 _CLAIMED = "_recorder_claimed"
+# How long leaving an async block waits for recorded calls still running in tasks it did not
+# await (create_task, a gather given up); those still running then are named unfinished.
+IN_FLIGHT_GRACE_S = 10.0
+
+
+@dataclass(eq=False)
+class _Running:
+    """A recorded async call under way."""
+
+    capture: PageCapture
+    api: str
+    source: dict[str, Any] | None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    sequence: int | None = None  # known once Playwright's call has begun
+
+
+# The recorded async calls under way, by the session (record() block) they are recorded in.
+_RUNNING: weakref.WeakKeyDictionary[Session, set[_Running]] = weakref.WeakKeyDictionary()
 
 
 def _capture_of(owner: Any, via_page: bool) -> PageCapture | None:
@@ -69,8 +89,14 @@ def _wrap(cls: type, method: str, spec: ActionSpec, is_async: bool) -> None:
         return capture, arguments, call_site(depth=2)
 
     if is_async:
-        async def recorded(flow: Flow) -> Any:
-            return await run_async(flow)
+        async def recorded(running: _Running, flow: Flow) -> Any:
+            runs = _RUNNING.setdefault(running.capture.session, set())
+            runs.add(running)
+            try:
+                return await run_async(flow)
+            finally:
+                runs.discard(running)
+                running.done.set()
 
         # Its coroutines read as Playwright's own ("coroutine 'Page.click' was never awaited").
         recorded.__name__, recorded.__qualname__ = original.__name__, original.__qualname__
@@ -84,8 +110,14 @@ def _wrap(cls: type, method: str, spec: ActionSpec, is_async: bool) -> None:
             if prepared is None:
                 return original(self, *args, **kwargs)  # Playwright's own coroutine
             capture, arguments, source = prepared
-            return recorded(capture.action(spec, api, self, lambda: original(self, *args, **kwargs), arguments,
-                                           source))
+            running = _Running(capture, api, source)
+
+            def call() -> Any:
+                # The action's (sequence, spec) is put in flight just as its call is made.
+                running.sequence = capture.in_flight[-1][0] if capture.in_flight else None
+                return original(self, *args, **kwargs)
+
+            return recorded(running, capture.action(spec, api, self, call, arguments, source))
 
         _mark_coroutine_function(async_wrapper)
         wrapper: Callable[..., Any] = async_wrapper
@@ -329,13 +361,38 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
                         tb: TracebackType | None) -> None:
         assert self._session is not None
         try:
-            await run_async(self._session.detach_all())
+            try:
+                await _await_in_flight(self._session)
+            finally:  # (also when cancelled while waiting: the page must not stay hooked)
+                await run_async(self._session.detach_all())
         finally:
             try:
                 # Ending the recording and closing the store wait on the database: off the loop.
                 await asyncio.to_thread(self._finish, exc)
             finally:
                 self._release_page()
+
+
+async def _await_in_flight(session: Session) -> None:
+    """Wait (up to IN_FLIGHT_GRACE_S) for the calls recorded into ``session`` that other tasks
+    still run, so that each is recorded with its outcome. Those still running then would be
+    recorded after the recording ended, that is not at all: the recording's metadata names
+    them (``unfinished_actions``), their sequence numbers being left unused."""
+    runs = _RUNNING.get(session)
+    if not runs:
+        return
+    waits = [asyncio.ensure_future(running.done.wait()) for running in runs]
+    _, pending = await asyncio.wait(waits, timeout=IN_FLIGHT_GRACE_S)
+    for wait in pending:
+        wait.cancel()
+    unfinished = sorted(runs, key=lambda running: running.sequence or 0)
+    if unfinished:
+        try:
+            session.recording.update_metadata({"unfinished_actions": [
+                {"sequence": running.sequence, "api": running.api, "page_index": running.capture.index,
+                 "source": running.source} for running in unfinished]})
+        except Exception:
+            pass  # recording must never break the code it watches
 
 
 def _engine_selectors(page: Any, is_async: bool) -> Any:

@@ -236,3 +236,70 @@ def test_a_page_whose_recording_could_not_start_can_be_recorded(server: str, tmp
     run_async(scenario())
     with RecordingStore(tmp_path / "recordings.db") as store:
         assert [r.action_count for r in store.list()] == [1]
+
+
+# A button that appears after a while, for a click made in a task the block does not await.
+LATE_BUTTON = """() => setTimeout(() => {
+    const button = document.createElement("button");
+    button.id = "late-one";
+    button.textContent = "Late";
+    button.onclick = () => { button.textContent = "clicked"; };
+    document.body.appendChild(button);
+}, 1000)"""
+
+
+def test_a_call_still_running_when_the_async_block_ends_is_recorded(server: str, db_path: Path,
+                                                                     run_async: Any) -> None:
+    async def scenario() -> str | None:
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**launch_options())
+            page = await browser.new_page()
+            async with record(page, db=db_path) as page:
+                await page.goto(f"{server}/app.html")
+                await page.evaluate(LATE_BUTTON)
+                click = asyncio.create_task(page.click("#late-one"))
+                await asyncio.sleep(0.1)
+            await click
+            text = await page.text_content("#late-one")
+            await browser.close()
+        return text
+
+    assert run_async(scenario()) == "clicked"
+    with RecordingStore(db_path) as store:
+        recording = store.list()[0]
+        assert [(a["sequence"], a["metadata"]["api"], a["status"]) for a in recording.timeline()] == [
+            (1, "Page.goto", "ok"), (2, "Page.click", "ok")]
+        assert "unfinished_actions" not in recording.metadata
+
+
+def test_a_call_running_past_the_grace_is_named_unfinished(server: str, db_path: Path, run_async: Any,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("recorder.instrument.IN_FLIGHT_GRACE_S", 0.2)
+
+    async def scenario() -> tuple[str | None, int]:
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**launch_options())
+            page = await browser.new_page()
+            async with record(page, db=db_path) as page:
+                await page.goto(f"{server}/app.html")
+                await page.evaluate(LATE_BUTTON)
+                line = sys._getframe().f_lineno + 1
+                click = asyncio.create_task(page.click("#late-one"))
+                await asyncio.sleep(0.1)
+            await click  # the click itself goes on, and succeeds, unrecorded
+            text = await page.text_content("#late-one")
+            await browser.close()
+        return text, line
+
+    text, line = run_async(scenario())
+    assert text == "clicked"
+    with RecordingStore(db_path) as store:
+        recording = store.list()[0]
+        assert [a["metadata"]["api"] for a in recording.timeline()] == ["Page.goto"]
+        assert recording.metadata["unfinished_actions"] == [{
+            "sequence": 2, "api": "Page.click", "page_index": 0,
+            "source": {"file": __file__, "line": line, "function": "scenario"}}]
