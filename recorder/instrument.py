@@ -15,7 +15,9 @@ import functools
 import inspect
 import os
 import threading
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -30,6 +32,26 @@ from .store import Recording, RecordingStore
 
 _install_lock = threading.Lock()
 _installed = False
+# In a page's __dict__ from the moment a record() block has checked it until the block ends.
+_CLAIMED = "_recorder_claimed"
+# How long leaving an async block waits for recorded calls still running in tasks it did not
+# await (create_task, a gather given up); those still running then are named unfinished.
+IN_FLIGHT_GRACE_S = 10.0
+
+
+@dataclass(eq=False)
+class _Running:
+    """A recorded async call under way."""
+
+    capture: PageCapture
+    api: str
+    source: dict[str, Any] | None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    sequence: int | None = None  # known once Playwright's call has begun
+
+
+# The recorded async calls under way, by the session (record() block) they are recorded in.
+_RUNNING: weakref.WeakKeyDictionary[Session, set[_Running]] = weakref.WeakKeyDictionary()
 
 
 def _capture_of(owner: Any, via_page: bool) -> PageCapture | None:
@@ -63,19 +85,41 @@ def _wrap(cls: type, method: str, spec: ActionSpec, is_async: bool) -> None:
             arguments = signature.bind(owner, *args, **kwargs).arguments
         except TypeError:
             return None  # let Playwright raise its own error for a wrong call
-        # Called before the wrapper's first await: the stack is still the caller's.
+        # Called as the method is (the async API's too, see below): the stack is the caller's.
         return capture, arguments, call_site(depth=2)
 
     if is_async:
+        async def recorded(running: _Running, flow: Flow) -> Any:
+            runs = _RUNNING.setdefault(running.capture.session, set())
+            runs.add(running)
+            try:
+                return await run_async(flow)
+            finally:
+                runs.discard(running)
+                running.done.set()
+
+        # Its coroutines read as Playwright's own ("coroutine 'Page.click' was never awaited").
+        recorded.__name__, recorded.__qualname__ = original.__name__, original.__qualname__
+
+        # A plain function that returns the coroutine, not an `async def`: the call site must be
+        # taken as the method is called. A coroutine's body runs only once awaited, maybe in a
+        # task (gather, create_task, wait_for), when the caller's frames are gone.
         @functools.wraps(original)
-        async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             prepared = prepare(self, args, kwargs)
             if prepared is None:
-                return await original(self, *args, **kwargs)
+                return original(self, *args, **kwargs)  # Playwright's own coroutine
             capture, arguments, source = prepared
-            return await run_async(capture.action(spec, api, self, lambda: original(self, *args, **kwargs), arguments,
-                                                  source))
+            running = _Running(capture, api, source)
 
+            def call() -> Any:
+                # The action's (sequence, spec) is put in flight just as its call is made.
+                running.sequence = capture.in_flight[-1][0] if capture.in_flight else None
+                return original(self, *args, **kwargs)
+
+            return recorded(running, capture.action(spec, api, self, call, arguments, source))
+
+        _mark_coroutine_function(async_wrapper)
         wrapper: Callable[..., Any] = async_wrapper
     else:
         @functools.wraps(original)
@@ -90,6 +134,18 @@ def _wrap(cls: type, method: str, spec: ActionSpec, is_async: bool) -> None:
         wrapper = sync_wrapper
     wrapper.__recorder_original__ = original  # type: ignore[attr-defined]
     setattr(cls, method, wrapper)
+
+
+def _mark_coroutine_function(function: Callable[..., Any]) -> None:
+    """Have ``function``, which returns a coroutine, pass for a coroutine function as the
+    ``async def`` it replaces did: ``inspect.iscoroutinefunction`` on Python 3.12+,
+    ``asyncio.iscoroutinefunction`` on every version (before 3.12, through the mark
+    ``unittest.mock.AsyncMock`` sets; ``inspect`` there knows only ``async def``)."""
+    mark = getattr(inspect, "markcoroutinefunction", None)  # (Python 3.12+)
+    if mark is not None:
+        mark(function)  # asyncio.iscoroutinefunction asks inspect's first
+    else:
+        function._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
 
 
 def install() -> None:
@@ -202,14 +258,24 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         return self._session.recording
 
     def _check_page(self) -> dict[str, Any]:
-        """Refuse a page that cannot be recorded; what is known of it (start metadata)."""
+        """Refuse a page that cannot be recorded, else claim it for this block (``_release_page``
+        gives it back); what is known of it (start metadata)."""
         page = self.page
         if page.is_closed():
             raise RecorderError("cannot record a closed page: record() needs an open Playwright page")
-        if ATTRIBUTE in page.__dict__:
+        if ATTRIBUTE in page.__dict__ or _CLAIMED in page.__dict__:
             raise RecorderError("this page is already being recorded; nest record() blocks on different pages")
         install()
-        return {**_page_metadata(page), **(self._metadata or {})}
+        metadata = {**_page_metadata(page), **(self._metadata or {})}
+        # Claimed now, with no await between the check and the claim: the page's capture is
+        # set only once the recording has started, and two async blocks entered together
+        # (asyncio.gather) would otherwise both pass the check.
+        page.__dict__[_CLAIMED] = self
+        return metadata
+
+    def _release_page(self) -> None:
+        if self.page.__dict__.get(_CLAIMED) is self:
+            del self.page.__dict__[_CLAIMED]
 
     def _open_recording(self, metadata: dict[str, Any]) -> Recording:
         """Open the store and start the recording: waits on the database (a thread of its own
@@ -257,9 +323,14 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
     def __enter__(self) -> Any:
         if self._is_async:
             raise TypeError("this is an async page: use `async with record(page) as page:`")
-        session = self._begin(self._open_recording(self._check_page()))
-        run_sync(_register_target_engine(session, self.page))
-        run_sync(session.attach(self.page))
+        metadata = self._check_page()
+        try:
+            session = self._begin(self._open_recording(metadata))
+            run_sync(_register_target_engine(session, self.page))
+            run_sync(session.attach(self.page))
+        except BaseException:
+            self._release_page()
+            raise
         return self.page
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -268,25 +339,60 @@ class record:  # noqa: N801 - used as a function: `with record(page) as page:`
         try:
             run_sync(self._session.detach_all())
         finally:
-            self._finish(exc)
+            try:
+                self._finish(exc)
+            finally:
+                self._release_page()
 
     async def __aenter__(self) -> Any:
         if not self._is_async:
             raise TypeError("this is a sync page: use `with record(page) as page:`")
         metadata = self._check_page()
-        session = self._begin(await asyncio.to_thread(self._open_recording, metadata))
-        await run_async(_register_target_engine(session, self.page))
-        await run_async(session.attach(self.page))
+        try:
+            session = self._begin(await asyncio.to_thread(self._open_recording, metadata))
+            await run_async(_register_target_engine(session, self.page))
+            await run_async(session.attach(self.page))
+        except BaseException:
+            self._release_page()
+            raise
         return self.page
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         assert self._session is not None
         try:
-            await run_async(self._session.detach_all())
+            try:
+                await _await_in_flight(self._session)
+            finally:  # (also when cancelled while waiting: the page must not stay hooked)
+                await run_async(self._session.detach_all())
         finally:
-            # Ending the recording and closing the store wait on the database: off the loop.
-            await asyncio.to_thread(self._finish, exc)
+            try:
+                # Ending the recording and closing the store wait on the database: off the loop.
+                await asyncio.to_thread(self._finish, exc)
+            finally:
+                self._release_page()
+
+
+async def _await_in_flight(session: Session) -> None:
+    """Wait (up to IN_FLIGHT_GRACE_S) for the calls recorded into ``session`` that other tasks
+    still run, so that each is recorded with its outcome. Those still running then would be
+    recorded after the recording ended, that is not at all: the recording's metadata names
+    them (``unfinished_actions``), their sequence numbers being left unused."""
+    runs = _RUNNING.get(session)
+    if not runs:
+        return
+    waits = [asyncio.ensure_future(running.done.wait()) for running in runs]
+    _, pending = await asyncio.wait(waits, timeout=IN_FLIGHT_GRACE_S)
+    for wait in pending:
+        wait.cancel()
+    unfinished = sorted(runs, key=lambda running: running.sequence or 0)
+    if unfinished:
+        try:
+            session.recording.update_metadata({"unfinished_actions": [
+                {"sequence": running.sequence, "api": running.api, "page_index": running.capture.index,
+                 "source": running.source} for running in unfinished]})
+        except Exception:
+            pass  # recording must never break the code it watches
 
 
 def _engine_selectors(page: Any, is_async: bool) -> Any:

@@ -1,15 +1,19 @@
 """Where the user's code made a recorded call, and that code's text.
 
 An action's ``metadata.source`` is ``{"file", "line", "function"}`` of the first frame on
-the call stack outside recorder and Playwright: the test, or the helper it called, or the
+the call stack outside recorder, Playwright and the standard library's machinery that runs
+code (asyncio, threading, concurrent.futures): the test, or the helper it called, or the
 agent's step. The file's text is kept with the recording once (``Recording.sources()``),
 so a viewer shows the lines around the call after the code has changed or gone.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -24,22 +28,27 @@ def _package_dir(module: str) -> str | None:
 
 
 _RECORDER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_STDLIB_RUNNERS = (os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep,
+                   os.path.dirname(os.path.abspath(concurrent.futures.__file__)) + os.sep,
+                   os.path.abspath(threading.__file__))
 _SKIPPED: tuple[str, ...] | None = None
 
 
 def _skipped() -> tuple[str, ...]:
-    """Directories whose frames are not the user's: recorder's and Playwright's (and the
-    greenlet that drives Playwright's sync API)."""
+    """Paths whose frames are not the user's: recorder's and Playwright's (and the greenlet
+    that drives Playwright's sync API), and the standard library's machinery that runs code
+    for it (asyncio's event loop and tasks, threads, executors): a call with only those
+    above it has no line of the user's to show."""
     global _SKIPPED
     if _SKIPPED is None:
         dirs = [_RECORDER_DIR, *(d for d in map(_package_dir, ("playwright", "greenlet")) if d)]
-        _SKIPPED = tuple(dirs)
+        _SKIPPED = (*dirs, *_STDLIB_RUNNERS)
     return _SKIPPED
 
 
 def call_site(depth: int = 1) -> dict[str, Any] | None:
-    """The first frame above the caller (``depth`` frames up) outside recorder and
-    Playwright, or None when there is none (recorder's own code made the call)."""
+    """The first frame above the caller (``depth`` frames up) that is the user's (see
+    ``_skipped``), or None when there is none (recorder's own code made the call)."""
     skipped = _skipped()
     frame: FrameType | None = sys._getframe(depth + 1)
     while frame is not None:

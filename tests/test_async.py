@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from recorder import AsyncRecordingStore, RecordingStore, launch_options, record
-from recorder.errors import RecordingNotFound
+from recorder.errors import RecorderError, RecordingNotFound
 
 # A frame of the loop's thread inside one of these means it is blocked waiting.
 _WAITS = {("_base.py", "result"), ("threading.py", "wait"), ("threading.py", "join"),
@@ -181,3 +181,125 @@ def test_the_async_store_reads_runs(store_target: str, run_async: Any) -> None:
             assert await store.for_owner(user_id="bob").runs() == []
 
     run_async(read())
+
+
+def test_two_async_blocks_entered_together_on_one_page_record_once(server: str, db_path: Path,
+                                                                     run_async: Any) -> None:
+    """The second block is refused, as a nested one is, though the first has not finished
+    starting its recording when the second checks the page."""
+
+    async def block(page: Any, name: str, hold: float) -> str:
+        try:
+            async with record(page, db=db_path, name=name) as page:
+                await asyncio.sleep(hold)
+                await page.get_by_label("Name").fill(f"{name} 1")
+                await asyncio.sleep(hold)
+                await page.get_by_label("Name").fill(f"{name} 2")
+        except RecorderError as exc:
+            return str(exc)
+        return "recorded"
+
+    async def scenario() -> list[str]:
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**launch_options())
+            page = await browser.new_page()
+            await page.goto(f"{server}/app.html")
+            outcomes = await asyncio.gather(block(page, "A", 0.5), block(page, "B", 0.1))
+            outcomes.append(await block(page, "C", 0))  # the page is free again once A has ended
+            await browser.close()
+        return outcomes
+
+    assert run_async(scenario()) == ["recorded", "this page is already being recorded; nest record() blocks on"
+                                     " different pages", "recorded"]
+    with RecordingStore(db_path) as store:
+        assert {r.name: [a["value"] for a in r.timeline()] for r in store.list()} == {
+            "A": ["A 1", "A 2"], "C": ["C 1", "C 2"]}
+
+
+def test_a_page_whose_recording_could_not_start_can_be_recorded(server: str, tmp_path: Path,
+                                                                 run_async: Any) -> None:
+    async def scenario() -> None:
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**launch_options())
+            page = await browser.new_page()
+            with pytest.raises(RecorderError):
+                async with record(page, db=tmp_path / "no such directory" / "recordings.db"):
+                    pass
+            async with record(page, db=tmp_path / "recordings.db") as page:
+                await page.goto(f"{server}/app.html")
+            await browser.close()
+
+    run_async(scenario())
+    with RecordingStore(tmp_path / "recordings.db") as store:
+        assert [r.action_count for r in store.list()] == [1]
+
+
+# A button that appears after a while, for a click made in a task the block does not await.
+LATE_BUTTON = """() => setTimeout(() => {
+    const button = document.createElement("button");
+    button.id = "late-one";
+    button.textContent = "Late";
+    button.onclick = () => { button.textContent = "clicked"; };
+    document.body.appendChild(button);
+}, 1000)"""
+
+
+def test_a_call_still_running_when_the_async_block_ends_is_recorded(server: str, db_path: Path,
+                                                                     run_async: Any) -> None:
+    async def scenario() -> str | None:
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**launch_options())
+            page = await browser.new_page()
+            async with record(page, db=db_path) as page:
+                await page.goto(f"{server}/app.html")
+                await page.evaluate(LATE_BUTTON)
+                click = asyncio.create_task(page.click("#late-one"))
+                await asyncio.sleep(0.1)
+            await click
+            text = await page.text_content("#late-one")
+            await browser.close()
+        return text
+
+    assert run_async(scenario()) == "clicked"
+    with RecordingStore(db_path) as store:
+        recording = store.list()[0]
+        assert [(a["sequence"], a["metadata"]["api"], a["status"]) for a in recording.timeline()] == [
+            (1, "Page.goto", "ok"), (2, "Page.click", "ok")]
+        assert "unfinished_actions" not in recording.metadata
+
+
+def test_a_call_running_past_the_grace_is_named_unfinished(server: str, db_path: Path, run_async: Any,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("recorder.instrument.IN_FLIGHT_GRACE_S", 0.2)
+
+    async def scenario() -> tuple[str | None, int]:
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**launch_options())
+            page = await browser.new_page()
+            async with record(page, db=db_path) as page:
+                await page.goto(f"{server}/app.html")
+                await page.evaluate(LATE_BUTTON)
+                line = sys._getframe().f_lineno + 1
+                click = asyncio.create_task(page.click("#late-one"))
+                await asyncio.sleep(0.1)
+            await click  # the click itself goes on, and succeeds, unrecorded
+            text = await page.text_content("#late-one")
+            await browser.close()
+        return text, line
+
+    text, line = run_async(scenario())
+    assert text == "clicked"
+    with RecordingStore(db_path) as store:
+        recording = store.list()[0]
+        assert [a["metadata"]["api"] for a in recording.timeline()] == ["Page.goto"]
+        assert recording.metadata["unfinished_actions"] == [{
+            "sequence": 2, "api": "Page.click", "page_index": 0,
+            "source": {"file": __file__, "line": line, "function": "scenario"}}]

@@ -4,6 +4,8 @@ the line of code that made it."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -288,6 +290,63 @@ def test_async_actions_record_their_line_too(browser: Any, server: str, db_path:
     assert [(s["file"], s["line"], s["function"]) for s in sources] == [
         (__file__, goto_line, "scenario"), (__file__, click_line, "scenario")]
     assert console[0]["text"] == "hello from the page {n: 1}" and console[0]["action_sequence"] == 2
+
+
+def test_async_calls_run_in_tasks_record_the_line_that_called_them(server: str, db_path: Path,
+                                                                    run_async: Any) -> None:
+    """gather, create_task and wait_for run the call's coroutine in a task of its own, and a
+    coroutine may be awaited lines after it was made: the line is where the method was called."""
+    from playwright.async_api import async_playwright
+
+    from recorder import launch_options
+
+    async def scenario() -> dict[str, int]:
+        lines: dict[str, int] = {}
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**launch_options())
+            page = await browser.new_page()
+            async with record(page, db=db_path) as page:
+                await page.goto(f"{server}/app.html")
+                lines["gather"] = line_below()
+                await asyncio.gather(page.get_by_label("Name").fill("gathered"), page.locator("#notes").fill("too"))
+                lines["task"] = line_below()
+                await asyncio.create_task(page.get_by_label("Name").fill("in a task"))
+                lines["wait_for"] = line_below()
+                await asyncio.wait_for(page.get_by_label("I agree").check(), 10)
+                lines["made"] = line_below()
+                select = page.locator("#colour").select_option("blue")
+                await asyncio.sleep(0)
+                await select
+            await browser.close()
+        return lines
+
+    lines = run_async(scenario())
+    with RecordingStore(db_path) as store:
+        recording = store.list()[0]
+        sources = [a["metadata"]["source"] for a in recording.timeline()][1:]
+        kept = recording.sources()
+    function = "scenario"
+    assert sorted(sources, key=lambda s: s["line"]) == [
+        {"file": __file__, "line": lines["gather"], "function": function},
+        {"file": __file__, "line": lines["gather"], "function": function},
+        {"file": __file__, "line": lines["task"], "function": function},
+        {"file": __file__, "line": lines["wait_for"], "function": function},
+        {"file": __file__, "line": lines["made"], "function": function},
+    ]
+    assert list(kept) == [__file__]  # not asyncio's events.py
+
+
+def test_recorded_async_methods_still_pass_for_coroutine_functions() -> None:
+    from playwright.async_api import Locator, Page
+
+    from recorder.instrument import install
+
+    install()
+    for method in (Page.click, Page.goto, Locator.fill):
+        assert method.__recorder_original__ is not method  # (wrapped)
+        assert asyncio.iscoroutinefunction(method)
+        if sys.version_info >= (3, 12):
+            assert inspect.iscoroutinefunction(method)
 
 
 def test_the_pytest_plugin_records_the_test_line(pytester: pytest.Pytester, server: str) -> None:
