@@ -565,6 +565,9 @@ MAX_DOM_CHARS = 25_000_000
 MAX_RESOURCE_BUFFER = 10_000_000
 # Frames of other origins snapshotted per action, at most (an ad-laden page has dozens).
 MAX_FOREIGN_FRAMES = 10
+# A sync caller this long away from Playwright since the last action (an agent thinking)
+# may have left events waiting to be handed over: take_reported_events.
+QUIET_S = 0.05
 # Actions whose document a page capture remembers (PageCapture.action_documents): a frame
 # comes within a few actions of its own.
 MAX_ACTIONS_REMEMBERED = 64
@@ -578,6 +581,7 @@ class Session:
         self.options = options
         self.is_async = is_async
         self.scrub = SecretScrubber()
+        self.last_action_ended = 0.0  # time.monotonic() as the last recorded call returned
         self.agent_paused = False  # during a takeover: Playwright calls are a person's stand-ins, not recorded
         self.captures: list[PageCapture] = []
         self._keepers: dict[int, ResourceKeeper] = {}
@@ -652,6 +656,20 @@ class Session:
             task.add_done_callback(self._tasks.discard)
         else:
             run_sync(flow)
+
+    def take_reported_events(self, page: Any) -> None:
+        """The sync API hands Playwright's events over only during a call: what the page
+        reported while the code being recorded did something else (an agent thinking, a
+        sleep) would reach the handlers during the next action's. A millisecond of
+        Playwright's loop (no round trip to the browser) hands them over first. The async API
+        has them already."""
+        turn = getattr(page, "_sync", None)
+        if self.is_async or not callable(turn) or time.monotonic() - self.last_action_ended < QUIET_S:
+            return  # (back to back, as a test's actions are: nothing to hand over, and no time to spend)
+        try:
+            turn(asyncio.sleep(0.001))  # (a timer: the loop polls the pipe; bare turns of it did not do)
+        except Exception:
+            pass  # the page or Playwright closed: the call itself will say so
 
     def spawn(self, awaitable: Any) -> None:
         """Let an awaitable from an event handler run without anyone waiting on it."""
@@ -935,6 +953,8 @@ class PageCapture:
 
         ``source`` is where the caller's code made the call (recorder/source.py).
         """
+        # What the page reported since the last call, for the action before this one.
+        self.session.take_reported_events(self.page)
         try:
             sequence, started_ms = self.recording.reserve_sequence()
         except RecordingClosed:
@@ -1113,6 +1133,7 @@ class PageCapture:
             pass  # recording must never break the page it watches
         if snapshot_later:  # (none to be had now: a document just committed, say)
             self.pending_dom.append((self.recording, sequence))
+        self.session.last_action_ended = time.monotonic()
         if error is not None:
             raise error
         return result
@@ -1738,7 +1759,10 @@ class PageCapture:
                 store()
 
     def _on_console(self, message: Any) -> None:
-        self._store_event("console", events.console_details(message.type, message.text, message.location))
+        stamp = getattr(message, "timestamp", None)  # (ms since the epoch; Playwright 1.53+)
+        sequence, time_ms = self.recording.when(stamp / 1000 if isinstance(stamp, (int, float)) else None)
+        self._store_event("console", events.console_details(message.type, message.text, message.location),
+                          sequence=sequence, time_ms=time_ms)
 
     def _on_page_error(self, error: Any) -> None:
         self._store_event("error", events.error_details(getattr(error, "name", None), getattr(error, "message", None),
@@ -1746,7 +1770,8 @@ class PageCapture:
 
     def _on_request(self, params: dict[str, Any]) -> None:
         recording = self.recording
-        self.network.sent(params, owner=recording, sequence=recording.last_sequence(), time_ms=recording.elapsed_ms())
+        sequence, time_ms = recording.when(params.get("wallTime"))
+        self.network.sent(params, owner=recording, sequence=sequence, time_ms=time_ms)
         identity = self.network.identity
         # Each recording (a takeover's user session too) is told the identity headers once,
         # and again should a request bring one it did not know.

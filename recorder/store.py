@@ -24,9 +24,11 @@ process recorded before it asked.
 
 from __future__ import annotations
 
+import bisect
 import builtins
 import json
 import os
+import sys
 import threading
 import time
 import uuid
@@ -664,7 +666,9 @@ class Recording(RecordingFields):
         # Timing is measured with a monotonic clock from when this process started the
         # recording; a recording loaded from disk is not recorded into by this process.
         self._started_monotonic = time.monotonic() if live else None
+        self._started_epoch = time.time()
         self._next_sequence = self.action_count + 1
+        self._begun: list[tuple[int, int]] = []  # (start ms, sequence) of the actions begun here, in order
 
     def elapsed_ms(self) -> int:
         """Milliseconds since the recording started."""
@@ -687,7 +691,22 @@ class Recording(RecordingFields):
                 raise RecordingClosed(f"Recording already {self.status}")
             sequence = self._next_sequence
             self._next_sequence += 1
-            return sequence, self.elapsed_ms()
+            started = self.elapsed_ms()
+            self._begun.append((started, sequence))
+            return sequence, started
+
+    def when(self, epoch_seconds: float | None) -> tuple[int, int]:
+        """(action sequence, ms since the recording started) of something the browser stamped
+        with its wall-clock time: the latest action begun by then (0 before the first), and
+        when; the latest action and now without a stamp. The browser's stamp, not when the
+        event reached Python: the sync API hands events over only during its next call."""
+        now = self.elapsed_ms()
+        if not epoch_seconds or epoch_seconds <= 0:
+            return self.last_sequence(), now
+        at = max(0, min(now, int((epoch_seconds - self._started_epoch) * 1000)))
+        with self._lock:
+            index = bisect.bisect_right(self._begun, (at, sys.maxsize))
+            return (self._begun[index - 1][1] if index else self._next_sequence - 1 - len(self._begun)), at
 
     def record_action(
         self,

@@ -8,6 +8,7 @@ import asyncio
 import inspect
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,23 @@ def test_console_errors_and_requests_land_on_the_action_that_caused_them(page: P
 def recording_events(db_path: Path) -> list[dict[str, Any]]:
     with RecordingStore(db_path) as store:
         return store.list()[0].events()
+
+
+def test_what_the_page_does_between_sync_actions_lands_on_the_action_before(page: Page, server: str,
+                                                                            db_path: Path) -> None:
+    # The sync API hands events over only during a call: they reached recorder during the
+    # next action's, and were filed under it, at its time.
+    with record(page, db=db_path) as page:
+        page.goto(server + "/events/index.html")
+        page.click("#idle")  # 300 ms later the page logs, fetches and throws
+        time.sleep(1.0)  # the code thinks: no Playwright call
+        page.click("#log")
+    started = {a["sequence"]: a["timestamp_ms"] for a in page.recording.timeline()}
+    idle = [e for e in page.recording.events() if "idle" in str(e.get("text") or e.get("url") or e.get("message"))]
+    assert sorted(e["kind"] for e in idle) == ["console", "error", "request"], idle
+    assert [e["action_sequence"] for e in idle] == [2, 2, 2], idle
+    stamped = [e for e in idle if e["kind"] != "error"]  # (the browser stamps these; an error has no stamp)
+    assert all(started[2] + 250 < e["time_ms"] < started[3] - 500 for e in stamped), (started, stamped)
 
 
 def test_show_and_stats_count_messages_errors_and_failed_requests(page: Page, server: str, store_target: str) -> None:

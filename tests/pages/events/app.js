@@ -21,6 +21,15 @@ document.getElementById("later").addEventListener("click", () => {
   setTimeout(() => done("later"), 50);
 });
 
+document.getElementById("idle").addEventListener("click", () => {
+  setTimeout(() => {  // well after the click returned: while the test does something else
+    console.log("logged while idle");
+    fetch("api/items.json?idle");
+    throw new Error("thrown while idle");
+  }, 300);
+  done("idle");
+});
+
 document.getElementById("missing").addEventListener("click", async () => {
   await fetch("missing.json");
   try {
