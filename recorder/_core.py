@@ -300,6 +300,10 @@ def recorded_call(action: dict[str, Any]) -> RecordedCall | None:
         arguments = (value or action["url"] or "",)
     elif spec.argument == "numbers":
         arguments = tuple(float(n) for n in (value or "").split(",") if n.strip())
+    elif spec.argument == "json" and metadata.get("value_argument") in spec.value_from[1:] and not secret:
+        # select_option(index=2): "2" is a position, not a value or label to look for
+        given = metadata["value_argument"]
+        return RecordedCall(receiver, method, (), {given: recorded_argument(method, value, given)})
     elif spec.argument == "json":
         arguments = (secret or recorded_argument(method, value),)
     elif spec.argument == "files":
@@ -383,21 +387,37 @@ def action_value(spec: ActionSpec, arguments: dict[str, Any]) -> str | None:
     return _value_text(first)
 
 
+def value_argument(spec: ActionSpec, arguments: dict[str, Any]) -> str | None:
+    """The argument a JSON value came from when not the first of ``spec.value_from``
+    (``select_option(index=2)``: "index"), for replay to give it back as that."""
+    if spec.argument != "json":
+        return None
+    given = next((name for name in spec.value_from if arguments.get(name) is not None), None)
+    return given if given not in (None, spec.value_from[0]) else None
+
+
 def _file_name(path: str) -> str:
     return path.replace("\\", "/").rsplit("/", 1)[-1]
 
 
-def recorded_argument(method: str, value: str | None) -> Any:
+def recorded_argument(method: str, value: str | None, given: str | None = None) -> Any:
     """The argument a recorded ``set_checked``/``select_option``/``set_input_files`` value stands for.
 
-    The inverse of ``action_value`` for the calls replay and export re-make; raises
-    ``ValueError`` naming the method when the stored value cannot be one.
+    The inverse of ``action_value`` for the calls replay and export re-make (``given``: the
+    argument the value came from, see ``value_argument``); raises ``ValueError`` naming the
+    method when the stored value cannot be one.
     """
     try:
         if method == "set_checked":
             checked = json.loads(value or "true")
             if isinstance(checked, bool):
                 return checked
+        elif method == "select_option" and given == "index":  # "2", or ["0", "2"] (action_value's text)
+            index = json.loads(value or "")
+            if isinstance(index, list) and all(str(i).isdigit() for i in index):
+                return [int(i) for i in index]
+            if str(index).isdigit():
+                return int(index)
         elif method == "select_option":
             return json.loads(value) if value and value.startswith("[") else value
         elif method == "set_input_files":
@@ -1100,6 +1120,9 @@ class PageCapture:
         metadata.update(outcome)
         value, extra = fit_value(raw_value)
         metadata.update(extra)
+        given = value_argument(spec, arguments)
+        if given is not None:
+            metadata["value_argument"] = given
         if _withholds(spec, info, raw_value):
             value, metadata["redacted"] = None, True
             if info is None:

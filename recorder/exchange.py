@@ -163,6 +163,8 @@ def _is_locator_chain(code: str) -> bool:
             return True
         if isinstance(arg, ast.UnaryOp) and isinstance(arg.op, ast.USub):
             return isinstance(arg.operand, ast.Constant)
+        if isinstance(arg, (ast.List, ast.Tuple)):  # select_option(["a", "b"]), index=[0, 2]
+            return all(constant(item) for item in arg.elts)
         return (isinstance(arg, ast.Call) and ast.unparse(arg.func) == "re.compile" and not arg.keywords
                 and all(isinstance(a, ast.Constant) for a in arg.args))
 

@@ -572,7 +572,7 @@ class Replayer:
                 text_before = yield lambda: self.page.evaluate(_PAGE_TEXT)
             except Exception:
                 pass
-        yield lambda: getattr(receiver, call.method)(*arguments)
+        yield lambda: getattr(receiver, call.method)(*arguments, **call.keywords)
         if handle is not None:
             # Where to look for the element should the action replace it: where its recorded
             # selector finds it, or at its recorded CSS path (where the recording read its

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from benchmarks.replay import shop_by_ids
 from recorder import RecordingStore, StepResult, record, replay
 from recorder.cli import main
+from recorder.exchange import export_pytest
 from recorder.viewer import render
 from tests.test_viewer import IMAGE_LOADED
 from tests.conftest import ArrivingSite, PageSite
@@ -1106,3 +1107,26 @@ def test_the_element_a_recorded_selector_still_finds_is_checked_to_be_the_record
         assert items == ["alpha", "gamma"] and replayed.locator("#out").inner_text() == "Saved"  # the Save button
     else:
         assert "named 'clear all', not 'save'" in (step.reason or "") and items == ["alpha", "gamma"], step.reason
+
+
+def test_an_option_chosen_by_index_is_chosen_by_index_again(page, tmp_path: Path, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Recorded as the value "2", it was replayed as the option whose value is "2": another
+    # one, and the step said ok.
+    (tmp_path / "pick.html").write_text("<select id=s><option value=1>one<option value=2>two<option value=0>zero"
+                                        "</select><select id=m multiple><option>a<option>b<option>c</select>")
+    url, stop = serve(tmp_path)
+    try:
+        with record(page, db=db_path) as page:
+            page.goto(url + "/pick.html")
+            page.select_option("#s", index=2)
+            page.locator("#m").select_option(index=[0, 2])
+        with RecordingStore(db_path) as store:
+            recording = store.get(page.recording.id)
+            assert "index=2" in export_pytest(recording) and "index=[0, 2]" in export_pytest(recording)
+            replayer = page.context.new_page()
+            report = replay(recording, replayer, find_timeout_ms=1500)
+        assert report.ok, report.format()
+        assert replayer.locator("#s").input_value() == "0"
+        assert replayer.eval_on_selector("#m", "m => [...m.selectedOptions].map(o => o.text)") == ["a", "c"]
+    finally:
+        stop()
