@@ -998,15 +998,17 @@ class PageCapture:
             self.last_target = None
         selector, locator = self._target(spec, owner, arguments)
         raw_selector = locator_selector(locator) if locator is not None else None
-        in_child_frame = type(owner).__name__ == "Frame" and owner.parent_frame is not None
+        frame = owner if type(owner).__name__ == "Frame" else self._frame_of(locator)
+        in_child_frame = frame is not None and frame.parent_frame is not None
         # Looking at an element cannot be bounded in time: first make sure the frames it
         # may be in answer at all.
         in_frames = in_child_frame or bool(raw_selector and FRAME_MARK.strip(" >") in raw_selector)
         answering = locator is None or (yield from self.answers(every_frame=in_frames))
         if raw_selector and in_child_frame and answering:
-            # page.frame("x").fill("#field"): the selector is inside that frame; prefix the
-            # frames' own, so the action reads (and replays) as frame_locator(...).locator(...).
-            path = yield from self._quietly_flow(self._frame_path(owner))
+            # page.frame("x").fill("#field"), page.frame("x").locator("#field").fill(...): the
+            # selector is inside that frame; prefix the frames' own, so the action reads (and
+            # replays) as frame_locator(...).locator(...).
+            path = yield from self._quietly_flow(self._frame_path(frame))
             if path:
                 raw_selector = FRAME_MARK.join([*path, raw_selector])
                 selector = readable_selector(raw_selector)
@@ -1239,6 +1241,17 @@ class PageCapture:
             )
         except Exception:
             pass
+
+    def _frame_of(self, locator: Any) -> Any:
+        """The page's Frame a Locator looks in (one made from a Frame: frame.locator(...)),
+        or None. Playwright keeps it private: found by its implementation object."""
+        frame = getattr(getattr(locator, "_impl_obj", None), "_frame", None)
+        if frame is None:
+            return None
+        try:
+            return next((f for f in self.page.frames if getattr(f, "_impl_obj", None) is frame), None)
+        except Exception:
+            return None
 
     def _frame_path(self, frame: Any) -> Generator[Step, Any, list[str]]:
         """CSS paths of the iframe elements from the main frame down to ``frame``."""

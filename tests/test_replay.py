@@ -464,6 +464,30 @@ def test_actions_on_a_popup_are_replayed_on_the_popup(page, server: str, db_path
     assert replayer.get_by_label("Name").input_value() == "back on the first page"
 
 
+def test_a_locator_made_from_a_frame_keeps_its_frame_its_box_is_on_the_page_and_it_replays_there(  # type: ignore[no-untyped-def]
+        page, server: str, db_path: Path, context) -> None:
+    """frame.locator(...).fill(...) was recorded as locator("#inner"), its box measured in the
+    frame: replay looked in the main frame, the viewer marked the wrong place."""
+    with record(page, db=db_path, name="frame locator") as page:
+        page.goto(server + "/app.html")
+        inner = next(frame for frame in page.frames if frame.url.endswith("/frame.html"))
+        inner.locator("#inner").fill("typed through a frame's locator")
+        inner.get_by_role("button", name="Inner button").click()
+        expected = inner.locator("#inner").bounding_box()
+    with RecordingStore(db_path) as store:
+        recording = store.get(page.recording.id)
+        fill, click = (a for a in recording.timeline() if a["metadata"].get("api", "").startswith("Locator."))
+        replayer = context.new_page()
+        report = replay(recording, replayer, find_timeout_ms=3000)
+    assert fill["selector"] == 'frame_locator("#frame").locator("#inner")'
+    assert click["selector"] == 'frame_locator("#frame").get_by_role("button", name="Inner button")'
+    box = fill["metadata"]["bounding_box"]
+    assert expected is not None and abs(box["x"] - expected["x"]) < 1 and abs(box["y"] - expected["y"]) < 1, (box, expected)
+    assert report.ok, report.format()
+    replayed = next(frame for frame in replayer.frames if frame.url.endswith("/frame.html"))
+    assert replayed.locator("#inner").input_value() == "typed through a frame's locator"
+
+
 def test_an_action_on_a_frame_object_keeps_its_frame_and_replays_there(page, server: str, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
     """page.frame(...).fill(...) was recorded as locator("#inner"): replay looked in the main frame."""
     with record(page, db=db_path, name="frame object") as page:

@@ -139,6 +139,22 @@
   // Facts about one element, read before the action (its box moves or vanishes after): its
   // box, and what replay can find it by again (role and accessible name, label, text, test
   // id, a CSS path). Never a field's value: that would put a typed secret into metadata.
+  // Where an element's box is in the top page's viewport: in a frame, its box in the frame
+  // plus where the frame's content starts, up to the top (where a frame of another origin
+  // is, its document cannot tell: the box stays where the last one known puts it).
+  const onPage = (el, r) => {
+    let x = r.x, y = r.y;
+    for (let view = el.ownerDocument.defaultView; view && view !== view.parent; view = view.parent) {
+      let frame = null;
+      try { frame = view.frameElement; } catch (e) {}
+      if (!frame) break;
+      const f = frame.getBoundingClientRect(), style = getComputedStyle(frame);
+      x += f.x + frame.clientLeft + (parseFloat(style.paddingLeft) || 0);
+      y += f.y + frame.clientTop + (parseFloat(style.paddingTop) || 0);
+    }
+    return {x, y};
+  };
+
   const elementInfo = (el, redact) => {
     if (!el || el.nodeType !== 1) return null;
     redact = redact || [];
@@ -160,8 +176,9 @@
     const name = clean(el.getAttribute('aria-label')) || clean(labelledBy.map((n) => n.innerText).join(' ')) || label
       || text || clean(el.getAttribute('alt')) || clean(el.getAttribute('title'))
       || (type === 'submit' || type === 'button' ? clean(el.getAttribute('value')) : null) || clean(el.getAttribute('placeholder'));
+    const at = onPage(el, r);
     return {
-      bounding_box: {x: r.x, y: r.y, width: r.width, height: r.height},
+      bounding_box: {x: at.x, y: at.y, width: r.width, height: r.height},
       tag, type, id: el.id || null,
       name_attribute: el.getAttribute('name'),
       role: el.getAttribute('role') || implicitRole(el, tag, type),
