@@ -24,10 +24,6 @@ from .schema import SCHEMA_VERSION, current_version, damaged, migrate
 __all__ = ["SQLiteEngine", "SCHEMA_VERSION"]
 
 
-# What the WAL file is cut back to once checkpointed (see connect): the auto-checkpoint's 1,000 pages.
-WAL_KEPT_BYTES = 4 * 1024 * 1024
-
-
 class SQLiteEngine(Engine):
     name = "sqlite"
     errors = (sqlite3.Error,)
@@ -65,11 +61,6 @@ class SQLiteEngine(Engine):
             # NORMAL in WAL mode: a commit survives the process being killed (it is in the OS),
             # only a power cut can lose the last commits. FULL would fsync every batch.
             conn.execute("PRAGMA synchronous = NORMAL")
-            # SQLite reuses the WAL from its start once it is checkpointed but keeps the file
-            # at the largest size it reached (a big round of screenshots, release_free_pages'
-            # 64 MB) while other connections (xdist workers, a viewer) hold the database
-            # open; this cuts it back to the auto-checkpoint's usual 1,000 pages at the reuse.
-            conn.execute(f"PRAGMA journal_size_limit = {WAL_KEPT_BYTES}")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn)
             self._identity = _identity(self.file)
