@@ -4,10 +4,12 @@ SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from PIL import Image, ImageDraw
 
-from recorder import RecordingStore
+from recorder import RecordingStore, tiles
+from recorder.storage.queries import run
 from recorder.tiles import TILE, split
 from tests import engines
 
@@ -122,3 +124,21 @@ def test_a_decompression_bomb_is_stored_as_it_is_and_the_writer_goes_on(store_ta
         assert store.blob(first.screenshot_key) == bytes(bomb)  # kept as captured
         assert blob_rows(store_target)[second.screenshot_key][0] == "application/vnd.recorder.tiles"
         assert [a["sequence"] for a in recording.timeline()] == [1, 2]
+
+
+def wrong_tile_refs(target: str) -> dict[str, tuple[int, int]]:
+    """Tiles whose ``refs`` is not the number of stored screenshots made of them: key ->
+    (screenshots, refs)."""
+    with RecordingStore(target) as store:
+        blob_store = store._blobs
+
+        def count(conn: Any) -> dict[str, tuple[int, int]]:
+            expected: dict[str, int] = {}
+            for (key,) in conn.execute("SELECT key FROM blobs WHERE media_type = ?", (tiles.MEDIA_TYPE,)).fetchall():
+                for tile in set(tiles.tile_keys(run(conn, blob_store.read_stored(key)))):
+                    expected[tile] = expected.get(tile, 0) + 1
+            actual = dict(conn.execute("SELECT key, refs FROM blobs WHERE key LIKE 'tile:%'").fetchall())
+            return {tile: (expected.get(tile, 0), actual.get(tile, 0)) for tile in {*expected, *actual}
+                    if expected.get(tile, 0) != actual.get(tile, 0)}
+
+        return store._writer.call(count)

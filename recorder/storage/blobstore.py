@@ -36,6 +36,11 @@ BLOB_USES = """
 """
 
 
+# How many times a screenshot's tiling is tried when the database gives it up for another
+# transaction's sake (see Engine.must_retry) before it stays stored as captured.
+TILING_ATTEMPTS = 5
+
+
 class OverLimit(Exception):
     """A screenshot not stored because the database reached ``max_bytes``."""
 
@@ -51,6 +56,7 @@ class BlobStore:
         # Screenshots stored as captured, waiting to be cut into tiles when the writer is
         # idle: (recording id, blob key); (recording id, None) once the recording ended.
         self._untiled: deque[tuple[int | None, str | None]] = deque()
+        self._tiling_attempts: dict[str, int] = {}  # key -> tilings the database gave up (deadlocks)
         self.warn: Callable[[str, str], None] = lambda problem, consequence: None  # the writer's, once it runs
 
     # -- writing ---------------------------------------------------------------------
@@ -187,9 +193,17 @@ class BlobStore:
             engine.rollback_after_failure(conn)
             if not isinstance(exc, engine.errors):
                 raise
+            attempts = self._tiling_attempts.get(key, 0) + 1
+            if engine.must_retry(exc) and attempts < TILING_ATTEMPTS:
+                # Given up for another writer's sake (a deadlock on shared tiles): next in line again.
+                self._tiling_attempts[key] = attempts
+                self._untiled.appendleft((recording_id, key))
+                return True
+            self._tiling_attempts.pop(key, None)
             self.warn(f"could not write to {engine.location}: {engine.describe_error(exc)}",
                       "the screenshot stays stored as captured")
             return True
+        self._tiling_attempts.pop(key, None)
         if next_base:  # only now: a manifest rolled back must not become the next one's base
             self._delta_bases[(recording_id, "screenshot")] = next_base
         return True
@@ -321,13 +335,18 @@ def add_tiles(conn: Connection, tile_encoders: dict[str, Any]) -> None:
     Values are the tile's WebP bytes or a function that encodes them (called only when
     the tile is new). A few statements for all the tiles, not a few per tile: on a server
     each statement is a round trip, and a screenshot has a hundred tiles.
+
+    Rows are written in the order of their keys, not the screenshot's: writers in other
+    processes lock the same tiles in their own transactions (on PostgreSQL), and two that
+    took them in different orders would deadlock.
     """
-    present = existing(conn, list(tile_encoders))
-    conn.executemany("UPDATE blobs SET refs = refs + 1 WHERE key = ?", [(tile,) for tile in tile_encoders
-                                                                         if tile in present])
+    keys = sorted(tile_encoders)
+    present = existing(conn, keys)
+    conn.executemany("UPDATE blobs SET refs = refs + 1 WHERE key = ?", [(tile,) for tile in keys if tile in present])
     rows = []
-    for tile, webp in tile_encoders.items():
+    for tile in keys:
         if tile not in present:
+            webp = tile_encoders[tile]
             data = webp if isinstance(webp, bytes) else webp()
             rows.append((tile, len(data), len(data), data))
     # Another process may have inserted one since: then it is one more reference.

@@ -124,6 +124,12 @@ class Engine(ABC):
         """Whether the connection itself is lost (a server gone), rather than a write refused."""
         return False
 
+    def must_retry(self, error: BaseException) -> bool:
+        """Whether the database gave up the whole transaction so that another could go on
+        (a deadlock, a serialization failure): running it again is the cure, not a refusal.
+        SQLite's writers take turns (BEGIN IMMEDIATE), so it never does."""
+        return False
+
     def rollback(self, conn: Connection) -> None:
         if self.in_transaction(conn):
             try:
