@@ -101,14 +101,16 @@ class BlobStore:
         if masks and tiled is None:
             raise OverLimit("a masked screenshot that cannot be decoded is not stored")
         if tiled is not None:
-            add_tiles(conn, tiled.tiles)
             stored, media_type = tiled.manifest, tiles.MEDIA_TYPE
         else:
             stored, media_type = data, blobs.sniff_media_type(data)
             if media_type == "application/octet-stream":
                 media_type = "text/html"
         encoded, next_base = self._encode_delta(conn, recording_id, kind, key, stored, media_type)
-        self._insert(conn, key, media_type, encoded, len(data))
+        if not self._insert(conn, key, media_type, encoded, len(data)):
+            return key  # another process stored it since we looked: its tiles are counted once, by it
+        if tiled is not None:
+            add_tiles(conn, tiled.tiles)
         if next_base:  # were this job rolled back, the base check above would notice the key gone
             self._delta_bases[(recording_id, kind)] = next_base
         return key
@@ -120,13 +122,13 @@ class BlobStore:
         if not conn.execute("SELECT 1 FROM blobs WHERE key = ?", (key,)).fetchone():
             self._insert(conn, key, media_type, blobs.encode(data, media_type), len(data))
 
-    def _insert(self, conn: Connection, key: str, media_type: str, encoded: blobs.EncodedBlob, size: int) -> None:
-        # ON CONFLICT: another process may have stored the same bytes since we looked.
-        conn.execute(
+    def _insert(self, conn: Connection, key: str, media_type: str, encoded: blobs.EncodedBlob, size: int) -> bool:
+        """Insert a blob's row; False when another process stored the same bytes since we looked."""
+        return bool(conn.execute(
             "INSERT INTO blobs (key, media_type, codec, base_key, size, stored_size, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (key) DO NOTHING",
             (key, media_type, encoded.codec, encoded.base_key, size, len(encoded.data), encoded.data),
-        )
+        ).rowcount)
 
     def _encode_delta(self, conn: Connection, recording_id: int | None, kind: str, key: str,
                       stored: bytes, media_type: str) -> tuple[blobs.EncodedBlob, tuple[str, bytes, int] | None]:
@@ -180,14 +182,19 @@ class BlobStore:
         try:
             engine.begin(conn)
             engine.lock_blobs(conn, exclusive=False)
-            if conn.execute("SELECT 1 FROM blobs WHERE key = ? AND codec = 'raw'", (key,)).fetchone():
-                add_tiles(conn, {tile: encoded_tiles.get(tile) or encode for tile, encode in tiled.tiles.items()})
-                encoded, next_base = self._encode_delta(conn, recording_id, "screenshot", key, tiled.manifest,
-                                                        tiles.MEDIA_TYPE)
-                conn.execute(
-                    "UPDATE blobs SET media_type = ?, codec = ?, base_key = ?, stored_size = ?, data = ? WHERE key = ?",
+            encoded, next_base = self._encode_delta(conn, recording_id, "screenshot", key, tiled.manifest,
+                                                    tiles.MEDIA_TYPE)
+            # Swapped only if still as captured: the row count, not an earlier look, decides, for
+            # another process may be tiling the same screenshot (its update waits for ours, then
+            # finds it tiled), and its tiles must be counted once.
+            if conn.execute(
+                    "UPDATE blobs SET media_type = ?, codec = ?, base_key = ?, stored_size = ?, data = ?"
+                    " WHERE key = ? AND codec = 'raw'",
                     (tiles.MEDIA_TYPE, encoded.codec, encoded.base_key, len(encoded.data), encoded.data, key),
-                )
+            ).rowcount:
+                add_tiles(conn, {tile: encoded_tiles.get(tile) or encode for tile, encode in tiled.tiles.items()})
+            else:
+                next_base = None
             conn.execute("COMMIT")
         except BaseException as exc:
             engine.rollback_after_failure(conn)
