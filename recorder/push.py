@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .errors import RecordingNotFound
+from .errors import RecordingExists, RecordingNotFound
 from .exchange import copy_recording
 from .model import as_utc
 from .store import RUN_COUNTS, Recording, RecordingStore
@@ -69,7 +69,13 @@ def push(source: RecordingStore, destination: RecordingStore, *, since: datetime
         if recording.run_id and recording.run_id not in runs_copied:
             copy_run(source, destination, recording.run_id)
             runs_copied.add(recording.run_id)
-        copy = copy_recording(recording, destination)
+        try:
+            copy = copy_recording(recording, destination)
+        except RecordingExists as exists:  # pushed by another push meanwhile
+            there_id = exists.recording_id
+            result.skipped.append({**what, "reason": "already there" + (f" as recording {there_id}"
+                                                                         if there_id is not None else "")})
+            continue
         result.pushed.append({**what, "new_id": copy.id, "actions": copy.action_count})
     if progress is not None and chosen:
         progress(len(chosen), len(chosen), chosen[-1])

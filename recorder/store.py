@@ -375,8 +375,12 @@ class RecordingStore:
 
     def restore(self, recording: dict[str, Any], timeline: Sequence[dict[str, Any]], snapshots: dict[str, bytes],
                 resources: Sequence[dict[str, Any]] | None = None, events: Sequence[dict[str, Any]] | None = None,
-                sources: Sequence[dict[str, Any]] | None = None) -> Recording:
+                sources: Sequence[dict[str, Any]] | None = None, keep_uid: bool = False) -> Recording:
         """Store a recording read from elsewhere (see recorder.exchange) under a new id.
+
+        It keeps its ``uid`` unless the database has a recording with that uid already: then
+        it is stored as a copy under a new uid, or, ``keep_uid``, not at all: ``RecordingExists``
+        (what ``recorder push`` skips; two processes storing the same one at once store it once).
 
         ``snapshots`` holds the bytes by key: of the actions' screenshots and DOM
         snapshots, of ``resources``, the stylesheets, images and fonts its snapshots
@@ -430,7 +434,7 @@ class RecordingStore:
             actions, data = timeline, snapshots
             if scope is not None:
                 actions, data = self._rekey_foreign_screenshots(conn, scope, timeline, snapshots)
-            return self._repo.restore(conn, row, actions, data, resources, events, sources)
+            return self._repo.restore(conn, row, actions, data, resources, events, sources, keep_uid)
 
         new_id = self._writer.call(store)
         self._writer.submit(lambda conn: self._blobs.recording_ended(new_id))
