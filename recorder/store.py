@@ -45,7 +45,7 @@ from .model import (
 )
 from .storage import open_engine
 from .storage.blobstore import BlobStore
-from .storage.engine import Connection
+from .storage.engine import Connection, storable_json
 from .storage.queries import QueryFlow, run
 from .storage.repository import (
     ACTION_SNAPSHOT_COLUMNS, Repository, is_running, now_iso, owner_columns, process_token, row_dict,
@@ -1061,7 +1061,7 @@ def _describe_owner(owner: Owner | None) -> str:
 
 def _json(value: dict[str, Any], compact: bool = False) -> str:
     # (events are many, and spaces a tenth of their JSON)
-    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":") if compact else None)
+    return storable_json(value, compact)
 
 
 def _check_value(value: Any) -> str:

@@ -151,3 +151,24 @@ def test_pushes_of_the_same_recordings_at_once_store_each_once(tmp_path: Path, s
     assert engines.query(store_target, "SELECT name, count(*) FROM recordings GROUP BY uid, name ORDER BY name") == [
         (f"test_{n}", 1) for n in range(4)]
     assert engines.scalar(store_target, "SELECT count(*) FROM run_tests WHERE run_id = ?", (run_id,)) == 4
+
+
+def test_push_names_a_recording_it_cannot_copy_and_pushes_the_others(tmp_path: Path, store_target: str) -> None:
+    local_db = tmp_path / "local.db"
+    with RecordingStore(local_db) as local:
+        for name in ("first", "bad resource", "odd numbers", "last"):
+            recording = local.start(name, metadata={"ratio": float("nan")} if name == "odd numbers" else None)
+            recording.record_action("click", selector="#a", metadata={"took": float("inf")})
+            recording.record_resource("https://example.test/site.css", b"body {}", "text/css")
+            recording.complete()
+    # (an older recorder stored what a restore's checks refuse: one recording that cannot be copied)
+    engines.execute(local_db, "UPDATE resources SET media_type = 'not a type' WHERE recording_id = 2")
+    result = CliRunner().invoke(main, ["push", str(local_db), "--to", store_target])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "could not push 2 (bad resource): resource 1 (https://example.test/site.css)'s media type" in result.output
+    assert "3 pushed, 0 skipped, 1 failed" in result.output
+    with RecordingStore(store_target) as shared:
+        pushed = {recording.name: recording for recording in shared.list()}
+        assert sorted(pushed) == ["first", "last", "odd numbers"]
+        assert pushed["odd numbers"].metadata["ratio"] is None
+        assert pushed["last"].timeline()[0]["metadata"]["took"] is None

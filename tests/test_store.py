@@ -194,3 +194,23 @@ def test_asking_for_what_is_not_there_is_an_answer_not_a_lost_write_warning(tmp_
         with pytest.raises(RunNotFound):
             store.get_run("ffff")
     assert not [str(w.message) for w in caught if issubclass(w.category, RecorderWarning)]
+
+
+def test_nan_and_infinity_in_json_are_stored_as_null_on_every_engine(store_target: str) -> None:
+    # Python's json writes them, SQLite kept them, PostgreSQL's jsonb refused the whole write.
+    odd = {"nan": float("nan"), "big": float("inf"), "list": [1.5, float("-inf")], "fine": 2.5}
+    stored = {"nan": None, "big": None, "list": [1.5, None], "fine": 2.5}
+    with RecordingStore(store_target) as store:
+        recording = store.start("odd numbers", metadata=odd)
+        recording.record_action("click", selector="#a", metadata=odd)
+        recording.record_event("console", {"text": "hi", "level": "log", **odd}, action_sequence=1)
+        recording.update_metadata({"later": odd})
+        recording.complete()
+        store.flush()
+    with RecordingStore(store_target) as store:
+        [again] = store.list()
+        # (merged in as a JSON merge patch does, a null removes its key)
+        assert {key: again.metadata[key] for key in (*odd, "later")} == {**stored, "later": {"list": [1.5, None],
+                                                                                              "fine": 2.5}}
+        assert {key: again.timeline()[0]["metadata"][key] for key in odd} == stored
+        assert {key: again.events()[0][key] for key in odd} == stored

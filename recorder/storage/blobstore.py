@@ -16,14 +16,13 @@ their users in ``refs``. Blobs no one uses are collected when their recording is
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from .. import blobs, tiles
 from ..errors import RecordingNotFound
-from .engine import Connection, Engine
+from .engine import Connection, Engine, storable_json
 from .queries import QueryFlow, run
 
 # Every blob key a recording uses directly (a delta's base and a screenshot's tiles are
@@ -387,4 +386,4 @@ def _try_split(data: bytes, masks: dict[str, Any] | None = None) -> tiles.Tiled 
 
 
 def _json_object(**values: Any) -> str:
-    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    return storable_json(values, compact=True)

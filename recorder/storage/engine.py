@@ -9,6 +9,8 @@ the few expressions that differ, much as a Django database backend supplies its
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -26,6 +28,27 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 def storable_text(text: str) -> str:
     """``text`` with each lone surrogate replaced by U+FFFD, as a browser shows it."""
     return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def storable_json(value: Any, compact: bool = False) -> str:
+    """``value`` as the JSON text recorder stores, the same for every engine: NaN and
+    ±Infinity (which Python's json writes, SQLite keeps and PostgreSQL's jsonb refuses: they
+    are not JSON) become null; anything else json cannot write, its ``str``."""
+    separators = (",", ":") if compact else None
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str, separators=separators, allow_nan=False)
+    except ValueError:  # (rare: only then is the value walked)
+        return json.dumps(_finite(value), ensure_ascii=False, default=str, separators=separators)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def storable_parameters(parameters: Any, clean: Callable[[str], str] = storable_text) -> tuple[Any, ...]:

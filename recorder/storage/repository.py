@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import RecordingExists
 from .blobstore import BLOB_USES, BlobStore
-from .engine import Connection, Engine
+from .engine import Connection, Engine, storable_json
 from .queries import QueryFlow, run
 
 # Where a recording names a blob it uses: (table, column).
@@ -35,7 +35,7 @@ def now_iso() -> str:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return storable_json(value)
 
 
 def row_dict(row: Any) -> dict[str, Any]:
