@@ -214,3 +214,17 @@ def test_nan_and_infinity_in_json_are_stored_as_null_on_every_engine(store_targe
                                                                                               "fine": 2.5}}
         assert {key: again.timeline()[0]["metadata"][key] for key in odd} == stored
         assert {key: again.events()[0][key] for key in odd} == stored
+
+
+@pytest.mark.parametrize("form", ["postgresql://recorder@127.0.0.1:{port}/recordings?password=s3cret-pw",
+                                  "postgresql://127.0.0.1:{port}/recordings?user=recorder&password=s3cret-pw&x=1",
+                                  "host=127.0.0.1 port={port} password='s3cret-pw' dbname=recordings"])
+def test_a_password_given_as_a_parameter_is_never_printed(form: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    target = form.format(port=postgres.free_port())  # nobody listens there
+    with pytest.raises(DatabaseError) as raised:
+        RecordingStore(target)
+    assert "s3cret-pw" not in str(raised.value) and "s3cret-pw" not in repr(raised.value)
+    assert "password=***" in str(raised.value)
+    assert list(tmp_path.iterdir()) == []  # (the keyword/value form made a SQLite file of that name)

@@ -15,6 +15,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from ..errors import DatabaseError
 
@@ -28,6 +29,24 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 def storable_text(text: str) -> str:
     """``text`` with each lone surrogate replaced by U+FFFD, as a browser shows it."""
     return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)
+
+
+# A password given as a parameter: ``?password=...`` / ``&password=...`` in a URL's query,
+# ``password=...`` (or ``password='...'``) in libpq's keyword/value form.
+_PASSWORD_PARAMETER = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&#]*)", re.IGNORECASE)
+
+
+def redact(target: str) -> str:
+    """A database URL (or any text naming one) with every password in it replaced by ``***``,
+    for messages: ``user:password@`` and a ``password=`` parameter, in a URL's query or in
+    libpq's keyword/value form."""
+    try:
+        password = urlsplit(target).password
+    except ValueError:
+        password = None
+    if password:
+        target = target.replace(f":{password}@", ":***@", 1)
+    return _PASSWORD_PARAMETER.sub(r"\1***", target)
 
 
 def storable_json(value: Any, compact: bool = False) -> str:

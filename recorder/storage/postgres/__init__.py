@@ -24,7 +24,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.json import set_json_loads
 
 from ...errors import DatabaseError
-from ..engine import Connection, Cursor, Engine, storable_parameters, storable_text
+from ..engine import Connection, Cursor, Engine, redact, storable_parameters, storable_text
 from .schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
 
 __all__ = ["PostgresEngine", "SCHEMA_VERSION"]
@@ -280,9 +280,7 @@ def _without_password(url: str) -> str:
         parts.port  # noqa: B018 (raises for a port that is not a number)
     except ValueError as exc:
         raise DatabaseError(f"not a database URL recorder can use: {exc}") from None
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
+    return redact(url)
 
 
 def _first_line(error: BaseException) -> str:
