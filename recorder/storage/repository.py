@@ -406,13 +406,16 @@ class Repository:
             " ORDER BY flaky DESC, failed DESC, last_seen DESC, test")
         return [row_dict(row) for row in (yield (sql, [*params, *recent_params]))]
 
+    # Average durations are rounded to whole ms, the same on every engine (a CAST alone
+    # truncates on SQLite and rounds on PostgreSQL).
+
     def slowest_selectors(self, owner: dict[str, str] | None = None, runs: int | None = None,
                           limit: int = 10) -> QueryFlow[list[dict[str, Any]]]:
         """Actions by selector, slowest on average first, with how many runs they were in."""
         where, params = _owner_filter(owner, "r.")
         recent, recent_params = self._in_last_runs(runs)
         sql = ("SELECT a.selector, count(*) AS actions, count(DISTINCT r.run_id) AS runs,"
-               " CAST(avg(a.duration_ms) AS INTEGER) AS avg_ms, max(a.duration_ms) AS max_ms"
+               " CAST(round(avg(a.duration_ms)) AS INTEGER) AS avg_ms, max(a.duration_ms) AS max_ms"
                " FROM actions a JOIN recordings r ON r.id = a.recording_id"
                f" WHERE a.selector IS NOT NULL AND a.duration_ms IS NOT NULL AND {where}{recent}"
                " GROUP BY a.selector ORDER BY avg(a.duration_ms) DESC, a.selector LIMIT ?")
@@ -432,7 +435,7 @@ class Repository:
                 f"SELECT status, count(*) AS recordings, CAST(sum(action_count) AS BIGINT) AS actions FROM recordings r"
                 f" WHERE {where} GROUP BY status ORDER BY recordings DESC"),
             "slowest action types": (
-                "SELECT a.type, count(*) AS actions, CAST(avg(a.duration_ms) AS INTEGER) AS avg_ms,"
+                "SELECT a.type, count(*) AS actions, CAST(round(avg(a.duration_ms)) AS INTEGER) AS avg_ms,"
                 f" max(a.duration_ms) AS max_ms FROM actions a {scoped.format(table='a')}"
                 " GROUP BY a.type ORDER BY avg(a.duration_ms) DESC"),
             "selectors that fail most": (
