@@ -369,8 +369,10 @@ class Repository:
             sql += " AND id = ?"
             params.append(run_id)
         if id_prefix is not None:
-            sql += " AND id LIKE ?"
-            params.append(id_prefix.replace("%", "").replace("_", "") + "%")
+            # Ignoring case on both engines (SQLite's LIKE does, PostgreSQL's does not): run ids
+            # are hex, which people copy in either case.
+            sql += " AND lower(id) LIKE ?"
+            params.append(id_prefix.replace("%", "").replace("_", "").lower() + "%")
         sql += " ORDER BY started_at DESC, id"
         if limit:
             sql += " LIMIT ?"
