@@ -10,7 +10,7 @@ view, replay and push it.
 """
 
 from .browser import launch_options
-from .errors import DatabaseError, ReadOnlyStore, RecorderError, RecordingClosed, RecordingNotFound
+from .errors import DatabaseError, ReadOnlyStore, RecorderError, RecordingClosed, RecordingExists, RecordingNotFound
 from .instrument import record
 from .takeover import takeover
 from .replay import ReplayReport, StepResult, replay
@@ -31,6 +31,7 @@ __all__ = [
     "RecorderWarning",
     "Recording",
     "RecordingClosed",
+    "RecordingExists",
     "RecordingNotFound",
     "RecordingStore",
     "Owner",

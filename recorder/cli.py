@@ -622,7 +622,8 @@ def push_command(source: str, destination: str, since: str | None, ids: tuple[in
 
     Each recording keeps its uid, so one pushed twice is stored once: run it again after a
     retried CI job and only what is new is copied. Recordings still being recorded are
-    skipped.
+    skipped. One that cannot be copied is named with the reason, the others are pushed, and
+    the exit status is 1.
 
     \b
     Examples:
@@ -641,12 +642,17 @@ def push_command(source: str, destination: str, since: str | None, ids: tuple[in
             where = dst.location
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
-        return
-    for item in result.pushed:
-        click.echo(f"pushed {item['id']} ({item['name']}, {item['actions']} actions) as recording {item['new_id']}")
-    for item in result.skipped:
-        click.echo(f"skipped {item['id']} ({item['name']}): {item['reason']}")
-    click.echo(f"{len(result.pushed)} pushed, {len(result.skipped)} skipped, into {where}")
+    else:
+        for item in result.pushed:
+            click.echo(f"pushed {item['id']} ({item['name']}, {item['actions']} actions) as recording {item['new_id']}")
+        for item in result.skipped:
+            click.echo(f"skipped {item['id']} ({item['name']}): {item['reason']}")
+        for item in result.failed:
+            click.echo(f"could not push {item['id']} ({item['name']}): {item['reason']}", err=True)
+        click.echo(f"{len(result.pushed)} pushed, {len(result.skipped)} skipped"
+                   + (f", {len(result.failed)} failed" if result.failed else "") + f", into {where}")
+    if result.failed:
+        sys.exit(1)
 
 
 def _push_progress() -> Callable[[int, int, Any], None]:

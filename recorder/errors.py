@@ -25,3 +25,12 @@ class RecordingClosed(RecorderError):
 
 class RunNotFound(RecorderError, LookupError):
     """No run (pytest session) with the given id is in the database."""
+
+
+class RecordingExists(RecorderError):
+    """A recording with the same uid is in the database already (``restore(..., keep_uid=True)``,
+    ``recorder push``); ``recording_id`` is its id there."""
+
+    def __init__(self, message: str, recording_id: int | None = None) -> None:
+        super().__init__(message)
+        self.recording_id = recording_id

@@ -66,10 +66,12 @@ def contents(recording: Recording) -> Contents:
 
 def copy_recording(recording: Recording, destination: RecordingStore) -> Recording:
     """Store ``recording`` (of another store) in ``destination``, everything of it, under its
-    uid (a new id there). See ``recorder.push`` for copying many at once."""
+    uid (a new id there); ``RecordingExists`` when ``destination`` has that uid already. See
+    ``recorder.push`` for copying many at once."""
     found = contents(recording)
     data = {key: recording.store.blob(key) for key in found.blobs}
-    return destination.restore(found.recording, found.timeline, data, found.resources, found.events, found.sources)
+    return destination.restore(found.recording, found.timeline, data, found.resources, found.events, found.sources,
+                               keep_uid=True)
 
 
 def export_json(recording: Recording, blobs: bool = True, storage_state: bool = False) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .errors import RecordingNotFound
+from .errors import RecorderError, RecordingExists, RecordingNotFound
 from .exchange import copy_recording
 from .model import as_utc
 from .store import RUN_COUNTS, Recording, RecordingStore
@@ -29,9 +29,12 @@ from .store import RUN_COUNTS, Recording, RecordingStore
 class PushResult:
     pushed: list[dict[str, Any]] = field(default_factory=list)  # {id, uid, name, new_id, actions}
     skipped: list[dict[str, Any]] = field(default_factory=list)  # {id, uid, name, reason}
+    # Those that could not be copied (data that fails the checks, a write the destination
+    # refused): {id, uid, name, reason}. The others are pushed all the same.
+    failed: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pushed": self.pushed, "skipped": self.skipped}
+        return {"pushed": self.pushed, "skipped": self.skipped, "failed": self.failed}
 
 
 def push(source: RecordingStore, destination: RecordingStore, *, since: datetime | None = None,
@@ -40,7 +43,9 @@ def push(source: RecordingStore, destination: RecordingStore, *, since: datetime
     uid), oldest first: those started at or after ``since`` (UTC unless it says otherwise),
     or only ``ids``.
 
-    A recording still being recorded is skipped (push it once it has ended).
+    A recording still being recorded is skipped (push it once it has ended); one that cannot
+    be copied (its data fails the checks a restore makes, the destination refuses a write)
+    is listed in ``failed`` with the reason, and the others are pushed all the same.
     ``progress(done, total, recording)`` is called before each one.
     """
     if ids is not None:
@@ -66,10 +71,19 @@ def push(source: RecordingStore, destination: RecordingStore, *, since: datetime
         if there is not None:
             result.skipped.append({**what, "reason": f"already there as recording {there.id}"})
             continue
-        if recording.run_id and recording.run_id not in runs_copied:
-            copy_run(source, destination, recording.run_id)
-            runs_copied.add(recording.run_id)
-        copy = copy_recording(recording, destination)
+        try:
+            if recording.run_id and recording.run_id not in runs_copied:
+                copy_run(source, destination, recording.run_id)
+                runs_copied.add(recording.run_id)
+            copy = copy_recording(recording, destination)
+        except RecordingExists as exists:  # pushed by another push meanwhile
+            there_id = exists.recording_id
+            result.skipped.append({**what, "reason": "already there" + (f" as recording {there_id}"
+                                                                         if there_id is not None else "")})
+            continue
+        except (ValueError, RecorderError) as exc:  # this one cannot be copied: said, and the others go on
+            result.failed.append({**what, "reason": str(exc)})
+            continue
         result.pushed.append({**what, "new_id": copy.id, "actions": copy.action_count})
     if progress is not None and chosen:
         progress(len(chosen), len(chosen), chosen[-1])

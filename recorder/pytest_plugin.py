@@ -236,7 +236,9 @@ class TestRecorder:
         with RecordingStore(self.push_to) as destination:
             result = push(self.store, destination, ids=[recording.id for recording in kept])
             return (f"recorder: pushed {len(result.pushed)} recordings to {destination.location}"
-                    + (f" ({len(result.skipped)} already there)" if result.skipped else ""))
+                    + (f" ({len(result.skipped)} already there)" if result.skipped else "")
+                    + "".join(f"; could not push {item['id']} ({item['name']}): {item['reason']}"
+                              for item in result.failed))
 
 
 def attempt_of(item: pytest.Item) -> int:

@@ -47,7 +47,7 @@ from .model import (
 )
 from .storage import open_engine
 from .storage.blobstore import BlobStore
-from .storage.engine import Connection
+from .storage.engine import Connection, storable_json
 from .storage.queries import QueryFlow, run
 from .storage.repository import (
     ACTION_SNAPSHOT_COLUMNS, Repository, is_running, now_iso, owner_columns, process_token, row_dict,
@@ -377,8 +377,12 @@ class RecordingStore:
 
     def restore(self, recording: dict[str, Any], timeline: Sequence[dict[str, Any]], snapshots: dict[str, bytes],
                 resources: Sequence[dict[str, Any]] | None = None, events: Sequence[dict[str, Any]] | None = None,
-                sources: Sequence[dict[str, Any]] | None = None) -> Recording:
+                sources: Sequence[dict[str, Any]] | None = None, keep_uid: bool = False) -> Recording:
         """Store a recording read from elsewhere (see recorder.exchange) under a new id.
+
+        It keeps its ``uid`` unless the database has a recording with that uid already: then
+        it is stored as a copy under a new uid, or, ``keep_uid``, not at all: ``RecordingExists``
+        (what ``recorder push`` skips; two processes storing the same one at once store it once).
 
         ``snapshots`` holds the bytes by key: of the actions' screenshots and DOM
         snapshots, of ``resources``, the stylesheets, images and fonts its snapshots
@@ -432,7 +436,7 @@ class RecordingStore:
             actions, data = timeline, snapshots
             if scope is not None:
                 actions, data = self._rekey_foreign_screenshots(conn, scope, timeline, snapshots)
-            return self._repo.restore(conn, row, actions, data, resources, events, sources)
+            return self._repo.restore(conn, row, actions, data, resources, events, sources, keep_uid)
 
         new_id = self._writer.call(store)
         self._writer.submit(lambda conn: self._blobs.recording_ended(new_id))
@@ -1076,7 +1080,7 @@ def _describe_owner(owner: Owner | None) -> str:
 
 def _json(value: dict[str, Any], compact: bool = False) -> str:
     # (events are many, and spaces a tenth of their JSON)
-    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":") if compact else None)
+    return storable_json(value, compact)
 
 
 def _check_value(value: Any) -> str:

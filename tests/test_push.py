@@ -4,7 +4,9 @@ once each however often pushed."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -12,8 +14,9 @@ from playwright.sync_api import Page
 
 from recorder import RecordingStore, record
 from recorder.cli import main
-from recorder.push import push
+from recorder.push import PushResult, push
 
+from tests import engines
 from tests.conftest import PYTESTER_CONFTEST
 
 pytest_plugins = ["pytester"]
@@ -107,3 +110,65 @@ def test_two(page):
         assert [t["nodeid"] for t in shared.run_tests(run.id)] == ["test_shard.py::test_one[chromium]",
                                                                  "test_shard.py::test_two[chromium]"]
         assert sorted(r.uid for r in shared.list(run_id=run.id)) == sorted(r.uid for r in local.list())
+
+
+def local_run(db: Path, recordings: int = 4) -> str:
+    """A run of ``recordings`` recordings and as many tests in ``db``, without a browser; its id."""
+    with RecordingStore(db) as local:
+        run = local.start_run()
+        for n in range(recordings):
+            recording = local.start(name=f"test_{n}", run_id=run.id)
+            for i in range(5):
+                recording.record_action("click", selector=f"#b{i}", dom_snapshot=f"<p>{n} {i}</p>")
+            recording.complete()
+        local.record_run_tests(run.id, [{"nodeid": f"test_{n}", "outcome": "passed"} for n in range(recordings)])
+        local.finish_run(run.id, exit_status=0, passed=recordings)
+    return run.id
+
+
+def test_pushes_of_the_same_recordings_at_once_store_each_once(tmp_path: Path, store_target: str) -> None:
+    db_path = tmp_path / "local.db"
+    run_id = local_run(db_path)
+    start = threading.Barrier(3)
+    results: list[Any] = []
+
+    def push_once() -> None:
+        with RecordingStore(db_path, readonly=True) as local, RecordingStore(store_target) as shared:
+            start.wait()
+            try:
+                results.append(push(local, shared))
+            except Exception as exc:  # noqa: BLE001 - what the test reports
+                results.append(exc)
+
+    pushes = [threading.Thread(target=push_once) for _ in range(3)]
+    for thread in pushes:
+        thread.start()
+    for thread in pushes:
+        thread.join()
+    assert all(isinstance(result, PushResult) for result in results), results
+    assert sum(len(result.pushed) for result in results) == 4
+    assert sorted(len(result.pushed) + len(result.skipped) for result in results) == [4, 4, 4]
+    assert engines.query(store_target, "SELECT name, count(*) FROM recordings GROUP BY uid, name ORDER BY name") == [
+        (f"test_{n}", 1) for n in range(4)]
+    assert engines.scalar(store_target, "SELECT count(*) FROM run_tests WHERE run_id = ?", (run_id,)) == 4
+
+
+def test_push_names_a_recording_it_cannot_copy_and_pushes_the_others(tmp_path: Path, store_target: str) -> None:
+    local_db = tmp_path / "local.db"
+    with RecordingStore(local_db) as local:
+        for name in ("first", "bad resource", "odd numbers", "last"):
+            recording = local.start(name, metadata={"ratio": float("nan")} if name == "odd numbers" else None)
+            recording.record_action("click", selector="#a", metadata={"took": float("inf")})
+            recording.record_resource("https://example.test/site.css", b"body {}", "text/css")
+            recording.complete()
+    # (an older recorder stored what a restore's checks refuse: one recording that cannot be copied)
+    engines.execute(local_db, "UPDATE resources SET media_type = 'not a type' WHERE recording_id = 2")
+    result = CliRunner().invoke(main, ["push", str(local_db), "--to", store_target])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "could not push 2 (bad resource): resource 1 (https://example.test/site.css)'s media type" in result.output
+    assert "3 pushed, 0 skipped, 1 failed" in result.output
+    with RecordingStore(store_target) as shared:
+        pushed = {recording.name: recording for recording in shared.list()}
+        assert sorted(pushed) == ["first", "last", "odd numbers"]
+        assert pushed["odd numbers"].metadata["ratio"] is None
+        assert pushed["last"].timeline()[0]["metadata"]["took"] is None

@@ -136,3 +136,22 @@ def test_where_a_run_ran_comes_from_git_and_the_ci_variables(tmp_path) -> None:
     # not a checkout: the CI's variables, quietly
     assert runinfo.git(tmp_path, github) == ("abc", "main")
     assert runinfo.git(tmp_path, {}) == (None, None)
+
+
+def test_average_durations_are_rounded_the_same_on_every_engine(store_target: str) -> None:
+    with RecordingStore(store_target) as store:
+        recording = store.start()
+        for duration_ms in (1, 2, 10, 11, 11):  # click: 1.5; type: 10.67
+            recording.record_action("click" if duration_ms < 10 else "type", selector=f"#d{duration_ms // 10}",
+                                    duration_ms=duration_ms)
+        recording.complete()
+        by_type = {row["type"]: row["avg_ms"] for row in store.stats()["slowest action types"]}
+        by_selector = {row["selector"]: row["avg_ms"] for row in store.slowest_selectors()}
+    assert by_type == {"click": 2, "type": 11} and by_selector == {"#d0": 2, "#d1": 11}
+
+
+def test_a_run_is_found_by_a_prefix_of_its_id_in_either_case(store_target: str) -> None:
+    with RecordingStore(store_target) as store:
+        run = store.start_run("ab12cd" + "0" * 26)
+        assert store.get_run("AB12C").id == store.get_run("ab12c").id == run.id
+        assert store.get_run(run.id.upper()).id == run.id

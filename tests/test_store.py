@@ -194,3 +194,37 @@ def test_asking_for_what_is_not_there_is_an_answer_not_a_lost_write_warning(tmp_
         with pytest.raises(RunNotFound):
             store.get_run("ffff")
     assert not [str(w.message) for w in caught if issubclass(w.category, RecorderWarning)]
+
+
+def test_nan_and_infinity_in_json_are_stored_as_null_on_every_engine(store_target: str) -> None:
+    # Python's json writes them, SQLite kept them, PostgreSQL's jsonb refused the whole write.
+    odd = {"nan": float("nan"), "big": float("inf"), "list": [1.5, float("-inf")], "fine": 2.5}
+    stored = {"nan": None, "big": None, "list": [1.5, None], "fine": 2.5}
+    with RecordingStore(store_target) as store:
+        recording = store.start("odd numbers", metadata=odd)
+        recording.record_action("click", selector="#a", metadata=odd)
+        recording.record_event("console", {"text": "hi", "level": "log", **odd}, action_sequence=1)
+        recording.update_metadata({"later": odd})
+        recording.complete()
+        store.flush()
+    with RecordingStore(store_target) as store:
+        [again] = store.list()
+        # (merged in as a JSON merge patch does, a null removes its key)
+        assert {key: again.metadata[key] for key in (*odd, "later")} == {**stored, "later": {"list": [1.5, None],
+                                                                                              "fine": 2.5}}
+        assert {key: again.timeline()[0]["metadata"][key] for key in odd} == stored
+        assert {key: again.events()[0][key] for key in odd} == stored
+
+
+@pytest.mark.parametrize("form", ["postgresql://recorder@127.0.0.1:{port}/recordings?password=s3cret-pw",
+                                  "postgresql://127.0.0.1:{port}/recordings?user=recorder&password=s3cret-pw&x=1",
+                                  "host=127.0.0.1 port={port} password='s3cret-pw' dbname=recordings"])
+def test_a_password_given_as_a_parameter_is_never_printed(form: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    target = form.format(port=postgres.free_port())  # nobody listens there
+    with pytest.raises(DatabaseError) as raised:
+        RecordingStore(target)
+    assert "s3cret-pw" not in str(raised.value) and "s3cret-pw" not in repr(raised.value)
+    assert "password=***" in str(raised.value)
+    assert list(tmp_path.iterdir()) == []  # (the keyword/value form made a SQLite file of that name)

@@ -4,10 +4,16 @@ SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import io
+import threading
+import time
+from typing import Any
 
 from PIL import Image, ImageDraw
 
-from recorder import RecordingStore
+from recorder import RecordingStore, tiles
+from recorder.storage import open_engine
+from recorder.storage.blobstore import BlobStore
+from recorder.storage.queries import run
 from recorder.tiles import TILE, split
 from tests import engines
 
@@ -122,3 +128,92 @@ def test_a_decompression_bomb_is_stored_as_it_is_and_the_writer_goes_on(store_ta
         assert store.blob(first.screenshot_key) == bytes(bomb)  # kept as captured
         assert blob_rows(store_target)[second.screenshot_key][0] == "application/vnd.recorder.tiles"
         assert [a["sequence"] for a in recording.timeline()] == [1, 2]
+
+
+def wrong_tile_refs(target: str) -> dict[str, tuple[int, int]]:
+    """Tiles whose ``refs`` is not the number of stored screenshots made of them: key ->
+    (screenshots, refs)."""
+    with RecordingStore(target) as store:
+        blob_store = store._blobs
+
+        def count(conn: Any) -> dict[str, tuple[int, int]]:
+            expected: dict[str, int] = {}
+            for (key,) in conn.execute("SELECT key FROM blobs WHERE media_type = ?", (tiles.MEDIA_TYPE,)).fetchall():
+                for tile in set(tiles.tile_keys(run(conn, blob_store.read_stored(key)))):
+                    expected[tile] = expected.get(tile, 0) + 1
+            actual = dict(conn.execute("SELECT key, refs FROM blobs WHERE key LIKE 'tile:%'").fetchall())
+            return {tile: (expected.get(tile, 0), actual.get(tile, 0)) for tile in {*expected, *actual}
+                    if expected.get(tile, 0) != actual.get(tile, 0)}
+
+        return store._writer.call(count)
+
+
+class _SlowCommit:
+    """A connection whose COMMIT waits a while first: another writer's turn comes meanwhile."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+    def execute(self, sql: str, *parameters: Any) -> Any:
+        if sql == "COMMIT":
+            time.sleep(1.0)
+        return self.conn.execute(sql, *parameters)
+
+
+def test_two_processes_tiling_one_screenshot_at_once_count_its_tiles_once(store_target: str) -> None:
+    with RecordingStore(store_target) as store:
+        recording = store.start()
+        action = recording.record_action("click", screenshot=jpeg("twice"))
+        recording.complete()
+    # As captured again, as a killed process leaves it: the next two stores both find it untiled.
+    engines.execute(store_target, "DELETE FROM blobs WHERE key LIKE 'tile:%'")
+    engines.execute(store_target, "UPDATE blobs SET media_type = 'image/jpeg', codec = 'raw', base_key = NULL, data = ?"
+                                  " WHERE key = ?", (jpeg("twice"), action.screenshot_key))
+    engine = open_engine(store_target)
+
+    def tile(slow: bool) -> None:
+        conn = engine.connect()
+        try:
+            blob_store = BlobStore(engine)
+            blob_store.tile_leftovers(_SlowCommit(conn) if slow else conn)
+        finally:
+            conn.close()
+
+    first = threading.Thread(target=tile, args=(True,))
+    first.start()
+    time.sleep(0.3)  # the first is waiting to commit its tiles
+    tile(False)
+    first.join()
+    assert blob_rows(store_target)[action.screenshot_key][0] == tiles.MEDIA_TYPE
+    assert wrong_tile_refs(store_target) == {}
+    with RecordingStore(store_target) as store:
+        store.delete(recording.id)
+    assert blob_rows(store_target) == {}  # no tile left behind
+
+
+def test_two_processes_storing_one_masked_screenshot_at_once_count_its_tiles_once(store_target: str) -> None:
+    masks = {"viewport_width": 320, "boxes": [{"x": 0, "y": 0, "width": 8, "height": 8}]}
+    with RecordingStore(store_target) as store:
+        recording_id = store.start().id
+    engine = open_engine(store_target)
+
+    def put(slow: bool) -> None:  # what a writer's round does with an attached masked screenshot
+        conn = engine.connect()
+        try:
+            writing = _SlowCommit(conn) if slow else conn
+            engine.begin(writing)
+            BlobStore(engine).put(writing, recording_id, jpeg("masked"), "screenshot", key="masked", masks=masks)
+            writing.execute("COMMIT")
+        finally:
+            conn.close()
+
+    first = threading.Thread(target=put, args=(True,))
+    first.start()
+    time.sleep(0.3)  # the first is waiting to commit
+    put(False)
+    first.join()
+    assert blob_rows(store_target)["masked"][0] == tiles.MEDIA_TYPE
+    assert wrong_tile_refs(store_target) == {}

@@ -15,12 +15,15 @@ recorder issues SQL.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from ..errors import DatabaseError
-from .engine import Engine
+from .engine import Engine, redact
 
 URL_SCHEMES = ("postgresql://", "postgres://")
+# The start of a libpq keyword/value connection string ("host=db password=... dbname=x").
+_KEYWORD_FORM = re.compile(r"\s*(host|hostaddr|port|dbname|user|password|service|sslmode)\s*=", re.IGNORECASE)
 
 
 def is_server_url(target: object) -> bool:
@@ -36,27 +39,17 @@ def open_engine(target: str | os.PathLike[str], readonly: bool = False) -> Engin
             from .postgres import PostgresEngine
         except ImportError as exc:
             raise DatabaseError(
-                f"{_redact(str(target))} is a PostgreSQL URL, but PostgreSQL support is not installed"
+                f"{redact(str(target))} is a PostgreSQL URL, but PostgreSQL support is not installed"
                 f" ({exc}); install it with: pip install 'recorder[postgres]'") from None
         return PostgresEngine(str(target), readonly)
+    if isinstance(target, str) and _KEYWORD_FORM.match(target):
+        # libpq's other form: taken as a file name, it would make a SQLite file of that name.
+        raise DatabaseError(f"{redact(target)} is a libpq keyword/value connection string; recorder takes a"
+                            " PostgreSQL database as a URL: postgresql://USER:PASSWORD@HOST:PORT/DBNAME")
     if isinstance(target, str) and "://" in target:
         scheme = target.split("://", 1)[0]
-        raise DatabaseError(f"unknown database URL scheme {scheme!r} in {_redact(target)}: use a SQLite file path"
+        raise DatabaseError(f"unknown database URL scheme {scheme!r} in {redact(target)}: use a SQLite file path"
                             " or a postgresql:// URL")
     from .sqlite import SQLiteEngine
 
     return SQLiteEngine(Path(target), readonly)
-
-
-def _redact(url: str) -> str:
-    """A URL with any password replaced, for messages."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -16,14 +16,13 @@ their users in ``refs``. Blobs no one uses are collected when their recording is
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from .. import blobs, tiles
 from ..errors import RecordingNotFound
-from .engine import Connection, Engine
+from .engine import Connection, Engine, storable_json
 from .queries import QueryFlow, run
 
 # Every blob key a recording uses directly (a delta's base and a screenshot's tiles are
@@ -34,6 +33,11 @@ BLOB_USES = """
     UNION ALL SELECT recording_id, blob_key FROM resources
     UNION ALL SELECT recording_id, blob_key FROM sources
 """
+
+
+# How many times a screenshot's tiling is tried when the database gives it up for another
+# transaction's sake (see Engine.must_retry) before it stays stored as captured.
+TILING_ATTEMPTS = 5
 
 
 class OverLimit(Exception):
@@ -51,6 +55,7 @@ class BlobStore:
         # Screenshots stored as captured, waiting to be cut into tiles when the writer is
         # idle: (recording id, blob key); (recording id, None) once the recording ended.
         self._untiled: deque[tuple[int | None, str | None]] = deque()
+        self._tiling_attempts: dict[str, int] = {}  # key -> tilings the database gave up (deadlocks)
         self.warn: Callable[[str, str], None] = lambda problem, consequence: None  # the writer's, once it runs
 
     # -- writing ---------------------------------------------------------------------
@@ -95,14 +100,16 @@ class BlobStore:
         if masks and tiled is None:
             raise OverLimit("a masked screenshot that cannot be decoded is not stored")
         if tiled is not None:
-            add_tiles(conn, tiled.tiles)
             stored, media_type = tiled.manifest, tiles.MEDIA_TYPE
         else:
             stored, media_type = data, blobs.sniff_media_type(data)
             if media_type == "application/octet-stream":
                 media_type = "text/html"
         encoded, next_base = self._encode_delta(conn, recording_id, kind, key, stored, media_type)
-        self._insert(conn, key, media_type, encoded, len(data))
+        if not self._insert(conn, key, media_type, encoded, len(data)):
+            return key  # another process stored it since we looked: its tiles are counted once, by it
+        if tiled is not None:
+            add_tiles(conn, tiled.tiles)
         if next_base:  # were this job rolled back, the base check above would notice the key gone
             self._delta_bases[(recording_id, kind)] = next_base
         return key
@@ -114,13 +121,13 @@ class BlobStore:
         if not conn.execute("SELECT 1 FROM blobs WHERE key = ?", (key,)).fetchone():
             self._insert(conn, key, media_type, blobs.encode(data, media_type), len(data))
 
-    def _insert(self, conn: Connection, key: str, media_type: str, encoded: blobs.EncodedBlob, size: int) -> None:
-        # ON CONFLICT: another process may have stored the same bytes since we looked.
-        conn.execute(
+    def _insert(self, conn: Connection, key: str, media_type: str, encoded: blobs.EncodedBlob, size: int) -> bool:
+        """Insert a blob's row; False when another process stored the same bytes since we looked."""
+        return bool(conn.execute(
             "INSERT INTO blobs (key, media_type, codec, base_key, size, stored_size, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (key) DO NOTHING",
             (key, media_type, encoded.codec, encoded.base_key, size, len(encoded.data), encoded.data),
-        )
+        ).rowcount)
 
     def _encode_delta(self, conn: Connection, recording_id: int | None, kind: str, key: str,
                       stored: bytes, media_type: str) -> tuple[blobs.EncodedBlob, tuple[str, bytes, int] | None]:
@@ -174,22 +181,35 @@ class BlobStore:
         try:
             engine.begin(conn)
             engine.lock_blobs(conn, exclusive=False)
-            if conn.execute("SELECT 1 FROM blobs WHERE key = ? AND codec = 'raw'", (key,)).fetchone():
-                add_tiles(conn, {tile: encoded_tiles.get(tile) or encode for tile, encode in tiled.tiles.items()})
-                encoded, next_base = self._encode_delta(conn, recording_id, "screenshot", key, tiled.manifest,
-                                                        tiles.MEDIA_TYPE)
-                conn.execute(
-                    "UPDATE blobs SET media_type = ?, codec = ?, base_key = ?, stored_size = ?, data = ? WHERE key = ?",
+            encoded, next_base = self._encode_delta(conn, recording_id, "screenshot", key, tiled.manifest,
+                                                    tiles.MEDIA_TYPE)
+            # Swapped only if still as captured: the row count, not an earlier look, decides, for
+            # another process may be tiling the same screenshot (its update waits for ours, then
+            # finds it tiled), and its tiles must be counted once.
+            if conn.execute(
+                    "UPDATE blobs SET media_type = ?, codec = ?, base_key = ?, stored_size = ?, data = ?"
+                    " WHERE key = ? AND codec = 'raw'",
                     (tiles.MEDIA_TYPE, encoded.codec, encoded.base_key, len(encoded.data), encoded.data, key),
-                )
+            ).rowcount:
+                add_tiles(conn, {tile: encoded_tiles.get(tile) or encode for tile, encode in tiled.tiles.items()})
+            else:
+                next_base = None
             conn.execute("COMMIT")
         except BaseException as exc:
             engine.rollback_after_failure(conn)
             if not isinstance(exc, engine.errors):
                 raise
+            attempts = self._tiling_attempts.get(key, 0) + 1
+            if engine.must_retry(exc) and attempts < TILING_ATTEMPTS:
+                # Given up for another writer's sake (a deadlock on shared tiles): next in line again.
+                self._tiling_attempts[key] = attempts
+                self._untiled.appendleft((recording_id, key))
+                return True
+            self._tiling_attempts.pop(key, None)
             self.warn(f"could not write to {engine.location}: {engine.describe_error(exc)}",
                       "the screenshot stays stored as captured")
             return True
+        self._tiling_attempts.pop(key, None)
         if next_base:  # only now: a manifest rolled back must not become the next one's base
             self._delta_bases[(recording_id, "screenshot")] = next_base
         return True
@@ -321,13 +341,18 @@ def add_tiles(conn: Connection, tile_encoders: dict[str, Any]) -> None:
     Values are the tile's WebP bytes or a function that encodes them (called only when
     the tile is new). A few statements for all the tiles, not a few per tile: on a server
     each statement is a round trip, and a screenshot has a hundred tiles.
+
+    Rows are written in the order of their keys, not the screenshot's: writers in other
+    processes lock the same tiles in their own transactions (on PostgreSQL), and two that
+    took them in different orders would deadlock.
     """
-    present = existing(conn, list(tile_encoders))
-    conn.executemany("UPDATE blobs SET refs = refs + 1 WHERE key = ?", [(tile,) for tile in tile_encoders
-                                                                         if tile in present])
+    keys = sorted(tile_encoders)
+    present = existing(conn, keys)
+    conn.executemany("UPDATE blobs SET refs = refs + 1 WHERE key = ?", [(tile,) for tile in keys if tile in present])
     rows = []
-    for tile, webp in tile_encoders.items():
+    for tile in keys:
         if tile not in present:
+            webp = tile_encoders[tile]
             data = webp if isinstance(webp, bytes) else webp()
             rows.append((tile, len(data), len(data), data))
     # Another process may have inserted one since: then it is one more reference.
@@ -361,4 +386,4 @@ def _try_split(data: bytes, masks: dict[str, Any] | None = None) -> tiles.Tiled 
 
 
 def _json_object(**values: Any) -> str:
-    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    return storable_json(values, compact=True)

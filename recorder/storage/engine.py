@@ -9,10 +9,13 @@ the few expressions that differ, much as a Django database backend supplies its
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from ..errors import DatabaseError
 
@@ -26,6 +29,45 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 def storable_text(text: str) -> str:
     """``text`` with each lone surrogate replaced by U+FFFD, as a browser shows it."""
     return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)
+
+
+# A password given as a parameter: ``?password=...`` / ``&password=...`` in a URL's query,
+# ``password=...`` (or ``password='...'``) in libpq's keyword/value form.
+_PASSWORD_PARAMETER = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&#]*)", re.IGNORECASE)
+
+
+def redact(target: str) -> str:
+    """A database URL (or any text naming one) with every password in it replaced by ``***``,
+    for messages: ``user:password@`` and a ``password=`` parameter, in a URL's query or in
+    libpq's keyword/value form."""
+    try:
+        password = urlsplit(target).password
+    except ValueError:
+        password = None
+    if password:
+        target = target.replace(f":{password}@", ":***@", 1)
+    return _PASSWORD_PARAMETER.sub(r"\1***", target)
+
+
+def storable_json(value: Any, compact: bool = False) -> str:
+    """``value`` as the JSON text recorder stores, the same for every engine: NaN and
+    ±Infinity (which Python's json writes, SQLite keeps and PostgreSQL's jsonb refuses: they
+    are not JSON) become null; anything else json cannot write, its ``str``."""
+    separators = (",", ":") if compact else None
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str, separators=separators, allow_nan=False)
+    except ValueError:  # (rare: only then is the value walked)
+        return json.dumps(_finite(value), ensure_ascii=False, default=str, separators=separators)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def storable_parameters(parameters: Any, clean: Callable[[str], str] = storable_text) -> tuple[Any, ...]:
@@ -122,6 +164,12 @@ class Engine(ABC):
 
     def is_disconnected(self, conn: Connection) -> bool:
         """Whether the connection itself is lost (a server gone), rather than a write refused."""
+        return False
+
+    def must_retry(self, error: BaseException) -> bool:
+        """Whether the database gave up the whole transaction so that another could go on
+        (a deadlock, a serialization failure): running it again is the cure, not a refusal.
+        SQLite's writers take turns (BEGIN IMMEDIATE), so it never does."""
         return False
 
     def rollback(self, conn: Connection) -> None:

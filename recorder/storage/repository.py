@@ -16,8 +16,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from ..errors import RecordingExists
 from .blobstore import BLOB_USES, BlobStore
-from .engine import Connection, Engine
+from .engine import Connection, Engine, storable_json
 from .queries import QueryFlow, run
 
 # Where a recording names a blob it uses: (table, column).
@@ -34,7 +35,7 @@ def now_iso() -> str:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return storable_json(value)
 
 
 def row_dict(row: Any) -> dict[str, Any]:
@@ -50,11 +51,16 @@ class Repository:
 
     # -- recordings ------------------------------------------------------------------
 
-    def insert_recording(self, conn: Connection, row: dict[str, Any]) -> int:
+    def insert_recording(self, conn: Connection, row: dict[str, Any], unless_uid_taken: bool = False) -> int | None:
+        """Insert a recording; its id. ``unless_uid_taken``: None, nothing inserted, when a
+        recording with its uid is there, or is being inserted by another process meanwhile
+        (which the insert waits for), rather than a refused duplicate."""
         columns = ", ".join(row)
         marks = ", ".join("?" * len(row))
-        return int(conn.execute(f"INSERT INTO recordings ({columns}) VALUES ({marks}) RETURNING id",
-                                tuple(row.values())).fetchone()[0])
+        unless = " ON CONFLICT (uid) DO NOTHING" if unless_uid_taken else ""
+        found = conn.execute(f"INSERT INTO recordings ({columns}) VALUES ({marks}){unless} RETURNING id",
+                             tuple(row.values())).fetchone()
+        return None if found is None else int(found[0])
 
     # Reads are query flows (storage/queries.py): the same for the writer's connection and
     # an async one.
@@ -282,12 +288,18 @@ class Repository:
 
     def restore(self, conn: Connection, row: dict[str, Any], timeline: Iterable[dict[str, Any]],
                 snapshots: dict[str, bytes], resources: Iterable[dict[str, Any]],
-                events: Iterable[dict[str, Any]], sources: Iterable[dict[str, Any]]) -> int:
+                events: Iterable[dict[str, Any]], sources: Iterable[dict[str, Any]], keep_uid: bool = False) -> int:
         """Insert a recording read from elsewhere with all of it (checked by the caller). It
-        keeps its uid unless this database already has that uid (then it is a copy)."""
-        if not row.get("uid") or conn.execute("SELECT 1 FROM recordings WHERE uid = ?", (row["uid"],)).fetchone():
+        keeps its uid unless this database already has that uid: then it is a copy under a
+        new uid, or (``keep_uid``) nothing is stored and ``RecordingExists`` says so."""
+        if not row.get("uid") or (not keep_uid and conn.execute("SELECT 1 FROM recordings WHERE uid = ?",
+                                                                (row["uid"],)).fetchone()):
             row = {**row, "uid": uuid.uuid4().hex}
-        recording_id = self.insert_recording(conn, row)  # its action_count counts the actions inserted
+        recording_id = self.insert_recording(conn, row, unless_uid_taken=True)  # its action_count counts the actions
+        if recording_id is None:  # (keep_uid: a recording with that uid was there, or arrived meanwhile)
+            there = conn.execute("SELECT id FROM recordings WHERE uid = ?", (row["uid"],)).fetchone()
+            raise RecordingExists(f"a recording with uid {row['uid']} is in {self.engine.location} already",
+                                  None if there is None else int(there[0]))
         # Resources first: a key shared with a screenshot then reads back as these bytes.
         for resource in resources:
             self.put_resource(conn, recording_id, resource["url"], resource["media_type"], resource["key"],
@@ -331,7 +343,11 @@ class Repository:
         line), replacing what the run had: the controller writes them all once, at its end."""
         conn.execute("DELETE FROM run_tests WHERE run_id = ?", (run_id,))
         columns = ("run_id", "nodeid", "outcome", "attempts", "duration_ms", "message", "file", "line")
-        conn.executemany(f"INSERT INTO run_tests ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        # ON CONFLICT: another process (a second push of the same run) may write them at the
+        # same time; its rows, committed meanwhile, are brought up to date, not refused.
+        updates = ", ".join(f"{column} = excluded.{column}" for column in columns[2:])
+        conn.executemany(f"INSERT INTO run_tests ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+                         f" ON CONFLICT (run_id, nodeid) DO UPDATE SET {updates}",
                          [(run_id, *(row.get(column) for column in columns[1:])) for row in rows])
 
     def run_tests(self, run_id: str) -> QueryFlow[list[Any]]:
@@ -353,8 +369,10 @@ class Repository:
             sql += " AND id = ?"
             params.append(run_id)
         if id_prefix is not None:
-            sql += " AND id LIKE ?"
-            params.append(id_prefix.replace("%", "").replace("_", "") + "%")
+            # Ignoring case on both engines (SQLite's LIKE does, PostgreSQL's does not): run ids
+            # are hex, which people copy in either case.
+            sql += " AND lower(id) LIKE ?"
+            params.append(id_prefix.replace("%", "").replace("_", "").lower() + "%")
         sql += " ORDER BY started_at DESC, id"
         if limit:
             sql += " LIMIT ?"
@@ -390,13 +408,16 @@ class Repository:
             " ORDER BY flaky DESC, failed DESC, last_seen DESC, test")
         return [row_dict(row) for row in (yield (sql, [*params, *recent_params]))]
 
+    # Average durations are rounded to whole ms, the same on every engine (a CAST alone
+    # truncates on SQLite and rounds on PostgreSQL).
+
     def slowest_selectors(self, owner: dict[str, str] | None = None, runs: int | None = None,
                           limit: int = 10) -> QueryFlow[list[dict[str, Any]]]:
         """Actions by selector, slowest on average first, with how many runs they were in."""
         where, params = _owner_filter(owner, "r.")
         recent, recent_params = self._in_last_runs(runs)
         sql = ("SELECT a.selector, count(*) AS actions, count(DISTINCT r.run_id) AS runs,"
-               " CAST(avg(a.duration_ms) AS INTEGER) AS avg_ms, max(a.duration_ms) AS max_ms"
+               " CAST(round(avg(a.duration_ms)) AS INTEGER) AS avg_ms, max(a.duration_ms) AS max_ms"
                " FROM actions a JOIN recordings r ON r.id = a.recording_id"
                f" WHERE a.selector IS NOT NULL AND a.duration_ms IS NOT NULL AND {where}{recent}"
                " GROUP BY a.selector ORDER BY avg(a.duration_ms) DESC, a.selector LIMIT ?")
@@ -416,7 +437,7 @@ class Repository:
                 f"SELECT status, count(*) AS recordings, CAST(sum(action_count) AS BIGINT) AS actions FROM recordings r"
                 f" WHERE {where} GROUP BY status ORDER BY recordings DESC"),
             "slowest action types": (
-                "SELECT a.type, count(*) AS actions, CAST(avg(a.duration_ms) AS INTEGER) AS avg_ms,"
+                "SELECT a.type, count(*) AS actions, CAST(round(avg(a.duration_ms)) AS INTEGER) AS avg_ms,"
                 f" max(a.duration_ms) AS max_ms FROM actions a {scoped.format(table='a')}"
                 " GROUP BY a.type ORDER BY avg(a.duration_ms) DESC"),
             "selectors that fail most": (

@@ -8,6 +8,7 @@ sync and async callers share one path (an async caller awaits the future).
 from __future__ import annotations
 
 import os
+import random
 import sys
 import threading
 import time
@@ -73,6 +74,10 @@ class Writer:
     # Linux only, where a thread has a priority of its own.
     NICER_BY = 10
     DISCONNECTED_WAIT_S = 30.0
+    # A round the database gave up for another transaction's sake (a deadlock with another
+    # process's writer, on PostgreSQL) is run again, up to this many times in all, before
+    # its writes count as lost.
+    ROUND_ATTEMPTS = 5
     CLOSE_GRACE_S = 15.0
     _STOP = object()
 
@@ -452,53 +457,76 @@ class Writer:
             future.set_exception(exc)
 
     def _run_batch(self, conn: Connection, jobs: Iterator[tuple[Callable[..., Any], Future[Any]]]) -> None:
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
-        batch: list[tuple[Callable[..., Any], Future[Any]]] = []
-        try:
-            self.engine.begin(conn)
-            for job, future in jobs:
-                batch.append((job, future))
-                conn.execute("SAVEPOINT job")
-                try:
-                    result = job(conn)
-                except self.engine.errors as exc:
-                    if not self.engine.in_transaction(conn) or self.engine.is_disconnected(conn):
-                        raise  # the database gave up the whole transaction (disk full, I/O error, gone)
-                    # The database refused this job (disk full, read-only...), but the round
-                    # goes on. Its writes are lost, and nobody may be waiting to hear it.
-                    error = self._failed(exc)
-                    self._warn_unheard(error)
-                    conn.execute("ROLLBACK TO job")
-                    outcomes.append((future, False, error))
-                except BaseException as exc:
-                    # Not the database's refusal. A RecorderError is a job's answer to its
-                    # caller (no such recording, run or blob); anything else is a bug of ours
-                    # or a value the database could not take: lost, and said so.
-                    if not isinstance(exc, RecorderError):
-                        self._warn_unheard(self._failed(exc, name=True))
-                    conn.execute("ROLLBACK TO job")
-                    outcomes.append((future, False, exc))
-                else:
-                    outcomes.append((future, True, result))
-                conn.execute("RELEASE job")
-            conn.execute("COMMIT")
-        except self.engine.errors as exc:
-            if self.engine.is_disconnected(conn):
-                raise _Disconnected(batch) from None
-            # The transaction itself failed (disk full, read-only file, I/O error):
-            # nothing in it was written. Tell every waiter, and warn once for the
-            # fire-and-forget writes nobody waits on.
-            self.engine.rollback_after_failure(conn)
-            error = self._failed(exc)
-            batch.extend(jobs)  # the rest of the round fails alike, rather than wait forever
-            outcomes = [(future, False, error) for _, future in batch]
-            self._warn_unheard(error)
+        batch: list[tuple[Callable[..., Any], Future[Any]]] = []  # the round's jobs taken so far
+
+        def taken() -> Iterator[tuple[Callable[..., Any], Future[Any]]]:
+            yield from list(batch)  # those of an attempt the database gave up, again
+            for item in jobs:
+                batch.append(item)
+                yield item
+
+        for attempt in range(1, self.ROUND_ATTEMPTS + 1):
+            try:
+                outcomes = self._attempt_batch(conn, taken())
+                break
+            except self.engine.errors as exc:
+                if self.engine.is_disconnected(conn):
+                    raise _Disconnected(batch) from None
+                self.engine.rollback_after_failure(conn)
+                if self.engine.must_retry(exc) and attempt < self.ROUND_ATTEMPTS:
+                    # Another process's transaction locked the same rows in another order (a
+                    # deadlock) and the server gave this one up: nothing of it was written, and
+                    # the same jobs go through once the other has committed.
+                    time.sleep(random.uniform(0.01, 0.05) * attempt)
+                    continue
+                # The transaction itself failed (disk full, read-only file, I/O error):
+                # nothing in it was written. Tell every waiter, and warn once for the
+                # fire-and-forget writes nobody waits on.
+                error = self._failed(exc)
+                batch.extend(jobs)  # the rest of the round fails alike, rather than wait forever
+                outcomes = [(future, False, error) for _, future in batch]
+                self._warn_unheard(error)
+                break
         for future, ok, value in outcomes:
             if ok:
                 future.set_result(value)
             else:
                 self._count_loss(future)  # once, whichever way it failed
                 future.set_exception(value)
+
+    def _attempt_batch(self, conn: Connection,
+                       jobs: Iterator[tuple[Callable[..., Any], Future[Any]]]) -> list[tuple[Future[Any], bool, Any]]:
+        """Run the jobs in one transaction, each in a savepoint; what each gave. Raises the
+        database's error when it gave up the whole transaction."""
+        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        self.engine.begin(conn)
+        for job, future in jobs:
+            conn.execute("SAVEPOINT job")
+            try:
+                result = job(conn)
+            except self.engine.errors as exc:
+                if (not self.engine.in_transaction(conn) or self.engine.is_disconnected(conn)
+                        or self.engine.must_retry(exc)):
+                    raise  # the database gave up the whole transaction (disk full, I/O error, gone, deadlock)
+                # The database refused this job (disk full, read-only...), but the round
+                # goes on. Its writes are lost, and nobody may be waiting to hear it.
+                error = self._failed(exc)
+                self._warn_unheard(error)
+                conn.execute("ROLLBACK TO job")
+                outcomes.append((future, False, error))
+            except BaseException as exc:
+                # Not the database's refusal. A RecorderError is a job's answer to its
+                # caller (no such recording, run or blob); anything else is a bug of ours
+                # or a value the database could not take: lost, and said so.
+                if not isinstance(exc, RecorderError):
+                    self._warn_unheard(self._failed(exc, name=True))
+                conn.execute("ROLLBACK TO job")
+                outcomes.append((future, False, exc))
+            else:
+                outcomes.append((future, True, result))
+            conn.execute("RELEASE job")
+        conn.execute("COMMIT")
+        return outcomes
 
 
 class _Job(Future[T]):

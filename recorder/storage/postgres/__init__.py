@@ -24,7 +24,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.json import set_json_loads
 
 from ...errors import DatabaseError
-from ..engine import Connection, Cursor, Engine, storable_parameters, storable_text
+from ..engine import Connection, Cursor, Engine, redact, storable_parameters, storable_text
 from .schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
 
 __all__ = ["PostgresEngine", "SCHEMA_VERSION"]
@@ -34,6 +34,8 @@ CONNECT_TIMEOUT_S = 10
 # excludes writers that are adding blobs (see Engine.lock_blobs).
 _MIGRATION_LOCK = zlib.crc32(b"recorder:migrate")
 _BLOBS_LOCK = zlib.crc32(b"recorder:blobs")
+# deadlock_detected, serialization_failure: the transaction was given up for another's sake.
+_RETRY_SQLSTATES = ("40P01", "40001")
 
 
 class PostgresEngine(Engine):
@@ -135,6 +137,11 @@ class PostgresEngine(Engine):
 
     def json_number(self, column: str, field: str) -> str:
         return f"(CASE WHEN jsonb_typeof({column} -> '{field}') = 'number' THEN ({column} ->> '{field}')::numeric END)"
+
+    def must_retry(self, error: BaseException) -> bool:
+        # Writers in other processes lock the same rows (shared tiles, a run's row) in their
+        # own transactions; the server breaks a deadlock by failing one of them.
+        return getattr(error, "sqlstate", None) in _RETRY_SQLSTATES
 
     def lock_blobs(self, conn: Connection, exclusive: bool) -> None:
         # Held to the end of the transaction; shared between writers, exclusive for collection.
@@ -273,9 +280,7 @@ def _without_password(url: str) -> str:
         parts.port  # noqa: B018 (raises for a port that is not a number)
     except ValueError as exc:
         raise DatabaseError(f"not a database URL recorder can use: {exc}") from None
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
+    return redact(url)
 
 
 def _first_line(error: BaseException) -> str:
