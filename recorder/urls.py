@@ -12,12 +12,14 @@ from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit, urlunsplit
 from .model import REDACTED
 
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
-_PASSWORD_PARAMETER = re.compile(r"(?:^|[?&\s])password=([^&#\s]+)", re.IGNORECASE)
+# password=... in a URL's query or libpq's keyword/value form (where it may be quoted)
+_PASSWORD_PARAMETER = re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&#]+)", re.IGNORECASE)
 
 
 def url_passwords(url: str) -> list[str]:
     """The passwords a URL carries, as written and decoded: its userinfo's
-    (``http://user:pw@host/``) and a ``password=`` parameter's (libpq's URL form)."""
+    (``http://user:pw@host/``) and a ``password=`` parameter's (in its query, or in libpq's
+    keyword/value form)."""
     found = []
     try:
         password = urlsplit(url).password

@@ -15,9 +15,9 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from ..errors import DatabaseError
+from ..urls import url_passwords
 
 # A UTF-16 surrogate on its own: a page's text can hold one (JavaScript strings are UTF-16
 # and need not be well formed), and cutting a string between an emoji's two halves leaves
@@ -33,20 +33,13 @@ def storable_text(text: str) -> str:
 
 # A password given as a parameter: ``?password=...`` / ``&password=...`` in a URL's query,
 # ``password=...`` (or ``password='...'``) in libpq's keyword/value form.
-_PASSWORD_PARAMETER = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&#]*)", re.IGNORECASE)
-
-
 def redact(target: str) -> str:
     """A database URL (or any text naming one) with every password in it replaced by ``***``,
     for messages: ``user:password@`` and a ``password=`` parameter, in a URL's query or in
-    libpq's keyword/value form."""
-    try:
-        password = urlsplit(target).password
-    except ValueError:
-        password = None
-    if password:
-        target = target.replace(f":{password}@", ":***@", 1)
-    return _PASSWORD_PARAMETER.sub(r"\1***", target)
+    libpq's keyword/value form (urls.url_passwords)."""
+    for password in sorted(url_passwords(target), key=len, reverse=True):
+        target = target.replace(password, "***")
+    return target
 
 
 def storable_json(value: Any, compact: bool = False) -> str:
