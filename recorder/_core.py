@@ -300,10 +300,10 @@ def recorded_call(action: dict[str, Any]) -> RecordedCall | None:
         arguments = (value or action["url"] or "",)
     elif spec.argument == "numbers":
         arguments = tuple(float(n) for n in (value or "").split(",") if n.strip())
-    elif spec.argument == "json" and metadata.get("value_argument") in spec.value_from[1:] and not secret:
+    elif spec.argument == "json" and metadata.get("value_argument") in spec.value_from[1:]:
         # select_option(index=2): "2" is a position, not a value or label to look for
         given = metadata["value_argument"]
-        return RecordedCall(receiver, method, (), {given: recorded_argument(method, value, given)})
+        return RecordedCall(receiver, method, (), {given: secret or recorded_argument(method, value, given)})
     elif spec.argument == "json":
         arguments = (secret or recorded_argument(method, value),)
     elif spec.argument == "files":
@@ -687,7 +687,7 @@ class Session:
         if self.is_async or not callable(turn) or time.monotonic() - self.last_action_ended < QUIET_S:
             return  # (back to back, as a test's actions are: nothing to hand over, and no time to spend)
         try:
-            turn(asyncio.sleep(0.001))  # (a timer: the loop polls the pipe; bare turns of it did not do)
+            turn(asyncio.sleep(0.005))  # (a timer: the loop polls the pipe; bare turns of it did not do)
         except Exception:
             pass  # the page or Playwright closed: the call itself will say so
 
@@ -927,6 +927,11 @@ class PageCapture:
             yield from self._read_target_later(last, self.session.options.unread)
         if self.pending_dom and responsive and not self.dialog_open:
             yield from self._quietly_flow(self._snapshot_pending(self.session.options.unread))
+        if (self.screencasting and responsive and self.bounded and self.is_alive()
+                and (self.boxes_document != self.documents or not self.session.options.dom)):
+            # The last frames show a page no snapshot has looked at (dom=False, or a document
+            # committed since): where to paint over them.
+            yield from self._look_for_cover(self.session.options.unread, list(self.session.options.mask))
         if self.session.resources.unloaded and responsive and self.is_alive():
             # Fonts and late images still loading when the last snapshot looked: by now they may have.
             yield from self._quietly_flow(self.session.resources.keep(self, []))
@@ -1102,11 +1107,10 @@ class PageCapture:
             dom, dom_skipped, outcome = yield from self.snapshot_dom(redact, mask, sequence, target_path)
             self._saw_target_after(acted_on, outcome)
             snapshot_later = dom is None and not dom_skipped
-        elif self.session.options.screenshots and self.is_alive():
+        elif self.session.options.screenshots and self.cdp is not None and self.bounded and self.is_alive():
             # No snapshot says where secrets show (password and redacted fields too): ask.
-            document = self.documents
-            covered = yield from self._quietly_flow(self.ask("coverBoxes", self._cover_options(redact, mask)))
-            self._set_boxes(covered or [], document)
+            # (Only in recorder's own world: typed secrets are never handed to the page's.)
+            yield from self._look_for_cover(redact, mask)
         screenshot = None
         if self.cdp is None and self.session.options.screenshots and self.is_alive():
             screenshot = yield from self._quietly(lambda: self.page.screenshot(
@@ -1397,9 +1401,19 @@ class PageCapture:
         return html, skipped, _outcome(snapshot)
 
     def _cover_options(self, redact: list[str], mask: list[str]) -> dict[str, Any]:
-        """What world.js is told of what a screenshot must not show (coverBoxes, snapshot)."""
-        return {"redact": redact, "mask": mask, "secrets": self.session.scrub.values,
-                "fragment": SecretScrubber.FRAGMENT}
+        """What world.js is told of what a screenshot must not show (coverBoxes, snapshot).
+        The typed secrets only where it runs in recorder's own world: never to the page's
+        (other browsers: their screenshots are masked by Playwright anyway)."""
+        secrets = self.session.scrub.values if self.bounded else []
+        return {"redact": redact, "mask": mask, "secrets": secrets, "fragment": SecretScrubber.FRAGMENT}
+
+    def _look_for_cover(self, redact: list[str], mask: list[str]) -> Flow:
+        """Ask where the page shows what a screenshot must not (world.js coverBoxes), when no
+        snapshot says it."""
+        document = self.documents
+        covered = yield from self._quietly_flow(self.ask("coverBoxes", self._cover_options(redact, mask)))
+        if covered is not None:
+            self._set_boxes(covered, document)
 
     def _snapshot_options(self, redact: list[str], mask: list[str]) -> dict[str, Any]:
         """What world.js's snapshot is asked with, on every page and frame alike."""
@@ -1781,7 +1795,9 @@ class PageCapture:
                 recording.elapsed_ms() if time_ms is None else time_ms))
             return
         try:
-            details = events.clipped(self.session.scrub.everywhere(details, reported=True), self.session.options.bodies)
+            scrub = self.session.scrub
+            details = events.clipped(details, self.session.options.bodies, functools.partial(scrub, reported=True),
+                                     scrub.longest_form)
             recording.record_event(kind, details,
                                    action_sequence=sequence, page_index=self.index, time_ms=time_ms)
         except Exception:
@@ -1904,30 +1920,42 @@ class PageCapture:
             else:
                 self.waiting_picks.append((recording, pick))
         if up_to is None:
-            waiting, self.picks_for_fresh_boxes = self.picks_for_fresh_boxes, []
-            for recording, pick in waiting:
-                self._store_pick(recording, pick, final=True)
+            self._store_picks_for_fresh_boxes(final=True)
 
     def _set_boxes(self, boxes: list[dict[str, float]], document: int) -> None:
         """What to paint over, as looked for in ``document``; the frames that waited for the
         boxes of the document now shown are stored with them."""
+        if document < self.boxes_document:
+            return  # an answer about a document before the one last looked at (asked ahead, used late)
         if document != self.boxes_document:
             self.earlier_boxes = self.mask_boxes
         self.mask_boxes, self.boxes_document = boxes, document
-        if document == self.documents and self.picks_for_fresh_boxes:
-            waiting, self.picks_for_fresh_boxes = self.picks_for_fresh_boxes, []
-            for recording, pick in waiting:
-                self._store_pick(recording, pick)
+        if document == self.documents:
+            self._store_picks_for_fresh_boxes()
+
+    def _store_picks_for_fresh_boxes(self, final: bool = False) -> None:
+        waiting, self.picks_for_fresh_boxes = self.picks_for_fresh_boxes, []
+        for recording, pick in waiting:
+            self._store_pick(recording, pick, final)
 
     def _store_pick(self, recording: Recording, pick: Pick, final: bool = False) -> None:
         """Store a frame, painted over where the boxes say. Boxes looked for in a document
-        the page has since left belong to another page: the frame waits for the new one's
-        (unless ``final``). A frame of an action that began on another document than the
-        boxes' may show either: it gets both documents' boxes."""
+        the page has since left belong to another page: the frame waits for the new one's;
+        ``final`` (the page or recording ends), it is dropped if anything was secret. A frame
+        of an action that began on another document than the boxes' (or stored without its
+        own) may show either: it gets both documents' boxes."""
         began_on = self.action_documents.get((recording.id, pick.sequence))
-        if self.boxes_document != self.documents and not final:
-            self.picks_for_fresh_boxes.append((recording, pick))
-            return
+        if self.boxes_document != self.documents:
+            if final and (self.session.scrub.values or self.session.options.unread):
+                # Where the page it shows has what must not be stored was never known: not
+                # stored (with nothing typed secret nor redacted or masked, nothing to hide
+                # but a password field, empty on a new page: stored).
+                return
+            if not final:
+                self.picks_for_fresh_boxes.append((recording, pick))
+                if len(self.picks_for_fresh_boxes) > MAX_ACTIONS_REMEMBERED:  # (a page that never answers)
+                    self.picks_for_fresh_boxes.pop(0)
+                return
         boxes = self.mask_boxes
         if began_on != self.boxes_document or self.boxes_document != self.documents:
             boxes = [*boxes, *self.earlier_boxes]

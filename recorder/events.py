@@ -26,7 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,16 +67,22 @@ _TEXT_FIELDS = frozenset({"text", "message", "stack"})
 _BODY_FIELDS = frozenset({"request_body", "response_body"})
 
 
-def clipped(details: dict[str, Any], bodies: int | None) -> dict[str, Any]:
-    """An event's details with each text cut to what is kept of it: a message or stack to
-    MAX_TEXT, a body to ``bodies`` (record(bodies=...)), the rest (URLs, header values) to
-    MAX_URL. Done as the event is stored, after secrets are cut out of the whole text: cut
-    first, a secret across the cut would leave its beginning behind."""
+def clipped(details: dict[str, Any], bodies: int | None, scrub: Callable[[str], str | None] = lambda text: text,
+            margin: int = 0) -> dict[str, Any]:
+    """An event's details with secrets cut out (``scrub``) and each text cut to what is kept of
+    it: a message or stack to MAX_TEXT, a body to ``bodies`` (record(bodies=...)), the rest
+    (URLs, header values) to MAX_URL. A long text is scrubbed as far as ``margin`` (the
+    longest form of a secret) past its limit, then cut: cut first, a secret across the cut
+    would leave its beginning behind; scrubbed whole, a megabyte body would cost every form
+    of every secret a search through it."""
 
     def cut(value: Any, field: str | None) -> Any:
         if isinstance(value, str):
-            return clip(value, (bodies or MAX_TEXT) if field in _BODY_FIELDS
-                        else MAX_TEXT if field in _TEXT_FIELDS else MAX_URL)
+            limit = (bodies or MAX_TEXT) if field in _BODY_FIELDS else MAX_TEXT if field in _TEXT_FIELDS else MAX_URL
+            if len(value) <= limit:
+                return scrub(value)
+            kept = (scrub(value[:limit + margin]) or "")[:limit]
+            return kept + f"… [{len(value) - limit:,} more characters]"
         if isinstance(value, dict):
             return {key: cut(item, key) for key, item in value.items()}
         if isinstance(value, list):

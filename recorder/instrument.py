@@ -378,13 +378,16 @@ async def _await_in_flight(session: Session) -> None:
     still run, so that each is recorded with its outcome. Those still running then would be
     recorded after the recording ended, that is not at all: the recording's metadata names
     them (``unfinished_actions``), their sequence numbers being left unused."""
+    await asyncio.sleep(0)  # a task created just before the block ended starts its call now
     runs = _RUNNING.get(session)
     if not runs:
         return
     waits = [asyncio.ensure_future(running.done.wait()) for running in runs]
-    _, pending = await asyncio.wait(waits, timeout=IN_FLIGHT_GRACE_S)
-    for wait in pending:
-        wait.cancel()
+    try:
+        await asyncio.wait(waits, timeout=IN_FLIGHT_GRACE_S)
+    finally:  # (also when the exit itself is cancelled)
+        for wait in waits:
+            wait.cancel()
     unfinished = sorted(runs, key=lambda running: running.sequence or 0)
     if unfinished:
         try:

@@ -34,7 +34,7 @@ from playwright.async_api import Page as AsyncPage
 
 from . import inpage, rematch
 from ._core import (FRAME_MARK, DropTarget, FileNames, Flow, RecordedCall, Secret, Step,
-                    error_text, recorded_call, run_async, run_sync, secret_name)
+                    error_text, recorded_argument, recorded_call, run_async, run_sync, secret_name)
 from .diff import visible_text
 from .scrub import SecretScrubber
 from .store import Recording
@@ -572,7 +572,11 @@ class Replayer:
                 text_before = yield lambda: self.page.evaluate(_PAGE_TEXT)
             except Exception:
                 pass
-        yield lambda: getattr(receiver, call.method)(*arguments, **call.keywords)
+        keywords = dict(call.keywords)
+        for name, keyword in keywords.items():
+            if isinstance(keyword, Secret):  # (select_option(index=...) in a redacted select)
+                keywords[name] = recorded_argument(call.method, (yield from self.value_for(action, result)), name)
+        yield lambda: getattr(receiver, call.method)(*arguments, **keywords)
         if handle is not None:
             # Where to look for the element should the action replace it: where its recorded
             # selector finds it, or at its recorded CSS path (where the recording read its

@@ -108,9 +108,12 @@ class SecretScrubber:
     # side, pytest's assertion diffs and reprs keep pieces, a field's maxlength the start).
     # Shorter runs would blank out ordinary words a passphrase is made of.
     FRAGMENT = 12
-    # At most this many pieces of one secret are looked for: a 1,000-character key is found
-    # by any run of FRAGMENT + its stride - 1 characters.
-    MAX_PIECES = 48
+    # At most this many pieces of one secret are looked for (each is a search through every
+    # text, a DOM snapshot's included): inside a secret over 28 characters, a run is found
+    # once it is FRAGMENT + the stride between pieces - 1 long (17 for a 100-character key).
+    # Its first and last FRAGMENT characters are always pieces: the head and tail a
+    # shortened text keeps (Chromium's preview, pytest's 'abc...xyz').
+    MAX_PIECES = 16
 
     def __init__(self) -> None:
         self.values: list[str] = []  # the secrets as typed: their pixels are painted over too
@@ -119,6 +122,7 @@ class SecretScrubber:
         self._forms: list[str] = []  # _written, longest first
         self._reported_forms: list[str] = []  # and the beginnings' forms
         self._pieces: list[tuple[str, int, str]] = []  # (secret, offset, piece) of secrets over FRAGMENT
+        self._growing: list[tuple[str, int, str]] = []  # the same of the value being typed (see typed)
 
     def add(self, secret: Any) -> None:
         if isinstance(secret, (list, tuple)):  # select_option(["a", "b"]), set_input_files([...])
@@ -129,29 +133,40 @@ class SecretScrubber:
             self.values.append(secret)
             self._written |= secret_forms(secret)
             if len(secret) > self.FRAGMENT:
-                stride = max(1, -(-(len(secret) - self.FRAGMENT) // self.MAX_PIECES))
+                last = len(secret) - self.FRAGMENT
+                stride = max(1, -(-last // self.MAX_PIECES))
                 self._pieces += [(secret, at, secret[at:at + self.FRAGMENT])
-                                 for at in range(0, len(secret) - self.FRAGMENT + 1, stride)]
+                                 for at in sorted({*range(0, last + 1, stride), last})]
             self._update()
 
-    def typed(self, secret: str | None) -> None:
+    def typed(self, secret: str | None, whole: bool = False) -> None:
         """An action typed ``secret`` a key at a time (None: another did not): until the next
-        action's call ends, each beginning of it is cut out too of what the page reports
-        (``reported``), which saw it grow; not of snapshots, which see the whole, nor for good:
-        they would blank out ordinary text."""
-        beginnings = {secret[:n] for n in range(self.MIN_LENGTH, len(secret))} if secret else set()
-        if beginnings != self._beginnings:  # (None after None: every action without a secret)
-            self._beginnings = beginnings
+        action's call ends, each beginning of it (and itself, if ``whole``) is cut out too of
+        what the page reports (``reported``), which saw it grow; not of snapshots, which see
+        the whole, nor for good: they would blank out ordinary text. Beginnings shorter than
+        FRAGMENT in each form they may be written in; longer ones as typed, found by their
+        first FRAGMENT characters (a form each of hundreds of beginnings would cost each
+        text a search per form)."""
+        end = len(secret) + (1 if whole else 0) if secret else 0
+        beginnings = {secret[:n] for n in range(self.MIN_LENGTH, min(end, self.FRAGMENT))} if secret else set()
+        growing = [(secret[:end - 1], 0, secret[:self.FRAGMENT])] if secret and end - 1 >= self.FRAGMENT else []
+        if beginnings != self._beginnings or growing != self._growing:  # (None after None: most actions)
+            self._beginnings, self._growing = beginnings, growing
             self._update()
 
     def typing(self, value: str) -> None:
         """A person is typing ``value`` into a secret field (a takeover): it and each of its
         beginnings are cut out of what the page reports until it is known whole."""
-        self.typed(value + "\0" if value else None)  # (typed leaves the whole value out)
+        self.typed(value or None, whole=True)
 
     def _update(self) -> None:
         self._forms = sorted(self._written, key=len, reverse=True)
         self._reported_forms = sorted(self._written.union(*map(secret_forms, self._beginnings)), key=len, reverse=True)
+
+    @property
+    def longest_form(self) -> int:
+        """The length of the longest way a secret may be written (0: none known)."""
+        return len(self._reported_forms[0]) if self._reported_forms else 0
 
     def __call__(self, text: str | None, reported: bool = False) -> str | None:
         """``text`` with every secret cut out; ``reported``: text the page reported (an
@@ -159,14 +174,21 @@ class SecretScrubber:
         forms = self._reported_forms if reported else self._forms
         if not text or not forms:
             return text
+        # Runs of a secret first: a short beginning cut out first would leave the rest of a
+        # long one without the piece it is found by.
+        pieces = self._pieces + self._growing if reported else self._pieces
+        if pieces:
+            text = self._cut_pieces(text, pieces)
         for form in forms:
             text = text.replace(form, REDACTED)
-        return self._cut_pieces(text) if self._pieces else text
+        return text
 
-    def _cut_pieces(self, text: str) -> str:
-        """``text`` with every run of FRAGMENT or more characters of a secret cut out."""
+    @staticmethod
+    def _cut_pieces(text: str, pieces: list[tuple[str, int, str]]) -> str:
+        """``text`` with every run of characters of a secret that holds one of its pieces
+        cut out."""
         spans = []
-        for secret, offset, piece in self._pieces:
+        for secret, offset, piece in pieces:
             at = text.find(piece)
             while at >= 0:
                 start, end, first, last = at, at + len(piece), offset, offset + len(piece)

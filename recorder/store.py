@@ -673,6 +673,8 @@ class Recording(RecordingFields):
         self._started_epoch = time.time()
         self._next_sequence = self.action_count + 1
         self._begun: list[tuple[int, int]] = []  # (start ms, sequence) of the actions begun here, in order
+        # The least (arrival - stamp) of the browser-stamped events seen (see when).
+        self._stamp_offset_ms: float | None = None
 
     def elapsed_ms(self) -> int:
         """Milliseconds since the recording started."""
@@ -707,7 +709,14 @@ class Recording(RecordingFields):
         now = self.elapsed_ms()
         if not epoch_seconds or epoch_seconds <= 0:
             return self.last_sequence(), now
-        at = max(0, min(now, int((epoch_seconds - self._started_epoch) * 1000)))
+        stamped = (epoch_seconds - self._started_epoch) * 1000
+        # The browser's clock need not be this machine's (a remote browser, a container):
+        # the least delay seen between a stamp and its arrival stands for the difference of
+        # the clocks plus the quickest delivery, and every stamp is moved by it.
+        arrived_after = now - stamped
+        if self._stamp_offset_ms is None or arrived_after < self._stamp_offset_ms:
+            self._stamp_offset_ms = arrived_after
+        at = max(0, min(now, int(stamped + self._stamp_offset_ms)))
         with self._lock:
             index = bisect.bisect_right(self._begun, (at, sys.maxsize))
             return (self._begun[index - 1][1] if index else self._next_sequence - 1 - len(self._begun)), at

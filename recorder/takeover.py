@@ -32,6 +32,9 @@ from .selectors import readable_selector
 from .store import Recording
 
 BINDING = "__recorderUserEvent"
+# Longer values typed by a person are not followed as they grow (a page's own script could
+# report anything through the binding).
+MAX_TYPED_CHARS = 10_000
 
 # The listeners stay in the page's main world: they report through a binding Playwright
 # exposes there. Everything recorder *asks* the page runs in its own world (inpage).
@@ -50,11 +53,13 @@ _LISTENERS_JS = """(redact) => {
     const el = e.target;
     send('change', el, {value: el.type === 'checkbox' || el.type === 'radio' ? String(el.checked) : el.value});
   }, true);
-  // Typing into a secret field: the value so far goes to recorder first (a listener on the
-  // document's capture phase runs before the page's own), so what the page does with it
-  // meanwhile (logs it, sends it) is scrubbed before the change says it whole.
-  document.addEventListener('input', (e) => {
-    const el = e.target;
+  // Typing into a secret field: the value so far goes to recorder first (the window's
+  // capture phase comes before the page's listeners on the field and the document, if not
+  // before one it put there itself), so what the page does with it meanwhile (logs it,
+  // sends it) is scrubbed before the change says it whole. (composedPath: in a shadow root,
+  // the field itself, not its host.)
+  window.addEventListener('input', (e) => {
+    const el = e.composedPath()[0];
     if (!window.__recorderTakeover || !window.%s) return;
     if (!el || el.nodeType !== 1 || typeof el.value !== 'string') return;
     try {
@@ -190,8 +195,9 @@ class Takeover:
         if takeover is None:
             return  # listeners outlive the takeover; what they report afterwards is dropped
         if payload.get("event") == "typing":  # not an action: a secret as it grows (at once, not as a task)
-            if isinstance(payload.get("value"), str):
-                takeover.capture.session.scrub.typing(payload["value"])
+            value = payload.get("value")
+            if isinstance(value, str) and len(value) <= MAX_TYPED_CHARS:  # (the page's script can call this too)
+                takeover.capture.session.scrub.typing(value)
             return
         takeover.capture.session.run(takeover._user_event(payload))
 

@@ -11,33 +11,29 @@ from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit, urlunsplit
 
 from .model import REDACTED
 
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+# The password of a URL's userinfo (scheme://user:password@host), anywhere in a text.
+_USERINFO_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)([^\s/@]*)(@)")
 # password=... in a URL's query or libpq's keyword/value form (where it may be quoted)
-_PASSWORD_PARAMETER = re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&#]+)", re.IGNORECASE)
+_PASSWORD_PARAMETER = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&#]+)", re.IGNORECASE)
 
 
-def url_passwords(url: str) -> list[str]:
-    """The passwords a URL carries, as written and decoded: its userinfo's
-    (``http://user:pw@host/``) and a ``password=`` parameter's (in its query, or in libpq's
+def url_passwords(text: str) -> list[str]:
+    """The passwords the URLs in ``text`` carry, as written and decoded: their userinfo's
+    (``http://user:pw@host/``) and ``password=`` parameters' (in a query, or in libpq's
     keyword/value form)."""
     found = []
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    if password:
-        found += [password, unquote(password)]
-    for match in _PASSWORD_PARAMETER.finditer(url):
-        found += [match[1], unquote_plus(match[1])]
+    for match in _USERINFO_PASSWORD.finditer(text):
+        found += [match[2], unquote(match[2])]
+    for match in _PASSWORD_PARAMETER.finditer(text):
+        found += [match[2], unquote_plus(match[2])]
     return [password for password in dict.fromkeys(found) if password]
 
 
-def without_passwords(text: str) -> str:
-    """``text`` (a URL, a command-line argument) with the passwords of URLs in it replaced."""
-    found = [password for url in _URL_IN_TEXT.findall(text) for password in url_passwords(url)]
-    for password in sorted(found, key=len, reverse=True):
-        text = text.replace(password, REDACTED)
-    return text
+def without_passwords(text: str, replacement: str = REDACTED) -> str:
+    """``text`` (a URL, a command-line argument, a message) with the password of each URL in
+    it replaced where it stands (``url_passwords``), and nowhere else."""
+    text = _USERINFO_PASSWORD.sub(lambda m: m[1] + (replacement if m[2] else "") + m[3], text)
+    return _PASSWORD_PARAMETER.sub(lambda m: m[1] + replacement, text)
 
 
 def origin(url: str) -> str:

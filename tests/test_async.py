@@ -259,8 +259,7 @@ def test_a_call_still_running_when_the_async_block_ends_is_recorded(server: str,
             async with record(page, db=db_path) as page:
                 await page.goto(f"{server}/app.html")
                 await page.evaluate(LATE_BUTTON)
-                click = asyncio.create_task(page.click("#late-one"))
-                await asyncio.sleep(0.1)
+                click = asyncio.create_task(page.click("#late-one"))  # its call not begun as the block ends
             await click
             text = await page.text_content("#late-one")
             await browser.close()

@@ -344,7 +344,9 @@ def add_tiles(conn: Connection, tile_encoders: dict[str, Any]) -> None:
 
     Rows are written in the order of their keys, not the screenshot's: writers in other
     processes lock the same tiles in their own transactions (on PostgreSQL), and two that
-    took them in different orders would deadlock.
+    took them in different orders would deadlock. (Not always avoided: the tiles already
+    present are locked first, then the new ones, and two writers may disagree on which are
+    which; or a round holds several screenshots. The writer runs such a round again.)
     """
     keys = sorted(tile_encoders)
     present = existing(conn, keys)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from ..errors import DatabaseError
-from ..urls import url_passwords
+from ..urls import without_passwords
 
 # A UTF-16 surrogate on its own: a page's text can hold one (JavaScript strings are UTF-16
 # and need not be well formed), and cutting a string between an emoji's two halves leaves
@@ -36,10 +36,8 @@ def storable_text(text: str) -> str:
 def redact(target: str) -> str:
     """A database URL (or any text naming one) with every password in it replaced by ``***``,
     for messages: ``user:password@`` and a ``password=`` parameter, in a URL's query or in
-    libpq's keyword/value form (urls.url_passwords)."""
-    for password in sorted(url_passwords(target), key=len, reverse=True):
-        target = target.replace(password, "***")
-    return target
+    libpq's keyword/value form (urls.without_passwords)."""
+    return without_passwords(target, "***")
 
 
 def storable_json(value: Any, compact: bool = False) -> str:

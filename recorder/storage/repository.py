@@ -295,7 +295,8 @@ class Repository:
         if not row.get("uid") or (not keep_uid and conn.execute("SELECT 1 FROM recordings WHERE uid = ?",
                                                                 (row["uid"],)).fetchone()):
             row = {**row, "uid": uuid.uuid4().hex}
-        recording_id = self.insert_recording(conn, row, unless_uid_taken=True)  # its action_count counts the actions
+        # (its action_count counts the actions); a copy whose fresh uid is taken fails as a write
+        recording_id = self.insert_recording(conn, row, unless_uid_taken=keep_uid)
         if recording_id is None:  # (keep_uid: a recording with that uid was there, or arrived meanwhile)
             there = conn.execute("SELECT id FROM recordings WHERE uid = ?", (row["uid"],)).fetchone()
             raise RecordingExists(f"a recording with uid {row['uid']} is in {self.engine.location} already",
