@@ -1107,7 +1107,8 @@ class PageCapture:
             dom, dom_skipped, outcome = yield from self.snapshot_dom(redact, mask, sequence, target_path)
             self._saw_target_after(acted_on, outcome)
             snapshot_later = dom is None and not dom_skipped
-        elif self.session.options.screenshots and self.cdp is not None and self.bounded and self.is_alive():
+        elif (not self.session.options.dom and self.session.options.screenshots and self.cdp is not None
+              and self.bounded and self.is_alive()):
             # No snapshot says where secrets show (password and redacted fields too): ask.
             # (Only in recorder's own world: typed secrets are never handed to the page's.)
             yield from self._look_for_cover(redact, mask)
