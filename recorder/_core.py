@@ -821,6 +821,7 @@ class PageCapture:
         self.action_documents: dict[tuple[int, int], int] = {}
         # Frames to store once the boxes of the document now shown are known (see _store_pick).
         self.picks_for_fresh_boxes: list[tuple[Recording, Pick]] = []
+        self.asking: int | None = None  # the action whose snapshot is being asked for ahead, as it goes out
         # Frames picked for actions whose snapshot (and so the boxes to paint over) is not
         # back yet: (recording, pick), stored once it is (apply_snapshots).
         self.waiting_picks: list[tuple[Recording, Pick]] = []
@@ -1472,10 +1473,15 @@ class PageCapture:
         snapshot_id, since = self._snapshot_ids()
         options = {**self._snapshot_options(redact, []), "since": since, "id": snapshot_id, "target": target}
         params = {"expression": inpage.call("snapshot", options), "returnByValue": True, "contextId": self.world}
+        # Frames that arrive while the question goes out (Playwright hands events over during
+        # the send) wait for its answer too, as those after it do.
+        self.asking = sequence
         try:
             answer = yield self.session.send_ahead(self.cdp, "Runtime.evaluate", params, CAPTURE_TIMEOUT_MS)
         except Exception:
             return False
+        finally:
+            self.asking = None
         self.asked.append(_AskedSnapshot(answer, snapshot_id, since, self.recording, sequence, acted_on, self.world,
                                          self.documents))
         if acted_on is not None:
@@ -1896,7 +1902,7 @@ class PageCapture:
     def _attach_screenshots(self, picks: list[Pick]) -> None:
         """Store picked frames; one whose action's snapshot is still to come waits for it,
         since the boxes painted over (secrets, masks) come with that snapshot."""
-        asked = {snapshot.sequence for snapshot in self.asked}
+        asked = {snapshot.sequence for snapshot in self.asked} | {self.asking}
         retaken = self._snapshots_to_retake()
         for pick in picks:
             if pick.sequence in asked or (self.recording.id, pick.sequence) in retaken:
