@@ -603,6 +603,7 @@ class Session:
         self.scrub = SecretScrubber()
         self.last_action_ended = 0.0  # time.monotonic() as the last recorded call returned
         self.agent_paused = False  # during a takeover: Playwright calls are a person's stand-ins, not recorded
+        self.taken_over_by: Any = None  # the takeover under way (recorder/takeover.py), from its start to its end
         self.captures: list[PageCapture] = []
         self._keepers: dict[int, ResourceKeeper] = {}
         # The files whose code made recorded calls, by recording: kept when the block ends,

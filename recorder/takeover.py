@@ -109,7 +109,7 @@ class Takeover:
         capture = page.__dict__.get(ATTRIBUTE)
         if capture is None:
             raise RecorderError("takeover() needs a page being recorded: use it inside `with record(page):`")
-        if capture.session.agent_paused:
+        if capture.session.agent_paused or capture.session.taken_over_by is not None:
             raise RecorderError("this page is already taken over")
         self.capture: PageCapture = capture
         self.page = page
@@ -129,6 +129,20 @@ class Takeover:
         return full_state(self.page.url, cookies, storage.get("local_storage"), storage.get("form_values"))
 
     def begin(self) -> Flow:
+        session = self.capture.session
+        # Claimed before anything is awaited: two takeovers entered together (asyncio.gather)
+        # would both pass the check made as each was made.
+        if session.taken_over_by is not None:
+            raise RecorderError("this page is already taken over")
+        session.taken_over_by = self
+        try:
+            yield from self._begin()
+        except BaseException:
+            if session.taken_over_by is self:
+                session.taken_over_by = None
+            raise
+
+    def _begin(self) -> Flow:
         page, capture, session = self.page, self.capture, self.capture.session
         state = self.handoff_state = yield from self.state()
         capture.settle_screenshots()
@@ -182,7 +196,7 @@ class Takeover:
             self.person.complete()
         else:
             self.person.fail(session.scrub(f"{type(error).__name__}: {error}"))
-        session.recording, session.agent_paused = self.parent, False
+        session.recording, session.agent_paused, session.taken_over_by = self.parent, False, None
         self.completion_state = state
         capture.record_event_action("completion", url=state.get("url"), value=self.person.name,
                                     metadata={"user_session_id": self.person.id,

@@ -97,6 +97,44 @@ def test_takeover_on_the_async_api(server: str, db_path: Path, run_async) -> Non
     assert ("user_action", "key", "Tab") in events
 
 
+def test_two_takeovers_entered_together_on_one_page_hand_it_over_once(server: str, db_path: Path,  # type: ignore[no-untyped-def]
+                                                                      run_async) -> None:
+    # Each was checked as it was made, before either had paused the agent: both ran.
+    import asyncio
+
+    from playwright.async_api import async_playwright
+
+    from recorder import RecorderError, launch_options
+
+    async def scenario() -> list[str]:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**launch_options())
+            page = await browser.new_page()
+            async with record(page, db=db_path) as page:
+                await page.goto(server + "/app.html")
+
+                async def hand_over() -> str:
+                    try:
+                        async with takeover(page):
+                            await page.wait_for_timeout(200)
+                        return "ok"
+                    except RecorderError as error:
+                        return f"refused: {error}"
+
+                outcomes = await asyncio.gather(hand_over(), hand_over())
+                await page.get_by_label("Name").fill("agent after")
+            await browser.close()
+            return outcomes
+
+    outcomes = run_async(scenario())
+    assert sorted(outcomes) == ["ok", "refused: this page is already taken over"], outcomes
+    with RecordingStore(db_path) as store:
+        recordings = store.list()
+        assert len(recordings) == 2  # the agent's and one person's
+        agent = next(r for r in recordings if r.parent_id is None)
+        assert [a["type"] for a in agent.timeline()] == ["navigate", "handoff", "completion", "type"]
+
+
 def test_a_later_takeover_with_new_redact_selectors_redacts_after_navigating(page: Page, server: str, db_path: Path) -> None:
     """The listeners' init script kept the redact list of the page's first takeover."""
     with record(page, db=db_path, name="first"):
