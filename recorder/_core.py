@@ -15,6 +15,7 @@ import functools
 import inspect
 import json
 import re
+import sys
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator
@@ -1332,10 +1333,15 @@ class PageCapture:
         if dom is None and self.session.options.dom:
             self.pending_dom.append((self.recording, sequence))
 
-    def settle_screenshots(self) -> None:
-        """Give every action still waiting for a frame the latest one (before the recording changes)."""
+    def settle_screenshots(self) -> Flow:
+        """Give every action still waiting for a frame the latest one (before the recording
+        changes), painted over where the page shows secrets now; one of a page whose boxes are
+        not known yet waits for them."""
+        yield from self.apply_snapshots(wait=True)
+        if self.boxes_document != self.documents and self.bounded and self.is_alive():
+            yield from self._look_for_cover(self.session.options.unread, list(self.session.options.mask))
         self._attach_screenshots(self.timeline.finish())
-        self._store_waiting_picks()
+        self._store_waiting_picks(up_to=sys.maxsize)
 
     def _on_frame_navigated(self, frame: Any) -> None:
         if frame.parent_frame is not None:

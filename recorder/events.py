@@ -81,7 +81,10 @@ def clipped(details: dict[str, Any], bodies: int | None, scrub: Callable[[str], 
             limit = (bodies or MAX_TEXT) if field in _BODY_FIELDS else MAX_TEXT if field in _TEXT_FIELDS else MAX_URL
             if len(value) <= limit:
                 return scrub(value)
-            kept = (scrub(value[:limit + margin]) or "")[:limit]
+            # The window's last `margin` characters may hold the start of a form cut off at its
+            # end, moved left by each secret cut out before it: never kept.
+            scrubbed = scrub(value[:limit + margin]) or ""
+            kept = scrubbed[:max(0, min(limit, len(scrubbed) - margin))]
             return kept + f"… [{len(value) - limit:,} more characters]"
         if isinstance(value, dict):
             return {key: cut(item, key) for key, item in value.items()}

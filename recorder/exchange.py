@@ -204,8 +204,16 @@ def _call(action: dict[str, Any]) -> str | None:
     if call.receiver.startswith("expect"):
         receiver = f"expect({receiver})"
     arguments = [_argument(a) for a in call.arguments]
-    arguments += [f"{name}={_argument(value)}" for name, value in call.keywords.items() if name.isidentifier()]
+    arguments += [f"{name}={_keyword(name, value)}" for name, value in call.keywords.items() if name.isidentifier()]
     return f"{receiver}.{call.method}({', '.join(arguments)})"
+
+
+def _keyword(name: str, argument: Any) -> str:
+    """A keyword argument as Python source: a secret index (select_option(index=...) in a
+    redacted select) read as the number or list it is."""
+    if name == "index" and isinstance(argument, Secret):
+        return f"json.loads({_argument(argument)})"
+    return _argument(argument)
 
 
 def _argument(argument: Any) -> str:
@@ -234,6 +242,7 @@ def export_pytest(recording: Recording) -> str:
         f'"""Exported by recorder from recording {recording.id}."""',
         f"# recording name: {recording.name!r}",
         "",
+        "import json",
         "import os",
         "import re",
         "",
@@ -265,6 +274,8 @@ def export_pytest(recording: Recording) -> str:
         source = source.replace("import re\n", "")
     if "os.environ" not in source:
         source = source.replace("import os\n", "")
+    if "json.loads(" not in source:
+        source = source.replace("import json\n", "")
     # Recorded text reaches the source only inside string literals, where an escape means the
     # same: bidirectional controls written as escapes, so the file reads as it runs ("Trojan
     # Source", CVE-2021-42574).

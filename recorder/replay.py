@@ -157,7 +157,7 @@ def secret_names(timeline: list[dict[str, Any]]) -> list[str]:
             call = recorded_call(action)
         except ValueError:
             continue
-        for argument in call.arguments if call else ():
+        for argument in [*call.arguments, *call.keywords.values()] if call else ():
             if isinstance(argument, Secret) and argument.name not in names:
                 names.append(argument.name)
     return names

@@ -144,12 +144,14 @@ class SecretScrubber:
         action's call ends, each beginning of it (and itself, if ``whole``) is cut out too of
         what the page reports (``reported``), which saw it grow; not of snapshots, which see
         the whole, nor for good: they would blank out ordinary text. Beginnings shorter than
-        FRAGMENT in each form they may be written in; longer ones as typed, found by their
-        first FRAGMENT characters (a form each of hundreds of beginnings would cost each
-        text a search per form)."""
+        FRAGMENT in each form they may be written in; longer ones found by the first FRAGMENT
+        characters of each form of the whole (the forms of hundreds of beginnings would cost
+        each text a search per form)."""
         end = len(secret) + (1 if whole else 0) if secret else 0
         beginnings = {secret[:n] for n in range(self.MIN_LENGTH, min(end, self.FRAGMENT))} if secret else set()
-        growing = [(secret[:end - 1], 0, secret[:self.FRAGMENT])] if secret and end - 1 >= self.FRAGMENT else []
+        # (each form of it: percent-encoding and escapes keep a beginning's forms beginnings)
+        growing = sorted({(form, 0, form[:self.FRAGMENT]) for form in secret_forms(secret[:end - 1])
+                          if len(form) >= self.FRAGMENT}) if secret and end - 1 >= self.FRAGMENT else []
         if beginnings != self._beginnings or growing != self._growing:  # (None after None: most actions)
             self._beginnings, self._growing = beginnings, growing
             self._update()

@@ -145,7 +145,7 @@ class Takeover:
     def _begin(self) -> Flow:
         page, capture, session = self.page, self.capture, self.capture.session
         state = self.handoff_state = yield from self.state()
-        capture.settle_screenshots()
+        yield from capture.settle_screenshots()
         person = self.parent.store.start_user_session(
             visitor_id=self.visitor_id, parent_demo_id=self.parent_demo_id, page_url=page.url,
             owner=self.parent.owner, parent_id=self.parent.id)
@@ -179,24 +179,26 @@ class Takeover:
     def end(self, error: BaseException | None) -> Flow:
         page, capture, session = self.page, self.capture, self.capture.session
         assert self.person is not None
-        if not page.is_closed():
-            try:
-                yield from capture.evaluate_in_main_world(_STOP_JS)
-            except Exception:
-                pass
         state: dict[str, Any] = {}
-        if not page.is_closed():
-            try:
-                state = yield from self.state()
-            except Exception:
-                state = {"url": page.url}
-        capture.settle_screenshots()
-        page.__dict__.pop("_recorder_takeover", None)
+        try:
+            if not page.is_closed():
+                try:
+                    yield from capture.evaluate_in_main_world(_STOP_JS)
+                except Exception:
+                    pass
+            if not page.is_closed():
+                try:
+                    state = yield from self.state()
+                except Exception:
+                    state = {"url": page.url}
+            yield from capture.settle_screenshots()
+        finally:  # (whatever happened, cancelled even: the agent gets its page back)
+            page.__dict__.pop("_recorder_takeover", None)
+            session.recording, session.agent_paused, session.taken_over_by = self.parent, False, None
         if error is None:
             self.person.complete()
         else:
             self.person.fail(session.scrub(f"{type(error).__name__}: {error}"))
-        session.recording, session.agent_paused, session.taken_over_by = self.parent, False, None
         self.completion_state = state
         capture.record_event_action("completion", url=state.get("url"), value=self.person.name,
                                     metadata={"user_session_id": self.person.id,

@@ -12,7 +12,9 @@ from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit, urlunsplit
 from .model import REDACTED
 
 # The password of a URL's userinfo (scheme://user:password@host), anywhere in a text.
-_USERINFO_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)([^\s/@]*)(@)")
+# (The userinfo ends at the authority's last @, as browsers and urlsplit read it: a user
+# name or password may hold one.)
+_USERINFO_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#]*:)([^\s/?#]*)(@)")
 # password=... in a URL's query or libpq's keyword/value form (where it may be quoted)
 _PASSWORD_PARAMETER = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&#]+)", re.IGNORECASE)
 

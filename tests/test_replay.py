@@ -1154,3 +1154,24 @@ def test_an_option_chosen_by_index_is_chosen_by_index_again(page, tmp_path: Path
         assert replayer.eval_on_selector("#m", "m => [...m.selectedOptions].map(o => o.text)") == ["a", "c"]
     finally:
         stop()
+
+
+def test_an_option_chosen_by_index_in_a_redacted_select_is_asked_for_and_chosen_by_index(  # type: ignore[no-untyped-def]
+        page, tmp_path: Path, db_path: Path) -> None:
+    (tmp_path / "pin.html").write_text("<select id=pin><option value=7>seven<option value=8>eight"
+                                       "<option value=9>nine</select>")
+    url, stop = serve(tmp_path)
+    try:
+        with record(page, db=db_path, redact=["#pin"]) as page:
+            page.goto(url + "/pin.html")
+            page.select_option("#pin", index=2)
+        with RecordingStore(db_path) as store:
+            recording = store.get(page.recording.id)
+            assert "select_option(index=json.loads(os.environ[" in export_pytest(recording)
+            assert "import json" in export_pytest(recording)
+            replayer = page.context.new_page()
+            report = replay(recording, replayer, secrets={"pin": "2"}, find_timeout_ms=1500)
+        assert report.ok, report.format()
+        assert replayer.locator("#pin").input_value() == "9"
+    finally:
+        stop()

@@ -138,6 +138,35 @@ def test_what_is_left_of_a_long_secret_cut_short_is_cut_out_too() -> None:
     assert scrub(ordinary) == ordinary
 
 
+def test_a_long_text_cut_to_its_limit_keeps_no_part_of_a_secret_the_cut_came_through() -> None:
+    # Each secret cut out before the limit moved the rest left: an encoded form cut off at
+    # the end of the window scrubbed was kept in part.
+    import functools
+
+    from recorder import events
+
+    scrub = SecretScrubber()
+    scrub.add("pa ss/wo rd-C3")
+    encoded = "pa%20ss%2Fwo%20rd-C3"
+    body = ("x" * 10 + encoded) * 30 + "y" * 100 + encoded + "z" * 5000
+    kept = events.clipped({"request_body": body}, 1000, functools.partial(scrub, reported=True),
+                          scrub.longest_form)["request_body"]
+    assert "more characters]" in kept and "pa%20" not in kept and "%2Fwo" not in kept, kept[-120:]
+
+
+@pytest.mark.parametrize("url, password", [
+    ("https://me@example.com:tok3n-abc@git.host/", "tok3n-abc"),  # a user name with an @
+    ("http://user:p@ss-w0rd@host/x", "p@ss-w0rd"),  # a password with one: the last @ ends it
+    ("postgresql://postgres:postgres@localhost/postgres", "postgres"),
+])
+def test_a_password_in_a_url_is_found_whole_and_replaced_where_it_stands(url: str, password: str) -> None:
+    from recorder.storage.engine import redact
+    from recorder.urls import url_passwords
+
+    assert password in url_passwords(url)
+    assert redact(url).count("***") == 1 and redact(url).endswith(url[url.rindex("@"):]), redact(url)
+
+
 # -- with a real browser ---------------------------------------------------------------------
 
 
@@ -175,7 +204,7 @@ def test_a_long_token_across_the_cut_of_a_long_message_leaves_nothing(page: Page
         page.click("#go")
         page.wait_for_timeout(200)
     (message,) = page.recording.events(kind="console")
-    assert message["text"].startswith("x" * 9990) and "more characters" in message["text"]
+    assert message["text"].startswith("x" * 9000) and "more characters" in message["text"]  # (no more of it than is safe)
     assert TOKEN[:10] not in everything_stored(db_path)
 
 
@@ -324,6 +353,22 @@ def test_what_a_person_types_into_a_password_field_during_a_takeover(page: Page,
     typed = "Person-pw-5d4c3b"
     for prefix in (typed, typed[:9], typed[:4]):  # (not written out: this file's text is stored too)
         assert prefix not in stored, prefix
+
+
+def test_a_takeover_right_after_a_navigation_keeps_the_last_actions_screenshot(page: Page, echo_site: str,
+                                                                               db_path: Path) -> None:
+    # Settling the frames as the takeover began dropped the click's: the page it led to had
+    # not been looked at yet, and a secret had been typed.
+    second = page_named("second-factor", "<p>Enter the code</p><input id=code>")
+    first = page_named("sign-in", f"<input type=password id=pw><a id=go href='{second}'>Sign in</a>")
+    with record(page, db=db_path) as page:
+        page.goto(echo_site + first)
+        page.fill("#pw", "Sign-in-pw-4411")
+        page.click("#go")
+        with takeover(page):
+            page.fill("#code", "123456")
+    click = next(a for a in page.recording.timeline() if a["type"] == "click")
+    assert click["screenshot_key"] is not None
 
 
 def test_a_password_in_a_url_is_as_secret_as_a_typed_one(page: Page, echo_site: str, db_path: Path) -> None:
