@@ -823,7 +823,10 @@ class PageCapture:
         self.action_documents: dict[tuple[int, int], int] = {}
         # Frames to store once the boxes of the document now shown are known (see _store_pick).
         self.picks_for_fresh_boxes: list[tuple[Recording, Pick]] = []
-        self.asking: int | None = None  # the action whose snapshot is being asked for ahead, as it goes out
+        # Actions whose call has returned and whose boxes are still to be looked for: a frame
+        # of theirs handed over meanwhile (Playwright hands events over during any call, the
+        # lookups after the action's own included) waits for them.
+        self.boxes_to_come: set[int] = set()
         # Frames picked for actions whose snapshot (and so the boxes to paint over) is not
         # back yet: (recording, pick), stored once it is (apply_snapshots).
         self.waiting_picks: list[tuple[Recording, Pick]] = []
@@ -1064,6 +1067,7 @@ class PageCapture:
                 raise
             finally:
                 self.in_flight.remove((sequence, spec))
+                self.boxes_to_come.add(sequence)
                 self.timeline.action_ended(sequence, time.time())
             duration_ms = int((time.perf_counter() - began) * 1000)
             if error is None:
@@ -1115,6 +1119,10 @@ class PageCapture:
             # No snapshot says where secrets show (password and redacted fields too): ask.
             # (Only in recorder's own world: typed secrets are never handed to the page's.)
             yield from self._look_for_cover(redact, mask)
+        self.boxes_to_come.discard(sequence)
+        if not any(asked.sequence == sequence for asked in self.asked):
+            # Its boxes are known now (a snapshot in line, a look): its frames, if they came.
+            self._store_waiting_picks(up_to=sequence)
         screenshot = None
         if self.cdp is None and self.session.options.screenshots and self.is_alive():
             screenshot = yield from self._quietly(lambda: self.page.screenshot(
@@ -1480,15 +1488,10 @@ class PageCapture:
         snapshot_id, since = self._snapshot_ids()
         options = {**self._snapshot_options(redact, []), "since": since, "id": snapshot_id, "target": target}
         params = {"expression": inpage.call("snapshot", options), "returnByValue": True, "contextId": self.world}
-        # Frames that arrive while the question goes out (Playwright hands events over during
-        # the send) wait for its answer too, as those after it do.
-        self.asking = sequence
         try:
             answer = yield self.session.send_ahead(self.cdp, "Runtime.evaluate", params, CAPTURE_TIMEOUT_MS)
         except Exception:
             return False
-        finally:
-            self.asking = None
         self.asked.append(_AskedSnapshot(answer, snapshot_id, since, self.recording, sequence, acted_on, self.world,
                                          self.documents))
         if acted_on is not None:
@@ -1909,7 +1912,7 @@ class PageCapture:
     def _attach_screenshots(self, picks: list[Pick]) -> None:
         """Store picked frames; one whose action's snapshot is still to come waits for it,
         since the boxes painted over (secrets, masks) come with that snapshot."""
-        asked = {snapshot.sequence for snapshot in self.asked} | {self.asking}
+        asked = {snapshot.sequence for snapshot in self.asked} | self.boxes_to_come
         retaken = self._snapshots_to_retake()
         for pick in picks:
             if pick.sequence in asked or (self.recording.id, pick.sequence) in retaken:
