@@ -781,11 +781,19 @@ class _LastTarget:
     sequence: int
     css_path: str
     navigations: int  # the page's main-frame navigations when the action began: the same document
+    # The document it was seen in (world.js documentMark): a state read in another, even one
+    # the navigation count has not heard of yet, says nothing of it (world.js stateAt).
+    document: float | None
     after: dict[str, Any] | None = None  # its state as the action returned (target_after), once known
     # The action's snapshot, which tells the state after, asked ahead and not answered yet;
     # a later state read meanwhile waits for it (``later``), to be kept only if it differs.
     awaiting_after: bool = False
     later: dict[str, Any] | None = None
+
+    @property
+    def place(self) -> dict[str, Any]:
+        """Where world.js stateAt reads its state."""
+        return {"path": self.css_path, "document": self.document}
 
 
 ATTRIBUTE = "_recorder_capture"
@@ -1030,7 +1038,7 @@ class PageCapture:
             # Asked ahead: the browser answers while Playwright begins the call, which looks
             # at the element first itself (the question reaches the page before the call does).
             lookup = yield from self._quietly_flow(self._target_info_ahead(
-                locator, redact, previous.css_path if previous is not None and not in_frames else None))
+                locator, redact, previous.place if previous is not None and not in_frames else None))
             if lookup is None:
                 info = yield from self._quietly_flow(self.target_info(locator, redact))
         if previous is not None and lookup is None and not in_frames and not self.stuck and self.is_alive():
@@ -1102,16 +1110,17 @@ class PageCapture:
         snapshot_later = False
         mask = list(self.session.options.mask)
         # The element's state after the action comes with the snapshot (replay compares it).
-        target_path = None
+        target_place = None
         if info and info.get("css_path") and not info.get("in_shadow_root") and not in_frames:
-            target_path = info["css_path"]
+            target_place = {"path": info["css_path"], "document": info.get("document")}
         outcome: dict[str, Any] = {}
         acted_on = None
-        if target_path and not observing:
-            acted_on = self.last_target = _LastTarget(self.recording, sequence, target_path, navigations)
+        if target_place and not observing:
+            acted_on = self.last_target = _LastTarget(self.recording, sequence, target_place["path"], navigations,
+                                                      target_place["document"])
         if self.session.options.dom and self.is_alive() \
-                and not (yield from self._ask_snapshot_ahead(redact, sequence, target_path, acted_on)):
-            dom, dom_skipped, outcome = yield from self.snapshot_dom(redact, mask, sequence, target_path)
+                and not (yield from self._ask_snapshot_ahead(redact, sequence, target_place, acted_on)):
+            dom, dom_skipped, outcome = yield from self.snapshot_dom(redact, mask, sequence, target_place)
             self._saw_target_after(acted_on, outcome)
             snapshot_later = dom is None and not dom_skipped
         elif (not self.session.options.dom and self.session.options.screenshots and self.cdp is not None
@@ -1150,6 +1159,7 @@ class PageCapture:
         if info:
             metadata["bounding_box"] = info.pop("bounding_box")
             info.pop("secret", None)
+            info.pop("document", None)
             metadata["target"] = {k: v for k, v in info.items() if v is not None}
             if read_after_call:
                 metadata["target_read_after_call"] = True  # its state before is not known
@@ -1209,7 +1219,7 @@ class PageCapture:
     def _read_target_later(self, previous: _LastTarget, redact: list[str]) -> Flow:
         """Read the last action's element again where no lookup asks for it (``previous``
         of _target_info_ahead): before an action without an element, and as recording ends."""
-        reply = yield from self._quietly_flow(self.ask("laterState", previous.css_path, redact))
+        reply = yield from self._quietly_flow(self.ask("laterState", previous.place, redact))
         if isinstance(reply, dict) and "state" in reply:  # (None: not answered; {}: hidden)
             self._note_target_later(previous, reply["state"])
 
@@ -1396,9 +1406,9 @@ class PageCapture:
         self._store_waiting_picks(up_to=max(sequence for _, sequence in pending))
 
     def snapshot_dom(self, redact: list[str], mask: list[str], sequence: int | None = None,
-                     target: str | None = None) -> Generator[Any, Any, tuple[str | None, str | None, dict[str, Any]]]:
+                     target: dict[str, Any] | None = None) -> Generator[Any, Any, tuple[str | None, str | None, dict[str, Any]]]:
         """The page's HTML as its DOM is now (values in, secrets and masks out), or why not,
-        and what to add to the action's metadata of the element at CSS path ``target``
+        and what to add to the action's metadata of the element at ``target`` (_LastTarget.place)
         (``_outcome``).
 
         The resources it names that this recording has not kept yet are kept as well.
@@ -1469,7 +1479,7 @@ class PageCapture:
             html = html.replace(mark, f'{mark} srcdoc="{_escape_attribute(framed_html)}"', 1)
         return html, None
 
-    def _ask_snapshot_ahead(self, redact: list[str], sequence: int, target: str | None = None,
+    def _ask_snapshot_ahead(self, redact: list[str], sequence: int, target: dict[str, Any] | None = None,
                             acted_on: _LastTarget | None = None) -> Generator[Step, Any, bool]:
         """Ask for the action's DOM snapshot without waiting for it; False where it must be
         taken now instead (snapshot_dom).

@@ -225,6 +225,7 @@ class Takeover:
         metadata: dict[str, Any] = {"event": event, "api": f"user.{event}"}
         if target:
             metadata["bounding_box"] = target.pop("bounding_box", None)
+            target.pop("document", None)  # (which document: for recorder's own reads, not kept)
             if target.pop("secret", False) and value is not None and event != "click":
                 session.scrub.add(value if isinstance(value, str) else None)
                 value, metadata["redacted"] = None, True

@@ -50,8 +50,9 @@ def main_world_function(function: str) -> str:
 NO_TARGET = f"{TARGET_ENGINE}=none"
 
 
-def target_selector(redact: list[str], previous: str | None = None) -> str:
+def target_selector(redact: list[str], previous: dict[str, Any] | None = None) -> str:
     """The selector part that, after an action's locator, yields what engine.js tells of its
-    element (and, given ``previous``, of the state of the element at that CSS path)."""
+    element (and, given ``previous``, of the state of the element at that place: world.js
+    stateAt)."""
     asked: dict[str, Any] = {"redact": redact, **({"previous": previous} if previous else {})}
     return f"{TARGET_ENGINE}={quote(json.dumps(asked), safe='')}"

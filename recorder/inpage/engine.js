@@ -2,8 +2,8 @@
 // `<the action's locator> >> recorder-target=<{redact, previous}, URI-encoded JSON>` gives one
 // detached element whose `data` attribute is the JSON of what world.js's elementInfo
 // says of the locator's element (with `redact`, the selectors whose elements are secret),
-// and, given `previous` (the CSS path of the element the action before acted on), that
-// element's state now, as `previous_target` (world.js stateAt): what the action before
+// and, given `previous` (the place of the element the action before acted on: its CSS path
+// and document), that element's state now, as `previous_target` (world.js stateAt): what the action before
 // had done to it by the time this one began. recorder reads it with get_attribute, so
 // looking at an action's element never runs in the page's main world, whatever the page
 // did to it. Nothing is added to the page: the element is never attached.

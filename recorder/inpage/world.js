@@ -96,17 +96,25 @@
     return state;
   };
 
-  // The state (elementState) of the element at CSS path `path` in `doc`: null when there is
-  // none, undefined (nothing said) when it is redacted or masked, or inside such an element.
-  const stateAt = (doc, path, hidden) => {
+  // Which document `doc` is, the same in each world of it (recorder's, Playwright's utility
+  // world): the time its navigation began. A reload of the same URL is another document.
+  const documentMark = (doc) => (doc.defaultView ? doc.defaultView.performance.timeOrigin : null);
+
+  // The state (elementState) of the element at `place` ({path: its CSS path, document: the
+  // documentMark it was seen in}) in `doc`: null when there is none, undefined (nothing said)
+  // when it is redacted or masked, or inside such an element, or when `doc` is another
+  // document than the one it was seen in (a page that reloaded, or is still arriving, where
+  // the path finds nothing yet: that says nothing of what the action did to its element).
+  const stateAt = (doc, place, hidden) => {
+    if (place.document != null && documentMark(doc) !== place.document) return undefined;
     let el = null;
-    try { el = doc.querySelector(path); } catch (e) {}
+    try { el = doc.querySelector(place.path); } catch (e) {}
     if (!el) return null;
     return hidden.some((s) => matchesAround(el, s)) ? undefined : elementState(el);
   };
 
-  // stateAt in this document, wrapped: {state} (null: no such element), {} when it is hidden.
-  const laterState = (path, hidden) => ({state: stateAt(document, path, hidden)});
+  // stateAt in this document, wrapped: {state} (null: no such element), {} when nothing is said.
+  const laterState = (place, hidden) => ({state: stateAt(document, place, hidden)});
 
   // The text of `doc` as recorder/diff.py's visible_text reads a DOM snapshot's (what replay
   // compares with the recording's): no script, style, head or hidden element; a textarea by
@@ -188,6 +196,7 @@
       placeholder: el.getAttribute('placeholder'),
       text,
       css_path: cssPath(el),
+      document: documentMark(doc),  // (with css_path, its place for stateAt; not stored)
       // For re-matching on replay (replay.py, similarity): classes, a link's target and the
       // text around the element.
       classes: clean(el.getAttribute('class')),
@@ -662,8 +671,8 @@
     };
 
     const html = serializeDocument(document);
-    // The state the action left its element in (`target`: its CSS path), null if it is gone;
-    // nothing of an element redacted or masked, or inside one.
+    // The state the action left its element in (`target`: its place), null if it is gone;
+    // nothing of an element redacted or masked, or inside one, or of another document.
     const target = options.target ? stateAt(document, options.target, [...redact, ...mask]) : undefined;
     if (size > maxChars || html.length > maxChars) {
       cache = new WeakMap();  // a partial walk cached nothing whole
