@@ -1406,7 +1406,8 @@ class PageCapture:
         self._store_waiting_picks(up_to=max(sequence for _, sequence in pending))
 
     def snapshot_dom(self, redact: list[str], mask: list[str], sequence: int | None = None,
-                     target: dict[str, Any] | None = None) -> Generator[Any, Any, tuple[str | None, str | None, dict[str, Any]]]:
+                     target: dict[str, Any] | None = None
+                     ) -> Generator[Any, Any, tuple[str | None, str | None, dict[str, Any]]]:
         """The page's HTML as its DOM is now (values in, secrets and masks out), or why not,
         and what to add to the action's metadata of the element at ``target`` (_LastTarget.place)
         (``_outcome``).
@@ -1719,9 +1720,9 @@ class PageCapture:
         return (yield from self._target_info_in_main_world(locator, redact))
 
     def _target_info_ahead(self, locator: Any, redact: list[str],
-                           previous: str | None = None) -> Generator[Step, Any, asyncio.Future[Any] | None]:
+                           previous: dict[str, Any] | None = None) -> Generator[Step, Any, asyncio.Future[Any] | None]:
         """Ask for target_info without waiting for the answer (read by _target_info_answer);
-        None where it cannot be asked so. With ``previous`` (a CSS path), the answer also
+        None where it cannot be asked so. With ``previous`` (_LastTarget.place), the answer also
         says the state of that element now (``previous_target``, engine.js)."""
         if not self.session.target_engine or not self.session.sends_ahead(locator):
             return None
