@@ -15,7 +15,6 @@ import functools
 import inspect
 import json
 import re
-import sys
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator
@@ -592,6 +591,9 @@ QUIET_S = 0.05
 # Actions whose document a page capture remembers (PageCapture.action_documents): a frame
 # comes within a few actions of its own.
 MAX_ACTIONS_REMEMBERED = 64
+# Frames waiting for the boxes to paint over them, at most (a page that never answers): the
+# oldest is then stored as at the page's end (PageCapture._store_pick, final).
+MAX_PICKS_WAITING = 4 * MAX_ACTIONS_REMEMBERED
 
 
 class Session:
@@ -829,14 +831,12 @@ class PageCapture:
         self.documents = 0  # main-frame documents committed
         # The document each recent action began on, by (recording id, sequence).
         self.action_documents: dict[tuple[int, int], int] = {}
-        # Frames to store once the boxes of the document now shown are known (see _store_pick).
-        self.picks_for_fresh_boxes: list[tuple[Recording, Pick]] = []
-        # Actions whose call has returned and whose boxes are still to be looked for: a frame
-        # of theirs handed over meanwhile (Playwright hands events over during any call, the
-        # lookups after the action's own included) waits for them.
-        self.boxes_to_come: set[int] = set()
-        # Frames picked for actions whose snapshot (and so the boxes to paint over) is not
-        # back yet: (recording, pick), stored once it is (apply_snapshots).
+        # Actions (recording id, sequence) whose call has returned and whose boxes are still
+        # to be looked for: a frame of theirs handed over meanwhile (Playwright hands events
+        # over during any call, the lookups after the action's own included) waits for them.
+        self.boxes_to_come: set[tuple[int, int]] = set()
+        # Frames picked and not stored yet, (recording, pick): each waits until the boxes to
+        # paint over it are known (_boxes_known), in order.
         self.waiting_picks: list[tuple[Recording, Pick]] = []
         self.frame_id: str | None = None  # the main frame's CDP id
         self.world: int | None = None  # recorder's isolated world in the current document
@@ -941,11 +941,8 @@ class PageCapture:
             yield from self._read_target_later(last, self.session.options.unread)
         if self.pending_dom and responsive and not self.dialog_open:
             yield from self._quietly_flow(self._snapshot_pending(self.session.options.unread))
-        if (self.screencasting and responsive and self.bounded and self.is_alive()
-                and (self.boxes_document != self.documents or not self.session.options.dom)):
-            # The last frames show a page no snapshot has looked at (dom=False, or a document
-            # committed since): where to paint over them.
-            yield from self._look_for_cover(self.session.options.unread, list(self.session.options.mask))
+        if responsive:
+            yield from self._cover_latest_frames()
         if self.session.resources.unloaded and responsive and self.is_alive():
             # Fonts and late images still loading when the last snapshot looked: by now they may have.
             yield from self._quietly_flow(self.session.resources.keep(self, []))
@@ -973,7 +970,7 @@ class PageCapture:
         for request in self.network.unfinished():
             self._store_request(request)
         self._attach_screenshots(self.timeline.finish(final))
-        self._store_waiting_picks()
+        self._store_ready_picks(final=True)
         if self.cdp is not None and responsive and self.is_alive():
             try:
                 yield lambda: self.cdp.detach()
@@ -1075,8 +1072,8 @@ class PageCapture:
                 raise
             finally:
                 self.in_flight.remove((sequence, spec))
-                self.boxes_to_come.add(sequence)
                 self.timeline.action_ended(sequence, time.time())
+            self.boxes_to_come.add((self.recording.id, sequence))  # (not of a call cancelled: no look comes)
             duration_ms = int((time.perf_counter() - began) * 1000)
             if error is None:
                 # Playwright's call had the page answer (it ran its scripts, or its input was
@@ -1128,10 +1125,8 @@ class PageCapture:
             # No snapshot says where secrets show (password and redacted fields too): ask.
             # (Only in recorder's own world: typed secrets are never handed to the page's.)
             yield from self._look_for_cover(redact, mask)
-        self.boxes_to_come.discard(sequence)
-        if not any(asked.sequence == sequence for asked in self.asked):
-            # Its boxes are known now (a snapshot in line, a look): its frames, if they came.
-            self._store_waiting_picks(up_to=sequence)
+        self.boxes_to_come.discard((self.recording.id, sequence))
+        self._store_ready_picks()  # (its frames, if its boxes are known now: a snapshot in line, a look)
         screenshot = None
         if self.cdp is None and self.session.options.screenshots and self.is_alive():
             screenshot = yield from self._quietly(lambda: self.page.screenshot(
@@ -1356,10 +1351,16 @@ class PageCapture:
         changes), painted over where the page shows secrets now; one of a page whose boxes are
         not known yet waits for them."""
         yield from self.apply_snapshots(wait=True)
-        if self.boxes_document != self.documents and self.bounded and self.is_alive():
-            yield from self._look_for_cover(self.session.options.unread, list(self.session.options.mask))
+        yield from self._cover_latest_frames()
         self._attach_screenshots(self.timeline.finish())
-        self._store_waiting_picks(up_to=sys.maxsize)
+
+    def _cover_latest_frames(self) -> Flow:
+        """Look for where to paint over the latest frames when no look at the page has said it
+        for the page they show: a document committed since the last look, or no DOM snapshots
+        (dom=False: looked for only as each action ends)."""
+        if (self.screencasting and self.bounded and self.is_alive()
+                and (self.boxes_document != self.documents or not self.session.options.dom)):
+            yield from self._look_for_cover(self.session.options.unread, list(self.session.options.mask))
 
     def _on_frame_navigated(self, frame: Any) -> None:
         if frame.parent_frame is not None:
@@ -1392,18 +1393,17 @@ class PageCapture:
                         recording.note_dom_snapshot_skipped(sequence, skipped)
                     except Exception:
                         pass
-                self._store_waiting_picks(up_to=max(sequence for _, sequence in pending))
             else:
                 self.pending_dom[:0] = pending  # (the next look at the page tries again)
-            return
-        dom = self.session.scrub(dom) or dom
-        for recording, sequence in pending:
-            try:
-                recording.attach_dom_snapshot(sequence, dom)
-            except Exception:
-                pass
+        else:
+            dom = self.session.scrub(dom) or dom
+            for recording, sequence in pending:
+                try:
+                    recording.attach_dom_snapshot(sequence, dom)
+                except Exception:
+                    pass
         # Their frames, painted over where this snapshot saw secrets.
-        self._store_waiting_picks(up_to=max(sequence for _, sequence in pending))
+        self._store_ready_picks()
 
     def snapshot_dom(self, redact: list[str], mask: list[str], sequence: int | None = None,
                      target: dict[str, Any] | None = None
@@ -1555,8 +1555,8 @@ class PageCapture:
                     self.pending_dom.append((asked.recording, asked.sequence))
             except Exception:
                 pass  # recording must never break the page it watches
-            # Its frame, painted over where the snapshot saw secrets (or, lost, where the last did).
-            self._store_waiting_picks(up_to=asked.sequence)
+            # Its frame, painted over where the snapshot saw secrets (or, lost, once taken again).
+            self._store_ready_picks()
 
     def _foreign_frame_snapshots(self, options: dict[str, Any],
                                  sequence: int | None) -> Generator[Step, Any, dict[str, str]]:
@@ -1921,34 +1921,20 @@ class PageCapture:
         self._attach_screenshots(self.timeline.frame(params["metadata"]["timestamp"], params["data"]))
 
     def _attach_screenshots(self, picks: list[Pick]) -> None:
-        """Store picked frames; one whose action's snapshot is still to come waits for it,
-        since the boxes painted over (secrets, masks) come with that snapshot."""
-        asked = {snapshot.sequence for snapshot in self.asked} | self.boxes_to_come
-        retaken = self._snapshots_to_retake()
-        for pick in picks:
-            if pick.sequence in asked or (self.recording.id, pick.sequence) in retaken:
-                self.waiting_picks.append((self.recording, pick))
-            else:
-                self._store_pick(self.recording, pick)
+        """Store picked frames, each once the boxes to paint over it are known."""
+        self.waiting_picks.extend((self.recording, pick) for pick in picks)
+        self._store_ready_picks()
 
-    def _snapshots_to_retake(self) -> set[tuple[int, int]]:
-        """(recording id, sequence) of the actions whose snapshot was lost and is to be taken
-        again (pending_dom): the page changed document meanwhile, so what the last snapshot
-        said to paint over belongs to another page; their frames wait for the new one."""
-        return {(recording.id, sequence) for recording, sequence in self.pending_dom}
-
-    def _store_waiting_picks(self, up_to: int | None = None) -> None:
-        """Store the frames waiting for snapshots up to this action's, but those whose
-        snapshot is to be taken again; all of them: None (the page or recording ends)."""
-        waiting, self.waiting_picks = self.waiting_picks, []
-        retaken = self._snapshots_to_retake() if up_to is not None else set()
-        for recording, pick in waiting:
-            if (up_to is None or pick.sequence <= up_to) and (recording.id, pick.sequence) not in retaken:
-                self._store_pick(recording, pick, final=up_to is None)
-            else:
-                self.waiting_picks.append((recording, pick))
-        if up_to is None:
-            self._store_picks_for_fresh_boxes(final=True)
+    def _boxes_known(self, recording: Recording, sequence: int) -> bool:
+        """Whether the boxes to paint over (secrets, masks) a frame of this action are known:
+        those of its own look at the page (its snapshot asked ahead and not back, its snapshot
+        lost and to be taken again, its look still to come after its call), and of the document
+        the page shows now (boxes looked for in a document since left are another page's)."""
+        action = (recording.id, sequence)
+        return (self.boxes_document == self.documents
+                and action not in self.boxes_to_come
+                and not any((asked.recording.id, asked.sequence) == action for asked in self.asked)
+                and not any((pending.id, pending_sequence) == action for pending, pending_sequence in self.pending_dom))
 
     def _set_boxes(self, boxes: list[dict[str, float]], document: int) -> None:
         """What to paint over, as looked for in ``document``; the frames that waited for the
@@ -1958,34 +1944,36 @@ class PageCapture:
         if document != self.boxes_document:
             self.earlier_boxes = self.mask_boxes
         self.mask_boxes, self.boxes_document = boxes, document
-        if document == self.documents:
-            self._store_picks_for_fresh_boxes()
+        self._store_ready_picks()
 
-    def _store_picks_for_fresh_boxes(self, final: bool = False) -> None:
-        waiting, self.picks_for_fresh_boxes = self.picks_for_fresh_boxes, []
+    def _store_ready_picks(self, final: bool = False) -> None:
+        """Store the waiting frames whose boxes are known; ``final`` (the page or recording
+        ends), all of them."""
+        waiting, self.waiting_picks = self.waiting_picks, []
         for recording, pick in waiting:
-            self._store_pick(recording, pick, final)
+            if final or self._boxes_known(recording, pick.sequence):
+                self._store_pick(recording, pick, final)
+            else:
+                self.waiting_picks.append((recording, pick))
+        while len(self.waiting_picks) > MAX_PICKS_WAITING:
+            recording, pick = self.waiting_picks.pop(0)
+            self._store_pick(recording, pick, final=True)
 
     def _store_pick(self, recording: Recording, pick: Pick, final: bool = False) -> None:
-        """Store a frame, painted over where the boxes say. Boxes looked for in a document
-        the page has since left belong to another page: the frame waits for the new one's;
-        ``final`` (the page or recording ends), it is dropped if anything was secret. A frame
-        of an action that began on another document than the boxes' (or stored without its
-        own) may show either: it gets both documents' boxes."""
+        """Store a frame, painted over where the boxes say. ``final`` (the page or recording
+        ends, its boxes maybe never known): one of a document whose boxes were never looked
+        for is dropped if anything was secret. A frame of an action that began on another
+        document than the boxes' (or stored without its own) may show either: it gets both
+        documents' boxes."""
         began_on = self.action_documents.get((recording.id, pick.sequence))
-        if self.boxes_document != self.documents:
-            if final and (self.session.scrub.values or self.session.options.unread):
-                # Where the page it shows has what must not be stored was never known: not
-                # stored (with nothing typed secret nor redacted or masked, nothing to hide
-                # but a password field, empty on a new page: stored).
-                return
-            if not final:
-                self.picks_for_fresh_boxes.append((recording, pick))
-                if len(self.picks_for_fresh_boxes) > MAX_ACTIONS_REMEMBERED:  # (a page that never answers)
-                    self.picks_for_fresh_boxes.pop(0)
-                return
+        stale = self.boxes_document != self.documents  # (only when final: else it waits)
+        if stale and (self.session.scrub.values or self.session.options.unread):
+            # Where the page it shows has what must not be stored was never known: not
+            # stored (with nothing typed secret nor redacted or masked, nothing to hide
+            # but a password field, empty on a new page: stored).
+            return
         boxes = self.mask_boxes
-        if began_on != self.boxes_document or self.boxes_document != self.documents:
+        if began_on != self.boxes_document or stale:
             boxes = [*boxes, *self.earlier_boxes]
         masks = None
         viewport = self.page.viewport_size
