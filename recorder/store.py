@@ -65,6 +65,9 @@ T = TypeVar("T")
 
 DEFAULT_DB = "recordings.db"
 MAX_VALUE_CHARS = 1_000_000
+# Start times of the latest actions a live recording keeps, to place what the browser stamped
+# (Recording.when): an event arrives within seconds of its stamp, a few actions at most.
+ACTIONS_BEGUN_REMEMBERED = 1024
 
 
 def default_db() -> str:
@@ -672,7 +675,8 @@ class Recording(RecordingFields):
         self._started_monotonic = time.monotonic() if live else None
         self._started_epoch = time.time()
         self._next_sequence = self.action_count + 1
-        self._begun: list[tuple[int, int]] = []  # (start ms, sequence) of the actions begun here, in order
+        # (start ms, sequence) of the latest actions begun here, in order (see when).
+        self._begun: list[tuple[int, int]] = []
         # The least (arrival - stamp) of the browser-stamped events seen (see when).
         self._stamp_offset_ms: float | None = None
 
@@ -699,6 +703,8 @@ class Recording(RecordingFields):
             self._next_sequence += 1
             started = self.elapsed_ms()
             self._begun.append((started, sequence))
+            if len(self._begun) > 2 * ACTIONS_BEGUN_REMEMBERED:
+                del self._begun[:-ACTIONS_BEGUN_REMEMBERED]
             return sequence, started
 
     def when(self, epoch_seconds: float | None) -> tuple[int, int]:
@@ -719,7 +725,9 @@ class Recording(RecordingFields):
         at = max(0, min(now, int(stamped + self._stamp_offset_ms)))
         with self._lock:
             index = bisect.bisect_right(self._begun, (at, sys.maxsize))
-            return (self._begun[index - 1][1] if index else self._next_sequence - 1 - len(self._begun)), at
+            if index:
+                return self._begun[index - 1][1], at
+            return (self._begun[0][1] - 1 if self._begun else self._next_sequence - 1), at
 
     def record_action(
         self,

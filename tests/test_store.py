@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from recorder import DatabaseError, RecordingClosed, RecordingStore
+from recorder.store import ACTIONS_BEGUN_REMEMBERED
 from recorder.storage.postgres.schema import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
 from recorder.storage.sqlite.schema import SCHEMA_VERSION
 from tests import engines, postgres
@@ -44,6 +45,17 @@ def test_record_action_sequence_blobs_and_timeline_shape(store_target: str) -> N
         assert store.blob(first.dom_snapshot_key) == b"<html>same</html>"
         assert store.get(recording.id).action_count == 2
     assert engines.scalar(store_target, "SELECT count(*) FROM blobs") == 1  # stored once
+
+
+def test_a_long_recording_remembers_only_its_latest_action_starts(tmp_path: Path) -> None:
+    """Recording.when places what the browser stamped among the actions begun; it kept the
+    start of every action for the life of the recording (an agent's day grew it without end)."""
+    with RecordingStore(tmp_path / "long.db") as store:
+        recording = store.start()
+        for _ in range(5 * ACTIONS_BEGUN_REMEMBERED):
+            last, _ = recording.reserve_sequence()
+        assert recording.when(time.time())[0] == last
+        assert len(recording._begun) <= 2 * ACTIONS_BEGUN_REMEMBERED  # (bounded: private, no other way to see it)
 
 
 def test_complete_and_fail_only_end_a_recording_once(store_target: str) -> None:
