@@ -17,6 +17,13 @@ from .model import REDACTED
 _USERINFO_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#]*:)([^\s/?#]*)(@)")
 # password=... in a URL's query or libpq's keyword/value form (where it may be quoted)
 _PASSWORD_PARAMETER = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&#]+)", re.IGNORECASE)
+# The start of libpq's keyword/value connection string ("host=db password=... dbname=x").
+_KEYWORD_FORM = re.compile(r"\s*(host|hostaddr|port|dbname|user|password|service|sslmode)\s*=", re.IGNORECASE)
+
+
+def is_libpq_keyword_form(text: str) -> bool:
+    """Whether ``text`` is a libpq keyword/value connection string (not a URL, not a path)."""
+    return bool(_KEYWORD_FORM.match(text))
 
 
 def url_passwords(text: str) -> list[str]:

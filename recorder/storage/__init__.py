@@ -15,15 +15,13 @@ recorder issues SQL.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from ..errors import DatabaseError
+from ..urls import is_libpq_keyword_form
 from .engine import Engine, redact
 
 URL_SCHEMES = ("postgresql://", "postgres://")
-# The start of a libpq keyword/value connection string ("host=db password=... dbname=x").
-_KEYWORD_FORM = re.compile(r"\s*(host|hostaddr|port|dbname|user|password|service|sslmode)\s*=", re.IGNORECASE)
 
 
 def is_server_url(target: object) -> bool:
@@ -42,7 +40,7 @@ def open_engine(target: str | os.PathLike[str], readonly: bool = False) -> Engin
                 f"{redact(str(target))} is a PostgreSQL URL, but PostgreSQL support is not installed"
                 f" ({exc}); install it with: pip install 'recorder[postgres]'") from None
         return PostgresEngine(str(target), readonly)
-    if isinstance(target, str) and _KEYWORD_FORM.match(target):
+    if isinstance(target, str) and is_libpq_keyword_form(target):
         # libpq's other form: taken as a file name, it would make a SQLite file of that name.
         raise DatabaseError(f"{redact(target)} is a libpq keyword/value connection string; recorder takes a"
                             " PostgreSQL database as a URL: postgresql://USER:PASSWORD@HOST:PORT/DBNAME")
