@@ -248,24 +248,32 @@ LATE_BUTTON = """() => setTimeout(() => {
 }, 1000)"""
 
 
+async def late_click(server: str, db_path: Path, linger_s: float) -> tuple[str | None, int]:
+    """Record a goto, then a click on LATE_BUTTON's button made in a task the block does not
+    await, the block ending ``linger_s`` after; the button's text once the click is done, and
+    the line of the click (whose source the recording names)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(**launch_options())
+        page = await browser.new_page()
+        async with record(page, db=db_path) as page:
+            await page.goto(f"{server}/app.html")
+            await page.evaluate(LATE_BUTTON)
+            line = sys._getframe().f_lineno + 1
+            click = asyncio.create_task(page.click("#late-one"))
+            if linger_s:  # (else the block ends before the task's call has begun)
+                await asyncio.sleep(linger_s)
+        await click
+        text = await page.text_content("#late-one")
+        await browser.close()
+    return text, line
+
+
 def test_a_call_still_running_when_the_async_block_ends_is_recorded(server: str, db_path: Path,
                                                                      run_async: Any) -> None:
-    async def scenario() -> str | None:
-        from playwright.async_api import async_playwright
-
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(**launch_options())
-            page = await browser.new_page()
-            async with record(page, db=db_path) as page:
-                await page.goto(f"{server}/app.html")
-                await page.evaluate(LATE_BUTTON)
-                click = asyncio.create_task(page.click("#late-one"))  # its call not begun as the block ends
-            await click
-            text = await page.text_content("#late-one")
-            await browser.close()
-        return text
-
-    assert run_async(scenario()) == "clicked"
+    text, _ = run_async(late_click(server, db_path, linger_s=0))
+    assert text == "clicked"
     with RecordingStore(db_path) as store:
         recording = store.list()[0]
         assert [(a["sequence"], a["metadata"]["api"], a["status"]) for a in recording.timeline()] == [
@@ -276,29 +284,12 @@ def test_a_call_still_running_when_the_async_block_ends_is_recorded(server: str,
 def test_a_call_running_past_the_grace_is_named_unfinished(server: str, db_path: Path, run_async: Any,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("recorder.instrument.IN_FLIGHT_GRACE_S", 0.2)
-
-    async def scenario() -> tuple[str | None, int]:
-        from playwright.async_api import async_playwright
-
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(**launch_options())
-            page = await browser.new_page()
-            async with record(page, db=db_path) as page:
-                await page.goto(f"{server}/app.html")
-                await page.evaluate(LATE_BUTTON)
-                line = sys._getframe().f_lineno + 1
-                click = asyncio.create_task(page.click("#late-one"))
-                await asyncio.sleep(0.1)
-            await click  # the click itself goes on, and succeeds, unrecorded
-            text = await page.text_content("#late-one")
-            await browser.close()
-        return text, line
-
-    text, line = run_async(scenario())
+    # The click itself goes on, and succeeds, unrecorded.
+    text, line = run_async(late_click(server, db_path, linger_s=0.1))
     assert text == "clicked"
     with RecordingStore(db_path) as store:
         recording = store.list()[0]
         assert [a["metadata"]["api"] for a in recording.timeline()] == ["Page.goto"]
         assert recording.metadata["unfinished_actions"] == [{
             "sequence": 2, "api": "Page.click", "page_index": 0,
-            "source": {"file": __file__, "line": line, "function": "scenario"}}]
+            "source": {"file": __file__, "line": line, "function": "late_click"}}]
