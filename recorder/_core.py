@@ -741,8 +741,10 @@ class Session:
 
 @functools.cache
 def _send_takes_timeout(send: Any) -> bool:
-    # A CDP session's send takes a timeout only from Playwright 1.47 on. Asked once per
-    # method: send_and_forget asks it for every screencast frame.
+    # A CDP session's send takes a timeout only from Playwright 1.47 on (the oldest recorder
+    # supports: with an older one installed anyway, recorder degrades rather than breaks, but
+    # secrets are not painted over the screencast). Asked once per method: send_and_forget
+    # asks it for every screencast frame.
     return "timeout" in inspect.signature(send).parameters
 
 
