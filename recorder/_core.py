@@ -870,6 +870,9 @@ class PageCapture:
         self.holding_events = 0
         self.held_events: list[Callable[[], None]] = []
         self.keys_so_far = ""  # character keys pressed one at a time into a secret field
+        # The URLs a popup requested since recorder began to watch its network, until what it
+        # loaded before is stored (_store_loaded_before); None otherwise.
+        self.urls_requested: set[str] | None = None
 
     @property
     def recording(self) -> Recording:
@@ -901,6 +904,8 @@ class PageCapture:
             return
         self.bounded = _send_takes_timeout(type(self.cdp).send)
         self.sends_ahead = self.bounded and self.session.sends_ahead(self.cdp)
+        if opener is not None and self.session.options.events:
+            self.urls_requested = set()  # (see _store_loaded_before)
         self._listen(self.cdp, "Page.javascriptDialogOpening", self._on_dialog)
         self._listen(self.cdp, "Page.javascriptDialogClosed", self._on_dialog_closed)
         self._listen(self.cdp, "Page.frameNavigated", self._on_document_committed)
@@ -916,6 +921,8 @@ class PageCapture:
                 yield lambda: self.cdp.send("Network.enable", {"maxResourceBufferSize": MAX_RESOURCE_BUFFER})
             except Exception:
                 pass
+        if self.urls_requested is not None:
+            yield from self._store_loaded_before()
         if self.session.options.screenshots:
             self._listen(self.cdp, "Page.screencastFrame", self._on_screencast_frame)
             viewport = page.viewport_size
@@ -1850,7 +1857,22 @@ class PageCapture:
         self._store_event("error", events.error_details(getattr(error, "name", None), getattr(error, "message", None),
                                                         getattr(error, "stack", None)))
 
+    def _store_loaded_before(self) -> Flow:
+        """Store what a popup loaded before recorder watched its network: Playwright hands a
+        popup over once it has navigated, so its first load (its document, stylesheets,
+        scripts) reached no listener of recorder's. The page's Resource Timing tells, but for
+        the requests the network log has heard of since it began (``urls_requested``)."""
+        loaded = yield from self._quietly_flow(self.ask("loadedSoFar"))
+        heard, self.urls_requested = self.urls_requested or set(), None
+        for entry in loaded or []:
+            if entry.get("url") in heard:
+                continue
+            sequence, time_ms = self.recording.when(entry["start"] / 1000 if entry.get("start") else None)
+            self._store_event("request", events.timed_request_details(entry), sequence=sequence, time_ms=time_ms)
+
     def _on_request(self, params: dict[str, Any]) -> None:
+        if self.urls_requested is not None:
+            self.urls_requested.add(str((params.get("request") or {}).get("url")))
         recording = self.recording
         sequence, time_ms = recording.when(params.get("wallTime"))
         self.network.sent(params, owner=recording, sequence=sequence, time_ms=time_ms)

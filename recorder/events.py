@@ -13,6 +13,9 @@ in one place. The details of each kind:
               duration_ms, timing: {blocked, dns, connect, ssl, send, wait, receive},
               request_size, response_size, body_size, failure, redirects: [{url, status}],
               unfinished, request_body, response_body}   (absent or None when not known)
+             with ``seen_in: "resource timing"``: a request made before recorder watched
+             the page's network (a popup's first load), as the page's Resource Timing tells
+             it: no method, headers, body or failure text
 
 The browser's identity headers (User-Agent, sec-ch-ua...) are kept once per recording
 (metadata.request_identity), not in each request's headers (unless they differ there).
@@ -106,6 +109,29 @@ def console_details(level: str, text: str, location: dict[str, Any] | None) -> d
 def error_details(name: str | None, message: str | None, stack: str | None) -> dict[str, Any]:
     """An uncaught error or unhandled rejection, from Playwright's ``pageerror`` Error."""
     return {"name": name or "Error", "message": message or "", "stack": stack}
+
+
+# A Resource Timing entry's initiatorType -> the resource type Chromium's Network domain names.
+_INITIATOR_TYPES = {"navigation": "document", "link": "stylesheet", "img": "image", "image": "image",
+                    "script": "script", "fetch": "fetch", "xmlhttprequest": "xhr", "beacon": "ping",
+                    "video": "media", "audio": "media", "iframe": "document", "frame": "document"}
+
+
+def timed_request_details(entry: dict[str, Any]) -> dict[str, Any]:
+    """A request the page made before recorder watched its network, from world.js
+    ``loadedSoFar`` (the page's Resource Timing), in the details of every request."""
+    body = entry.get("body")
+    transfer = entry.get("transfer")
+    return {
+        "method": None, "url": entry.get("url"),
+        "resource_type": _INITIATOR_TYPES.get(str(entry.get("initiator")), "other"), "frame_id": None,
+        "document_url": None, "status": entry.get("status"), "status_text": None, "mime_type": None,
+        # (nothing crossed the network for it, but there was a body: from the browser's cache)
+        "from_cache": transfer == 0 and bool(body), "remote_address": None, "request_headers": {},
+        "response_headers": {}, "duration_ms": round(float(entry.get("duration") or 0), 1), "timing": None,
+        "request_size": None, "response_size": transfer, "body_size": body, "failure": None, "redirects": [],
+        "seen_in": "resource timing",
+    }
 
 
 def headers(raw: dict[str, Any] | None, redact: frozenset[str]) -> dict[str, str]:

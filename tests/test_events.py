@@ -125,6 +125,26 @@ def test_what_the_page_does_between_sync_actions_lands_on_the_action_before(page
     assert all(started[2] + 250 < e["time_ms"] < started[3] - 500 for e in stamped), (started, stamped)
 
 
+def test_a_popups_first_load_is_recorded_too(page: Page, server: str, db_path: Path) -> None:
+    """Playwright hands a popup over once it has navigated: its document and what came with
+    it reached no listener of recorder's, and were missing from the popup's requests. The
+    page's Resource Timing tells them (without method or headers); each request once."""
+    with record(page, db=db_path) as page:
+        page.goto(server + "/events/opener.html")
+        with page.expect_popup() as opened:
+            page.click("#open")
+        popup = opened.value
+        popup.wait_for_load_state()
+        popup.click("#in-popup")
+    requests = [e for e in page.recording.events(kind="request") if e["page_index"] == 1]
+    names = [e["url"].rsplit("/", 1)[-1] for e in requests if not of_favicon(e)]
+    assert sorted(names) == ["missing.png", "popup.css", "popup.html"], requests
+    document = next(e for e in requests if e["url"].endswith("/popup.html"))
+    assert (document["resource_type"], document["status"], document["seen_in"]) == ("document", 200, "resource timing")
+    assert document["action_sequence"] == 2  # the click that opened it
+    assert next(e for e in requests if e["url"].endswith("/missing.png"))["status"] == 404
+
+
 def test_show_and_stats_count_messages_errors_and_failed_requests(page: Page, server: str, store_target: str) -> None:
     with record(page, db=store_target) as page:
         page.goto(f"{server}/events/index.html")
