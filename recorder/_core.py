@@ -837,6 +837,11 @@ class PageCapture:
         # to be looked for: a frame of theirs handed over meanwhile (Playwright hands events
         # over during any call, the lookups after the action's own included) waits for them.
         self.boxes_to_come: set[tuple[int, int]] = set()
+        # Actions of pending_dom whose snapshot is being taken (_snapshot_pending).
+        self.retaking: list[tuple[Recording, int]] = []
+        # Actions whose flow was cancelled (asyncio) before their own look at the page: their
+        # frames (which may show what the call did) wait for the next look at it, any action's.
+        self.next_look_awaited: set[tuple[int, int]] = set()
         # Frames picked and not stored yet, (recording, pick): each waits until the boxes to
         # paint over it are known (_boxes_known), in order.
         self.waiting_picks: list[tuple[Recording, Pick]] = []
@@ -1082,7 +1087,7 @@ class PageCapture:
             finally:
                 self.in_flight.remove((sequence, spec))
                 self.timeline.action_ended(sequence, time.time())
-            self.boxes_to_come.add((self.recording.id, sequence))  # (not of a call cancelled: no look comes)
+            self.boxes_to_come.add((self.recording.id, sequence))
             duration_ms = int((time.perf_counter() - began) * 1000)
             if error is None:
                 # Playwright's call had the page answer (it ran its scripts, or its input was
@@ -1107,33 +1112,41 @@ class PageCapture:
             self._keys_pressed(spec, raw_value, withheld)
             grew = withheld and isinstance(raw_value, str) and (spec.key_at_a_time or bool(self.keys_so_far))
             self.session.scrub.typed((self.keys_so_far or raw_value) if grew else None)
+        except BaseException:
+            self._cancelled_before_its_look((self.recording.id, sequence))
+            raise
         finally:
             if holding:
                 self.holding_events -= 1
                 self._release_events()
 
-        dom = dom_skipped = None
-        snapshot_later = False
-        mask = list(self.session.options.mask)
-        # The element's state after the action comes with the snapshot (replay compares it).
-        target_place = None
-        if info and info.get("css_path") and not info.get("in_shadow_root") and not in_frames:
-            target_place = {"path": info["css_path"], "document": info.get("document")}
-        outcome: dict[str, Any] = {}
-        acted_on = None
-        if target_place and not observing:
-            acted_on = self.last_target = _LastTarget(self.recording, sequence, target_place["path"], navigations,
-                                                      target_place["document"])
-        if self.session.options.dom and self.is_alive() \
-                and not (yield from self._ask_snapshot_ahead(redact, sequence, target_place, acted_on)):
-            dom, dom_skipped, outcome = yield from self.snapshot_dom(redact, mask, sequence, target_place)
-            self._saw_target_after(acted_on, outcome)
-            snapshot_later = dom is None and not dom_skipped
-        elif (not self.session.options.dom and self.session.options.screenshots and self.cdp is not None
-              and self.bounded and self.is_alive()):
-            # No snapshot says where secrets show (password and redacted fields too): ask.
-            # (Only in recorder's own world: typed secrets are never handed to the page's.)
-            yield from self._look_for_cover(redact, mask)
+        try:
+            dom = dom_skipped = None
+            snapshot_later = False
+            mask = list(self.session.options.mask)
+            # The element's state after the action comes with the snapshot (replay compares it).
+            target_place = None
+            if info and info.get("css_path") and not info.get("in_shadow_root") and not in_frames:
+                # (a document's mark read in the page's own world may be the page's: not trusted)
+                target_place = {"path": info["css_path"], "document": info.get("document") if self.bounded else None}
+            outcome: dict[str, Any] = {}
+            acted_on = None
+            if target_place and not observing:
+                acted_on = self.last_target = _LastTarget(self.recording, sequence, target_place["path"], navigations,
+                                                          target_place["document"])
+            if self.session.options.dom and self.is_alive() \
+                    and not (yield from self._ask_snapshot_ahead(redact, sequence, target_place, acted_on)):
+                dom, dom_skipped, outcome = yield from self.snapshot_dom(redact, mask, sequence, target_place)
+                self._saw_target_after(acted_on, outcome)
+                snapshot_later = dom is None and not dom_skipped
+            elif (not self.session.options.dom and self.session.options.screenshots and self.cdp is not None
+                  and self.bounded and self.is_alive()):
+                # No snapshot says where secrets show (password and redacted fields too): ask.
+                # (Only in recorder's own world: typed secrets are never handed to the page's.)
+                yield from self._look_for_cover(redact, mask)
+        except BaseException:
+            self._cancelled_before_its_look((self.recording.id, sequence))
+            raise
         self.boxes_to_come.discard((self.recording.id, sequence))
         self._store_ready_picks()  # (its frames, if its boxes are known now: a snapshot in line, a look)
         screenshot = None
@@ -1394,7 +1407,12 @@ class PageCapture:
         pending, self.pending_dom = self.pending_dom, []
         if not (self.session.options.dom and self.is_alive()):
             return
-        dom, skipped, _ = yield from self.snapshot_dom(redact, list(self.session.options.mask), pending[0][1])
+        self.retaking.extend(pending)  # (their frames wait for this snapshot's boxes meanwhile)
+        try:
+            dom, skipped, _ = yield from self.snapshot_dom(redact, list(self.session.options.mask), pending[0][1])
+        finally:
+            for entry in pending:
+                self.retaking.remove(entry)
         if dom is None:
             if skipped:
                 for recording, sequence in pending:
@@ -1762,8 +1780,13 @@ class PageCapture:
             return None
 
     def _target_info_in_main_world(self, locator: Any, redact: list[str]) -> Generator[Step, Any, dict[str, Any] | None]:
-        return (yield lambda: locator.evaluate_all(
-            f"(elements, redact) => ({inpage.world_source()}).elementInfo(elements[0], redact)", redact))
+        info = yield lambda: locator.evaluate_all(
+            f"(elements, redact) => ({inpage.world_source()}).elementInfo(elements[0], redact)", redact)
+        if info:
+            # Which document, as the page's own world says: a page may replace `performance`
+            # there (Playwright's page.clock does), so it says nothing (world.js stateAt).
+            info["document"] = None
+        return info
 
     def answers(self, every_frame: bool = False) -> Generator[Step, Any, bool]:
         """Whether the page answers at all: asked before a question Playwright cannot bound.
@@ -1956,9 +1979,16 @@ class PageCapture:
         the page shows now (boxes looked for in a document since left are another page's)."""
         action = (recording.id, sequence)
         return (self.boxes_document == self.documents
-                and action not in self.boxes_to_come
+                and action not in self.boxes_to_come and action not in self.next_look_awaited
                 and not any((asked.recording.id, asked.sequence) == action for asked in self.asked)
-                and not any((pending.id, pending_sequence) == action for pending, pending_sequence in self.pending_dom))
+                and not any((pending.id, pending_sequence) == action
+                            for pending, pending_sequence in (*self.pending_dom, *self.retaking)))
+
+    def _cancelled_before_its_look(self, action: tuple[int, int]) -> None:
+        """An action's flow was cancelled between its call's start and its look at the page:
+        no look of its own comes; its frames wait for the next look at the page instead."""
+        self.boxes_to_come.discard(action)
+        self.next_look_awaited.add(action)
 
     def _set_boxes(self, boxes: list[dict[str, float]], document: int) -> None:
         """What to paint over, as looked for in ``document``; the frames that waited for the
@@ -1968,6 +1998,7 @@ class PageCapture:
         if document != self.boxes_document:
             self.earlier_boxes = self.mask_boxes
         self.mask_boxes, self.boxes_document = boxes, document
+        self.next_look_awaited.clear()
         self._store_ready_picks()
 
     def _store_ready_picks(self, final: bool = False) -> None:

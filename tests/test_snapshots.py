@@ -336,6 +336,34 @@ def test_a_page_that_used_locators_before_recording_is_looked_at_all_the_same(se
     assert all(f["metadata"]["target"]["css_path"] == "#name" for f in fills)
 
 
+def test_a_page_with_a_faked_clock_still_has_its_elements_state_after_recorded(server: str, db_path: Path,  # type: ignore[no-untyped-def]
+                                                                               run_async) -> None:
+    """Where an element is looked at in the page's own world (a page that used locators
+    before record() began), the document's mark read there is the page's to fake:
+    Playwright's page.clock replaces `performance`, and the state after each action was
+    dropped as read in another document (world.js stateAt). A review found it."""
+    from playwright.async_api import async_playwright
+
+    from recorder import launch_options
+
+    async def scenario() -> int:
+        async with async_playwright() as playwright:  # a Playwright of its own: the engine is not registered yet
+            browser = await playwright.chromium.launch(**launch_options())
+            page = await browser.new_page()
+            await page.clock.install()
+            await page.goto(server + "/app.html")
+            assert await page.locator("#hover-target").count() == 1  # Playwright's scripts set up in this document
+            async with record(page, db=db_path) as page:
+                await page.hover("#hover-target")
+            await browser.close()
+            return int(page.recording.id)
+
+    timeline, _, store = stored(db_path, run_async(scenario()))
+    store.close()
+    hover = next(a for a in timeline if a["type"] == "hover")
+    assert hover["metadata"]["target_after"] == {"text": "hovered"}
+
+
 def test_deleting_a_recording_keeps_the_resources_another_one_uses(page, server: str, db_path: Path) -> None:  # type: ignore[no-untyped-def]
     ids = []
     for _ in range(2):
