@@ -151,6 +151,8 @@ ACTIONS: dict[str, dict[str, ActionSpec]] = {
         "reload": ActionSpec("navigate", navigation=True, title="Reload"),
         "go_back": ActionSpec("navigate", navigation=True, title="Go back"),
         "go_forward": ActionSpec("navigate", navigation=True, title="Go forward"),
+        # A document made of the HTML given (the value: replay and the pytest export make it again).
+        "set_content": ActionSpec("navigate", ("html",), navigation=True, argument="text", title="Set content"),
     },
     "Frame": _SELECTOR_ACTIONS,
     "Locator": _LOCATOR_ACTIONS,
@@ -292,6 +294,11 @@ def recorded_call(action: dict[str, Any]) -> RecordedCall | None:
             raise ValueError("what this assertion expected was a secret, not recorded")
         return RecordedCall(receiver, method, (), assertion_arguments(action["value"]))
     value = action["value"]
+    if metadata.get("value_truncated"):
+        length = metadata.get("value_length")
+        of = f"{length:,}" if isinstance(length, int) else "more"
+        raise ValueError(f"its value was cut to {MAX_VALUE_CHARS:,} characters of {of} when recorded: "
+                         f"what was given is not known")
     secret = Secret(secret_name(metadata.get("target"))) if metadata.get("redacted") else None
     arguments: tuple[Any, ...] = ()
     if spec.argument == "text":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import http.server
 import json
 import re
@@ -830,6 +831,35 @@ def test_a_click_that_reloads_the_page_is_not_read_as_removing_its_element(  # t
     read = {key: click["metadata"].get(key) for key in ("target_after", "target_later")}
     assert not any(isinstance(state, dict) and state.get("gone") for state in read.values()), read
     assert "document" not in click["metadata"]["target"]  # (recorder's own, not kept)
+
+
+def test_set_content_is_recorded_replayed_and_exported(page, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
+    """page.set_content was not recorded: replay of a test that began with it started on an
+    empty page and diverged at its first step."""
+    html = """<button id="b" onclick="this.textContent = 'done'">Go</button>"""
+    with record(page, db=db_path) as page:
+        page.set_content(html)
+        page.click("#b")
+    actions = recorded_actions(page.recording.id, db_path)
+    assert [(a["type"], a["metadata"]["api"], a["value"]) for a in actions] == [
+        ("navigate", "Page.set_content", html), ("click", "Page.click", None)]
+    assert actions[0]["dom_snapshot_key"] and actions[1]["metadata"]["target_after"] == {"text": "done"}
+    replays_all_ok(page.recording.id, db_path, context)
+    with RecordingStore(db_path) as store:
+        exported = export_pytest(store.get(page.recording.id))
+    line = next(line.strip() for line in exported.splitlines() if "set_content" in line)
+    assert line.startswith("page.set_content(") and ast.literal_eval(line[len("page.set_content("):-1]) == html
+
+
+def test_a_value_cut_when_recorded_is_not_given_cut_on_replay(page, db_path: Path, context) -> None:  # type: ignore[no-untyped-def]
+    """A value longer than the store keeps (1,000,000 characters) was replayed cut: a page
+    made of half its HTML, a field filled with half the text, and replay said ok."""
+    html = "<p id='p'>big</p><!--" + "x" * 1_100_000 + "-->"
+    with record(page, db=db_path) as page:
+        page.set_content(html)
+    report = run(page.recording.id, db_path, context.new_page())
+    step = report.steps[0]
+    assert step.status != "ok" and "cut to 1,000,000 characters of 1,100,024" in (step.reason or ""), report.format()
 
 
 def test_a_page_that_cannot_be_captured_is_a_note_not_the_end_of_the_replay(page, one_page_app, db_path: Path,  # type: ignore[no-untyped-def]
