@@ -593,8 +593,11 @@ MAX_RESOURCE_BUFFER = 10_000_000
 # Frames of other origins snapshotted per action, at most (an ad-laden page has dozens).
 MAX_FOREIGN_FRAMES = 10
 # A sync caller this long away from Playwright since the last action (an agent thinking)
-# may have left events waiting to be handed over: take_reported_events.
+# may have left events waiting to be handed over: take_reported_events, which gives
+# Playwright's loop turns of HANDOVER_TURN_S while they keep coming, for HANDOVER_MAX_S at most.
 QUIET_S = 0.05
+HANDOVER_TURN_S = 0.005
+HANDOVER_MAX_S = 0.25
 # Actions whose document a page capture remembers (PageCapture.action_documents): a frame
 # comes within a few actions of its own.
 MAX_ACTIONS_REMEMBERED = 64
@@ -612,6 +615,7 @@ class Session:
         self.is_async = is_async
         self.scrub = SecretScrubber()
         self.last_action_ended = 0.0  # time.monotonic() as the last recorded call returned
+        self.reports_heard = 0  # what the pages reported (console, errors, requests) so far
         self.agent_paused = False  # during a takeover: Playwright calls are a person's stand-ins, not recorded
         self.taken_over_by: Any = None  # the takeover under way (recorder/takeover.py), from its start to its end
         self.captures: list[PageCapture] = []
@@ -691,14 +695,21 @@ class Session:
     def take_reported_events(self, page: Any) -> None:
         """The sync API hands Playwright's events over only during a call: what the page
         reported while the code being recorded did something else (an agent thinking, a
-        sleep) would reach the handlers during the next action's. A millisecond of
-        Playwright's loop (no round trip to the browser) hands them over first. The async API
-        has them already."""
+        sleep) would reach the handlers during the next action's. A few milliseconds of
+        Playwright's loop (no round trip to the browser) hand them over first, again while
+        they keep coming: a page error queued behind a hundred console messages comes only
+        once those are handled, and it has no time stamp to be placed by. The async API has
+        them already."""
         turn = getattr(page, "_sync", None)
         if self.is_async or not callable(turn) or time.monotonic() - self.last_action_ended < QUIET_S:
             return  # (back to back, as a test's actions are: nothing to hand over, and no time to spend)
+        until = time.monotonic() + HANDOVER_MAX_S
         try:
-            turn(asyncio.sleep(0.005))  # (a timer: the loop polls the pipe; bare turns of it did not do)
+            while True:
+                heard = self.reports_heard
+                turn(asyncio.sleep(HANDOVER_TURN_S))  # (a timer: the loop polls the pipe; bare turns did not do)
+                if self.reports_heard == heard or time.monotonic() >= until:
+                    return
         except Exception:
             pass  # the page or Playwright closed: the call itself will say so
 
@@ -903,8 +914,8 @@ class PageCapture:
         self._listen(page, "popup", self._on_popup)
         self._listen(page, "crash", self._on_crash)
         if self.session.options.events:
-            self._listen(page, "console", self._on_console)
-            self._listen(page, "pageerror", self._on_page_error)
+            self._listen(page, "console", self._on_console, report=True)
+            self._listen(page, "pageerror", self._on_page_error, report=True)
         if opener is not None:
             self.record_event_action("navigate", url=page.url,
                                      metadata={"popup": True, "opener_page_index": opener.index})
@@ -922,10 +933,10 @@ class PageCapture:
         self._listen(self.cdp, "Page.javascriptDialogClosed", self._on_dialog_closed)
         self._listen(self.cdp, "Page.frameNavigated", self._on_document_committed)
         if self.session.options.events:
-            self._listen(self.cdp, "Network.requestWillBeSent", self._on_request)
+            self._listen(self.cdp, "Network.requestWillBeSent", self._on_request, report=True)
             self._listen(self.cdp, "Network.dataReceived", self.network.received)
-            self._listen(self.cdp, "Network.loadingFinished", self._on_loading_finished)
-            self._listen(self.cdp, "Network.loadingFailed", self._on_loading_failed)
+            self._listen(self.cdp, "Network.loadingFinished", self._on_loading_finished, report=True)
+            self._listen(self.cdp, "Network.loadingFailed", self._on_loading_failed, report=True)
         if self.session.options.dom or self.session.options.events:
             # The bodies of fonts (and images) are handed out only from the network log.
             self._listen(self.cdp, "Network.responseReceived", self._on_response)
@@ -1841,7 +1852,15 @@ class PageCapture:
         """Whether the page can still be asked anything (it is neither closed nor crashed)."""
         return not self.crashed and not self.page.is_closed()
 
-    def _listen(self, emitter: Any, event: str, handler: Callable[..., Any]) -> None:
+    def _listen(self, emitter: Any, event: str, handler: Callable[..., Any], report: bool = False) -> None:
+        """``handler`` on ``emitter``'s ``event``, until detach; a ``report`` (console, an
+        error, a request) counts in Session.reports_heard (take_reported_events)."""
+        if report:
+            def counted(*arguments: Any, handle: Callable[..., Any] = handler) -> Any:
+                self.session.reports_heard += 1
+                return handle(*arguments)
+
+            handler = counted
         emitter.on(event, handler)
         self._listeners.append((emitter, event, handler))
 

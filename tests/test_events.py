@@ -125,6 +125,24 @@ def test_what_the_page_does_between_sync_actions_lands_on_the_action_before(page
     assert all(started[2] + 250 < e["time_ms"] < started[3] - 500 for e in stamped), (started, stamped)
 
 
+def test_a_page_error_behind_many_messages_between_sync_actions_lands_on_the_action_before(
+        page: Page, db_path: Path) -> None:
+    """What the page reports between sync actions is taken as the code comes back, in a turn
+    of Playwright's loop; an error queued behind a hundred console messages came only in the
+    next call's, and an error has no time stamp to be placed by: it landed on the next action
+    (4 runs of 5, a hunt found). Turns are now given while reports keep coming."""
+    page.set_content('<button id="go" onclick="setTimeout(() => { for (let i = 0; i < 100; i++)'
+                     ' console.log(\'line \' + i); throw new Error(\'late\'); }, 300)">Go</button>'
+                     '<button id="other">Other</button>')
+    with record(page, db=db_path) as page:
+        page.click("#go")
+        time.sleep(1.0)  # the code thinks: no Playwright call
+        page.click("#other")
+    errors = page.recording.events("error")
+    assert [(e["message"], e["action_sequence"]) for e in errors] == [("late", 1)], errors
+    assert {e["action_sequence"] for e in page.recording.events("console")} == {1}
+
+
 def test_a_popups_first_load_is_recorded_too(page: Page, server: str, db_path: Path) -> None:
     """Playwright hands a popup over once it has navigated: its document and what came with
     it reached no listener of recorder's, and were missing from the popup's requests. The
