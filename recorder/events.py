@@ -11,7 +11,10 @@ in one place. The details of each kind:
     request  {method, url, resource_type, frame_id, document_url, status, status_text,
               mime_type, from_cache, remote_address, request_headers, response_headers,
               duration_ms, timing: {blocked, dns, connect, ssl, send, wait, receive},
-              request_size, response_size, body_size, failure, redirects: [{url, status}],
+              request_size, response_size, body_size, failure,
+              redirects: [{url, method, status, request_size, request_body}] (each hop before the
+              last; the size and body where the method changed at the next: a POST answered
+              303 and sent on as a GET), the request's headers those of the last hop,
               unfinished, request_body, response_body}   (absent or None when not known)
              with ``seen_in: "resource timing"``: a request made before recorder watched
              the page's network (a popup's first load), as the page's Resource Timing tells
@@ -188,8 +191,18 @@ class NetworkLog:
         if pending is not None and params.get("redirectResponse"):
             # The same request, sent on to where the last answer pointed.
             hops = pending.details
-            hops["redirects"].append({"url": hops["url"], "status": params["redirectResponse"].get("status")})
-            hops.update(url=request.get("url"), method=request.get("method"))
+            hop = {"url": hops["url"], "method": hops["method"], "status": params["redirectResponse"].get("status")}
+            hops["redirects"].append(hop)
+            if request.get("method") != hops["method"]:
+                # A POST answered 302 or 303 goes on as a GET: its body was sent to the hop.
+                hop["request_size"] = hops["request_size"]
+                if "request_body" in hops:
+                    hop["request_body"] = hops.pop("request_body")
+                hops["request_size"] = _post_size(request)
+                if self.bodies and request.get("postData"):
+                    hops["request_body"] = request["postData"]
+            hops.update(url=request.get("url"), method=request.get("method"),
+                        request_headers=self._request_headers(request.get("headers") or {}))
             return
         details: dict[str, Any] = {
             "method": request.get("method"), "url": request.get("url"),

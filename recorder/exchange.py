@@ -519,12 +519,18 @@ def _request_snapshots(events: list[dict[str, Any]], wall_ms: float, kept: dict[
         hops = [r["url"] for r in redirects] + [event["url"]]
         for hop, redirect in zip(hops[1:], redirects):
             code = redirect.get("status") if isinstance(redirect.get("status"), int) else -1
+            sent: dict[str, Any] = {
+                "method": str(redirect.get("method") or method), "url": redirect["url"], "httpVersion": "HTTP/1.1",
+                "cookies": [], "headers": request_headers if redirect.get("method", method) == method else [],
+                "queryString": _query(redirect["url"]), "headersSize": -1,
+                "bodySize": _number(redirect.get("request_size"))}
+            if isinstance(redirect.get("request_body"), str):
+                sent["postData"] = {"mimeType": "application/octet-stream", "text": redirect["request_body"],
+                                    "params": []}
             entries.append({"type": "resource-snapshot", "snapshot": {
                 **owner, "_monotonicTime": at, "_resourceType": event.get("resource_type") or "other",
                 "startedDateTime": _iso(wall_ms + at), "time": -1,
-                "request": {"method": method, "url": redirect["url"], "httpVersion": "HTTP/1.1", "cookies": [],
-                            "headers": request_headers, "queryString": _query(redirect["url"]), "headersSize": -1,
-                            "bodySize": -1},
+                "request": sent,
                 "response": {"status": code, "statusText": "", "httpVersion": "HTTP/1.1", "cookies": [],
                              "headers": [{"name": "Location", "value": hop}],
                              "content": {"size": -1, "mimeType": "x-unknown"}, "redirectURL": hop,

@@ -333,6 +333,58 @@ def test_a_request_with_bodies_and_redirects_in_the_trace(store_target: str, tmp
         assert entry["_monotonicTime"] == hop["_monotonicTime"] == 40
 
 
+def test_a_post_redirected_to_a_get_keeps_its_method_and_body_on_its_hop(page: Page, db_path: Path,
+                                                                        tmp_path: Path) -> None:
+    """A form POSTed, answered 303 and sent on as a GET was stored as one GET of the last URL
+    carrying the POST's body, and exported as a GET of the form's URL (a hunt found it)."""
+    import http.server
+    import threading
+
+    class Login(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(303)
+            self.send_header("Location", "/home")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_GET(self) -> None:  # noqa: N802
+            body = (b'<form method="post" action="/login"><input name="user" value="ann">'
+                    b'<button>Log in</button></form>' if self.path == "/" else b"<h1>Home</h1>")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Login)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{site.server_address[1]}"
+    try:
+        with record(page, db=db_path, bodies=True) as page:
+            page.goto(base + "/")
+            page.click("button")
+            page.wait_for_url(base + "/home")
+            page.click("h1")
+    finally:
+        site.shutdown()
+        site.server_close()
+    [home] = [e for e in page.recording.events("request") if e["url"] == base + "/home"]
+    assert (home["method"], home.get("request_body"), home["request_size"]) == ("GET", None, 0), home
+    assert home["redirects"] == [{"url": base + "/login", "method": "POST", "status": 303, "request_size": 8,
+                                  "request_body": "user=ann"}]
+    with read_trace(page.recording.id, db_path, tmp_path / "trace.zip") as archive:
+        entries = [e["snapshot"] for e in trace_events(archive, "trace.network")]
+    hop = next(e for e in entries if e["request"]["url"] == base + "/login")
+    last = next(e for e in entries if e["request"]["url"] == base + "/home")
+    assert (hop["request"]["method"], hop["request"]["postData"]["text"], hop["response"]["status"]) == (
+        "POST", "user=ann", 303)
+    assert last["request"]["method"] == "GET" and "postData" not in last["request"]
+
+
 # -- requests for a kept stylesheet do not take its place in the snapshots ---------------------------
 
 FRAMED = ('<!DOCTYPE html><html><head><link rel="stylesheet" href="http://127.0.0.1:9/frame.css"></head>'
