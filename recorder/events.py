@@ -15,7 +15,8 @@ in one place. The details of each kind:
               redirects: [{url, method, status, request_size, request_body}] (each hop before the
               last; the size and body where the method changed at the next: a POST answered
               303 and sent on as a GET), the request's headers those of the last hop,
-              unfinished, request_body, response_body}   (absent or None when not known)
+              unfinished, from_service_worker, request_body, response_body}
+             (absent or None when not known)
              with ``seen_in: "resource timing"``: a request made before recorder watched
              the page's network (a popup's first load), as the page's Resource Timing tells
              it: no method, headers, body or failure text
@@ -132,7 +133,9 @@ def timed_request_details(entry: dict[str, Any]) -> dict[str, Any]:
         # (nothing crossed the network for it, but there was a body: from the browser's cache)
         "from_cache": transfer == 0 and bool(body), "remote_address": None, "request_headers": {},
         "response_headers": {}, "duration_ms": round(float(entry.get("duration") or 0), 1), "timing": None,
-        "request_size": None, "response_size": transfer, "body_size": body, "failure": None, "redirects": [],
+        # (Chromium pads a Resource Timing transfer size by 300 bytes: not the bytes on the wire)
+        "request_size": None, "response_size": 0 if transfer == 0 else None, "body_size": body, "failure": None,
+        "redirects": [],
         "seen_in": "resource timing",
     }
 
@@ -240,10 +243,11 @@ class NetworkLog:
         ip, port = response.get("remoteIPAddress"), response.get("remotePort")
         pending.details.update(
             status=response.get("status"), status_text=response.get("statusText"), mime_type=response.get("mimeType"),
-            from_cache=bool(response.get("fromDiskCache") or response.get("fromServiceWorker")
-                            or response.get("fromPrefetchCache")),
+            from_cache=bool(response.get("fromDiskCache") or response.get("fromPrefetchCache")),
             remote_address=f"{ip}:{port}" if ip else None,
             response_headers=headers(response.get("headers"), self.redact))
+        if response.get("fromServiceWorker"):  # (answered by the page's service worker: from its cache or not)
+            pending.details["from_service_worker"] = True
         pending.response_timing = response.get("timing")
         answered = float(params.get("timestamp") or 0)
         if answered and pending.started:  # until the last byte comes (a body nobody reads may never)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from recorder import RecordingStore, record
 from recorder.cli import main
@@ -143,6 +143,20 @@ def test_a_page_error_behind_many_messages_between_sync_actions_lands_on_the_act
     assert {e["action_sequence"] for e in page.recording.events("console")} == {1}
 
 
+def test_a_response_from_a_service_worker_is_not_said_to_come_from_the_cache(page: Page, server: str,
+                                                                            db_path: Path) -> None:
+    """A request the page's service worker answered by fetching it itself was stored as
+    from_cache, and the viewer showed "(cache)" (a hunt found it)."""
+    page.goto(server + "/events/sw/index.html")
+    expect(page.locator("#out")).to_have_text("ready")
+    with record(page, db=db_path) as page:
+        page.click("#fetch")
+        expect(page.locator("#out")).to_have_text("fetched 200")
+        page.click("#out")
+    [answered] = [e for e in page.recording.events("request") if "viasw" in e["url"]]
+    assert (answered["status"], answered["from_cache"], answered.get("from_service_worker")) == (200, False, True)
+
+
 def test_a_popups_first_load_is_recorded_too(page: Page, server: str, db_path: Path) -> None:
     """Playwright hands a popup over once it has navigated: its document and what came with
     it reached no listener of recorder's, and were missing from the popup's requests. The
@@ -159,6 +173,7 @@ def test_a_popups_first_load_is_recorded_too(page: Page, server: str, db_path: P
     assert sorted(names) == ["missing.png", "popup.css", "popup.html"], requests
     document = next(e for e in requests if e["url"].endswith("/popup.html"))
     assert (document["resource_type"], document["status"], document["seen_in"]) == ("document", 200, "resource timing")
+    assert document["response_size"] is None and document["body_size"] > 0  # (not padded bytes passed off as the wire's)
     assert document["action_sequence"] == 2  # the click that opened it
     assert next(e for e in requests if e["url"].endswith("/missing.png"))["status"] == 404
 

@@ -19,7 +19,8 @@ function makeNetworkPanel(container, fullRequests) {
   }
   function size(e) {
     const n = typeof e.body_size === 'number' ? e.body_size : e.response_size;
-    return e.from_cache ? '(cache)' + (typeof n === 'number' ? ' ' + eventTools.bytes(n) : '') : eventTools.bytes(n);
+    const from = e.from_cache ? '(cache)' : e.from_service_worker ? '(service worker)' : '';
+    return from ? from + (typeof n === 'number' ? ' ' + eventTools.bytes(n) : '') : eventTools.bytes(n);
   }
 
   function details(a, e, cell) {
