@@ -872,7 +872,8 @@ class PageCapture:
         self.dialog_open = False  # a JavaScript dialog blocks the page: it is asked nothing then
         self.navigations = 0  # main-frame navigations seen
         self.last_target: _LastTarget | None = None
-        self.responses: dict[str, tuple[str, str | None]] = {}  # URL -> (CDP request id, media type)
+        # URL -> (CDP request id, media type, HTTP status) of the stylesheets, images and fonts loaded
+        self.responses: dict[str, tuple[str, str | None, int]] = {}
         # Frames of other origins: the CDP session that reaches each and its CDP frame id.
         self.frame_sessions: dict[Any, tuple[Any, str]] = {}
         self.frames_tagged = 0
@@ -1965,7 +1966,8 @@ class PageCapture:
         response = params["response"]
         self.network.responded(params)
         if params.get("type") in ("Stylesheet", "Image", "Font", "Other"):
-            self.responses[response["url"]] = (params["requestId"], response.get("mimeType"))
+            self.responses[response["url"]] = (params["requestId"], response.get("mimeType"),
+                                               int(response.get("status") or 0))
 
     def _on_document_committed(self, params: dict[str, Any]) -> None:
         if not params["frame"].get("parentId"):

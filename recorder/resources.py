@@ -86,7 +86,9 @@ class ResourceKeeper:
         """Store those of ``urls`` (and what their stylesheets use) not kept yet.
 
         ``capture`` is the PageCapture whose page uses them: its CDP session is asked, and
-        its ``responses`` (URL -> (CDP request id, media type)) say what the network brought.
+        its ``responses`` (URL -> (CDP request id, media type, status)) say what the network
+        brought; what the server refused (a 404 image) is not kept, so the snapshot shows it
+        missing, as the page did.
         ``cdp`` is another session to ask (a frame of another site has its own).
         A resource the browser does not hold (never loaded, or loaded before it was
         watched and evicted) is left out: the snapshot shows without it.
@@ -105,6 +107,11 @@ class ResourceKeeper:
             response = capture.responses.get(url) if cdp is capture.cdp else None
             if where is None and response is None:  # not loaded by the page (yet, or ever: an unused font)
                 self._not_loaded(url)
+                continue
+            if response is not None and response[2] >= 400:
+                self.seen.add(url)
+                self.unloaded.pop(url, None)
+                self._skip(url, f"the server answered {response[2]}")
                 continue
             # The network log first: the bytes as they came. Asking the page's resources for
             # one its cache holds as stale (a stylesheet changed moments before the page

@@ -6,11 +6,13 @@ Every test records a real page in a real Chromium and reads back what was stored
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
 import sqlite3
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -362,6 +364,30 @@ def test_a_page_with_a_faked_clock_still_has_its_elements_state_after_recorded(s
     store.close()
     hover = next(a for a in timeline if a["type"] == "hover")
     assert hover["metadata"]["target_after"] == {"text": "hovered"}
+
+
+def test_an_image_the_server_refused_is_not_kept_as_if_it_were_one(page, server: str, db_path: Path,  # type: ignore[no-untyped-def]
+                                                                     tmp_path: Path) -> None:
+    """The body of a 404 answer to an <img> was kept as the image (so the trace export listed
+    it as answered 200 beside the real 404, a hunt found); now it is noted as skipped, and the
+    snapshot shows it missing, as the page did."""
+    from recorder.exchange import export_trace
+
+    with record(page, db=db_path) as page:
+        page.goto(server + "/events/popup.html")
+        page.click("#in-popup")
+    _, resources, store = stored(db_path, page.recording.id)
+    try:
+        assert server + "/events/popup.css" in resources and server + "/events/missing.png" not in resources
+        recording = store.get(page.recording.id)
+        assert {"url": server + "/events/missing.png", "reason": "the server answered 404"} in \
+            recording.metadata["resources_skipped"]
+        export_trace(recording, tmp_path / "trace.zip")
+    finally:
+        store.close()
+    with zipfile.ZipFile(tmp_path / "trace.zip") as archive:
+        network = [json.loads(line)["snapshot"] for line in archive.read("trace.network").splitlines()]
+    assert [e["response"]["status"] for e in network if e["request"]["url"].endswith("/missing.png")] == [404]
 
 
 def test_deleting_a_recording_keeps_the_resources_another_one_uses(page, server: str, db_path: Path) -> None:  # type: ignore[no-untyped-def]
