@@ -585,10 +585,13 @@ class Replayer:
             places = []
             if found_by == "recorded selector":
                 css_path = (action["metadata"].get("target") or {}).get("css_path")
-                places = [receiver, *([self.page.locator(css_path)] if css_path else [])]
+                # (its CSS path first: where the recording read its state after; the recorded
+                # locator may find another element once the page drew its list anew, the next
+                # "Add to cart" of a `.first`)
+                places = [*([self.page.locator(css_path)] if css_path else []), receiver]
             yield from self.compare_outcome(handle, places, before, action, result)
         if text_before is not None and result.status != "diverged":
-            yield from self.compare_page_text(text_before, shown, result)
+            yield from self.compare_page_text(text_before, shown, result, self.recorded_page_text(action))
 
     def recorded_page_text(self, action: dict[str, Any]) -> str:
         """The recorded page's text as this action began (lower case; "" when no snapshot
@@ -615,11 +618,16 @@ class Replayer:
         matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
         return [" ".join(after[j1:j2]) for tag, _, _, j1, j2 in matcher.get_opcodes() if tag in ("insert", "replace")]
 
-    def compare_page_text(self, before: str, shown: list[str], result: StepResult) -> Flow:
+    def compare_page_text(self, before: str, shown: list[str], result: StepResult, recorded_before: str) -> Flow:
         """The page's text changed during this step when recorded (``shown`` came to show): it
         must change now too, or show that text already (an earlier step's late answer put it
         there), within OUTCOME_TIMEOUT_S. A change to other words counts: a page that does
-        not change at all is the divergence (a button whose handler no longer runs)."""
+        not change at all is the divergence (a button whose handler no longer runs). Only
+        text the recorded page did not show before the step (``recorded_before``, lower case)
+        can be "there already": a "2" that came to show in "2 items" is on the page anyway
+        in "$2.50"."""
+        recorded = " ".join(recorded_before.split())
+        new = [run for run in shown if run.lower() not in recorded]
         deadline = time.monotonic() + OUTCOME_TIMEOUT_S
         navigations = self.navigations_before[result.sequence].get(id(self.page), 0)
         while True:
@@ -629,7 +637,7 @@ class Replayer:
                 return  # the page changed document: the URL check's to judge
             if self.navigations.get(id(self.page), 0) != navigations:
                 return  # (the same, a new document of the same text included)
-            if now != before or shows_text(now, shown):
+            if now != before or (new and shows_text(now, new)):
                 return
             if time.monotonic() >= deadline:
                 break

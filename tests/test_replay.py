@@ -862,6 +862,73 @@ def test_a_value_cut_when_recorded_is_not_given_cut_on_replay(page, db_path: Pat
     assert step.status != "ok" and "cut to 1,000,000 characters of 1,100,024" in (step.reason or ""), report.format()
 
 
+BASKET = """<!doctype html><html><head><meta charset="utf-8"><title>Basket</title></head><body>
+<table id="t"></table><p id="count"></p>
+<script>
+let items = [["Milk", "$1.20"], ["Bread", "$2.50"], ["Eggs", "$3.10"]];
+function render() {
+  document.getElementById("t").innerHTML = items.map(([n, p], i) =>
+    `<tr><td>${n}</td><td>${p}</td><td><button class="del" data-i="${i}">Remove</button></td></tr>`).join("");
+  document.getElementById("count").textContent = items.length + " items";
+}
+document.getElementById("t").addEventListener("click", (e) => {
+  if (e.target.matches(".del")) { items.splice(+e.target.dataset.i, 1); render(); }
+});
+render();
+</script></body></html>"""
+
+
+def test_a_dead_button_is_caught_though_what_it_showed_was_on_the_page_elsewhere(  # type: ignore[no-untyped-def]
+        page, one_page_app, db_path: Path, context) -> None:
+    """The page's text came to show "2" ("3 items" became "2 items"); replay excused a page
+    where nothing changed because "2" shows in "$2.50": text the page showed before the step
+    proves nothing by showing now (a hunt found a dead Remove button replayed ok)."""
+    url, write = one_page_app
+    write(BASKET)
+    with record(page, db=db_path) as page:
+        page.goto(url)
+        page.get_by_role("row", name="Bread").get_by_role("button", name="Remove").click()
+        page.get_by_text("items").hover()
+    replays_all_ok(page.recording.id, db_path, context)
+    write(BASKET.replace("items.splice(+e.target.dataset.i, 1); render();", "/* broken */"))
+    first_divergence(page.recording.id, db_path, context, 'get_by_role("row", name="Bread").get_by_role("button", '
+                                                          'name="Remove")')
+
+
+SHOP_LIST = """<!doctype html><html><head><meta charset="utf-8"><title>Shop</title></head><body>
+<ul id="list"></ul><p id="cart">Cart: 0</p>
+<script>
+const products = ["Lamp", "Chair", "Desk"];
+const added = new Set();
+function render() {  // the whole list drawn anew each time
+  document.getElementById("list").innerHTML = products.map((p) =>
+    `<li><span>${p}</span> <button class="add" data-p="${p}">${added.has(p) ? "Added" : "Add to cart"}</button></li>`
+  ).join("");
+  document.getElementById("cart").textContent = "Cart: " + added.size;
+}
+document.getElementById("list").addEventListener("click", (e) => {
+  if (e.target.matches(".add")) { added.add(e.target.dataset.p); render(); }
+});
+render();
+</script></body></html>"""
+
+
+def test_a_list_drawn_anew_is_compared_where_the_recording_read_it(  # type: ignore[no-untyped-def]
+        page, one_page_app, db_path: Path, context) -> None:
+    """`get_by_role("button", name="Add to cart").first`, on a list drawn anew by each click:
+    replay read the state after where the recorded locator now finds an element (the next
+    product's "Add to cart"), not at the CSS path the recording read it at ("Added"), and
+    diverged on the unchanged app every time (a hunt found it)."""
+    url, write = one_page_app
+    write(SHOP_LIST)
+    with record(page, db=db_path) as page:
+        page.goto(url)
+        page.get_by_role("button", name="Add to cart").first.click()
+        page.get_by_role("button", name="Add to cart").first.click()
+        page.get_by_text("Cart:").hover()
+    replays_all_ok(page.recording.id, db_path, context)
+
+
 def test_a_page_that_cannot_be_captured_is_a_note_not_the_end_of_the_replay(page, one_page_app, db_path: Path,  # type: ignore[no-untyped-def]
                                                                              context) -> None:
     """A screenshot Chromium will not take (a page that has painted nothing yet, one stuck
