@@ -519,9 +519,11 @@ def _request_snapshots(events: list[dict[str, Any]], wall_ms: float, kept: dict[
         hops = [r["url"] for r in redirects] + [event["url"]]
         for hop, redirect in zip(hops[1:], redirects):
             code = redirect.get("status") if isinstance(redirect.get("status"), int) else -1
+            hop_method = str(redirect.get("method") or method)
             sent: dict[str, Any] = {
-                "method": str(redirect.get("method") or method), "url": redirect["url"], "httpVersion": "HTTP/1.1",
-                "cookies": [], "headers": request_headers if redirect.get("method", method) == method else [],
+                "method": hop_method, "url": redirect["url"], "httpVersion": "HTTP/1.1",
+                # (the headers stored are the last hop's: a hop sent another way had others)
+                "cookies": [], "headers": request_headers if hop_method == method else [],
                 "queryString": _query(redirect["url"]), "headersSize": -1,
                 "bodySize": _number(redirect.get("request_size"))}
             if isinstance(redirect.get("request_body"), str):

@@ -735,11 +735,11 @@
   // What this document loaded before recorder watched its network, from the page's Resource
   // Timing: a popup is handed to recorder only once it has navigated, its first load done or
   // under way. Each: URL, initiator, start (ms since the epoch), duration, status (where the
-  // browser tells it: same origin, or allowed by Timing-Allow-Origin), bytes.
+  // browser tells it: same origin, or a CORS request), bytes.
   const loadedSoFar = () => [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
     .map((e) => ({url: e.name, initiator: e.initiatorType, start: performance.timeOrigin + e.startTime,
                   duration: e.duration, status: e.responseStatus || null, transfer: e.transferSize,
-                  body: e.encodedBodySize, protocol: e.nextHopProtocol || null}));
+                  body: e.encodedBodySize}));
 
   // Facts about each of many elements (replay's re-matching candidates), with whether it shows.
   const elementsInfo = (elements) => elements.map((el) => {
